@@ -148,6 +148,10 @@ type Request struct {
 	DataWatches, ExistWatches, ChildWatches       []string
 	PersistentWatches, PersistentRecursiveWatches []string
 
+	// createSession: the negotiated timeout in milliseconds (the session
+	// id is the txn header's Session).
+	SessionTimeout int32
+
 	// auth
 	Scheme string
 	Cred   []byte
