@@ -1,7 +1,7 @@
 package net
 
 import (
-	"context"
+	"time"
 
 	"zabd/tree"
 )
@@ -10,16 +10,47 @@ import (
 type SessionID int64
 
 // Processor is what the client-facing server needs from the layer that owns
-// the data tree and orders writes (zab's pipeline satisfies it; cmd wires the
-// two together). Declared here, at its consumer.
+// the data tree, orders writes and tracks sessions (zab satisfies it; cmd
+// wires the two together). Declared here, at its consumer. Callbacks run on
+// the processor's goroutines and must not block.
 type Processor interface {
-	// Submit orders a write (or sync) after every request already submitted,
-	// makes it durable on a quorum, applies it and returns its result. It
-	// returns a non-nil error only when the request could not be ordered at
-	// all (shutdown, storage failure); ZooKeeper error codes travel in
-	// Result.Err.
-	Submit(ctx context.Context, sid SessionID, req tree.Request) (tree.Result, error)
+	// CreateSession makes a session durable (a createSession txn) and
+	// calls done with its id and password.
+	CreateSession(timeout time.Duration, done func(sid SessionID, passwd []byte, err error))
+	// ResumeSession re-attaches a live session whose password matches,
+	// with a newly negotiated timeout; false when the session is unknown,
+	// expired or the password is wrong.
+	ResumeSession(sid SessionID, passwd []byte, timeout time.Duration) bool
+	// Touch extends a session's life; false when it is no longer live.
+	Touch(sid SessionID) bool
+	// CloseSession ends a session (a closeSession txn deleting its
+	// ephemerals) and calls done when that is durable and applied.
+	CloseSession(sid SessionID, done func(tree.Result, error))
+	// Submit orders a write (or sync) after every request submitted before
+	// it and calls done when it is durable and applied. ZooKeeper error
+	// codes travel in Result.Err; err is for requests that could not be
+	// ordered at all (shutdown, storage failure).
+	Submit(sid SessionID, req tree.Request, done func(tree.Result, error))
 	// Read answers a read from the local tree, registering the watch for w
 	// when req.Watch is set, atomically with the read.
 	Read(sid SessionID, w tree.WatcherID, req tree.Request) tree.Result
+	// Watches runs fn with the tree still and the watch registry locked;
+	// deliveries fn returns are delivered before Watches returns.
+	Watches(fn func(t *tree.Tree, w *tree.Watches) []tree.Delivery)
+	// LastZxid is the zxid of the last txn applied to the tree.
+	LastZxid() int64
+	// Status reports figures for the four-letter words.
+	Status() Status
+}
+
+// Status is the processor's side of srvr/stat/mntr.
+type Status struct {
+	Mode           string // "standalone", "leader", "follower", "observer"
+	LastZxid       int64
+	NodeCount      int
+	ApproxDataSize int64
+	Ephemerals     int
+	Sessions       int
+	// Extra is appended to mntr as zk_<key>\t<value>, in order.
+	Extra [][2]string
 }

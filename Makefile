@@ -1,0 +1,34 @@
+# zabd: make run starts a standalone server on 127.0.0.1:2181 with data
+# under ./data; make test runs every test. See README.md.
+GO ?= go
+BIN := bin
+GOFLAGS_TEST ?=
+TEST_TIMEOUT ?= 40m
+
+.PHONY: all build run test test-short vet fmt bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/zabd ./cmd/zabd
+	$(GO) build -o $(BIN)/zabctl ./cmd/zabctl
+
+run: build
+	mkdir -p data
+	./$(BIN)/zabd --client-addr 127.0.0.1:2181 --data-dir ./data --engine native
+
+test: vet
+	$(GO) test $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...
+
+test-short:
+	$(GO) test -short ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+bench: build
+	$(GO) run ./cmd/zabctl bench suite --zabd $(BIN)/zabd --out bench/results
+
+clean:
+	rm -rf $(BIN)

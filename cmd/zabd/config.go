@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	stdnet "net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is a standalone server's configuration: zoo.cfg's keys, as
+// Apache ZooKeeper reads them, then flags on top.
+type Config struct {
+	ClientAddr             string // clientPortAddress:clientPort
+	DataDir                string
+	DataLogDir             string
+	Engine                 string
+	TickTime               time.Duration
+	MinSessionTimeout      time.Duration
+	MaxSessionTimeout      time.Duration
+	MaxClientCnxns         int
+	FourLetterWords        []string
+	MaxBuffer              int
+	SuperDigest            string
+	ExtendedTypesEnabled   bool
+	ContainerCheckInterval time.Duration
+	// Raw holds every key as read, for the conf four-letter word.
+	Raw [][2]string
+}
+
+// knownKeys are zoo.cfg keys zabd reads or deliberately accepts (ZooKeeper
+// keys that do not apply to a standalone zabd yet are accepted silently so
+// an existing zoo.cfg works); anything else is warned about.
+var knownKeys = map[string]bool{
+	"clientPort": true, "clientPortAddress": true, "dataDir": true, "dataLogDir": true,
+	"tickTime": true, "minSessionTimeout": true, "maxSessionTimeout": true,
+	"maxClientCnxns": true, "4lw.commands.whitelist": true, "jute.maxbuffer": true,
+	"engine": true, "extendedTypesEnabled": true, "zookeeper.extendedTypesEnabled": true,
+	"DigestAuthenticationProvider.superDigest": true,
+	"zookeeper.DigestAuthenticationProvider.superDigest": true,
+	"znode.container.checkIntervalMs": true,
+	// accepted, used by later issues (replication, snapshots, retention)
+	"initLimit": true, "syncLimit": true, "snapCount": true, "preAllocSize": true,
+	"autopurge.snapRetainCount": true, "autopurge.purgeInterval": true,
+	"forceSync": true, "admin.enableServer": true, "admin.serverPort": true,
+	"standaloneEnabled": true, "reconfigEnabled": true, "electionAlg": true,
+	"globalOutstandingLimit": true, "leaderServes": true, "peerType": true,
+	"syncEnabled": true, "metricsProvider.className": true,
+}
+
+func defaultConfig() Config {
+	return Config{
+		ClientAddr:             "127.0.0.1:2181",
+		DataDir:                "./data",
+		Engine:                 "native",
+		TickTime:               2 * time.Second,
+		MaxClientCnxns:         60,
+		MaxBuffer:              0xfffff,
+		ContainerCheckInterval: time.Minute,
+	}
+}
+
+// parseZooCfg reads a zoo.cfg (Java properties: key=value, # and !
+// comments) into c. Relative dataDir paths are relative to the working
+// directory, as ZooKeeper's.
+func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
+	port, addr := "", ""
+	sc := bufio.NewScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || s[0] == '#' || s[0] == '!' {
+			continue
+		}
+		i := strings.IndexAny(s, "=:")
+		if i < 0 {
+			return fmt.Errorf("zoo.cfg line %d: no '=' in %q", line, s)
+		}
+		k, v := strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+1:])
+		c.Raw = append(c.Raw, [2]string{k, v})
+		var err error
+		switch k {
+		case "clientPort":
+			port = v
+		case "clientPortAddress":
+			addr = v
+		case "dataDir":
+			c.DataDir = v
+		case "dataLogDir":
+			c.DataLogDir = v
+		case "engine":
+			c.Engine = v
+		case "tickTime":
+			c.TickTime, err = millis(v)
+		case "minSessionTimeout":
+			c.MinSessionTimeout, err = millis(v)
+		case "maxSessionTimeout":
+			c.MaxSessionTimeout, err = millis(v)
+		case "maxClientCnxns":
+			c.MaxClientCnxns, err = strconv.Atoi(v)
+		case "4lw.commands.whitelist":
+			c.FourLetterWords = splitList(v)
+		case "jute.maxbuffer":
+			c.MaxBuffer, err = parseIntAnyBase(v)
+		case "extendedTypesEnabled", "zookeeper.extendedTypesEnabled":
+			c.ExtendedTypesEnabled, err = strconv.ParseBool(v)
+		case "DigestAuthenticationProvider.superDigest", "zookeeper.DigestAuthenticationProvider.superDigest":
+			c.SuperDigest = v
+		case "znode.container.checkIntervalMs":
+			c.ContainerCheckInterval, err = millis(v)
+		default:
+			if !knownKeys[k] && !strings.HasPrefix(k, "server.") && !strings.HasPrefix(k, "group.") && !strings.HasPrefix(k, "weight.") {
+				logger.Warn("zoo.cfg: unknown key ignored", "line", line, "key", k)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("zoo.cfg line %d: %s=%q: %w", line, k, v, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading zoo.cfg: %w", err)
+	}
+	if port != "" || addr != "" {
+		h, p, _ := stdnet.SplitHostPort(c.ClientAddr)
+		if port != "" {
+			p = port
+		}
+		if addr != "" {
+			h = addr
+		}
+		c.ClientAddr = stdnet.JoinHostPort(h, p)
+	}
+	return nil
+}
+
+func loadZooCfg(path string, c *Config, logger *slog.Logger) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening config: %w", err)
+	}
+	defer f.Close()
+	return parseZooCfg(f, c, logger)
+}
+
+func (c *Config) validate() error {
+	if c.TickTime <= 0 {
+		return fmt.Errorf("tickTime must be positive, got %v", c.TickTime)
+	}
+	if c.MinSessionTimeout <= 0 {
+		c.MinSessionTimeout = 2 * c.TickTime
+	}
+	if c.MaxSessionTimeout <= 0 {
+		c.MaxSessionTimeout = 20 * c.TickTime
+	}
+	if c.MinSessionTimeout > c.MaxSessionTimeout {
+		return fmt.Errorf("minSessionTimeout %v is above maxSessionTimeout %v", c.MinSessionTimeout, c.MaxSessionTimeout)
+	}
+	if c.MaxBuffer <= 0 {
+		return fmt.Errorf("jute.maxbuffer must be positive, got %d", c.MaxBuffer)
+	}
+	if _, _, err := stdnet.SplitHostPort(c.ClientAddr); err != nil {
+		return fmt.Errorf("client address %q: %w", c.ClientAddr, err)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("dataDir is required")
+	}
+	if c.DataLogDir == "" {
+		c.DataLogDir = c.DataDir
+	}
+	switch c.Engine {
+	case "native":
+	default:
+		return fmt.Errorf("engine %q is not available (this build has: native)", c.Engine)
+	}
+	if c.FourLetterWords == nil {
+		c.FourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "isro"}
+	}
+	return nil
+}
+
+// confDump is what the conf four-letter word prints: the effective
+// settings, sorted by key.
+func (c *Config) confDump() [][2]string {
+	h, p, _ := stdnet.SplitHostPort(c.ClientAddr)
+	abs := func(d string) string {
+		if a, err := filepath.Abs(d); err == nil {
+			return a
+		}
+		return d
+	}
+	out := [][2]string{
+		{"clientPort", p}, {"clientPortAddress", h},
+		{"dataDir", abs(c.DataDir)}, {"dataLogDir", abs(c.DataLogDir)},
+		{"engine", c.Engine},
+		{"tickTime", fmt.Sprint(c.TickTime.Milliseconds())},
+		{"maxClientCnxns", fmt.Sprint(c.MaxClientCnxns)},
+		{"minSessionTimeout", fmt.Sprint(c.MinSessionTimeout.Milliseconds())},
+		{"maxSessionTimeout", fmt.Sprint(c.MaxSessionTimeout.Milliseconds())},
+		{"serverId", "0"},
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+func millis(v string) (time.Duration, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(n) * time.Millisecond, nil
+}
+
+func parseIntAnyBase(v string) (int, error) {
+	n, err := strconv.ParseInt(v, 0, 64)
+	return int(n), err
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, w := range strings.Split(v, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}

@@ -1,0 +1,228 @@
+// Command zabd is the zabd server: a ZooKeeper-wire-compatible
+// coordination server whose every write is a durable, zxid-stamped txn.
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	stdnet "net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"zabd/engine"
+	"zabd/log"
+	"zabd/log/vfs"
+	"zabd/net"
+	"zabd/tree"
+	"zabd/zab"
+)
+
+// Exit codes.
+const (
+	exitConfig  = 2
+	exitStorage = 3
+	exitListen  = 4
+)
+
+func main() {
+	app := &cli.App{
+		Name:  "zabd",
+		Usage: "ZooKeeper-compatible coordination server",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "zoo.cfg to read (Apache ZooKeeper's keys)"},
+			&cli.StringFlag{Name: "client-addr", Usage: "address to serve clients on (overrides clientPortAddress:clientPort)"},
+			&cli.StringFlag{Name: "data-dir", Usage: "data directory (overrides dataDir)"},
+			&cli.StringFlag{Name: "engine", Usage: "storage engine: native (overrides engine)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		},
+		Action: run,
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "zabd:", err)
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			os.Exit(ec.ExitCode())
+		}
+		os.Exit(1)
+	}
+}
+
+func run(cc *cli.Context) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cc.String("log-level"))); err != nil {
+		return cli.Exit(fmt.Sprintf("bad --log-level: %v", err), exitConfig)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(logger)
+
+	cfg := defaultConfig()
+	if p := cc.String("config"); p != "" {
+		if err := loadZooCfg(p, &cfg, logger); err != nil {
+			return cli.Exit(err.Error(), exitConfig)
+		}
+	}
+	if v := cc.String("client-addr"); v != "" {
+		cfg.ClientAddr = v
+	}
+	if v := cc.String("data-dir"); v != "" {
+		cfg.DataDir = v
+		if cc.String("config") == "" {
+			cfg.DataLogDir = ""
+		}
+	}
+	if v := cc.String("engine"); v != "" {
+		cfg.Engine = v
+	}
+	if err := cfg.validate(); err != nil {
+		return cli.Exit(err.Error(), exitConfig)
+	}
+	return serve(cfg, logger)
+}
+
+func serve(cfg Config, logger *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return cli.Exit(fmt.Sprintf("creating data dir: %v", err), exitStorage)
+	}
+	secret, err := loadSecret(filepath.Join(cfg.DataDir, "session.secret"))
+	if err != nil {
+		return cli.Exit(err.Error(), exitStorage)
+	}
+	logDir := filepath.Join(cfg.DataLogDir, "log")
+	eng, err := engine.OpenNative(vfs.Default, logDir, engine.NativeOptions{})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("opening the log in %s: %v", logDir, err), exitStorage)
+	}
+	defer eng.Close()
+
+	start := time.Now()
+	t := tree.New(tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled})
+	it, err := eng.Iter(0)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("reading the log: %v", err), exitStorage)
+	}
+	n, err := zab.Replay(t, it)
+	it.Close()
+	if err != nil {
+		return cli.Exit(err.Error(), exitStorage)
+	}
+	last := eng.LastZxid()
+	logger.Info("recovered", "txns", n, "last_zxid", last.String(), "znodes", t.NodeCount(),
+		"sessions", len(t.Sessions()), "took", time.Since(start).Round(time.Millisecond))
+
+	var srv *net.Server
+	svc, err := zab.NewService(zab.ServiceConfig{
+		Pipeline: zab.PipelineConfig{
+			Tree:    t,
+			Storage: eng,
+			Epoch:   last.Epoch() + 1,
+			Logger:  logger,
+		},
+		SessionSecret:          secret,
+		TickTime:               cfg.TickTime,
+		ContainerCheckInterval: cfg.ContainerCheckInterval,
+		OnExpire:               func(sid int64) { srv.SessionExpired(net.SessionID(sid)) },
+		Logger:                 logger,
+	})
+	if err != nil {
+		return cli.Exit(err.Error(), exitStorage)
+	}
+	srv = net.NewServer(net.Config{
+		TickTime:          cfg.TickTime,
+		MinSessionTimeout: cfg.MinSessionTimeout,
+		MaxSessionTimeout: cfg.MaxSessionTimeout,
+		MaxClientCnxns:    cfg.MaxClientCnxns,
+		MaxBuffer:         cfg.MaxBuffer,
+		FourLetterWords:   cfg.FourLetterWords,
+		SuperDigest:       cfg.SuperDigest,
+		Conf:              cfg.confDump(),
+		Dirs: func() (int64, int64) {
+			return dirSize(cfg.DataDir), dirSize(cfg.DataLogDir)
+		},
+		Logger: logger,
+	}, processor{svc: svc, eng: eng})
+	svc.SetDeliverer(srv.Deliver)
+
+	l, err := stdnet.Listen("tcp", cfg.ClientAddr)
+	if err != nil {
+		svc.Close()
+		return cli.Exit(fmt.Sprintf("listening on %s: %v", cfg.ClientAddr, err), exitListen)
+	}
+	logger.Info("serving", "addr", l.Addr().String(), "data_dir", cfg.DataDir, "engine", cfg.Engine)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case s := <-sigs:
+		logger.Info("shutting down", "signal", s.String())
+	case err := <-errc:
+		logger.Error("client listener stopped", "err", err)
+	}
+	srv.Close()
+	svc.Close()
+	if err := svc.Failed(); err != nil {
+		return cli.Exit(err.Error(), exitStorage)
+	}
+	return nil
+}
+
+// loadSecret reads the data dir's session secret, making it on first start.
+func loadSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading session secret %s: %w", path, err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("writing session secret: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing session secret %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("syncing session secret %s: %w", tmp, err)
+	}
+	f.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("installing session secret: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return b, nil
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+var _ = log.Zxid(0)

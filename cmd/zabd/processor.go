@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"zabd/engine"
+	"zabd/net"
+	"zabd/tree"
+	"zabd/zab"
+)
+
+// processor adapts zab's standalone service to net.Processor (the two
+// packages do not import each other).
+type processor struct {
+	svc *zab.Service
+	eng *engine.Native
+}
+
+var _ net.Processor = processor{}
+
+func (p processor) CreateSession(timeout time.Duration, done func(net.SessionID, []byte, error)) {
+	p.svc.CreateSession(timeout, func(sid int64, pw []byte, err error) { done(net.SessionID(sid), pw, err) })
+}
+
+func (p processor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) bool {
+	return p.svc.ResumeSession(int64(sid), pw, timeout)
+}
+
+func (p processor) Touch(sid net.SessionID) bool { return p.svc.Touch(int64(sid)) }
+
+func (p processor) CloseSession(sid net.SessionID, done func(tree.Result, error)) {
+	p.svc.CloseSession(int64(sid), done)
+}
+
+func (p processor) Submit(sid net.SessionID, req tree.Request, done func(tree.Result, error)) {
+	p.svc.Submit(int64(sid), req, done)
+}
+
+func (p processor) Read(sid net.SessionID, w tree.WatcherID, req tree.Request) tree.Result {
+	return p.svc.Read(int64(sid), w, req)
+}
+
+func (p processor) Watches(fn func(*tree.Tree, *tree.Watches) []tree.Delivery) {
+	p.svc.WithWatches(fn)
+}
+
+func (p processor) LastZxid() int64 {
+	var z int64
+	p.svc.WithTree(func(t *tree.Tree) { z = t.LastZxid() })
+	return z
+}
+
+func (p processor) Status() net.Status {
+	st := net.Status{Mode: "standalone", Sessions: p.svc.SessionCount()}
+	p.svc.WithTree(func(t *tree.Tree) {
+		st.LastZxid = t.LastZxid()
+		st.NodeCount = t.NodeCount()
+		st.ApproxDataSize = t.ApproximateDataSize()
+		st.Ephemerals = t.EphemeralCount()
+	})
+	ps := p.svc.Stats()
+	es := p.eng.Stats()
+	perFsync := 0.0
+	if es.Fsyncs > 0 {
+		perFsync = float64(es.Records) / float64(es.Fsyncs)
+	}
+	st.Extra = [][2]string{
+		{"fsyncs", fmt.Sprint(es.Fsyncs)},
+		{"txns_per_fsync", fmt.Sprintf("%.2f", perFsync)},
+		{"txns_applied", fmt.Sprint(ps.Txns)},
+	}
+	if ps.Failed != "" {
+		st.Extra = append(st.Extra, [2]string{"storage_failure", ps.Failed})
+	}
+	return st
+}

@@ -1,0 +1,531 @@
+package net
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	stdnet "net"
+	"sync"
+	"time"
+
+	"zabd/net/jute"
+	"zabd/tree"
+)
+
+// Special xids (ClientCnxn): replies to these are not matched to a pending
+// request by the client.
+const (
+	xidNotification int32 = -1
+	xidPing         int32 = -2
+	xidAuth         int32 = -4
+	xidSetWatches   int32 = -8
+)
+
+// maxInflight bounds one connection's writes in flight; the reader stops
+// reading (TCP back-pressure) until some complete.
+const maxInflight = 1000
+
+// conn is one client connection. The reader goroutine (serve) owns the
+// request side; the writer goroutine owns the socket's write side. mu
+// guards everything below it.
+type conn struct {
+	srv *Server
+	nc  stdnet.Conn
+	id  tree.WatcherID
+	ip  string
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when out grows, inflight drops, or closing
+	out      [][]byte   // framed bytes to send, in order
+	outBytes int
+	inflight int // writes submitted and not yet answered
+	closing  bool
+	reason   string
+	sid      SessionID
+	timeout  time.Duration
+	auth     []tree.Id // immutable once published; replaced on change
+
+	// stats, guarded by mu
+	received, sent uint64
+	established    time.Time
+	lastOp         string
+	lastZxid       int64
+	lastCxid       int32
+}
+
+func newConn(s *Server, nc stdnet.Conn, id tree.WatcherID, ip string) *conn {
+	c := &conn{srv: s, nc: nc, id: id, ip: ip, lastCxid: -1}
+	c.cond = sync.NewCond(&c.mu)
+	c.auth = []tree.Id{{Scheme: "ip", ID: ip}}
+	return c
+}
+
+func (c *conn) session() SessionID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sid
+}
+
+// closeWith starts closing the connection, once; the reason is logged.
+func (c *conn) closeWith(reason string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.reason = reason
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// closeAfterFlush closes once everything queued so far has been written.
+func (c *conn) closeAfterFlush(reason string) {
+	c.mu.Lock()
+	c.out = append(c.out, nil) // nil marks "close here"
+	c.reason = reason
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// enqueue appends one framed message to the outbound queue.
+func (c *conn) enqueue(frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.out = append(c.out, frame)
+	c.outBytes += len(frame)
+	if c.outBytes > c.srv.cfg.MaxOutboundBytes {
+		c.closing = true
+		c.reason = "client is not reading its replies and events (outbound queue full)"
+		go c.nc.Close()
+	}
+	c.cond.Broadcast()
+}
+
+func (c *conn) sendEvent(ev tree.WatchEvent) {
+	c.enqueue(jute.AppendFrame(nil, jute.AppendNotification(nil, ev, tree.StateSyncConnected)))
+}
+
+func (c *conn) sendReply(xid int32, zxid int64, op tree.Op, res tree.Result) {
+	c.enqueue(jute.AppendFrame(nil, jute.AppendReply(nil, xid, zxid, op, res)))
+}
+
+// writeLoop flushes the outbound queue until the connection closes.
+func (c *conn) writeLoop(done chan<- struct{}) {
+	defer close(done)
+	for {
+		c.mu.Lock()
+		for len(c.out) == 0 && !c.closing {
+			c.cond.Wait()
+		}
+		if c.closing {
+			c.mu.Unlock()
+			return
+		}
+		batch := c.out
+		c.out = nil
+		c.outBytes = 0
+		c.mu.Unlock()
+		bufs := make(stdnet.Buffers, 0, len(batch))
+		closeHere := false
+		for _, b := range batch {
+			if b == nil {
+				closeHere = true
+				break
+			}
+			bufs = append(bufs, b)
+		}
+		n := len(bufs)
+		if _, err := bufs.WriteTo(c.nc); err != nil {
+			c.closeWith("write failed: " + err.Error())
+			return
+		}
+		c.mu.Lock()
+		c.sent += uint64(n)
+		c.mu.Unlock()
+		for i := 0; i < n; i++ {
+			c.srv.stats.send()
+		}
+		if closeHere {
+			c.closeWith(c.reasonOr("closed after reply"))
+			return
+		}
+	}
+}
+
+func (c *conn) reasonOr(def string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != "" {
+		return c.reason
+	}
+	return def
+}
+
+// serve runs the connection: handshake, then requests until EOF or error.
+func (c *conn) serve() {
+	log := c.srv.cfg.Logger
+	wdone := make(chan struct{})
+	go c.writeLoop(wdone)
+	err := c.readLoop()
+	c.mu.Lock()
+	reason := c.reason
+	c.mu.Unlock()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, stdnet.ErrClosed) && reason == "" {
+		reason = err.Error()
+	}
+	// let queued replies (e.g. the closeSession answer) drain, bounded
+	c.waitFlushed(2 * time.Second)
+	c.closeWith(reason)
+	<-wdone
+	// wait for in-flight writes so their callbacks touch nothing freed
+	c.mu.Lock()
+	for c.inflight > 0 {
+		c.cond.Wait()
+	}
+	c.mu.Unlock()
+	c.srv.proc.Watches(func(_ *tree.Tree, w *tree.Watches) []tree.Delivery {
+		w.DropWatcher(c.id)
+		return nil
+	})
+	c.srv.forget(c)
+	if reason != "" {
+		log.Info("connection closed", "remote", c.nc.RemoteAddr().String(),
+			"session", sidString(c.session()), "reason", reason)
+	}
+}
+
+func (c *conn) waitFlushed(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for (len(c.out) > 0 || c.inflight > 0) && !c.closing && time.Now().Before(deadline) {
+		c.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		c.mu.Lock()
+	}
+}
+
+func (c *conn) readLoop() error {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	first, err := br.Peek(4)
+	if err != nil {
+		return err
+	}
+	if word, ok := jute.IsFourLetterWord(first); ok {
+		c.fourLetter(word)
+		return nil
+	}
+	maxBuf := c.srv.cfg.MaxBuffer
+	// Allow a little slack for the record around the data, as ZooKeeper's
+	// check is on the whole packet.
+	buf := make([]byte, 0, 4096)
+	frame, err := jute.ReadFrame(br, maxBuf, buf)
+	if err != nil {
+		return c.protocolError("reading connect request", err)
+	}
+	if err := c.handshake(frame); err != nil {
+		return err
+	}
+	for {
+		frame, err := jute.ReadFrame(br, maxBuf, buf[:0])
+		if err != nil {
+			if errors.Is(err, io.EOF) || c.isClosing() {
+				return nil
+			}
+			return c.protocolError("reading request", err)
+		}
+		c.srv.stats.recv()
+		hdr, req, err := jute.DecodeRequest(frame)
+		if err != nil {
+			if errors.Is(err, jute.ErrUnknownOp) {
+				// ZooKeeper answers an unknown op with Unimplemented and
+				// goes on.
+				c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeUnimplemented})
+				continue
+			}
+			return c.protocolError("decoding "+hdr.Op.String()+" request", err)
+		}
+		if !c.handle(hdr, req) {
+			return nil
+		}
+		if len(frame) > 4096 {
+			buf = make([]byte, 0, 4096) // do not pin a large frame's buffer
+		}
+	}
+}
+
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+func (c *conn) protocolError(what string, err error) error {
+	if c.isClosing() {
+		return nil
+	}
+	c.srv.cfg.Logger.Warn("closing connection: bad client input",
+		"remote", c.nc.RemoteAddr().String(), "session", sidString(c.session()),
+		"while", what, "err", err)
+	c.mu.Lock()
+	if c.reason == "" {
+		c.reason = what + ": " + err.Error()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *conn) lastZxidNow() int64 { return c.srv.proc.LastZxid() }
+
+// handshake answers the connect request: a new session, or re-attachment
+// to a live one. An invalid re-attach gets ZooKeeper's "expired" answer
+// (session id 0, timeout 0) and the connection closes.
+func (c *conn) handshake(frame []byte) error {
+	cr, err := jute.DecodeConnectRequest(frame)
+	if err != nil {
+		return c.protocolError("decoding connect request", err)
+	}
+	c.srv.stats.recv()
+	if cr.LastZxidSeen > c.srv.proc.LastZxid() {
+		c.mu.Lock()
+		c.reason = "client has seen a newer zxid than this server; it must try another"
+		c.mu.Unlock()
+		return nil
+	}
+	timeout := time.Duration(cr.TimeOut) * time.Millisecond
+	timeout = max(timeout, c.srv.cfg.MinSessionTimeout)
+	timeout = min(timeout, c.srv.cfg.MaxSessionTimeout)
+	respond := func(sid SessionID, passwd []byte, to time.Duration) {
+		resp := jute.ConnectResponse{TimeOut: int32(to.Milliseconds()), SessionID: int64(sid), Passwd: passwd}
+		c.enqueue(jute.AppendFrame(nil, jute.AppendConnectResponse(nil, resp)))
+	}
+	if cr.SessionID != 0 {
+		sid := SessionID(cr.SessionID)
+		if !c.srv.proc.ResumeSession(sid, cr.Passwd, timeout) {
+			respond(0, make([]byte, 16), 0)
+			c.closeAfterFlush("re-attach refused: session expired, unknown, or wrong password")
+			return nil
+		}
+		c.establish(sid, timeout)
+		respond(sid, cr.Passwd, timeout)
+		return nil
+	}
+	type created struct {
+		sid    SessionID
+		passwd []byte
+		err    error
+	}
+	ch := make(chan created, 1)
+	c.srv.proc.CreateSession(timeout, func(sid SessionID, passwd []byte, err error) {
+		ch <- created{sid, passwd, err}
+	})
+	r := <-ch
+	if r.err != nil {
+		c.mu.Lock()
+		c.reason = "creating session: " + r.err.Error()
+		c.mu.Unlock()
+		return nil
+	}
+	c.establish(r.sid, timeout)
+	respond(r.sid, r.passwd, timeout)
+	return nil
+}
+
+func (c *conn) establish(sid SessionID, timeout time.Duration) {
+	c.mu.Lock()
+	c.sid = sid
+	c.timeout = timeout
+	c.established = c.srv.cfg.Now()
+	c.mu.Unlock()
+	c.srv.attach(c, sid)
+}
+
+// handle dispatches one request; false ends the connection.
+func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
+	p := c.srv.proc
+	c.mu.Lock()
+	sid := c.sid
+	req.Auth = c.auth
+	c.received++
+	c.lastOp = opAbbrev(hdr.Op)
+	if hdr.Xid >= 0 {
+		c.lastCxid = hdr.Xid
+	}
+	c.mu.Unlock()
+	if !p.Touch(sid) && hdr.Op != tree.OpCloseSession {
+		c.closeWith("session expired")
+		return false
+	}
+	start := c.srv.cfg.Now()
+	switch hdr.Op {
+	case tree.OpPing:
+		c.sendReply(xidPing, c.lastZxidNow(), tree.OpPing, tree.Result{})
+		return true
+	case tree.OpAuth:
+		ids, err := tree.Authenticate(req.Scheme, req.Cred, c.srv.cfg.SuperDigest)
+		if err != nil {
+			// ZooKeeper answers AuthFailed and closes the connection.
+			c.sendReply(xidAuth, c.lastZxidNow(), tree.OpAuth, tree.Result{Err: tree.CodeAuthFailed})
+			c.closeAfterFlush("authentication failed for scheme " + req.Scheme)
+			return true
+		}
+		c.mu.Lock()
+		auth := append(append([]tree.Id(nil), c.auth...), ids...)
+		c.auth = dedupIDs(auth)
+		c.mu.Unlock()
+		c.sendReply(xidAuth, c.lastZxidNow(), tree.OpAuth, tree.Result{})
+		return true
+	case tree.OpSetWatches, tree.OpSetWatches2:
+		c.waitWrites()
+		p.Watches(func(t *tree.Tree, w *tree.Watches) []tree.Delivery {
+			return w.SetWatches(c.id, req, t)
+		})
+		c.sendReply(xidSetWatches, c.lastZxidNow(), hdr.Op, tree.Result{})
+		return true
+	case tree.OpCloseSession:
+		c.waitWrites()
+		done := make(chan struct{})
+		p.CloseSession(sid, func(res tree.Result, err error) {
+			if err != nil {
+				res = tree.Result{Err: tree.CodeOf(err)}
+			}
+			c.sendReply(hdr.Xid, res.Zxid, hdr.Op, res)
+			close(done)
+		})
+		<-done
+		c.closeAfterFlush("")
+		return false
+	case tree.OpWhoAmI:
+		c.waitWrites()
+		c.mu.Lock()
+		ids := c.auth
+		c.mu.Unlock()
+		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Identity: ids})
+		return true
+	case tree.OpAddWatch, tree.OpCheckWatches, tree.OpRemoveWatches:
+		c.waitWrites()
+		var code tree.Code
+		p.Watches(func(t *tree.Tree, w *tree.Watches) []tree.Delivery {
+			switch hdr.Op {
+			case tree.OpAddWatch:
+				w.AddPersistent(c.id, req.Path, req.WatchMode)
+			case tree.OpCheckWatches:
+				code = w.Check(c.id, req.Path, req.WatcherType)
+			default:
+				code = w.Remove(c.id, req.Path, req.WatcherType)
+			}
+			return nil
+		})
+		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: code})
+		return true
+	case tree.OpSASL:
+		c.waitWrites()
+		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeUnimplemented})
+		return true
+	}
+	if hdr.Op.IsWrite() || hdr.Op == tree.OpSync {
+		c.mu.Lock()
+		for c.inflight >= maxInflight && !c.closing {
+			c.cond.Wait()
+		}
+		c.inflight++
+		c.mu.Unlock()
+		op, xid := hdr.Op, hdr.Xid
+		p.Submit(sid, req, func(res tree.Result, err error) {
+			if err != nil {
+				c.srv.cfg.Logger.Warn("write not accepted", "session", sidString(sid), "op", op.String(), "err", err)
+				res = tree.Result{Err: tree.CodeOf(err)}
+				if res.Err == tree.CodeSystemError {
+					// ZooKeeper answers requests it cannot process
+					// with ConnectionLoss-like closure; we say why.
+					res.Err = tree.CodeSystemError
+				}
+			}
+			zxid := res.Zxid
+			if zxid == 0 {
+				zxid = c.lastZxidNow()
+			}
+			c.sendReply(xid, zxid, op, res)
+			c.srv.stats.latency(c.srv.cfg.Now().Sub(start))
+			c.mu.Lock()
+			c.inflight--
+			c.lastZxid = zxid
+			c.cond.Broadcast()
+			c.mu.Unlock()
+		})
+		return true
+	}
+	// a read: answered after this connection's earlier writes
+	c.waitWrites()
+	res := p.Read(sid, c.id, req)
+	c.sendReply(hdr.Xid, res.Zxid, hdr.Op, res)
+	c.srv.stats.latency(c.srv.cfg.Now().Sub(start))
+	c.mu.Lock()
+	c.lastZxid = res.Zxid
+	c.mu.Unlock()
+	return true
+}
+
+// waitWrites blocks until every write this connection submitted has been
+// answered.
+func (c *conn) waitWrites() {
+	c.mu.Lock()
+	for c.inflight > 0 && !c.closing {
+		c.cond.Wait()
+	}
+	c.mu.Unlock()
+}
+
+func dedupIDs(ids []tree.Id) []tree.Id {
+	out := ids[:0:0]
+	seen := make(map[tree.Id]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// opAbbrev is ZooKeeper's short name of an op in cons output (Request.op2String).
+func opAbbrev(op tree.Op) string {
+	switch op {
+	case tree.OpCreate, tree.OpCreate2, tree.OpCreateContainer, tree.OpCreateTTL:
+		return "CREA"
+	case tree.OpDelete, tree.OpDeleteContainer:
+		return "DELE"
+	case tree.OpExists:
+		return "EXIS"
+	case tree.OpGetData:
+		return "GETD"
+	case tree.OpSetData:
+		return "SETD"
+	case tree.OpGetACL:
+		return "GETA"
+	case tree.OpSetACL:
+		return "SETA"
+	case tree.OpGetChildren, tree.OpGetChildren2:
+		return "GETC"
+	case tree.OpSync:
+		return "SYNC"
+	case tree.OpPing:
+		return "PING"
+	case tree.OpMulti, tree.OpMultiRead:
+		return "MULT"
+	case tree.OpCloseSession:
+		return "CLOS"
+	case tree.OpSetWatches, tree.OpSetWatches2:
+		return "SETW"
+	case tree.OpAuth:
+		return "AUTH"
+	case tree.OpCheck:
+		return "CHEC"
+	}
+	return op.String()
+}

@@ -1,0 +1,366 @@
+package zab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"zabd/log"
+	"zabd/tree"
+)
+
+// Storage is what the pipeline needs of an engine: a durable, ordered
+// append. Append returns only once every record is durable; records are
+// passed in strictly increasing zxid order.
+type Storage interface {
+	Append(ctx context.Context, recs []log.Record) error
+	LastZxid() log.Zxid
+}
+
+// ErrStopped is returned for requests submitted after Close.
+var ErrStopped = errors.New("zab: pipeline stopped")
+
+// ErrStorageFailed wraps the storage error that stopped the pipeline taking
+// writes. It is sticky: every later write gets it.
+var ErrStorageFailed = errors.New("zab: storage failed, not taking writes")
+
+// Done receives a request's outcome. It is called exactly once, from the
+// applier goroutine, and must not block.
+type Done func(res tree.Result, err error)
+
+// Deliverer hands watch deliveries to the connections. It is called on the
+// applier goroutine, under the tree lock, and must not block.
+type Deliverer func(ds []tree.Delivery)
+
+// PipelineConfig configures a standalone pipeline.
+type PipelineConfig struct {
+	Tree    *tree.Tree // recovered tree; the pipeline owns it from now on
+	Storage Storage
+	// Epoch is the epoch to stamp; must be above the epoch of every zxid
+	// already in Storage.
+	Epoch uint32
+	// MaxBatchTxns bounds how many txns one group commit carries.
+	MaxBatchTxns int
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+func (c *PipelineConfig) validate() error {
+	if c.Tree == nil || c.Storage == nil {
+		return errors.New("zab: pipeline needs a tree and storage")
+	}
+	if last := c.Storage.LastZxid(); uint32(uint64(last)>>32) >= c.Epoch {
+		return fmt.Errorf("zab: epoch %d not above last logged zxid %s", c.Epoch, last)
+	}
+	if c.MaxBatchTxns <= 0 {
+		c.MaxBatchTxns = 1000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// entry is one request in flight. Exactly one of txn (a write that
+// prepared) or res (an answer known at prep: an error, or sync) is set.
+type entry struct {
+	sid  int64
+	zxid int64 // 0 for entries that carry no txn
+	txn  *tree.Txn
+	rec  []byte
+	res  tree.Result
+	done Done
+}
+
+// Pipeline is the standalone write path. Submit, Read and the tree
+// accessors are safe for concurrent use.
+//
+// Lock order: prepMu, then pendingMu, then treeMu, then watchMu; failMu
+// and statsMu are leaves. The applier never takes prepMu (Submit may hold
+// it while waiting for room in the queue the applier drains).
+type Pipeline struct {
+	cfg PipelineConfig
+
+	prepMu  sync.Mutex // guards counter, closed, and the order of sends on logCh
+	counter uint32
+	closed  bool
+
+	pendingMu sync.Mutex // guards pending
+	pending   *tree.Pending
+
+	failMu sync.Mutex
+	failed error // sticky storage failure
+
+	treeMu  sync.RWMutex // guards tree (Apply holds it exclusively)
+	tree    *tree.Tree
+	watchMu sync.Mutex // guards watches
+	watches *tree.Watches
+	deliver Deliverer
+
+	logCh   chan *entry
+	applyCh chan []*entry
+	wg      sync.WaitGroup
+	stats   Stats
+	statsMu sync.Mutex
+}
+
+// Stats counts what the pipeline did, for mntr.
+type Stats struct {
+	Txns    uint64 // txns made durable and applied
+	Batches uint64 // group commits issued
+	Failed  string // the sticky storage failure, if any
+}
+
+// NewPipeline starts the logger and applier goroutines.
+func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{
+		cfg:     cfg,
+		pending: tree.NewPending(),
+		tree:    cfg.Tree,
+		watches: tree.NewWatches(),
+		deliver: func([]tree.Delivery) {},
+		logCh:   make(chan *entry, 4*cfg.MaxBatchTxns),
+		applyCh: make(chan []*entry, 4),
+	}
+	p.wg.Add(2)
+	go p.logLoop()
+	go p.applyLoop()
+	return p, nil
+}
+
+// SetDeliverer installs the watch delivery hook (net's). Call before
+// serving clients.
+func (p *Pipeline) SetDeliverer(d Deliverer) {
+	p.treeMu.Lock()
+	p.deliver = d
+	p.treeMu.Unlock()
+}
+
+// Submit orders req for session sid after every request submitted before
+// it and calls done once the request is durable and applied (or failed).
+// Requests from one caller are ordered in the order of its Submit calls.
+func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
+	p.prepMu.Lock()
+	defer p.prepMu.Unlock()
+	if p.closed {
+		done(tree.Result{}, ErrStopped)
+		return
+	}
+	if err := p.Failed(); err != nil && req.Op != tree.OpSync {
+		done(tree.Result{}, err)
+		return
+	}
+	e := &entry{sid: sid, done: done}
+	if req.Op == tree.OpSync {
+		e.res = tree.Result{Path: req.Path}
+		p.logCh <- e
+		return
+	}
+	zxid := int64(uint64(p.cfg.Epoch)<<32 | uint64(p.counter+1))
+	hdr := tree.TxnHeader{Session: sid, Zxid: zxid, Time: p.cfg.Now().UnixMilli(), Type: req.Op}
+	p.pendingMu.Lock()
+	p.treeMu.RLock()
+	txn, err := p.tree.Prep(p.pending, req, hdr)
+	p.treeMu.RUnlock()
+	p.pendingMu.Unlock()
+	if err != nil {
+		e.res = failedResult(req, err)
+		p.logCh <- e
+		return
+	}
+	p.counter++
+	e.zxid = zxid
+	e.txn = &txn
+	e.rec = tree.AppendTxn(nil, txn)
+	p.logCh <- e
+}
+
+// failedResult turns a prep failure into the client's answer.
+func failedResult(req tree.Request, err error) tree.Result {
+	var me *tree.MultiError
+	if errors.As(err, &me) {
+		return tree.Result{Err: me.Code(), Results: me.Results}
+	}
+	return tree.Result{Err: tree.CodeOf(err)}
+}
+
+// logLoop is the group commit: it takes everything queued (up to
+// MaxBatchTxns), appends it with one durable Append, and hands the batch to
+// the applier, in order. While one Append runs, the next batch queues.
+func (p *Pipeline) logLoop() {
+	defer p.wg.Done()
+	defer close(p.applyCh)
+	for first := range p.logCh {
+		batch := []*entry{first}
+	drain:
+		for len(batch) < p.cfg.MaxBatchTxns {
+			select {
+			case e, ok := <-p.logCh:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, e)
+			default:
+				break drain
+			}
+		}
+		recs := make([]log.Record, 0, len(batch))
+		for _, e := range batch {
+			if e.txn != nil {
+				recs = append(recs, log.Record{Zxid: log.Zxid(e.zxid), Data: e.rec})
+			}
+		}
+		if len(recs) > 0 {
+			if err := p.cfg.Storage.Append(context.Background(), recs); err != nil {
+				p.fail(err, batch)
+				continue
+			}
+		}
+		p.applyCh <- batch
+	}
+}
+
+// fail makes a storage error sticky and answers the batch with it. Entries
+// without a txn in the batch are still answered in order by the applier;
+// entries with one are answered with the error, never "ok".
+func (p *Pipeline) fail(err error, batch []*entry) {
+	werr := fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	p.failMu.Lock()
+	if p.failed == nil {
+		p.failed = werr
+		p.cfg.Logger.Error("storage failed; refusing writes from now on", "err", err)
+	}
+	p.failMu.Unlock()
+	for _, e := range batch {
+		if e.txn != nil {
+			e.txn = nil
+			e.done, e.res = failWith(e.done, werr), tree.Result{}
+		}
+	}
+	p.applyCh <- batch
+}
+
+func failWith(d Done, err error) Done {
+	return func(tree.Result, error) { d(tree.Result{}, err) }
+}
+
+// applyLoop applies committed batches in zxid order, delivers watch events,
+// then answers each request.
+func (p *Pipeline) applyLoop() {
+	defer p.wg.Done()
+	for batch := range p.applyCh {
+		var last int64
+		applied := 0
+		for _, e := range batch {
+			if e.txn == nil {
+				p.treeMu.RLock()
+				e.res.Zxid = p.tree.LastZxid()
+				p.treeMu.RUnlock()
+				e.done(e.res, nil)
+				continue
+			}
+			p.treeMu.Lock()
+			evs := p.tree.Apply(*e.txn)
+			res := p.tree.ResultOf(*e.txn)
+			res.Zxid = e.zxid
+			if len(evs) > 0 {
+				p.watchMu.Lock()
+				ds := p.watches.TriggerAll(evs)
+				p.watchMu.Unlock()
+				if len(ds) > 0 {
+					p.deliver(ds)
+				}
+			}
+			p.treeMu.Unlock()
+			last = e.zxid
+			applied++
+			e.done(res, nil)
+		}
+		if last != 0 {
+			p.pendingMu.Lock()
+			p.pending.Applied(last)
+			p.pendingMu.Unlock()
+			p.statsMu.Lock()
+			p.stats.Txns += uint64(applied)
+			p.stats.Batches++
+			p.statsMu.Unlock()
+		}
+	}
+}
+
+// Read answers a read from the tree, registering the watch the request
+// asks for (for watcher w) atomically with the read.
+func (p *Pipeline) Read(sid int64, w tree.WatcherID, req tree.Request) tree.Result {
+	p.treeMu.RLock()
+	defer p.treeMu.RUnlock()
+	res := p.tree.Read(req, sid)
+	res.Zxid = p.tree.LastZxid()
+	if req.Watch {
+		p.watchMu.Lock()
+		p.watches.AddForRead(w, req, res)
+		p.watchMu.Unlock()
+	}
+	return res
+}
+
+// WithWatches runs fn with the watch registry and the tree held still (for
+// addWatch, setWatches, removeWatches, and the watch four-letter words).
+// Deliveries fn returns are handed to the deliverer before it returns.
+func (p *Pipeline) WithWatches(fn func(t *tree.Tree, w *tree.Watches) []tree.Delivery) {
+	p.treeMu.RLock()
+	defer p.treeMu.RUnlock()
+	p.watchMu.Lock()
+	ds := fn(p.tree, p.watches)
+	p.watchMu.Unlock()
+	if len(ds) > 0 {
+		p.deliver(ds)
+	}
+}
+
+// WithTree runs fn with the tree held still for reading.
+func (p *Pipeline) WithTree(fn func(t *tree.Tree)) {
+	p.treeMu.RLock()
+	defer p.treeMu.RUnlock()
+	fn(p.tree)
+}
+
+// Stats returns a copy of the counters.
+func (p *Pipeline) Stats() Stats {
+	p.statsMu.Lock()
+	st := p.stats
+	p.statsMu.Unlock()
+	if err := p.Failed(); err != nil {
+		st.Failed = err.Error()
+	}
+	return st
+}
+
+// Failed reports the sticky storage failure, if any.
+func (p *Pipeline) Failed() error {
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
+	return p.failed
+}
+
+// Close stops taking requests, waits for everything in flight to be
+// answered, and stops the goroutines. Safe to call more than once.
+func (p *Pipeline) Close() {
+	p.prepMu.Lock()
+	if p.closed {
+		p.prepMu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.logCh)
+	p.prepMu.Unlock()
+	p.wg.Wait()
+}

@@ -1,0 +1,196 @@
+package zab
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"zabd/tree"
+)
+
+// ServiceConfig configures a standalone server's core.
+type ServiceConfig struct {
+	Pipeline PipelineConfig
+	// SessionSecret keys session passwords; persist it with the data so
+	// clients can re-attach after a restart.
+	SessionSecret []byte
+	ServerID      int64
+	TickTime      time.Duration // expiry check granularity; default 2s
+	// ContainerCheckInterval is how often empty containers and expired
+	// TTL nodes are looked for (znode.container.checkIntervalMs);
+	// default 60s.
+	ContainerCheckInterval time.Duration
+	// OnExpire is told of every session the tracker expires (net closes
+	// its connection). Must not block.
+	OnExpire func(sid int64)
+	Logger   *slog.Logger
+}
+
+// Service is the standalone server core: the pipeline, the session tracker
+// and the two background loops that expire sessions and reap containers
+// and TTL nodes. Safe for concurrent use.
+type Service struct {
+	*Pipeline
+	cfg      ServiceConfig
+	sessions *SessionTracker
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// NewService starts the pipeline and the background loops. Sessions found
+// in the recovered tree are tracked afresh (each gets its whole timeout
+// from now, as ZooKeeper does on restart).
+func NewService(cfg ServiceConfig) (*Service, error) {
+	if cfg.TickTime <= 0 {
+		cfg.TickTime = 2 * time.Second
+	}
+	if cfg.ContainerCheckInterval <= 0 {
+		cfg.ContainerCheckInterval = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Pipeline.Logger == nil {
+		cfg.Pipeline.Logger = cfg.Logger
+	}
+	if len(cfg.SessionSecret) == 0 {
+		return nil, errors.New("zab: service needs a session secret")
+	}
+	p, err := NewPipeline(cfg.Pipeline)
+	if err != nil {
+		return nil, err
+	}
+	now := p.cfg.Now()
+	s := &Service{
+		Pipeline: p,
+		cfg:      cfg,
+		sessions: NewSessionTracker(cfg.SessionSecret, cfg.ServerID, now),
+		stop:     make(chan struct{}),
+	}
+	for sid, to := range cfg.Pipeline.Tree.Sessions() {
+		s.sessions.Track(sid, time.Duration(to)*time.Millisecond, now)
+	}
+	s.wg.Add(2)
+	go s.expiryLoop()
+	go s.reapLoop()
+	return s, nil
+}
+
+// CreateSession logs a createSession txn and calls done with the new id
+// and its password once it is durable.
+func (s *Service) CreateSession(timeout time.Duration, done func(sid int64, passwd []byte, err error)) {
+	sid := s.sessions.NextID()
+	req := tree.Request{Op: tree.OpCreateSession, SessionTimeout: int32(timeout.Milliseconds())}
+	s.Submit(sid, req, func(res tree.Result, err error) {
+		if err == nil && res.Err != tree.CodeOK {
+			err = res.Err
+		}
+		if err != nil {
+			done(0, nil, err)
+			return
+		}
+		s.sessions.Track(sid, timeout, s.cfg.Pipeline.Now())
+		done(sid, s.sessions.Password(sid), nil)
+	})
+}
+
+// ResumeSession re-attaches a live session whose password matches.
+func (s *Service) ResumeSession(sid int64, passwd []byte, timeout time.Duration) bool {
+	if !s.sessions.CheckPassword(sid, passwd) {
+		return false
+	}
+	return s.sessions.SetTimeout(sid, timeout, s.cfg.Pipeline.Now())
+}
+
+// Touch extends a live session's life.
+func (s *Service) Touch(sid int64) bool {
+	return s.sessions.Touch(sid, s.cfg.Pipeline.Now())
+}
+
+// CloseSession logs a closeSession txn (deleting the session's
+// ephemerals). Closing a session that is already closing or gone answers
+// ok at once with nothing logged.
+func (s *Service) CloseSession(sid int64, done Done) {
+	if !s.sessions.Remove(sid) {
+		s.Submit(sid, tree.Request{Op: tree.OpSync}, func(res tree.Result, err error) {
+			done(tree.Result{Zxid: res.Zxid}, err)
+		})
+		return
+	}
+	s.Submit(sid, tree.Request{Op: tree.OpCloseSession}, done)
+}
+
+// SessionCount is the number of live sessions.
+func (s *Service) SessionCount() int { return s.sessions.Count() }
+
+func (s *Service) expiryLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.TickTime / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		for _, sid := range s.sessions.Expired(s.cfg.Pipeline.Now()) {
+			s.cfg.Logger.Info("session expired", "session", sidHex(sid))
+			if s.cfg.OnExpire != nil {
+				s.cfg.OnExpire(sid)
+			}
+			s.Submit(sid, tree.Request{Op: tree.OpCloseSession}, func(_ tree.Result, err error) {
+				if err != nil {
+					s.cfg.Logger.Warn("closing expired session failed", "session", sidHex(sid), "err", err)
+				}
+			})
+		}
+	}
+}
+
+// reapLoop deletes empty containers and expired TTL nodes, as ZooKeeper's
+// ContainerManager: the tree names candidates, each goes through the
+// pipeline as a deleteContainer request (which re-checks emptiness).
+func (s *Service) reapLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.ContainerCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		var paths []string
+		s.WithTree(func(t *tree.Tree) {
+			paths = t.ExpiryCandidates(s.cfg.Pipeline.Now().UnixMilli())
+		})
+		for _, p := range paths {
+			s.Submit(0, tree.Request{Op: tree.OpDeleteContainer, Path: p}, func(tree.Result, error) {})
+		}
+	}
+}
+
+// Close stops the loops and the pipeline. Sessions are left as they are
+// (durable), to be tracked again on the next start.
+func (s *Service) Close() {
+	select {
+	case <-s.stop:
+		return
+	default:
+	}
+	close(s.stop)
+	s.wg.Wait()
+	s.Pipeline.Close()
+}
+
+func sidHex(sid int64) string {
+	const hex = "0123456789abcdef"
+	u := uint64(sid)
+	b := []byte("0x0000000000000000")
+	for i := 17; i >= 2; i-- {
+		b[i] = hex[u&0xf]
+		u >>= 4
+	}
+	return string(b)
+}

@@ -1,0 +1,152 @@
+package zab
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"sort"
+	"sync"
+	"time"
+)
+
+// SessionPasswordLen is the length of a session password, as ZooKeeper's.
+const SessionPasswordLen = 16
+
+// SessionTracker knows which sessions are live and when each expires. It
+// is pure bookkeeping: the caller passes the time in and submits the
+// closeSession txns for what Expired returns. Safe for concurrent use (one
+// mutex guards everything).
+//
+// Invariant: every tracked session has a createSession txn applied to the
+// tree and no closeSession txn yet; sessions closing are no longer tracked.
+type SessionTracker struct {
+	mu       sync.Mutex
+	secret   []byte
+	serverID int64
+	next     int64
+	sessions map[int64]*trackedSession
+}
+
+type trackedSession struct {
+	timeout  time.Duration
+	expireAt time.Time
+}
+
+// NewSessionTracker makes a tracker. secret keys the session passwords
+// (they are derived, not stored, as in ZooKeeper, but from a secret rather
+// than a constant); now seeds the session id counter the way ZooKeeper
+// does: (now ms << 24) >>> 8 | serverID << 56.
+func NewSessionTracker(secret []byte, serverID int64, now time.Time) *SessionTracker {
+	next := int64(uint64(now.UnixMilli())<<24>>8) | serverID<<56
+	return &SessionTracker{
+		secret:   append([]byte(nil), secret...),
+		serverID: serverID,
+		next:     next,
+		sessions: make(map[int64]*trackedSession),
+	}
+}
+
+// NextID reserves a new session id.
+func (s *SessionTracker) NextID() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		s.next++
+		if _, taken := s.sessions[s.next]; !taken && s.next != 0 {
+			return s.next
+		}
+	}
+}
+
+// Password is the password of session sid.
+func (s *SessionTracker) Password(sid int64) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(sid))
+	m.Write(b[:])
+	return m.Sum(nil)[:SessionPasswordLen]
+}
+
+// CheckPassword reports whether passwd is session sid's.
+func (s *SessionTracker) CheckPassword(sid int64, passwd []byte) bool {
+	return hmac.Equal(s.Password(sid), passwd)
+}
+
+// Track starts (or restarts, after recovery) tracking sid.
+func (s *SessionTracker) Track(sid int64, timeout time.Duration, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions[sid] = &trackedSession{timeout: timeout, expireAt: now.Add(timeout)}
+	if sid > s.next && sid>>56 == s.serverID {
+		// never hand out an id a recovered session holds
+		s.next = sid
+	}
+}
+
+// Touch extends sid's life by its timeout. It reports false when sid is
+// not live (unknown, expired or closing).
+func (s *SessionTracker) Touch(sid int64, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts, ok := s.sessions[sid]
+	if !ok {
+		return false
+	}
+	ts.expireAt = now.Add(ts.timeout)
+	return true
+}
+
+// SetTimeout changes a live session's timeout (a reconnect negotiates a new
+// one) and touches it.
+func (s *SessionTracker) SetTimeout(sid int64, timeout time.Duration, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts, ok := s.sessions[sid]
+	if !ok {
+		return false
+	}
+	ts.timeout = timeout
+	ts.expireAt = now.Add(timeout)
+	return true
+}
+
+// Live reports whether sid is tracked.
+func (s *SessionTracker) Live(sid int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.sessions[sid]
+	return ok
+}
+
+// Remove stops tracking sid (it is closing). It reports whether sid was
+// tracked, so exactly one caller goes on to close it.
+func (s *SessionTracker) Remove(sid int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.sessions[sid]
+	delete(s.sessions, sid)
+	return ok
+}
+
+// Expired removes and returns the sessions whose time ran out by now, in
+// id order.
+func (s *SessionTracker) Expired(now time.Time) []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int64
+	for sid, ts := range s.sessions {
+		if !now.Before(ts.expireAt) {
+			out = append(out, sid)
+			delete(s.sessions, sid)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Count is the number of live sessions.
+func (s *SessionTracker) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
