@@ -1,7 +1,6 @@
 package net
 
 import (
-
 	"errors"
 	"fmt"
 	"log/slog"
@@ -324,4 +323,3 @@ func (st *serverStats) snapshot() statsSnapshot {
 	}
 	return sn
 }
-

@@ -42,9 +42,9 @@ var knownKeys = map[string]bool{
 	"tickTime": true, "minSessionTimeout": true, "maxSessionTimeout": true,
 	"maxClientCnxns": true, "4lw.commands.whitelist": true, "jute.maxbuffer": true,
 	"engine": true, "extendedTypesEnabled": true, "zookeeper.extendedTypesEnabled": true,
-	"DigestAuthenticationProvider.superDigest": true,
+	"DigestAuthenticationProvider.superDigest":           true,
 	"zookeeper.DigestAuthenticationProvider.superDigest": true,
-	"znode.container.checkIntervalMs": true,
+	"znode.container.checkIntervalMs":                    true,
 	// accepted, used by later issues (replication, snapshots, retention)
 	"initLimit": true, "syncLimit": true, "snapCount": true, "preAllocSize": true,
 	"autopurge.snapRetainCount": true, "autopurge.purgeInterval": true,
