@@ -1,0 +1,77 @@
+// Package log is zabd's native transaction log: a directory of segment
+// files holding Records (opaque bytes keyed by a strictly increasing Zxid),
+// each framed with its length, zxid and an xxhash64 checksum. It owns
+// framing, segment files, torn-tail detection at open, iteration,
+// truncation and purging. It does not know what a record means (tree does),
+// when to sync (the engine's group-commit loop decides), or how snapshots
+// are kept.
+//
+// # Format, version 1
+//
+// All integers are big-endian. A segment file is named "log." followed by
+// the 16 lower-case hex digits of its first record's zxid (so names sort in
+// zxid order), e.g. log.0000000100000001, and holds a header then frames:
+//
+//	segment header, 24 bytes
+//	+--------+---------+------------+-----------------------------+
+//	| magic  | version | first zxid | xxhash64(bytes 0..16)       |
+//	| "ZBDL" | uint32  | uint64     | uint64                      |
+//	| 4      | 4       | 8          | 8                           |
+//	+--------+---------+------------+-----------------------------+
+//
+//	record frame, 20 + length bytes
+//	+----------+--------+------------------------------+----------------+
+//	| length   | zxid   | xxhash64(length, zxid, data) | data           |
+//	| uint32   | uint64 | uint64                       | [length]byte   |
+//	| 4        | 8      | 8                            | length         |
+//	+----------+--------+------------------------------+----------------+
+//
+// The checksum covers the 12 bytes of length and zxid followed by the
+// data. Frozen: the magic, version 1's layout above, byte order, the hash
+// (xxhash64, seed 0), the name pattern, MaxRecordBytes (64 MiB) as the
+// largest length a reader accepts, and "an all-zero frame header is
+// unwritten space". A new layout gets a new version; readers keep reading
+// every version ever shipped (golden files under testdata/format/).
+//
+// # Durability protocol
+//
+//   - Records are buffered by Append and written and fdatasynced by Sync;
+//     Iter sees only synced records.
+//   - A new segment is created only when its first record is appended:
+//     the previous segment is synced whole first, then the new file is
+//     created, its header written and fsynced, and the directory fsynced.
+//     So every segment but the last was complete and durable before its
+//     successor existed, and a crash can damage only the last one.
+//   - Any write-path failure (write, fsync, roll, truncate) is sticky: the
+//     log never claims durability past it (ErrSyncFailed).
+//   - TruncateAfter removes later segments newest first and PurgeBefore
+//     removes earlier ones oldest first, fsyncing the directory after each,
+//     so a crash part way leaves a contiguous log.
+//
+// # Open: torn tail versus corruption
+//
+// Open verifies every frame of every segment. In the last segment, bytes
+// after the last valid record that contain no valid record (a short frame,
+// zeros, a bad checksum in the final record) are a torn tail: a write in
+// flight at a crash. Open cuts it, fsyncs, and says so in OpenReport. A
+// last segment with a torn header or no record at all is removed whole.
+// Anything else (a bad frame with a valid one after it, damage in an
+// earlier segment, a bad header before valid records, zxids not increasing)
+// is corruption: Open returns a *CorruptionError naming segment, offset and
+// the last good zxid, matching ErrCorrupt, and changes nothing.
+//
+// # Usage
+//
+//	l, rep, err := log.Open(vfs.Default, dir, log.Options{})
+//	if err != nil { ... }                 // errors.Is(err, log.ErrCorrupt)?
+//	if rep.TornTail { slog.Warn("log: cut torn tail", "report", rep) }
+//	_ = l.Append(log.Record{Zxid: z, Data: b})
+//	if err := l.Sync(); err != nil { ... } // sticky: stop taking writes
+//	it, _ := l.Iter(from)
+//	for it.Next() { use(it.Record()) }
+//	err = it.Err()
+//
+// Growth left for later: preallocation, a per-segment index for Iter's seek
+// (today it scans from the segment start), streaming verification at open
+// (today each segment is read into memory once), retention policies.
+package log
