@@ -79,11 +79,15 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 		if s == "" || s[0] == '#' || s[0] == '!' {
 			continue
 		}
-		i := strings.IndexAny(s, "=:")
+		// Java properties: the key ends at the first '=', ':' or blank.
+		i := strings.IndexAny(s, "=: \t")
 		if i < 0 {
-			return fmt.Errorf("zoo.cfg line %d: no '=' in %q", line, s)
+			i = len(s)
 		}
-		k, v := strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+1:])
+		k, v := s[:i], strings.TrimLeft(s[min(i, len(s)):], " \t")
+		if v != "" && (v[0] == '=' || v[0] == ':') {
+			v = strings.TrimSpace(v[1:])
+		}
 		c.Raw = append(c.Raw, [2]string{k, v})
 		var err error
 		switch k {

@@ -18,7 +18,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"zabd/engine"
-	"zabd/log"
 	"zabd/log/vfs"
 	"zabd/net"
 	"zabd/tree"
@@ -88,37 +87,71 @@ func run(cc *cli.Context) error {
 }
 
 func serve(cfg Config, logger *slog.Logger) error {
+	s, err := start(cfg, logger)
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case sig := <-sigs:
+		logger.Info("shutting down", "signal", sig.String())
+	case err := <-s.serveErr:
+		logger.Error("client listener stopped", "err", err)
+	}
+	if err := s.Close(); err != nil {
+		return cli.Exit(err.Error(), exitStorage)
+	}
+	return nil
+}
+
+// server is a running standalone zabd.
+type server struct {
+	Addr     string
+	eng      *engine.Native
+	svc      *zab.Service
+	srv      *net.Server
+	serveErr chan error
+}
+
+// start recovers the data dir and starts serving clients.
+func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return cli.Exit(fmt.Sprintf("creating data dir: %v", err), exitStorage)
+		return nil, cli.Exit(fmt.Sprintf("creating data dir: %v", err), exitStorage)
 	}
 	secret, err := loadSecret(filepath.Join(cfg.DataDir, "session.secret"))
 	if err != nil {
-		return cli.Exit(err.Error(), exitStorage)
+		return nil, cli.Exit(err.Error(), exitStorage)
 	}
 	logDir := filepath.Join(cfg.DataLogDir, "log")
-	eng, err := engine.OpenNative(vfs.Default, logDir, engine.NativeOptions{})
+	eng, err := engine.OpenNative(vfs.Default, logDir, engine.NativeOptions{Logger: logger})
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("opening the log in %s: %v", logDir, err), exitStorage)
+		return nil, cli.Exit(fmt.Sprintf("opening the log in %s: %v", logDir, err), exitStorage)
 	}
-	defer eng.Close()
+	s := &server{eng: eng, serveErr: make(chan error, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
 
-	start := time.Now()
+	began := time.Now()
 	t := tree.New(tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled})
 	it, err := eng.Iter(0)
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("reading the log: %v", err), exitStorage)
+		return nil, cli.Exit(fmt.Sprintf("reading the log: %v", err), exitStorage)
 	}
 	n, err := zab.Replay(t, it)
 	it.Close()
 	if err != nil {
-		return cli.Exit(err.Error(), exitStorage)
+		return nil, cli.Exit(err.Error(), exitStorage)
 	}
 	last := eng.LastZxid()
 	logger.Info("recovered", "txns", n, "last_zxid", last.String(), "znodes", t.NodeCount(),
-		"sessions", len(t.Sessions()), "took", time.Since(start).Round(time.Millisecond))
+		"sessions", len(t.Sessions()), "took", time.Since(began).Round(time.Millisecond))
 
-	var srv *net.Server
-	svc, err := zab.NewService(zab.ServiceConfig{
+	s.svc, err = zab.NewService(zab.ServiceConfig{
 		Pipeline: zab.PipelineConfig{
 			Tree:    t,
 			Storage: eng,
@@ -128,13 +161,13 @@ func serve(cfg Config, logger *slog.Logger) error {
 		SessionSecret:          secret,
 		TickTime:               cfg.TickTime,
 		ContainerCheckInterval: cfg.ContainerCheckInterval,
-		OnExpire:               func(sid int64) { srv.SessionExpired(net.SessionID(sid)) },
+		OnExpire:               func(sid int64) { s.srv.SessionExpired(net.SessionID(sid)) },
 		Logger:                 logger,
 	})
 	if err != nil {
-		return cli.Exit(err.Error(), exitStorage)
+		return nil, cli.Exit(err.Error(), exitStorage)
 	}
-	srv = net.NewServer(net.Config{
+	s.srv = net.NewServer(net.Config{
 		TickTime:          cfg.TickTime,
 		MinSessionTimeout: cfg.MinSessionTimeout,
 		MaxSessionTimeout: cfg.MaxSessionTimeout,
@@ -147,32 +180,35 @@ func serve(cfg Config, logger *slog.Logger) error {
 			return dirSize(cfg.DataDir), dirSize(cfg.DataLogDir)
 		},
 		Logger: logger,
-	}, processor{svc: svc, eng: eng})
-	svc.SetDeliverer(srv.Deliver)
+	}, processor{svc: s.svc, eng: eng})
+	s.svc.SetDeliverer(s.srv.Deliver)
 
 	l, err := stdnet.Listen("tcp", cfg.ClientAddr)
 	if err != nil {
-		svc.Close()
-		return cli.Exit(fmt.Sprintf("listening on %s: %v", cfg.ClientAddr, err), exitListen)
+		return nil, cli.Exit(fmt.Sprintf("listening on %s: %v", cfg.ClientAddr, err), exitListen)
 	}
-	logger.Info("serving", "addr", l.Addr().String(), "data_dir", cfg.DataDir, "engine", cfg.Engine)
+	s.Addr = l.Addr().String()
+	logger.Info("serving", "addr", s.Addr, "data_dir", cfg.DataDir, "engine", cfg.Engine)
+	go func() { s.serveErr <- s.srv.Serve(l) }()
+	ok = true
+	return s, nil
+}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case s := <-sigs:
-		logger.Info("shutting down", "signal", s.String())
-	case err := <-errc:
-		logger.Error("client listener stopped", "err", err)
+// Close stops serving, drains the pipeline and closes the engine. It
+// returns the sticky storage failure if one stopped writes.
+func (s *server) Close() error {
+	if s.srv != nil {
+		s.srv.Close()
 	}
-	srv.Close()
-	svc.Close()
-	if err := svc.Failed(); err != nil {
-		return cli.Exit(err.Error(), exitStorage)
+	var failed error
+	if s.svc != nil {
+		s.svc.Close()
+		failed = s.svc.Failed()
 	}
-	return nil
+	if err := s.eng.Close(); err != nil && failed == nil {
+		failed = fmt.Errorf("closing the log: %w", err)
+	}
+	return failed
 }
 
 // loadSecret reads the data dir's session secret, making it on first start.
@@ -224,5 +260,3 @@ func dirSize(dir string) int64 {
 	})
 	return n
 }
-
-var _ = log.Zxid(0)
