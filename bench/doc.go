@@ -1,0 +1,53 @@
+// Package bench is a load generator for any server that speaks the ZooKeeper
+// client protocol (Apache ZooKeeper, zabd). It drives seeded workloads over
+// many sessions, measures latency into HDR histograms and returns a Report
+// that names the seed, so a figure can be reproduced and compared.
+//
+// What it owns: the workloads (create, set, get, exists, delete, mixed,
+// multi, ephemeral churn, watch fan-out, lock contention), the pacing of
+// requests (closed loop or open loop at a fixed rate), latency and error
+// accounting, the generator's own CPU measurement, the human and JSON
+// reports, and the suite runner behind `make bench` (Markdown + SVG plots).
+//
+// What it does not: it knows nothing of server internals and starts no
+// servers itself; bench/launch does that and cmd/zabctl wires the two.
+//
+// Usage:
+//
+//	rep, err := bench.Run(ctx, bench.Config{
+//		Servers:  []string{"127.0.0.1:2181"},
+//		Sessions: 32,
+//		Duration: 10 * time.Second,
+//	}, bench.Create{})
+//	fmt.Println(rep.OpsPerSec, rep.P99Ms)
+//
+// Invariants:
+//   - Every run is bounded in time: the load phase ends at warm-up +
+//     Duration (or Config.Timeout when only an op count is given), in-flight
+//     requests get DrainTimeout to finish, then the sessions are closed and
+//     whatever was still outstanding is counted as failed. Nothing waits
+//     forever.
+//   - Accounting is exact: every request the generator issues is counted
+//     once, as succeeded or failed, in the phase (warm-up or measured) its
+//     intended start falls in. Issued = Succeeded + Failed for both phases.
+//   - Open loop: request i has the intended start time start + i/Rate,
+//     fixed before the run; its latency is measured from that intended time,
+//     not from when a worker got round to sending it, so a stalled server
+//     shows up in the percentiles instead of silently lowering the offered
+//     load (coordinated omission).
+//   - What request i does (which key, read or write) is a pure function of
+//     (seed, i), so the same seed offers the same operations in the same
+//     order whatever the goroutine schedule.
+//   - Warm-up requests are executed and counted separately; they never
+//     enter the figures.
+//
+// Pipelining: go-zookeeper's Conn is safe for concurrent use and keeps
+// several requests outstanding on one connection, so InFlight workers per
+// session share one Conn; the server sees InFlight requests in flight per
+// session.
+//
+// Pacing uses its own fixed schedule (start + i/Rate) rather than
+// golang.org/x/time/rate: a token bucket lets a late generator burst to
+// catch up and has no notion of a request's intended start time, which is
+// exactly what open-loop latency must be measured from.
+package bench

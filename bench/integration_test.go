@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"zabd/bench/launch"
+)
+
+var (
+	zkOnce sync.Once
+	zkProc *launch.Process
+	zkErr  error
+)
+
+// apacheZK starts one Apache ZooKeeper for the package's tests (stopped by
+// TestMain). Not installed: skipped loudly, or fatal when CI=true.
+func apacheZK(t *testing.T) string {
+	t.Helper()
+	zkOnce.Do(func() {
+		if zkErr = launch.ZooKeeperInstalled(); zkErr != nil {
+			return
+		}
+		dir, err := os.MkdirTemp("", "bench-zk-")
+		if err != nil {
+			zkErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		zkProc, zkErr = launch.StartApacheZK(ctx, launch.ZKOptions{Dir: dir})
+	})
+	if zkErr != nil {
+		if errors.Is(zkErr, launch.ErrNotInstalled) && os.Getenv("CI") != "true" {
+			t.Skipf("SKIP: Apache ZooKeeper is not installed here (%v); install Debian's zookeeper package to run this test", zkErr)
+		}
+		t.Fatalf("starting Apache ZooKeeper: %v", zkErr)
+	}
+	return zkProc.Addr
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if zkProc != nil {
+		_ = zkProc.Stop()
+		_ = os.RemoveAll(zkProc.Dir)
+	}
+	os.Exit(code)
+}
+
+// checkCounts holds a report to the accounting invariant.
+func checkCounts(t *testing.T, r Report) {
+	t.Helper()
+	if r.Issued != r.Succeeded+r.Failed {
+		t.Errorf("issued %d != succeeded %d + failed %d", r.Issued, r.Succeeded, r.Failed)
+	}
+	var byCode int64
+	for _, n := range r.ErrorsByCode {
+		byCode += n
+	}
+	if byCode != r.Failed || r.Errors != r.Failed {
+		t.Errorf("errors by code sum to %d, errors %d, failed %d", byCode, r.Errors, r.Failed)
+	}
+	if h := r.Histogram(); h != nil && h.TotalCount() != r.Succeeded {
+		t.Errorf("histogram holds %d latencies, want one per success (%d)", h.TotalCount(), r.Succeeded)
+	}
+}
+
+// TestRunCountsAddUpAgainstZooKeeper runs each workload briefly against a
+// real server and checks that no request is lost or double-counted, using
+// workloads whose outcome is known exactly.
+func TestRunCountsAddUpAgainstZooKeeper(t *testing.T) {
+	addr := apacheZK(t)
+	tests := []struct {
+		name string
+		w    Workload
+		cfg  Config
+		// wantIssued, when >0, is the exact number of measured requests.
+		wantIssued int64
+		wantFailed int64
+	}{
+		{name: "create ops-bound closed", w: Create{}, cfg: Config{Sessions: 4, InFlight: 2, Ops: 500}, wantIssued: 500},
+		{name: "create keyed open", w: Create{Keyed: true}, cfg: Config{Sessions: 2, Rate: 400, Duration: 500 * time.Millisecond, Warmup: 250 * time.Millisecond},
+			wantIssued: 200},
+		{name: "get", w: Get{}, cfg: Config{Sessions: 3, KeySpace: 50, Ops: 300}, wantIssued: 300},
+		{name: "exists", w: Exists{}, cfg: Config{Sessions: 2, KeySpace: 20, Ops: 100}, wantIssued: 100},
+		{name: "set", w: Set{}, cfg: Config{Sessions: 2, KeySpace: 20, Ops: 100}, wantIssued: 100},
+		{name: "mixed", w: Mixed{ReadRatio: 0.5}, cfg: Config{Sessions: 2, InFlight: 4, KeySpace: 20, Ops: 200}, wantIssued: 200},
+		{name: "multi", w: Multi{OpsPerTxn: 3}, cfg: Config{Sessions: 2, KeySpace: 20, Ops: 50}, wantIssued: 50},
+		// 40 keys, 60 ops wanted: the run stops when the keys run out.
+		{name: "delete runs out of keys", w: Delete{}, cfg: Config{Sessions: 2, KeySpace: 40, Ops: 60}, wantIssued: 40},
+		{name: "churn", w: EphemeralChurn{}, cfg: Config{Sessions: 2, Ops: 10}, wantIssued: 10},
+		{name: "lock", w: LockContention{}, cfg: Config{Sessions: 3, Ops: 30}, wantIssued: 30},
+		{name: "watch fan-out", w: WatchFanout{}, cfg: Config{Sessions: 3, Ops: 20}, wantIssued: 60},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Servers = []string{addr}
+			cfg.Seed = 42
+			cfg.Cleanup = true
+			cfg.Timeout = 30 * time.Second
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			r, err := Run(ctx, cfg, tc.w)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			checkCounts(t, r)
+			if r.Issued != tc.wantIssued {
+				t.Errorf("issued %d, want %d", r.Issued, tc.wantIssued)
+			}
+			if r.Failed != tc.wantFailed {
+				t.Errorf("failed %d (%v), want %d; notes %q", r.Failed, r.ErrorsByCode, tc.wantFailed, r.Notes)
+			}
+			if r.Seed != 42 || r.Workload != tc.w.Name() {
+				t.Errorf("report names seed %d workload %q, want 42 %q", r.Seed, r.Workload, tc.w.Name())
+			}
+			if r.Succeeded > 0 && (r.OpsPerSec <= 0 || r.P50Ms <= 0 || r.P99Ms < r.P50Ms || r.MaxMs < r.P999Ms) {
+				t.Errorf("implausible figures: %+v", r)
+			}
+		})
+	}
+}
+
+// TestRunCountsFailuresByCode deletes keys that are not there: every
+// request fails with NONODE and is counted exactly once.
+func TestRunCountsFailuresByCode(t *testing.T) {
+	addr := apacheZK(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := Run(ctx, Config{Servers: []string{addr}, Sessions: 2, InFlight: 2, KeySpace: 10, Ops: 100, Seed: 7, Cleanup: true}, missingGet{})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkCounts(t, r)
+	if got, want := r.ErrorsByCode, map[string]int64{"NONODE": 100}; len(got) != 1 || got["NONODE"] != want["NONODE"] {
+		t.Errorf("errors by code %v, want %v", got, want)
+	}
+	if r.Succeeded != 0 || r.OpsPerSec != 0 {
+		t.Errorf("succeeded %d ops/s %g, want 0 0", r.Succeeded, r.OpsPerSec)
+	}
+}
+
+// missingGet reads keys that were never created.
+type missingGet struct{ Get }
+
+func (missingGet) setup(context.Context, *env) error { return nil }
+
+// TestRunDrainBoundClosesSessions: a server that stops answering must not
+// hang the run; outstanding requests are failed and still counted once.
+func TestRunStopsOnContextCancel(t *testing.T) {
+	addr := apacheZK(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(700*time.Millisecond, cancel)
+	start := time.Now()
+	r, err := Run(ctx, Config{Servers: []string{addr}, Sessions: 4, InFlight: 4, Duration: time.Minute, Seed: 3, Cleanup: true}, Create{})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("Run took %v after its context was canceled", el)
+	}
+	checkCounts(t, r)
+	if r.Issued == 0 {
+		t.Errorf("no requests issued before cancel")
+	}
+}

@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Report is what one run measured. Figures cover the measured phase only;
+// latencies are in milliseconds (from the intended start in open loop).
+// The JSON field names are a stable interface for scripts.
+type Report struct {
+	Workload   string   `json:"workload"`
+	Params     string   `json:"params,omitempty"`
+	Seed       int64    `json:"seed"`
+	Servers    []string `json:"servers"`
+	Sessions   int      `json:"sessions"`
+	InFlight   int      `json:"in_flight"`
+	Mode       string   `json:"mode"` // "closed" or "open"
+	TargetRate float64  `json:"target_rate,omitempty"`
+	ValueBytes int      `json:"value_bytes"`
+	KeySpace   int      `json:"key_space"`
+	WarmupS    float64  `json:"warmup_s"`
+	// DurationS is the measured window: from the end of warm-up to the last
+	// measured completion.
+	DurationS float64 `json:"duration_s"`
+
+	// Issued = Succeeded + Failed, measured phase only.
+	Issued    int64 `json:"issued"`
+	Succeeded int64 `json:"succeeded"`
+	Failed    int64 `json:"failed"`
+	// Errors equals Failed; ErrorsByCode splits it by ZooKeeper code name.
+	Errors       int64            `json:"errors"`
+	ErrorsByCode map[string]int64 `json:"errors_by_code"`
+	WarmupIssued int64            `json:"warmup_issued"`
+	WarmupFailed int64            `json:"warmup_failed"`
+
+	OpsPerSec float64 `json:"ops_per_sec"` // successes per second of DurationS
+	P50Ms     float64 `json:"p50_ms"`
+	P90Ms     float64 `json:"p90_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	P999Ms    float64 `json:"p999_ms"`
+	MaxMs     float64 `json:"max_ms"`
+	MeanMs    float64 `json:"mean_ms"`
+
+	// LateStarts counts open-loop requests sent more than 1ms after their
+	// intended start; MaxStartLagMs is the worst lag.
+	LateStarts    int64   `json:"late_starts"`
+	MaxStartLagMs float64 `json:"max_start_lag_ms"`
+
+	// GeneratorCPUPct is this process's user+system CPU over the load
+	// phase's wall time, in percent of one core; GeneratorCores is how many
+	// cores the machine has.
+	GeneratorCPUPct  float64 `json:"generator_cpu_pct"`
+	GeneratorCores   int     `json:"generator_cores"`
+	GeneratorLimited bool    `json:"generator_limited"`
+
+	Notes []string `json:"notes,omitempty"`
+
+	hist *hdrhistogram.Histogram // measured latencies (µs); nil when decoded
+}
+
+// Histogram returns the run's latency histogram (µs), or nil for a report
+// that was not produced by Run in this process.
+func (r Report) Histogram() *hdrhistogram.Histogram { return r.hist }
+
+// flag sets GeneratorLimited and explains it, and warns about an open loop
+// that fell behind its schedule.
+func (r *Report) flag() {
+	if r.GeneratorCPUPct > generatorLimitPct {
+		r.GeneratorLimited = true
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"generator used %.0f%% of a core (%d cores here): figures may be limited by the generator, not the server",
+			r.GeneratorCPUPct, r.GeneratorCores))
+	}
+	if r.Mode == "open" && r.Issued > 0 && r.LateStarts*100 > r.Issued {
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"%d of %d requests started late (worst %.1f ms): the offered rate was not kept; latencies include the wait",
+			r.LateStarts, r.Issued, r.MaxStartLagMs))
+	}
+}
+
+// JSON is the report as one line of JSON (no trailing newline).
+func (r Report) JSON() ([]byte, error) {
+	if r.ErrorsByCode == nil {
+		r.ErrorsByCode = map[string]int64{}
+	}
+	return json.Marshal(r)
+}
+
+// WriteText writes the human report.
+func (r Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "workload    %s", r.Workload)
+	if r.Params != "" {
+		fmt.Fprintf(&b, " (%s)", r.Params)
+	}
+	fmt.Fprintf(&b, "\nservers     %s\n", strings.Join(r.Servers, ","))
+	fmt.Fprintf(&b, "load        %d sessions x %d in flight, %s loop", r.Sessions, r.InFlight, r.Mode)
+	if r.Mode == "open" {
+		fmt.Fprintf(&b, " at %g req/s", r.TargetRate)
+	}
+	fmt.Fprintf(&b, ", value %d B, key space %d, seed %d\n", r.ValueBytes, r.KeySpace, r.Seed)
+	fmt.Fprintf(&b, "measured    %.2f s after %.2f s warm-up (%d warm-up requests, %d failed)\n",
+		r.DurationS, r.WarmupS, r.WarmupIssued, r.WarmupFailed)
+	fmt.Fprintf(&b, "requests    %d issued, %d succeeded, %d failed\n", r.Issued, r.Succeeded, r.Failed)
+	fmt.Fprintf(&b, "throughput  %.1f ops/s\n", r.OpsPerSec)
+	fmt.Fprintf(&b, "latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (mean %.3f)\n",
+		r.P50Ms, r.P90Ms, r.P99Ms, r.P999Ms, r.MaxMs, r.MeanMs)
+	if r.Mode == "open" {
+		fmt.Fprintf(&b, "schedule    %d late starts, worst lag %.3f ms\n", r.LateStarts, r.MaxStartLagMs)
+	}
+	fmt.Fprintf(&b, "generator   %.0f%% of one core (%d cores)", r.GeneratorCPUPct, r.GeneratorCores)
+	if r.GeneratorLimited {
+		b.WriteString("  GENERATOR-LIMITED")
+	}
+	b.WriteString("\n")
+	if len(r.ErrorsByCode) > 0 {
+		b.WriteString("errors     ")
+		for _, k := range sortedKeys(r.ErrorsByCode) {
+			fmt.Fprintf(&b, " %s=%d", k, r.ErrorsByCode[k])
+		}
+		b.WriteString("\n")
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "note        %s\n", n)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func sortedKeys(m map[string]int64) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

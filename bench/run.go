@@ -1,0 +1,325 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/go-zookeeper/zk"
+)
+
+// Progress is a live snapshot handed to Config.Progress.
+type Progress struct {
+	Elapsed   time.Duration // since the load phase began
+	Planned   time.Duration // warm-up + duration (0 when bounded by count only)
+	Phase     string        // "warmup", "measure", "drain" or "done"
+	OpsPerSec float64       // completions per second over the last interval
+	P99Ms     float64       // p99 latency of successes in the last interval
+	Ops       int64         // completions so far, all phases
+	Errors    int64         // failures so far, all phases
+}
+
+// maxRecorders caps how many recorders (each two histograms) a run keeps;
+// workers share them round robin.
+const maxRecorders = 64
+
+// generatorLimitPct is the generator CPU (percent of one core) above which
+// a figure is flagged as possibly limited by the generator.
+const generatorLimitPct = 80
+
+// Run runs workload w as cfg says and reports what it measured. It returns
+// an error only when the run could not take place (bad config, no session,
+// setup failed); request failures during the load are counted in the
+// report. Cleanup failures become notes.
+func Run(ctx context.Context, cfg Config, w Workload) (Report, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return Report{}, err
+	}
+	if w == nil {
+		return Report{}, fmt.Errorf("%w: no workload", ErrConfig)
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = time.Now().UnixNano() & (1<<53 - 1) // exact in JSON
+	}
+	dir := fmt.Sprintf("%s/%s-%d-%x", cfg.Root, w.Name(), cfg.Seed, uint32(time.Now().UnixNano()))
+	e := newEnv(cfg, dir)
+	defer e.closeAll()
+
+	nsess, nworkers := w.plan(cfg)
+	setupCtx, cancelSetup := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancelSetup()
+	if err := e.connect(setupCtx, nsess); err != nil {
+		return Report{}, err
+	}
+	if err := makeDirs(e.persistent[0], dir); err != nil {
+		return Report{}, err
+	}
+	if err := w.setup(setupCtx, e); err != nil {
+		return Report{}, fmt.Errorf("bench: %s setup: %w", w.Name(), err)
+	}
+	cancelSetup()
+
+	res := runLoad(ctx, e, w, nworkers)
+
+	if cfg.Cleanup {
+		cctx, cancel := context.WithTimeout(context.Background(), cfg.CleanupTimeout)
+		if err := w.cleanup(cctx, e, res.slots); err != nil {
+			e.note("cleanup of %s incomplete: %v", dir, err)
+		}
+		cancel()
+	}
+	e.closeAll()
+	return buildReport(cfg, w, e, res), nil
+}
+
+// makeDirs creates the run's directory and its parents.
+func makeDirs(c *zk.Conn, dir string) error {
+	for i := 1; i <= len(dir); i++ {
+		if i < len(dir) && dir[i] != '/' {
+			continue
+		}
+		_, err := c.Create(dir[:i], nil, 0, worldACL)
+		if err != nil && !isNodeExists(err) {
+			return fmt.Errorf("bench: creating %s: %w", dir[:i], err)
+		}
+	}
+	return nil
+}
+
+// loadResult is what the load phase leaves for the report.
+type loadResult struct {
+	recs      []*recorder
+	start     time.Time // load phase start (real clock)
+	warmEnd   time.Time
+	wall      time.Duration // load phase incl. drain
+	cpu       time.Duration // generator CPU over wall
+	cpuOK     bool
+	slots     int64
+	exhausted bool
+	forced    bool // drain bound hit: sessions were closed under requests
+	open      bool
+	planned   time.Duration
+}
+
+func runLoad(ctx context.Context, e *env, w Workload, nworkers int) loadResult {
+	cfg := e.cfg
+	cpu0, cpuOK := processCPU()
+	start := cfg.Clock.Now()
+	p := newPacer(start, cfg.Rate, cfg.Warmup, cfg.Duration, cfg.Timeout, cfg.Ops, w.maxSlots(cfg))
+	planned := cfg.Warmup + cfg.Duration
+	if cfg.Duration == 0 {
+		planned = 0
+	}
+	loadBound := cfg.Timeout
+	if cfg.Duration > 0 {
+		loadBound = cfg.Warmup + cfg.Duration
+	}
+
+	progress := cfg.Progress != nil
+	nrec := max(min(nworkers, maxRecorders), 1)
+	recs := make([]*recorder, nrec)
+	for i := range recs {
+		recs[i] = newRecorder(progress)
+	}
+	loadCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if d, ok := w.(driver); ok {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.drive(loadCtx, e, p, recs[0]) }()
+	} else {
+		for i := range nworkers {
+			var conn *zk.Conn
+			if len(e.persistent) > 0 {
+				conn = e.persistent[i%len(e.persistent)]
+			}
+			op := w.worker(e, conn, i)
+			wg.Add(1)
+			go func() { defer wg.Done(); runWorker(loadCtx, cfg.Clock, p, recs[i%nrec], op) }()
+		}
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+
+	hard := time.NewTimer(loadBound + cfg.DrainTimeout)
+	defer hard.Stop()
+	var tick <-chan time.Time
+	if progress {
+		t := time.NewTicker(cfg.ProgressInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var forced bool
+	var totOps, totErrs int64
+	lastTick := time.Now()
+	iv := newHist()
+	report := func(phase string) {
+		iv.Reset()
+		var ops, errs int64
+		for _, r := range recs {
+			o, er := r.readInterval(iv)
+			ops += o
+			errs += er
+		}
+		totOps += ops
+		totErrs += errs
+		now := time.Now()
+		secs := now.Sub(lastTick).Seconds()
+		lastTick = now
+		pr := Progress{Elapsed: cfg.Clock.Now().Sub(start), Planned: planned, Phase: phase,
+			Ops: totOps, Errors: totErrs, P99Ms: float64(iv.ValueAtQuantile(99)) / 1000}
+		if secs > 0 {
+			pr.OpsPerSec = float64(ops) / secs
+		}
+		cfg.Progress(pr)
+	}
+wait:
+	for {
+		select {
+		case <-finished:
+			break wait
+		case <-tick:
+			now := cfg.Clock.Now()
+			phase := "measure"
+			switch {
+			case p.done.Load() || (cfg.Duration > 0 && !now.Before(p.end)):
+				phase = "drain"
+			case now.Before(p.warmEnd):
+				phase = "warmup"
+			}
+			report(phase)
+		case <-hard.C:
+			forced = true
+			break wait
+		case <-ctx.Done():
+			forced = true
+			break wait
+		}
+	}
+	if forced {
+		// Stop handing out slots, then close every session: outstanding
+		// requests fail (CLOSING) and the workers return.
+		p.done.Store(true)
+		cancel()
+		e.closeAll()
+		<-finished
+	}
+	if progress {
+		report("done")
+	}
+	cpu1, cpuOK1 := processCPU()
+	return loadResult{
+		recs: recs, start: start, warmEnd: p.warmEnd,
+		wall: cfg.Clock.Now().Sub(start), cpu: cpu1 - cpu0, cpuOK: cpuOK && cpuOK1,
+		slots: p.slots(), exhausted: p.exhausted.Load(), forced: forced,
+		open: p.open, planned: planned,
+	}
+}
+
+// runWorker is one worker's loop: take a slot, wait for its intended start
+// (open loop), issue it, record the outcome. It returns when the pacer says
+// the load phase is over or ctx is done. Latency is measured from the
+// intended start; in closed loop that is when the slot was taken.
+func runWorker(ctx context.Context, clock Clock, p *pacer, rec *recorder, op opFunc) {
+	for ctx.Err() == nil {
+		slot, intended, measured, ok := p.take(clock.Now())
+		if !ok {
+			return
+		}
+		if p.open {
+			if err := clock.SleepUntil(ctx, intended); err != nil {
+				return // never issued, so never counted
+			}
+		}
+		rec.issue(measured)
+		began := clock.Now()
+		err := op(ctx, slot)
+		end := clock.Now()
+		rec.done(measured, end.Sub(intended), began.Sub(intended), end, err)
+	}
+}
+
+// totals merges the recorders.
+type totals struct {
+	hist           *hdrhistogram.Histogram
+	measured, warm counts
+	errs           map[string]int64
+	max, maxLag    time.Duration
+	lastEnd        time.Time
+	late           int64
+}
+
+func mergeRecorders(recs []*recorder) totals {
+	t := totals{hist: newHist(), errs: map[string]int64{}}
+	for _, r := range recs {
+		r.mu.Lock()
+		t.hist.Merge(r.hist)
+		t.measured.add(r.measured)
+		t.warm.add(r.warm)
+		for k, v := range r.errs {
+			t.errs[k] += v
+		}
+		t.max = max(t.max, r.max)
+		t.maxLag = max(t.maxLag, r.maxLag)
+		if r.lastEnd.After(t.lastEnd) {
+			t.lastEnd = r.lastEnd
+		}
+		t.late += r.late
+		r.mu.Unlock()
+	}
+	return t
+}
+
+func buildReport(cfg Config, w Workload, e *env, res loadResult) Report {
+	t := mergeRecorders(res.recs)
+	window := time.Duration(0)
+	if t.lastEnd.After(res.warmEnd) {
+		window = t.lastEnd.Sub(res.warmEnd)
+	}
+	r := Report{
+		Workload:       w.Name(),
+		Params:         w.Params(),
+		Seed:           cfg.Seed,
+		Servers:        cfg.Servers,
+		Sessions:       cfg.Sessions,
+		InFlight:       cfg.InFlight,
+		Mode:           cfg.Mode(),
+		TargetRate:     cfg.Rate,
+		ValueBytes:     cfg.ValueBytes,
+		KeySpace:       cfg.KeySpace,
+		WarmupS:        cfg.Warmup.Seconds(),
+		DurationS:      window.Seconds(),
+		Issued:         t.measured.Issued,
+		Succeeded:      t.measured.Succeeded,
+		Failed:         t.measured.Failed,
+		Errors:         t.measured.Failed,
+		ErrorsByCode:   t.errs,
+		WarmupIssued:   t.warm.Issued,
+		WarmupFailed:   t.warm.Failed,
+		LateStarts:     t.late,
+		MaxStartLagMs:  float64(t.maxLag.Microseconds()) / 1000,
+		GeneratorCores: runtime.NumCPU(),
+		hist:           t.hist,
+	}
+	if window > 0 {
+		r.OpsPerSec = float64(t.measured.Succeeded) / window.Seconds()
+	}
+	p := percentilesOf(t.hist, t.max)
+	r.P50Ms, r.P90Ms, r.P99Ms, r.P999Ms, r.MaxMs, r.MeanMs = p.P50, p.P90, p.P99, p.P999, p.Max, p.Mean
+	if res.cpuOK && res.wall > 0 {
+		r.GeneratorCPUPct = 100 * res.cpu.Seconds() / res.wall.Seconds()
+	}
+	r.Notes = append(r.Notes, e.notes...)
+	if res.exhausted {
+		r.Notes = append(r.Notes, fmt.Sprintf("ran out of keys after %d requests (warm-up included); raise the key space", cfg.KeySpace))
+	}
+	if res.forced {
+		r.Notes = append(r.Notes, fmt.Sprintf("requests still outstanding %v after the load phase; their sessions were closed and they count as failed", cfg.DrainTimeout))
+	}
+	r.flag()
+	return r
+}
