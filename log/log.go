@@ -501,13 +501,19 @@ func (l *Log) TruncateAfter(z Zxid) error {
 		}
 		end, last = end+int64(n), rz
 	}
-	if l.f == nil {
-		f, err := l.fs.OpenAppend(l.path(s.name))
-		if err != nil {
-			return l.fail("open "+s.name, err)
+	// Reopen for appending: a handle from Create writes at its own
+	// position, which a truncation does not move.
+	if l.f != nil {
+		if err := l.f.Close(); err != nil {
+			return l.fail("close "+s.name, err)
 		}
-		l.f = f
+		l.f = nil
 	}
+	f, err := l.fs.OpenAppend(l.path(s.name))
+	if err != nil {
+		return l.fail("open "+s.name, err)
+	}
+	l.f = f
 	if err := l.f.Truncate(end); err != nil {
 		return l.fail(fmt.Sprintf("truncate %s at %d", s.name, end), err)
 	}

@@ -1,0 +1,32 @@
+// Package engine is the storage seam of the write path: the Engine
+// interface (append a batch durably, iterate from a zxid, truncate after,
+// purge before) and its implementations, plus the group-commit loop that
+// turns many concurrent appends into few fsyncs.
+//
+//   - Native: the native segmented log (package log) under a group-commit
+//     flusher modelled on pebble's record.LogWriter flush loop.
+//   - Memory: records in a slice, for tests of the layers above; same
+//     ordering, stickiness and truncation semantics, failures injected
+//     with Fail.
+//
+// Invariants every implementation keeps (engine/enginetest checks them):
+//
+//   - Append returns nil only once its records are durable, and records
+//     become durable in Append call order. Zxids are strictly increasing
+//     in call order; a violation is rejected and nothing is appended.
+//   - A durability failure is sticky: the failing batch, everything queued
+//     behind it and every later Append get the error (matching
+//     log.ErrSyncFailed); LastZxid never moves past the last success. zab
+//     stops taking writes; reopening the engine re-verifies the disk.
+//   - Iter and LastZxid see only durable records.
+//
+// Usage from a pipeline that stamps zxids in a critical section:
+//
+//	mu.Lock()
+//	z := next(); done := eng.(engine.AsyncAppender).AppendAsync([]log.Record{{Zxid: z, Data: b}})
+//	mu.Unlock()
+//	if err := <-done; err != nil { ... stop taking writes ... }
+//
+// Not here yet: snapshots (SaveSnapshot/OpenSnapshot), pebble and badger
+// engines, preallocation, retention policy.
+package engine
