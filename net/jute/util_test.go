@@ -23,8 +23,8 @@ func hx(s string) []byte {
 
 // Hand-computed fragments used by the golden tables.
 const (
-	hPathA   = "00000002 2f61"                                               // ustring "/a"
-	hPathB   = "00000002 2f62"                                               // ustring "/b"
+	hPathA   = "00000002 2f61"                                                     // ustring "/a"
+	hPathB   = "00000002 2f62"                                                     // ustring "/b"
 	hOpenACL = "00000001 | 0000001f | 00000005 776f726c64 | 00000006 616e796f6e65" // [{31, world:anyone}]
 	// testStat below: 1..11 in field order.
 	hStat = "0000000000000001 0000000000000002 0000000000000003 0000000000000004 " +
