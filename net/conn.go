@@ -413,7 +413,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 		p.Watches(func(t *tree.Tree, w *tree.Watches) []tree.Delivery {
 			switch hdr.Op {
 			case tree.OpAddWatch:
-				w.AddPersistent(c.id, req.Path, req.WatchMode)
+				code = w.AddPersistent(c.id, req.Path, req.WatchMode)
 			case tree.OpCheckWatches:
 				code = w.Check(c.id, req.Path, req.WatcherType)
 			default:

@@ -126,7 +126,7 @@ func (s *Server) fourLetterOutput(word string) string {
 	case "wchs":
 		var conns, paths, total int
 		s.proc.Watches(func(_ *tree.Tree, w *tree.Watches) []tree.Delivery {
-			conns, paths, total = w.Watchers(), w.Paths(), w.Count()
+			conns, paths, total = w.Watchers(), w.Paths(), w.DataCount()
 			return nil
 		})
 		fmt.Fprintf(&b, "%d connections watching %d paths\nTotal watches:%d\n", conns, paths, total)
