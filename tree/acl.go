@@ -1,0 +1,297 @@
+package tree
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"strconv"
+	"strings"
+)
+
+// Auth schemes with a server-side provider in a default ZooKeeper 3.8
+// (ProviderRegistry): "ip" and "digest". "world" is only meaningful as
+// world:anyone; "super" is granted by digest auth against the super digest;
+// "auth" in an ACL expands to the creator's authenticated ids.
+const (
+	SchemeWorld  = "world"
+	SchemeAuth   = "auth"
+	SchemeDigest = "digest"
+	SchemeIP     = "ip"
+	SchemeSuper  = "super"
+)
+
+// DigestID returns the digest-scheme id for "user:password":
+// "user:" + base64(sha1("user:password")) (DigestAuthenticationProvider.
+// generateDigest). Without a colon the whole string is the user.
+func DigestID(userPassword string) string {
+	user, _, _ := strings.Cut(userPassword, ":")
+	sum := sha1.Sum([]byte(userPassword))
+	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// Authenticate handles an OpAuth packet (ZooKeeperServer.processPacket with
+// the scheme's provider) and returns the ids the session gains:
+//   - "digest": DigestID(cred), preceded by Id{"super", ""} when that id
+//     equals superDigest (non-empty);
+//   - "ip": none here (ZooKeeper adds the peer address, which net already
+//     puts into Request.Auth);
+//   - any other scheme: CodeAuthFailed.
+func Authenticate(scheme string, cred []byte, superDigest string) ([]Id, error) {
+	switch scheme {
+	case SchemeDigest:
+		id := DigestID(string(cred))
+		var ids []Id
+		if superDigest != "" && id == superDigest {
+			ids = append(ids, Id{Scheme: SchemeSuper})
+		}
+		return append(ids, Id{Scheme: SchemeDigest, ID: id}), nil
+	case SchemeIP:
+		return nil, nil
+	}
+	return nil, CodeAuthFailed
+}
+
+// checkACL is ZooKeeperServer.checkACL: nil if ids may do perm (any of its
+// bits) on a node with acl, else CodeNoAuth. An empty ACL allows everything;
+// a "super" id passes every check.
+func checkACL(acl []ACL, perm int32, ids []Id) error {
+	if len(acl) == 0 {
+		return nil
+	}
+	for _, id := range ids {
+		if id.Scheme == SchemeSuper {
+			return nil
+		}
+	}
+	for _, a := range acl {
+		if a.Perms&perm == 0 {
+			continue
+		}
+		switch a.ID.Scheme {
+		case SchemeWorld:
+			if a.ID.ID == "anyone" {
+				return nil
+			}
+		case SchemeDigest:
+			for _, id := range ids {
+				if id.Scheme == SchemeDigest && id.ID == a.ID.ID {
+					return nil
+				}
+			}
+		case SchemeIP:
+			for _, id := range ids {
+				if id.Scheme == SchemeIP && ipMatches(id.ID, a.ID.ID) {
+					return nil
+				}
+			}
+		}
+	}
+	return CodeNoAuth
+}
+
+// fixupACL is PrepRequestProcessor.fixupACL: drop duplicates, reject an
+// empty list, keep world:anyone, expand "auth" into the requester's
+// authenticated ids (digest ones; "ip" is not an authenticated scheme),
+// and require every other id to belong to a known scheme and be well formed.
+// Any failure is CodeInvalidACL.
+func fixupACL(acl []ACL, auth []Id) ([]ACL, error) {
+	uniq := make([]ACL, 0, len(acl))
+	for _, a := range acl {
+		if !containsACL(uniq, a) {
+			uniq = append(uniq, a)
+		}
+	}
+	if len(uniq) == 0 {
+		return nil, CodeInvalidACL
+	}
+	out := make([]ACL, 0, len(uniq))
+	for _, a := range uniq {
+		switch {
+		case a.ID.Scheme == SchemeWorld && a.ID.ID == "anyone":
+			out = append(out, a)
+		case a.ID.Scheme == SchemeAuth:
+			valid := false
+			for _, id := range auth {
+				if id.Scheme == SchemeDigest { // the only isAuthenticated() provider
+					valid = true
+					out = append(out, ACL{Perms: a.Perms, ID: id})
+				}
+			}
+			if !valid {
+				return nil, CodeInvalidACL
+			}
+		case a.ID.Scheme == SchemeDigest && validDigestID(a.ID.ID):
+			out = append(out, a)
+		case a.ID.Scheme == SchemeIP && validIPID(a.ID.ID):
+			out = append(out, a)
+		default:
+			return nil, CodeInvalidACL
+		}
+	}
+	return out, nil
+}
+
+func containsACL(acl []ACL, a ACL) bool {
+	for _, x := range acl {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// validDigestID is DigestAuthenticationProvider.isValid: id.split(":") has
+// exactly two parts, Java's split dropping trailing empty parts.
+func validDigestID(id string) bool {
+	parts := strings.Split(id, ":")
+	for len(parts) > 0 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	return len(parts) == 2
+}
+
+// redactDigest is what getACL shows a reader without ADMIN for a digest id:
+// everything from the first ':' replaced by ":x".
+func redactDigest(id string) string {
+	if i := strings.IndexByte(id, ':'); i >= 0 {
+		return id[:i] + ":x"
+	}
+	return id
+}
+
+// validIPID is IPAuthenticationProvider.isValid: an IPv4 or IPv6 address,
+// optionally "/bits" with 0 <= bits <= address bits.
+func validIPID(id string) bool {
+	addr, bitsStr, hasBits := strings.Cut(id, "/")
+	b := ipBytes(addr)
+	if b == nil {
+		return false
+	}
+	if hasBits {
+		bits, ok := javaParseInt(bitsStr, 10)
+		if !ok || bits < 0 || bits > int64(len(b)*8) {
+			return false
+		}
+	}
+	return true
+}
+
+// ipMatches is IPAuthenticationProvider.matches: the session's address id
+// against an ACL expression "addr[/bits]".
+func ipMatches(id, expr string) bool {
+	addr, bitsStr, hasBits := strings.Cut(expr, "/")
+	aclAddr := ipBytes(addr)
+	if aclAddr == nil {
+		return false
+	}
+	bits := int64(len(aclAddr) * 8)
+	if hasBits {
+		var ok bool
+		bits, ok = javaParseInt(bitsStr, 10)
+		if !ok || bits < 0 || bits > int64(len(aclAddr)*8) {
+			return false
+		}
+	}
+	remote := ipBytes(id)
+	if remote == nil || len(remote) != len(aclAddr) {
+		return false
+	}
+	maskIP(aclAddr, int(bits))
+	maskIP(remote, int(bits))
+	return string(remote) == string(aclAddr)
+}
+
+func maskIP(b []byte, bits int) {
+	start := bits / 8
+	m := ^byte((1 << (8 - bits%8)) - 1)
+	for ; start < len(b); start++ {
+		b[start] &= m
+		m = 0
+	}
+}
+
+// ipBytes parses an IPv4 (dotted quad) or IPv6 address the way ZooKeeper's
+// IPAuthenticationProvider does (a ':' means IPv6, else a '.' means IPv4);
+// nil if malformed.
+func ipBytes(s string) []byte {
+	switch {
+	case strings.Contains(s, ":"):
+		return ipv6Bytes(s)
+	case strings.Contains(s, "."):
+		parts := strings.Split(s, ".")
+		if len(parts) != 4 {
+			return nil
+		}
+		b := make([]byte, 4)
+		for i, p := range parts {
+			v, ok := javaParseInt(p, 10)
+			if !ok || v < 0 || v > 255 {
+				return nil
+			}
+			b[i] = byte(v)
+		}
+		return b
+	}
+	return nil
+}
+
+func ipv6Bytes(s string) []byte {
+	parts := strings.Split(s, "::")
+	var seg1, seg2 []string
+	switch len(parts) {
+	case 1:
+		seg1 = strings.Split(parts[0], ":")
+		if len(seg1) != 8 {
+			return nil
+		}
+	case 2:
+		if parts[0] != "" {
+			seg1 = strings.Split(parts[0], ":")
+		}
+		if parts[1] != "" {
+			seg2 = strings.Split(parts[1], ":")
+		}
+		if len(seg1)+len(seg2) >= 8 {
+			return nil
+		}
+	default:
+		return nil
+	}
+	b := make([]byte, 16)
+	if !ipv6Segments(b[:0], seg1) || !ipv6Segments(b[16-2*len(seg2):16-2*len(seg2)], seg2) {
+		return nil
+	}
+	return b
+}
+
+func ipv6Segments(dst []byte, segs []string) bool {
+	for _, s := range segs {
+		if s == "" || len(s) > 4 {
+			return false
+		}
+		v, ok := javaParseInt(s, 16)
+		if !ok {
+			return false
+		}
+		dst = append(dst, byte(v>>8), byte(v))
+	}
+	return true
+}
+
+// javaParseInt is Integer.parseInt(s, base) for ASCII input: an optional
+// sign, at least one digit, within int32.
+func javaParseInt(s string, base int) (int64, bool) {
+	if s == "" || s[0] == ' ' || strings.ContainsAny(s, "_ ") {
+		return 0, false
+	}
+	if s[0] == '+' {
+		s = s[1:]
+		if s == "" || s[0] == '-' || s[0] == '+' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(s, base, 32)
+	if err != nil {
+		return 0, false
+	}
+	return v, true
+}

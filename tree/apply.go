@@ -1,0 +1,214 @@
+package tree
+
+import "fmt"
+
+// Apply applies a committed txn and returns the watch events it triggers,
+// in ZooKeeper's order. See ApplyResult.
+func (t *Tree) Apply(txn Txn) []WatchEvent {
+	_, evs := t.ApplyResult(txn)
+	return evs
+}
+
+// ApplyResult applies a committed txn (as DataTree.processTxn) and returns
+// the client's result together with the watch events:
+//
+//   - create*: NodeCreated(path), NodeChildrenChanged(parent)
+//   - delete*: NodeDeleted(path), NodeChildrenChanged(parent)
+//   - setData: NodeDataChanged(path)
+//   - closeSession: delete events of each ephemeral, in path order
+//   - multi: the events of each sub-txn in order
+//
+// The result is what the server the client is connected to answers: the
+// created path, the stat after the change (create2/createContainer/
+// createTTL, setData, setACL), per-op results for a multi, Zxid = txn zxid.
+//
+// Apply is deterministic and idempotent. A txn with zxid <= LastZxid is
+// skipped (no change, no events, Result{Zxid, Path}). Within a txn each
+// change is idempotent too, so replaying the log over a fuzzy snapshot is
+// exact: a create of an existing node only raises the parent's cversion and
+// pzxid if the txn's are higher; a delete of a missing node only raises the
+// parent's pzxid; setData/setACL overwrite with absolute values. Those
+// replay-only no-ops report the ZooKeeper code (NodeExists, NoNode) in
+// Result.Err and trigger no events.
+//
+// Apply panics only on broken internal invariants, never on txn contents.
+func (t *Tree) ApplyResult(txn Txn) (Result, []WatchEvent) {
+	if txn.Zxid <= t.lastZxid {
+		return Result{Zxid: txn.Zxid, Path: txn.Path}, nil
+	}
+	var evs []WatchEvent
+	var res Result
+	switch txn.Type {
+	case OpMulti:
+		res, evs = t.applyMulti(&txn, evs)
+	case OpCreateSession:
+		t.sessions[txn.Session] = txn.Timeout
+	case OpCloseSession:
+		for _, p := range t.Ephemerals(txn.Session) {
+			evs, _ = t.applyDelete(p, txn.Zxid, evs)
+		}
+		delete(t.sessions, txn.Session)
+	default:
+		res, evs = t.applyOne(&txn, &txn.TxnHeader, evs)
+	}
+	res.Zxid = txn.Zxid
+	t.lastZxid = txn.Zxid
+	return res, evs
+}
+
+func (t *Tree) applyMulti(txn *Txn, evs []WatchEvent) (Result, []WatchEvent) {
+	res := Result{Results: make([]Result, len(txn.Txns))}
+	if txn.failed() {
+		// ZooKeeper turns every sub-txn of a failed multi into an error:
+		// those before the first failure report ok, those after runtime
+		// inconsistency; nothing changes.
+		post := false
+		for i := range txn.Txns {
+			s := &txn.Txns[i]
+			code := s.Err
+			if s.Type != OpError {
+				code = CodeOK
+				if post {
+					code = CodeRuntimeInconsistency
+				}
+			} else {
+				post = true
+			}
+			res.Results[i] = Result{Op: OpError, Err: code}
+			if code != CodeOK && res.Err == CodeOK {
+				res.Err = code
+			}
+		}
+		return res, evs
+	}
+	for i := range txn.Txns {
+		s := &txn.Txns[i]
+		var r Result
+		r, evs = t.applyOne(s, &txn.TxnHeader, evs)
+		r.Op = s.Type
+		res.Results[i] = r
+		if r.Err != CodeOK && res.Err == CodeOK {
+			res.Err = r.Err
+		}
+	}
+	return res, evs
+}
+
+// applyOne applies one non-multi, non-session txn; hdr is the txn's or,
+// for a sub-txn, the multi's.
+func (t *Tree) applyOne(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []WatchEvent) {
+	switch s.Type {
+	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL:
+		return t.applyCreate(s, hdr, evs)
+	case OpDelete, OpDeleteContainer:
+		var code Code
+		evs, code = t.applyDelete(s.Path, hdr.Zxid, evs)
+		return Result{Err: code}, evs
+	case OpSetData, OpReconfig:
+		it := t.get(s.Path)
+		if it == nil {
+			return Result{Err: CodeNoNode}, evs
+		}
+		t.dataSize += int64(len(s.Data) - len(it.node.Data))
+		it.node.Data = s.Data
+		it.node.Mtime = hdr.Time
+		it.node.Mzxid = hdr.Zxid
+		it.node.Version = s.Version
+		st := it.node.Stat()
+		return Result{Stat: &st}, append(evs, WatchEvent{Type: EventNodeDataChanged, Path: it.path})
+	case OpSetACL:
+		it := t.get(s.Path)
+		if it == nil {
+			return Result{Err: CodeNoNode}, evs
+		}
+		it.node.ACL = s.ACL
+		it.node.Aversion = s.Version
+		st := it.node.Stat()
+		return Result{Stat: &st}, evs
+	case OpCheck:
+		return Result{}, evs
+	case OpError:
+		return Result{Err: s.Err}, evs
+	}
+	panic(fmt.Sprintf("tree: cannot apply txn type %v", s.Type))
+}
+
+func (t *Tree) applyCreate(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []WatchEvent) {
+	res := Result{Path: s.Path}
+	parentPath, name, ok := splitKey(s.Path)
+	if !ok || s.Path == "" || s.Path == "/" || name == "" {
+		return Result{Err: CodeBadArguments}, evs
+	}
+	parent := t.get(parentPath)
+	if parent == nil {
+		// Possible when replaying over a fuzzy snapshot taken after the
+		// parent was deleted.
+		res.Err = CodeNoNode
+		return res, evs
+	}
+	cv := s.ParentCversion
+	if cv == -1 {
+		cv = parent.node.Cversion + 1
+	}
+	if cv > parent.node.Cversion {
+		parent.node.Cversion = cv
+		parent.node.Pzxid = hdr.Zxid
+	}
+	if t.get(s.Path) != nil {
+		res.Err = CodeNodeExists
+		return res, evs
+	}
+	n := Node{
+		Data: s.Data, ACL: s.ACL,
+		Czxid: hdr.Zxid, Mzxid: hdr.Zxid, Pzxid: hdr.Zxid,
+		Ctime: hdr.Time, Mtime: hdr.Time,
+		Kind: s.Kind,
+	}
+	switch s.Kind {
+	case KindEphemeral:
+		n.Owner = hdr.Session
+	case KindTTL:
+		n.TTL = s.TTL
+	case KindPersistent, KindContainer:
+	default:
+		n.Kind = KindPersistent
+	}
+	it := t.insert(parent, s.Path, n)
+	if s.Type != OpCreate {
+		st := it.node.Stat()
+		res.Stat = &st
+	}
+	return res, append(evs,
+		WatchEvent{Type: EventNodeCreated, Path: s.Path},
+		WatchEvent{Type: EventNodeChildrenChanged, Path: parent.path})
+}
+
+// applyDelete is DataTree.deleteNode: the parent's pzxid rises to zxid
+// even if the child is already gone.
+func (t *Tree) applyDelete(path string, zxid int64, evs []WatchEvent) ([]WatchEvent, Code) {
+	parentPath, name, ok := splitKey(path)
+	if !ok || name == "" {
+		return evs, CodeNoNode
+	}
+	parent := t.get(parentPath)
+	if parent == nil {
+		return evs, CodeNoNode
+	}
+	if zxid > parent.node.Pzxid {
+		parent.node.Pzxid = zxid
+	}
+	it := t.get(path)
+	if it == nil {
+		return evs, CodeNoNode
+	}
+	if it.node.numChildren != 0 {
+		// Only a replay over a fuzzy snapshot can get here (the children
+		// were created later and their txns follow); ZooKeeper would
+		// orphan them. Keep the tree consistent and skip the delete.
+		return evs, CodeNotEmpty
+	}
+	t.remove(parent, it)
+	return append(evs,
+		WatchEvent{Type: EventNodeDeleted, Path: path},
+		WatchEvent{Type: EventNodeChildrenChanged, Path: parent.path}), CodeOK
+}

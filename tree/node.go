@@ -1,0 +1,206 @@
+package tree
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// NodeKind is what a znode is: persistent, ephemeral, container or TTL.
+// Zero is invalid. The numbers are stored in txns and snapshots: frozen.
+type NodeKind uint8
+
+const (
+	KindPersistent NodeKind = 1
+	KindEphemeral  NodeKind = 2
+	KindContainer  NodeKind = 3
+	KindTTL        NodeKind = 4
+)
+
+func (k NodeKind) String() string {
+	switch k {
+	case KindPersistent:
+		return "persistent"
+	case KindEphemeral:
+		return "ephemeral"
+	case KindContainer:
+		return "container"
+	case KindTTL:
+		return "ttl"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+func (k NodeKind) valid() bool { return k >= KindPersistent && k <= KindTTL }
+
+// Persisted ephemeralOwner encodings (ZooKeeper's EphemeralType): a
+// container's owner is math.MinInt64, a TTL node's is 0xff<<56 | ttl.
+const (
+	containerOwner int64 = math.MinInt64
+	ttlOwnerMask   int64 = -0x0100000000000000 // 0xff00000000000000
+	// MaxTTL is the largest TTL in milliseconds ZooKeeper accepts
+	// (EphemeralType.TTL.maxValue(): 40 bits).
+	MaxTTL int64 = 0x000000ffffffffff
+)
+
+// Node is one znode. Its exported fields are the persisted state exactly as
+// ZooKeeper's DataNode + StatPersisted hold it; NumChildren is maintained by
+// the tree. A *Node handed out by Walk or Get points into the tree: callers
+// read it and never modify it, and it is valid only until the next Apply.
+type Node struct {
+	// Data is nil or not as the creator sent it (ZooKeeper keeps a null
+	// buffer distinct from an empty one). Never mutated in place.
+	Data []byte
+	// ACL is never mutated in place; it may be shared with txns.
+	ACL []ACL
+
+	Czxid, Mzxid, Pzxid int64
+	Ctime, Mtime        int64 // ms since the Unix epoch, from txn headers
+	Version             int32
+	// Cversion is the persisted child counter: +1 per child created (never
+	// decremented). Clients see 2*Cversion - NumChildren (ZooKeeper's
+	// DataNode.copyStat), see Stat.
+	Cversion int32
+	Aversion int32
+
+	Kind  NodeKind
+	Owner int64 // the owning session for KindEphemeral, else 0
+	TTL   int64 // milliseconds, KindTTL only
+
+	// Invariant: numChildren == number of nodes whose parent is this node.
+	numChildren int32
+}
+
+// NumChildren is the number of children of n.
+func (n *Node) NumChildren() int32 { return n.numChildren }
+
+// EphemeralOwner is the persisted ephemeralOwner field as ZooKeeper's
+// StatPersisted stores it (session id, container marker or TTL encoding).
+func (n *Node) EphemeralOwner() int64 {
+	switch n.Kind {
+	case KindEphemeral:
+		return n.Owner
+	case KindContainer:
+		return containerOwner
+	case KindTTL:
+		return ttlOwnerMask | (n.TTL & MaxTTL)
+	}
+	return 0
+}
+
+// Stat is the stat a client sees for n (ZooKeeper's DataNode.copyStat):
+// cversion is reported as 2*Cversion-NumChildren and ephemeralOwner only for
+// plain ephemerals (containers and TTL nodes report 0).
+func (n *Node) Stat() Stat {
+	s := Stat{
+		Czxid: n.Czxid, Mzxid: n.Mzxid, Ctime: n.Ctime, Mtime: n.Mtime,
+		Version: n.Version, Cversion: n.Cversion*2 - n.numChildren, Aversion: n.Aversion,
+		DataLength: int32(len(n.Data)), NumChildren: n.numChildren, Pzxid: n.Pzxid,
+	}
+	if n.Kind == KindEphemeral {
+		s.EphemeralOwner = n.Owner
+	}
+	return s
+}
+
+// KindFromOwner decodes a persisted ephemeralOwner (as found in an Apache
+// ZooKeeper snapshot) into a kind and TTL, the way ZooKeeper's EphemeralType
+// does when extended types are enabled (extended) or not.
+func KindFromOwner(owner int64, extended bool) (kind NodeKind, session, ttl int64) {
+	switch {
+	case owner == 0:
+		return KindPersistent, 0, 0
+	case extended && owner&ttlOwnerMask == ttlOwnerMask && owner&0x00ffff0000000000 == 0:
+		return KindTTL, 0, owner & MaxTTL
+	case owner == containerOwner:
+		return KindContainer, 0, 0
+	}
+	return KindEphemeral, owner, 0
+}
+
+// item is one B-tree entry. The key is (parent, name): all children of a
+// node are contiguous and sorted by name, so listing them costs
+// O(log n + children). The root is ("", ""); a top-level node "/a" is
+// ("", "a"); "/a/b" is ("/a", "b"). Only valid paths are ever inserted, so
+// the split of any string is a unique key (see splitKey).
+type item struct {
+	parent string
+	name   string
+	path   string
+	node   Node
+}
+
+func itemLess(a, b *item) bool {
+	if a.parent != b.parent {
+		return a.parent < b.parent
+	}
+	return a.name < b.name
+}
+
+// splitKey returns the B-tree key of path. "" is ZooKeeper's alias of the
+// root. ok is false for strings that cannot name a node.
+func splitKey(path string) (parent, name string, ok bool) {
+	if path == "" {
+		return "", "", true
+	}
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return "", "", false
+	}
+	return path[:i], path[i+1:], true
+}
+
+// childParentKey is the parent part of the keys of path's children.
+func childParentKey(path string) string {
+	if path == "/" {
+		return ""
+	}
+	return path
+}
+
+// parentOf returns the parent of a valid non-root path ("/a" → "/").
+func parentOf(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return path[:i]
+}
+
+// canonical maps ZooKeeper's root alias "" to "/".
+func canonical(path string) string {
+	if path == "" {
+		return "/"
+	}
+	return path
+}
+
+// ComparePaths orders paths in "path order": segment by segment, i.e. a
+// parent before its children and siblings by name. It is byte order with
+// '/' sorting before every other byte. Walk, Ephemerals, ExpiryCandidates
+// and DescribeTree all use it.
+func ComparePaths(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		switch {
+		case ca == '/':
+			return -1
+		case cb == '/':
+			return 1
+		case ca < cb:
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}

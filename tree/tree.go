@@ -1,0 +1,508 @@
+package tree
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/btree"
+)
+
+// Config configures a Tree.
+type Config struct {
+	// SuperDigest is "super:base64(sha1(super:password))"; a session whose
+	// digest auth produces exactly this id also gets Id{"super", ""}, which
+	// passes every ACL check (zookeeper.DigestAuthenticationProvider.superDigest).
+	SuperDigest string
+	// ExtendedTypesEnabled allows TTL nodes (zookeeper.extendedTypesEnabled).
+	// Without it createTTL (and TTL create modes) fail with CodeUnimplemented
+	// and existing TTL nodes never expire, as in ZooKeeper 3.8. Containers
+	// are always allowed.
+	ExtendedTypesEnabled bool
+	// ContainerMaxNeverUsedMs, if > 0, makes a container that never had a
+	// child an expiry candidate once now - mtime exceeds it
+	// (znode.container.maxNeverUsedIntervalMs). 0 keeps them forever.
+	ContainerMaxNeverUsedMs int64
+}
+
+// Tree is the znode tree of one server: a projection of the txn log.
+//
+// Concurrency: a Tree has a single owner. Methods that change it (Apply,
+// ApplyResult, PutNode, PutSession, SetLastZxid) need exclusive access; all
+// other methods only read and may run concurrently with each other (e.g.
+// under a sync.RWMutex read lock). Prep reads the tree and writes only the
+// Pending passed to it.
+type Tree struct {
+	cfg   Config
+	nodes *btree.BTreeG[*item]
+	root  *item
+
+	// Invariant: lastZxid is the largest zxid applied (0 for a new tree).
+	lastZxid int64
+
+	sessions   map[int64]int32               // session id → timeout ms
+	ephemerals map[int64]map[string]struct{} // session id → its ephemeral paths
+	containers map[string]struct{}
+	ttls       map[string]struct{}
+
+	count    int   // number of znodes, root included
+	dataSize int64 // Σ len(path)+len(data), as DataTree.approximateDataSize
+}
+
+// New returns the tree of a fresh ZooKeeper 3.8 server: "/", "/zookeeper",
+// "/zookeeper/quota" and "/zookeeper/config", every stat field zero (so
+// clients see /zookeeper with cversion -2 and numChildren 2), ACL
+// world:anyone:cdrwa except /zookeeper/config, which is world:anyone:r with
+// aversion -1 (DataTree's constructor and addConfigNode).
+func New(cfg Config) *Tree {
+	t := &Tree{
+		cfg:        cfg,
+		nodes:      btree.NewG[*item](32, itemLess),
+		sessions:   make(map[int64]int32),
+		ephemerals: make(map[int64]map[string]struct{}),
+		containers: make(map[string]struct{}),
+		ttls:       make(map[string]struct{}),
+	}
+	t.root = &item{path: "/", node: Node{Data: []byte{}, ACL: OpenACLUnsafe, Kind: KindPersistent}}
+	t.nodes.ReplaceOrInsert(t.root)
+	t.count = 1
+	t.dataSize = 1
+	for _, p := range []string{"/zookeeper", "/zookeeper/quota", "/zookeeper/config"} {
+		n := Node{Data: []byte{}, ACL: OpenACLUnsafe, Kind: KindPersistent}
+		if p == "/zookeeper/config" {
+			n.ACL = ReadACLUnsafe
+			n.Aversion = -1
+		}
+		if err := t.PutNode(p, n); err != nil {
+			panic(fmt.Sprintf("tree: building %s: %v", p, err))
+		}
+	}
+	return t
+}
+
+// Config returns the configuration the tree was built with.
+func (t *Tree) Config() Config { return t.cfg }
+
+// LastZxid is the largest zxid applied to the tree.
+func (t *Tree) LastZxid() int64 { return t.lastZxid }
+
+// SetLastZxid sets LastZxid, for a tree rebuilt from a snapshot whose walk
+// began at z: txns with zxid <= z are then skipped by Apply and later ones
+// applied (idempotently over a fuzzy snapshot).
+func (t *Tree) SetLastZxid(z int64) { t.lastZxid = z }
+
+func (t *Tree) get(path string) *item {
+	parent, name, ok := splitKey(path)
+	if !ok {
+		return nil
+	}
+	it, found := t.nodes.Get(&item{parent: parent, name: name})
+	if !found {
+		return nil
+	}
+	return it
+}
+
+// Get returns the node at path (ZooKeeper's alias "" is the root). The node
+// points into the tree: read-only, valid until the next change.
+func (t *Tree) Get(path string) (*Node, bool) {
+	it := t.get(path)
+	if it == nil {
+		return nil, false
+	}
+	return &it.node, true
+}
+
+// StatOf is the client-visible stat of the node at path.
+func (t *Tree) StatOf(path string) (Stat, bool) {
+	it := t.get(path)
+	if it == nil {
+		return Stat{}, false
+	}
+	return it.node.Stat(), true
+}
+
+// firstChild returns the child of it with the smallest name, or nil.
+func (t *Tree) firstChild(it *item) *item {
+	if it.node.numChildren == 0 {
+		return nil
+	}
+	return t.firstChildFrom(childParentKey(it.path), "")
+}
+
+// firstChildFrom returns the first child of the node whose children have
+// parent key pk, with name >= from.
+func (t *Tree) firstChildFrom(pk, from string) *item {
+	var out *item
+	t.nodes.AscendGreaterOrEqual(&item{parent: pk, name: from}, func(c *item) bool {
+		if c.parent != pk {
+			return false
+		}
+		if c.name == "" { // the root itself, key ("", "")
+			return true
+		}
+		out = c
+		return false
+	})
+	return out
+}
+
+// nextSibling returns the sibling of it that follows it by name, or nil.
+func (t *Tree) nextSibling(it *item) *item {
+	if it == t.root {
+		return nil
+	}
+	var out *item
+	t.nodes.AscendGreaterOrEqual(&item{parent: it.parent, name: it.name + "\x00"}, func(c *item) bool {
+		if c.parent == it.parent {
+			out = c
+		}
+		return false
+	})
+	return out
+}
+
+func (t *Tree) parentItem(it *item) *item {
+	p := t.get(parentOf(it.path))
+	if p == nil {
+		panic(fmt.Sprintf("tree: node %q has no parent", it.path))
+	}
+	return p
+}
+
+// afterSubtree returns the first node after it's subtree in path order,
+// not climbing above top (nil if the walk leaves top's subtree).
+func (t *Tree) afterSubtree(it, top *item) *item {
+	for it != top && it != t.root {
+		if s := t.nextSibling(it); s != nil {
+			return s
+		}
+		it = t.parentItem(it)
+	}
+	return nil
+}
+
+// next returns the node after it in path order within top's subtree.
+func (t *Tree) next(it, top *item) *item {
+	if c := t.firstChild(it); c != nil {
+		return c
+	}
+	return t.afterSubtree(it, top)
+}
+
+// seek returns the first node whose path is >= from in path order.
+func (t *Tree) seek(from string) *item {
+	if ComparePaths("/", from) >= 0 {
+		return t.root
+	}
+	if !strings.HasPrefix(from, "/") {
+		return nil // every path sorts before from
+	}
+	cur := t.root
+	segs := strings.Split(from[1:], "/")
+	for i, s := range segs {
+		c := t.firstChildFrom(childParentKey(cur.path), s)
+		switch {
+		case c == nil:
+			return t.afterSubtree(cur, t.root)
+		case c.name != s || i == len(segs)-1:
+			return c
+		}
+		cur = c
+	}
+	return cur
+}
+
+// Walk calls fn for every node whose path is >= from in path order (see
+// ComparePaths), parents before children, until fn returns false. fn must
+// not change the tree; n points into it. Walk("", fn) visits every node.
+// A snapshot writer may walk in chunks, resuming from the last path seen.
+func (t *Tree) Walk(from string, fn func(path string, n *Node) bool) {
+	for it := t.seek(from); it != nil; it = t.next(it, t.root) {
+		if !fn(it.path, &it.node) {
+			return
+		}
+	}
+}
+
+// Children returns the names of path's children, sorted, or false if there
+// is no such node. Cost O(log n + children).
+func (t *Tree) Children(path string) ([]string, bool) {
+	it := t.get(path)
+	if it == nil {
+		return nil, false
+	}
+	return t.childNames(it), true
+}
+
+func (t *Tree) childNames(it *item) []string {
+	out := make([]string, 0, it.node.numChildren)
+	if it.node.numChildren == 0 {
+		return out
+	}
+	pk := childParentKey(it.path)
+	t.nodes.AscendGreaterOrEqual(&item{parent: pk}, func(c *item) bool {
+		if c.parent != pk {
+			return false
+		}
+		if c.name != "" {
+			out = append(out, c.name)
+		}
+		return true
+	})
+	return out
+}
+
+// descendants counts the nodes strictly below it.
+func (t *Tree) descendants(it *item) int32 {
+	if it == t.root {
+		return int32(t.count - 1)
+	}
+	var n int32
+	for c := t.next(it, it); c != nil; c = t.next(c, it) {
+		n++
+	}
+	return n
+}
+
+// NodeCount is the number of znodes, root and the /zookeeper nodes
+// included. NB: ZooKeeper's zk_znode_count (DataTree.getNodeCount) is one
+// more, because its map also holds the root under the alias "".
+func (t *Tree) NodeCount() int { return t.count }
+
+// ApproximateDataSize is Σ len(path) + len(data) over all znodes, as
+// DataTree.approximateDataSize (zk_approximate_data_size). Lengths are in
+// bytes (ZooKeeper counts UTF-16 units in paths; equal for ASCII).
+func (t *Tree) ApproximateDataSize() int64 { return t.dataSize }
+
+// Sessions returns a copy of the open sessions: id → timeout ms.
+func (t *Tree) Sessions() map[int64]int32 {
+	out := make(map[int64]int32, len(t.sessions))
+	for id, to := range t.sessions {
+		out[id] = to
+	}
+	return out
+}
+
+// Ephemerals returns the paths of the session's ephemeral nodes in path
+// order.
+func (t *Tree) Ephemerals(session int64) []string {
+	return sortedPaths(t.ephemerals[session])
+}
+
+// EphemeralCount is the number of ephemeral nodes (zk_ephemerals_count).
+func (t *Tree) EphemeralCount() int {
+	n := 0
+	for _, s := range t.ephemerals {
+		n += len(s)
+	}
+	return n
+}
+
+func sortedPaths(set map[string]struct{}) []string {
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, ComparePaths)
+	return out
+}
+
+// ExpiryCandidates returns, in path order, the nodes ZooKeeper's
+// ContainerManager would try to delete at wall time nowMs: containers
+// without children that had a child once (persisted cversion > 0), or that
+// never had one for longer than Config.ContainerMaxNeverUsedMs; and, when
+// extended types are enabled, TTL nodes without children whose
+// nowMs - mtime > ttl. The reaper submits OpDeleteContainer for each; Prep
+// re-checks them against pending state.
+func (t *Tree) ExpiryCandidates(nowMs int64) []string {
+	var out []string
+	for p := range t.containers {
+		it := t.get(p)
+		if it == nil || it.node.numChildren != 0 {
+			continue
+		}
+		n := &it.node
+		if n.Cversion > 0 || (t.cfg.ContainerMaxNeverUsedMs != 0 && nowMs-n.Mtime > t.cfg.ContainerMaxNeverUsedMs) {
+			out = append(out, p)
+		}
+	}
+	if t.cfg.ExtendedTypesEnabled {
+		for p := range t.ttls {
+			it := t.get(p)
+			if it == nil || it.node.numChildren != 0 {
+				continue
+			}
+			if ttl := it.node.TTL; ttl != 0 && nowMs-it.node.Mtime > ttl {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.SortFunc(out, ComparePaths)
+	return out
+}
+
+// PutNode inserts the node at path, or replaces the node there, keeping
+// the indexes (children counts, ephemerals, containers, TTLs, sizes)
+// consistent. It is for rebuilding a tree from a snapshot in path order:
+// the parent must exist. n.NumChildren is ignored (derived). The tree
+// retains n.Data and n.ACL.
+func (t *Tree) PutNode(path string, n Node) error {
+	if err := ValidatePath(path, false); err != nil {
+		return fmt.Errorf("tree: put %q: %w", path, err)
+	}
+	if !n.Kind.valid() {
+		return fmt.Errorf("tree: put %q: invalid kind %d", path, n.Kind)
+	}
+	if path == "/" {
+		t.unindex(t.root)
+		n.numChildren = t.root.node.numChildren
+		t.root.node = n
+		t.index(t.root)
+		return nil
+	}
+	if old := t.get(path); old != nil {
+		t.unindex(old)
+		n.numChildren = old.node.numChildren
+		old.node = n
+		t.index(old)
+		return nil
+	}
+	parent := t.get(parentOf(path))
+	if parent == nil {
+		return fmt.Errorf("tree: put %q: %w", path, CodeNoNode)
+	}
+	n.numChildren = 0
+	t.insert(parent, path, n)
+	return nil
+}
+
+// PutSession records an open session, for rebuilding from a snapshot.
+func (t *Tree) PutSession(id int64, timeoutMs int32) { t.sessions[id] = timeoutMs }
+
+// insert adds a new child of parent; the caller has checked it is absent.
+func (t *Tree) insert(parent *item, path string, n Node) *item {
+	pk, name, _ := splitKey(path)
+	it := &item{parent: pk, name: name, path: path, node: n}
+	if _, dup := t.nodes.ReplaceOrInsert(it); dup {
+		panic(fmt.Sprintf("tree: insert of existing node %q", path))
+	}
+	parent.node.numChildren++
+	t.count++
+	t.index(it)
+	return it
+}
+
+// remove deletes a childless node; the caller has found it.
+func (t *Tree) remove(parent, it *item) {
+	if it.node.numChildren != 0 {
+		panic(fmt.Sprintf("tree: removing %q with %d children", it.path, it.node.numChildren))
+	}
+	if _, ok := t.nodes.Delete(it); !ok {
+		panic(fmt.Sprintf("tree: removing absent node %q", it.path))
+	}
+	parent.node.numChildren--
+	t.count--
+	t.unindex(it)
+}
+
+func (t *Tree) index(it *item) {
+	t.dataSize += int64(len(it.path) + len(it.node.Data))
+	switch it.node.Kind {
+	case KindEphemeral:
+		s := t.ephemerals[it.node.Owner]
+		if s == nil {
+			s = make(map[string]struct{})
+			t.ephemerals[it.node.Owner] = s
+		}
+		s[it.path] = struct{}{}
+	case KindContainer:
+		t.containers[it.path] = struct{}{}
+	case KindTTL:
+		t.ttls[it.path] = struct{}{}
+	}
+}
+
+func (t *Tree) unindex(it *item) {
+	t.dataSize -= int64(len(it.path) + len(it.node.Data))
+	switch it.node.Kind {
+	case KindEphemeral:
+		if s := t.ephemerals[it.node.Owner]; s != nil {
+			delete(s, it.path)
+			if len(s) == 0 {
+				delete(t.ephemerals, it.node.Owner)
+			}
+		}
+	case KindContainer:
+		delete(t.containers, it.path)
+	case KindTTL:
+		delete(t.ttls, it.path)
+	}
+}
+
+// DescribeTree renders the whole tree, one node per line in path order,
+// then the sessions: stable text for tests and tools.
+func (t *Tree) DescribeTree() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lastZxid=%#x\n", t.lastZxid)
+	t.Walk("", func(path string, n *Node) bool {
+		b.WriteString(DescribeNode(path, n))
+		b.WriteByte('\n')
+		return true
+	})
+	ids := make([]int64, 0, len(t.sessions))
+	for id := range t.sessions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		fmt.Fprintf(&b, "session %#x timeout=%d\n", id, t.sessions[id])
+	}
+	return b.String()
+}
+
+// DescribeNode renders one node on one line.
+func DescribeNode(path string, n *Node) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", path, n.Kind)
+	switch n.Kind {
+	case KindEphemeral:
+		fmt.Fprintf(&b, " owner=%#x", n.Owner)
+	case KindTTL:
+		fmt.Fprintf(&b, " ttl=%d", n.TTL)
+	}
+	fmt.Fprintf(&b, " czxid=%#x mzxid=%#x pzxid=%#x ctime=%d mtime=%d v=%d cv=%d av=%d children=%d",
+		n.Czxid, n.Mzxid, n.Pzxid, n.Ctime, n.Mtime, n.Version, n.Cversion, n.Aversion, n.numChildren)
+	if n.Data == nil {
+		b.WriteString(" data=nil")
+	} else {
+		fmt.Fprintf(&b, " data=%q", n.Data)
+	}
+	b.WriteString(" acl=")
+	b.WriteString(describeACL(n.ACL))
+	return b.String()
+}
+
+func describeACL(acl []ACL) string {
+	parts := make([]string, len(acl))
+	for i, a := range acl {
+		parts[i] = fmt.Sprintf("%s:%s:%s", a.ID.Scheme, a.ID.ID, permString(a.Perms))
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+func permString(p int32) string {
+	var b []byte
+	for _, x := range []struct {
+		bit int32
+		c   byte
+	}{{PermCreate, 'c'}, {PermDelete, 'd'}, {PermRead, 'r'}, {PermWrite, 'w'}, {PermAdmin, 'a'}} {
+		if p&x.bit != 0 {
+			b = append(b, x.c)
+		}
+	}
+	if rest := p &^ PermAll; rest != 0 {
+		b = fmt.Appendf(b, "+%#x", rest)
+	}
+	return string(b)
+}

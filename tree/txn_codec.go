@@ -1,0 +1,356 @@
+package tree
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// TxnFormatV1 is the first byte of every encoded txn. The layout below is
+// frozen once written to a log; a new layout gets a new version byte and
+// DecodeTxn keeps reading the old ones.
+//
+// Format v1 (varint = zig-zag LEB128 as encoding/binary.AppendVarint,
+// uvarint = LEB128; str = uvarint length + bytes; buf = uvarint (length+1)
+// + bytes, 0 meaning nil; acl = uvarint count, then per entry varint perms,
+// str scheme, str id):
+//
+//	+------+----------+-------------+----------+----------+----------+------+
+//	| 0x01 | type vi  | session vi  | cxid vi  | zxid vi  | time vi  | body |
+//	+------+----------+-------------+----------+----------+----------+------+
+//
+// body by type:
+//
+//	create, create2, createContainer, createTTL:
+//	        str path | buf data | acl | u8 kind | varint ttl | varint parentCversion
+//	delete, deleteContainer:      str path
+//	setData, reconfig:            str path | buf data | varint version
+//	setACL:                       str path | acl | varint version
+//	check:                        str path | varint version
+//	createSession:                varint timeout
+//	closeSession:                 (empty)
+//	error:                        varint code
+//	multi:                        uvarint n | n × (varint type | body)
+//
+// A multi's sub-txns are create*, delete*, setData, check or error only
+// (no nesting). Nothing may follow the body.
+const TxnFormatV1 byte = 1
+
+// ErrCorruptTxn is matched (errors.Is) by every DecodeTxn failure.
+var ErrCorruptTxn = errors.New("tree: corrupt txn")
+
+// TxnDecodeError says where and why decoding failed.
+type TxnDecodeError struct {
+	Offset int // byte offset in the input where decoding failed
+	Reason string
+}
+
+func (e *TxnDecodeError) Error() string {
+	return fmt.Sprintf("tree: corrupt txn at offset %d: %s", e.Offset, e.Reason)
+}
+
+func (e *TxnDecodeError) Is(target error) bool { return target == ErrCorruptTxn }
+
+// AppendTxn appends the encoding of txn to dst. It panics if txn is not
+// encodable (unknown type, nested multi): those are programming errors.
+func AppendTxn(dst []byte, txn Txn) []byte {
+	dst = append(dst, TxnFormatV1)
+	dst = binary.AppendVarint(dst, int64(txn.Type))
+	dst = binary.AppendVarint(dst, txn.Session)
+	dst = binary.AppendVarint(dst, int64(txn.Cxid))
+	dst = binary.AppendVarint(dst, txn.Zxid)
+	dst = binary.AppendVarint(dst, txn.Time)
+	return appendBody(dst, &txn, false)
+}
+
+func appendBody(dst []byte, t *Txn, sub bool) []byte {
+	switch t.Type {
+	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL:
+		dst = appendStr(dst, t.Path)
+		dst = appendBuf(dst, t.Data)
+		dst = appendACL(dst, t.ACL)
+		dst = append(dst, byte(t.Kind))
+		dst = binary.AppendVarint(dst, t.TTL)
+		return binary.AppendVarint(dst, int64(t.ParentCversion))
+	case OpDelete, OpDeleteContainer:
+		return appendStr(dst, t.Path)
+	case OpSetData, OpReconfig:
+		dst = appendStr(dst, t.Path)
+		dst = appendBuf(dst, t.Data)
+		return binary.AppendVarint(dst, int64(t.Version))
+	case OpSetACL:
+		dst = appendStr(dst, t.Path)
+		dst = appendACL(dst, t.ACL)
+		return binary.AppendVarint(dst, int64(t.Version))
+	case OpCheck:
+		dst = appendStr(dst, t.Path)
+		return binary.AppendVarint(dst, int64(t.Version))
+	case OpCreateSession:
+		return binary.AppendVarint(dst, int64(t.Timeout))
+	case OpCloseSession:
+		return dst
+	case OpError:
+		return binary.AppendVarint(dst, int64(t.Err))
+	case OpMulti:
+		if sub {
+			panic("tree: nested multi txn")
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(t.Txns)))
+		for i := range t.Txns {
+			s := &t.Txns[i]
+			if !subTxnType(s.Type) {
+				panic(fmt.Sprintf("tree: %v txn inside a multi", s.Type))
+			}
+			dst = binary.AppendVarint(dst, int64(s.Type))
+			dst = appendBody(dst, s, true)
+		}
+		return dst
+	}
+	panic(fmt.Sprintf("tree: cannot encode txn type %v", t.Type))
+}
+
+func subTxnType(op Op) bool {
+	switch op {
+	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL, OpDelete,
+		OpDeleteContainer, OpSetData, OpCheck, OpError:
+		return true
+	}
+	return false
+}
+
+func appendStr(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendBuf(dst, b []byte) []byte {
+	if b == nil {
+		return append(dst, 0)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(b))+1)
+	return append(dst, b...)
+}
+
+func appendACL(dst []byte, acl []ACL) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(acl)))
+	for _, a := range acl {
+		dst = binary.AppendVarint(dst, int64(a.Perms))
+		dst = appendStr(dst, a.ID.Scheme)
+		dst = appendStr(dst, a.ID.ID)
+	}
+	return dst
+}
+
+// DecodeTxn decodes one txn encoded by AppendTxn. It never panics; every
+// length is checked against the remaining input before allocating, and any
+// malformed input yields a *TxnDecodeError matching ErrCorruptTxn. The
+// returned txn does not alias b except for Data, which does (copy b if it
+// will be reused).
+func DecodeTxn(b []byte) (Txn, error) {
+	d := decoder{b: b}
+	var t Txn
+	if v := d.byte("version"); d.err == nil && v != TxnFormatV1 {
+		d.fail(0, fmt.Sprintf("unknown format version %d", v))
+	}
+	t.Type = d.op()
+	t.Session = d.varint("session")
+	t.Cxid = d.int32("cxid")
+	t.Zxid = d.varint("zxid")
+	t.Time = d.varint("time")
+	d.body(&t, false)
+	if d.err == nil && d.off != len(d.b) {
+		d.fail(d.off, fmt.Sprintf("%d trailing bytes", len(d.b)-d.off))
+	}
+	if d.err != nil {
+		return Txn{}, d.err
+	}
+	return t, nil
+}
+
+type decoder struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (d *decoder) fail(off int, reason string) {
+	if d.err == nil {
+		d.err = &TxnDecodeError{Offset: off, Reason: reason}
+	}
+}
+
+func (d *decoder) byte(what string) byte {
+	if d.err != nil {
+		return 0
+	}
+	if d.off >= len(d.b) {
+		d.fail(d.off, "truncated "+what)
+		return 0
+	}
+	c := d.b[d.off]
+	d.off++
+	return c
+}
+
+func (d *decoder) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 {
+		d.fail(d.off, "bad varint "+what)
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail(d.off, "bad uvarint "+what)
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) int32(what string) int32 {
+	start := d.off
+	v := d.varint(what)
+	if d.err == nil && int64(int32(v)) != v {
+		d.fail(start, what+" out of int32 range")
+	}
+	return int32(v)
+}
+
+func (d *decoder) op() Op {
+	start := d.off
+	v := d.int32("type")
+	if d.err == nil {
+		if _, ok := opNames[Op(v)]; !ok {
+			d.fail(start, fmt.Sprintf("unknown txn type %d", v))
+		}
+	}
+	return Op(v)
+}
+
+// count reads a length and checks that at least n*minSize bytes remain.
+func (d *decoder) count(what string, minSize int) int {
+	start := d.off
+	v := d.uvarint(what)
+	if d.err == nil && v > uint64(len(d.b)-d.off)/uint64(minSize) {
+		d.fail(start, fmt.Sprintf("%s %d exceeds the remaining %d bytes", what, v, len(d.b)-d.off))
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) str(what string) string {
+	n := d.count(what+" length", 1)
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[d.off : d.off+n])
+	d.off += n
+	return s
+}
+
+func (d *decoder) buf(what string) []byte {
+	start := d.off
+	v := d.uvarint(what + " length")
+	if d.err != nil || v == 0 {
+		return nil
+	}
+	n := v - 1
+	if n > uint64(len(d.b)-d.off) {
+		d.fail(start, fmt.Sprintf("%s length %d exceeds the remaining %d bytes", what, n, len(d.b)-d.off))
+		return nil
+	}
+	out := d.b[d.off : d.off+int(n) : d.off+int(n)]
+	d.off += int(n)
+	return out
+}
+
+func (d *decoder) acl() []ACL {
+	n := d.count("acl count", 3)
+	if d.err != nil {
+		return nil
+	}
+	out := make([]ACL, 0, n)
+	for range n {
+		perms := d.int32("acl perms")
+		scheme := d.str("acl scheme")
+		id := d.str("acl id")
+		if d.err != nil {
+			return nil
+		}
+		out = append(out, ACL{Perms: perms, ID: Id{Scheme: scheme, ID: id}})
+	}
+	return out
+}
+
+func (d *decoder) body(t *Txn, sub bool) {
+	if d.err != nil {
+		return
+	}
+	switch t.Type {
+	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL:
+		t.Path = d.str("path")
+		t.Data = d.buf("data")
+		t.ACL = d.acl()
+		start := d.off
+		t.Kind = NodeKind(d.byte("kind"))
+		if d.err == nil && !t.Kind.valid() {
+			d.fail(start, fmt.Sprintf("invalid node kind %d", t.Kind))
+		}
+		t.TTL = d.varint("ttl")
+		t.ParentCversion = d.int32("parent cversion")
+	case OpDelete, OpDeleteContainer:
+		t.Path = d.str("path")
+	case OpSetData, OpReconfig:
+		t.Path = d.str("path")
+		t.Data = d.buf("data")
+		t.Version = d.int32("version")
+	case OpSetACL:
+		t.Path = d.str("path")
+		t.ACL = d.acl()
+		t.Version = d.int32("version")
+	case OpCheck:
+		t.Path = d.str("path")
+		t.Version = d.int32("version")
+	case OpCreateSession:
+		t.Timeout = d.int32("timeout")
+	case OpCloseSession:
+	case OpError:
+		t.Err = Code(d.int32("error code"))
+	case OpMulti:
+		if sub {
+			d.fail(d.off, "nested multi")
+			return
+		}
+		n := d.count("multi op count", 2)
+		if d.err != nil {
+			return
+		}
+		t.Txns = make([]Txn, 0, n)
+		for range n {
+			start := d.off
+			var s Txn
+			s.Type = d.op()
+			if d.err == nil && !subTxnType(s.Type) {
+				d.fail(start, fmt.Sprintf("%v txn inside a multi", s.Type))
+			}
+			d.body(&s, true)
+			if d.err != nil {
+				return
+			}
+			t.Txns = append(t.Txns, s)
+		}
+	default:
+		d.fail(d.off, fmt.Sprintf("%v is not a txn type", t.Type))
+	}
+}
