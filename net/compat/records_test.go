@@ -1,6 +1,8 @@
 package compat
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
@@ -293,11 +295,11 @@ func opName(op int32) string {
 // decodeReply decodes the body of a reply to op; an error reply has no
 // body (except multi, whose body carries per-op results either way).
 func decodeReply(op int32, r reply) (result, error) {
-	if r.Err != 0 && op != opMulti && op != opMultiRead {
-		if len(r.Body) != 0 {
-			return rBytes{r.Body}, nil
-		}
+	if r.Err != 0 && len(r.Body) == 0 {
 		return rNone{}, nil
+	}
+	if r.Err != 0 && op != opMulti && op != opMultiRead {
+		return rBytes{r.Body}, nil
 	}
 	d := &dec{b: r.Body}
 	res := decodeBody(op, d)
@@ -312,9 +314,10 @@ func decodeReply(op int32, r reply) (result, error) {
 
 func decodeBody(op int32, d *dec) result {
 	switch op {
-	case opCreate, opCreateContainer:
+	case opCreate:
 		return rPath{d.str()}
-	case opCreate2, opCreateTTL:
+	case opCreate2, opCreateTTL, opCreateContainer: // NB: createContainer answers like create2
+
 		return rPathStat{d.str(), d.stat()}
 	case opExists, opSetData, opSetACL:
 		return rStat{d.stat()}
@@ -405,4 +408,10 @@ func encMulti(ops []mop) []byte {
 	e.boolean(true)
 	e.i32(-1)
 	return e.b
+}
+
+// digest returns ZooKeeper's digest of user:password: base64(sha1(user:password)).
+func digest(user, password string) string {
+	h := sha1.Sum([]byte(user + ":" + password))
+	return base64.StdEncoding.EncodeToString(h[:])
 }

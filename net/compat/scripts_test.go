@@ -5,6 +5,10 @@ import "strings"
 // allScripts lists the differential scripts. Each starts on a fresh server;
 // sessions s0, s1, ... open on first use with a 30s timeout.
 func allScripts() []script {
+	return append(baseScripts(), moreScripts()...)
+}
+
+func baseScripts() []script {
 	return []script{
 		{name: "create-modes", steps: []step{
 			create(0, "/p", "d", modePersistent),
