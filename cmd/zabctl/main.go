@@ -69,7 +69,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler:  func(*cli.Context, error) {}, // run prints and maps
 		HideHelpCommand: true,
 	}
-	app.Commands = append(app.Commands, &cli.Command{
+	app.Commands = append(app.Commands, benchCommand(), &cli.Command{
 		Name:      "shell",
 		Usage:     "interactive zkCli shell: one command per line from stdin",
 		UsageText: "zabctl [-server ...] shell",
@@ -138,7 +138,7 @@ func shellAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return exitErr(zkcli.Shell(o, c.App.Reader, isTerminal(c.App.Reader)))
+	return exitErr(zkcli.Shell(o, c.App.Reader, stdinIsTerminal(c.App.Reader)))
 }
 
 // exitErr maps a zkcli failure to its exit code. The shell has printed
@@ -160,7 +160,7 @@ func exitErr(err error) error {
 	return cli.Exit(err.Error(), code)
 }
 
-func isTerminal(r io.Reader) bool {
+func stdinIsTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false

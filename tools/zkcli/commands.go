@@ -299,6 +299,11 @@ func runCreate(c *Client, p *parsedArgs) error {
 	if len(p.args) > 3 {
 		acl = ParseACL(p.args[3], c.errw)
 	}
+	if len(acl) == 0 {
+		// The Java client rejects an empty ACL itself, with no path.
+		fmt.Fprintln(c.errw, KeeperMessage(tree.CodeInvalidACL, ""))
+		return emptyACLErr()
+	}
 	var created string
 	var err error
 	switch {
@@ -545,10 +550,17 @@ func runSetACL(c *Client, p *parsedArgs) error {
 	if e := checkPath(path, false); e != nil {
 		return e
 	}
+	if len(acl) == 0 && !p.has('R') {
+		return emptyACLErr()
+	}
 	if p.has('R') {
 		// zkCli prints each node's failure without a newline on stdout
 		// and goes on.
 		return c.visitSubTree(path, false, func(node string) error {
+			if len(acl) == 0 {
+				io.WriteString(c.out, KeeperMessage(tree.CodeInvalidACL, ""))
+				return nil
+			}
 			if _, err := c.conn.SetACL(node, acl, version); err != nil {
 				code := codeOf(err)
 				if isConnLoss(code) {
@@ -569,6 +581,12 @@ func runSetACL(c *Client, p *parsedArgs) error {
 		io.WriteString(c.out, b.String())
 	}
 	return nil
+}
+
+// emptyACLErr is zkCli's report of the Java client's own empty-ACL check:
+// the exception carries no path, so Java prints "null".
+func emptyACLErr() *Error {
+	return &Error{Kind: KindZK, Code: tree.CodeInvalidACL, Msg: CliMessage(tree.CodeInvalidACL, "null")}
 }
 
 func runAddAuth(c *Client, p *parsedArgs) error {
