@@ -1,0 +1,347 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Target is one server under test in a suite: Start brings it up (bounded
+// by ctx) and returns its client addresses and a stop function.
+type Target struct {
+	Name  string // "zookeeper", "zabd-native", ...
+	Start func(ctx context.Context) (servers []string, stop func() error, err error)
+}
+
+// Point is one measurement of a suite: a workload at one configuration.
+// Config.Servers is filled in per target.
+type Point struct {
+	Label    string // e.g. "create s=32"
+	Workload Workload
+	Config   Config
+}
+
+// StandardPoints is the `make bench` set: create at 1, 8 and 32 sessions
+// (the throughput-vs-sessions curve), then get and mixed (90% reads) at 32
+// sessions, each warmup + d long, closed loop, fixed seeds.
+func StandardPoints(d, warmup time.Duration) []Point {
+	base := Config{Duration: d, Warmup: warmup, KeySpace: 1000, ValueBytes: 64}
+	var ps []Point
+	for i, s := range []int{1, 8, 32} {
+		c := base
+		c.Sessions, c.Seed = s, int64(101+i)
+		ps = append(ps, Point{Label: fmt.Sprintf("create s=%d", s), Workload: Create{}, Config: c})
+	}
+	g := base
+	g.Sessions, g.Seed = 32, 201
+	ps = append(ps, Point{Label: "get s=32", Workload: Get{}, Config: g})
+	m := base
+	m.Sessions, m.Seed = 32, 301
+	ps = append(ps, Point{Label: "mixed r=0.9 s=32", Workload: Mixed{ReadRatio: 0.9}, Config: m})
+	return ps
+}
+
+// SuiteConfig says what a suite runs.
+type SuiteConfig struct {
+	Targets []Target // the first one that starts is the baseline of the ratios
+	Points  []Point
+	Repeat  int       // runs per point and target (default 1); figures are medians
+	Log     io.Writer // one line per run; nil for none
+}
+
+// PointResult is one (point, target) cell of a suite.
+type PointResult struct {
+	Point  string   `json:"point"`
+	Target string   `json:"target"`
+	Runs   []Report `json:"runs"`
+	// Median holds the per-figure medians of Runs (each figure separately).
+	Median Report `json:"median"`
+	Err    string `json:"error,omitempty"`
+}
+
+// SuiteResult is a whole suite, in point order then target order.
+type SuiteResult struct {
+	Started  time.Time         `json:"started"`
+	Took     time.Duration     `json:"took_ns"`
+	Repeat   int               `json:"repeat"`
+	Targets  []string          `json:"targets"` // those that started, baseline first
+	NotRun   map[string]string `json:"not_run,omitempty"`
+	Points   []string          `json:"points"`
+	Results  []PointResult     `json:"results"`
+	Baseline string            `json:"baseline"`
+}
+
+// RunSuite starts every target, then runs every point on every target,
+// repetition by repetition with the targets interleaved (so slow drift of
+// a shared machine hits all of them alike), and stops the targets. A
+// target that does not start is listed in NotRun; the suite goes on
+// without it. It fails only when no target starts.
+func RunSuite(ctx context.Context, sc SuiteConfig) (*SuiteResult, error) {
+	if sc.Repeat <= 0 {
+		sc.Repeat = 1
+	}
+	logf := func(format string, a ...any) {
+		if sc.Log != nil {
+			fmt.Fprintf(sc.Log, format+"\n", a...)
+		}
+	}
+	res := &SuiteResult{Started: time.Now(), Repeat: sc.Repeat, NotRun: map[string]string{}}
+	type live struct {
+		name    string
+		servers []string
+	}
+	var up []live
+	for _, t := range sc.Targets {
+		logf("starting %s", t.Name)
+		servers, stop, err := t.Start(ctx)
+		if err != nil {
+			res.NotRun[t.Name] = err.Error()
+			logf("%s not run: %v", t.Name, err)
+			continue
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				logf("stopping %s: %v", t.Name, err)
+			}
+		}()
+		up = append(up, live{t.Name, servers})
+		res.Targets = append(res.Targets, t.Name)
+	}
+	if len(up) == 0 {
+		return res, fmt.Errorf("bench: suite: no target started: %v", res.NotRun)
+	}
+	res.Baseline = up[0].name
+	cells := make([][]PointResult, len(sc.Points))
+	for i, p := range sc.Points {
+		res.Points = append(res.Points, p.Label)
+		cells[i] = make([]PointResult, len(up))
+		for j, t := range up {
+			cells[i][j] = PointResult{Point: p.Label, Target: t.name}
+		}
+	}
+	for rep := range sc.Repeat {
+		for i, p := range sc.Points {
+			for j, t := range up {
+				if ctx.Err() != nil {
+					return res, ctx.Err()
+				}
+				cfg := p.Config
+				cfg.Servers = t.servers
+				r, err := Run(ctx, cfg, p.Workload)
+				c := &cells[i][j]
+				if err != nil {
+					c.Err = err.Error()
+					logf("%s on %s (run %d/%d): %v", p.Label, t.name, rep+1, sc.Repeat, err)
+					continue
+				}
+				c.Runs = append(c.Runs, r)
+				logf("%-18s %-14s run %d/%d: %9.1f ops/s  p99 %7.3f ms  errors %d  generator %3.0f%%",
+					p.Label, t.name, rep+1, sc.Repeat, r.OpsPerSec, r.P99Ms, r.Errors, r.GeneratorCPUPct)
+			}
+		}
+	}
+	for i := range cells {
+		for j := range cells[i] {
+			c := &cells[i][j]
+			if len(c.Runs) > 0 {
+				c.Median = MedianReport(c.Runs)
+			}
+			res.Results = append(res.Results, *c)
+		}
+	}
+	res.Took = time.Since(res.Started)
+	return res, nil
+}
+
+// MedianReport returns runs[0] with each figure replaced by its median over
+// runs; counts are summed; GeneratorLimited is set if any run was.
+func MedianReport(runs []Report) Report {
+	m := runs[0]
+	m.hist = nil
+	m.Notes = nil
+	fig := func(get func(Report) float64) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = get(r)
+		}
+		return median(v)
+	}
+	m.OpsPerSec = fig(func(r Report) float64 { return r.OpsPerSec })
+	m.P50Ms = fig(func(r Report) float64 { return r.P50Ms })
+	m.P90Ms = fig(func(r Report) float64 { return r.P90Ms })
+	m.P99Ms = fig(func(r Report) float64 { return r.P99Ms })
+	m.P999Ms = fig(func(r Report) float64 { return r.P999Ms })
+	m.MaxMs = fig(func(r Report) float64 { return r.MaxMs })
+	m.MeanMs = fig(func(r Report) float64 { return r.MeanMs })
+	m.DurationS = fig(func(r Report) float64 { return r.DurationS })
+	m.GeneratorCPUPct = fig(func(r Report) float64 { return r.GeneratorCPUPct })
+	m.Issued, m.Succeeded, m.Failed, m.Errors = 0, 0, 0, 0
+	m.ErrorsByCode = map[string]int64{}
+	m.GeneratorLimited = false
+	for _, r := range runs {
+		m.Issued += r.Issued
+		m.Succeeded += r.Succeeded
+		m.Failed += r.Failed
+		m.Errors += r.Errors
+		for k, v := range r.ErrorsByCode {
+			m.ErrorsByCode[k] += v
+		}
+		m.GeneratorLimited = m.GeneratorLimited || r.GeneratorLimited
+		m.Notes = append(m.Notes, r.Notes...)
+	}
+	return m
+}
+
+// median of v (v is reordered); 0 for none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// cell finds the (point, target) result.
+func (s *SuiteResult) cell(point, target string) (PointResult, bool) {
+	for _, r := range s.Results {
+		if r.Point == point && r.Target == target {
+			return r, len(r.Runs) > 0
+		}
+	}
+	return PointResult{}, false
+}
+
+// Ratio is target's figure over the baseline's at point: throughput for
+// "ops", p99 latency for "p99" (so >1 means more throughput, or a slower
+// p99). ok is false when either side is missing or zero.
+func (s *SuiteResult) Ratio(point, target, figure string) (float64, bool) {
+	a, ok1 := s.cell(point, target)
+	b, ok2 := s.cell(point, s.Baseline)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	get := func(r Report) float64 { return r.OpsPerSec }
+	if figure == "p99" {
+		get = func(r Report) float64 { return r.P99Ms }
+	}
+	if get(b.Median) == 0 {
+		return 0, false
+	}
+	return get(a.Median) / get(b.Median), true
+}
+
+// MarkdownMeta is what the report says about how it was made.
+type MarkdownMeta struct {
+	Title   string
+	Command string   // the exact command line
+	Host    string   // a line about the machine
+	Plots   []string // relative paths of plot images
+}
+
+// WriteMarkdown writes the suite's report: how it was run, the table of
+// median figures with ratios to the baseline, generator CPU, notes, plots.
+func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
+	var b strings.Builder
+	title := meta.Title
+	if title == "" {
+		title = "zabd benchmark"
+	}
+	fmt.Fprintf(&b, "# %s, %s\n\n", title, s.Started.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "Command:\n\n```\n%s\n```\n\n", meta.Command)
+	if meta.Host != "" {
+		fmt.Fprintf(&b, "Machine: %s.  \n", meta.Host)
+	}
+	fmt.Fprintf(&b, "Targets: %s; ratios are against %s. Figures are medians of %d run(s) per cell; ", strings.Join(s.Targets, ", "), s.Baseline, s.Repeat)
+	b.WriteString("latency in ms from request to reply, closed loop; generator CPU is the load generator's own use in % of one core (flagged when it may have limited the figure). ")
+	fmt.Fprintf(&b, "The suite took %s.\n\n", s.Took.Round(time.Second))
+	for _, name := range sortedNames(s.NotRun) {
+		fmt.Fprintf(&b, "- **%s not run:** %s\n", name, s.NotRun[name])
+	}
+	if len(s.NotRun) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString(s.Table())
+	var notes []string
+	for _, r := range s.Results {
+		if r.Err != "" {
+			notes = append(notes, fmt.Sprintf("%s on %s: %s", r.Point, r.Target, r.Err))
+		}
+		for _, n := range dedupe(r.Median.Notes) {
+			notes = append(notes, fmt.Sprintf("%s on %s: %s", r.Point, r.Target, n))
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\nNotes:\n\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	if len(meta.Plots) > 0 {
+		b.WriteString("\n")
+		for _, p := range meta.Plots {
+			fmt.Fprintf(&b, "![%s](%s)\n\n", p, p)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Table is the Markdown table of median figures, one row per (point,
+// target), with throughput and p99 ratios to the baseline.
+func (s *SuiteResult) Table() string {
+	var b strings.Builder
+	base := s.Baseline
+	fmt.Fprintf(&b, "| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU %% | ops/s vs %s | p99 vs %s |\n", base, base)
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range s.Results {
+		if len(r.Runs) == 0 {
+			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | |\n", r.Point, r.Target)
+			continue
+		}
+		m := r.Median
+		cpu := fmt.Sprintf("%.0f", m.GeneratorCPUPct)
+		if m.GeneratorLimited {
+			cpu += " (limit?)"
+		}
+		ops, p99 := "", ""
+		if r.Target != base {
+			if v, ok := s.Ratio(r.Point, r.Target, "ops"); ok {
+				ops = fmt.Sprintf("%.2fx", v)
+			}
+			if v, ok := s.Ratio(r.Point, r.Target, "p99"); ok {
+				p99 = fmt.Sprintf("%.2fx", v)
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s |\n",
+			r.Point, r.Target, m.OpsPerSec, m.P50Ms, m.P90Ms, m.P99Ms, m.P999Ms, m.MaxMs, m.Errors, cpu, ops, p99)
+	}
+	return b.String()
+}
+
+func sortedNames(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

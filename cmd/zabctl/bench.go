@@ -1,0 +1,282 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"zabd/bench"
+)
+
+// benchCommand is `zabctl bench` (one workload against running servers)
+// and `zabctl bench suite` (the `make bench` suite against freshly started
+// Apache ZooKeeper and zabd).
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "load generator: run one workload against ZooKeeper-protocol servers",
+		UsageText: "zabctl bench [--servers h:p,...] [--workload create] [--sessions N] [--duration 10s | --ops N] [--rate R] [--json]\n" +
+			"   zabctl bench suite --out bench/results [--zabd ./zabd --engines native] [--repeat N]",
+		Description: "Workloads: " + strings.Join(bench.WorkloadNames(), ", ") + ".\n" +
+			"Closed loop by default; --rate R runs open loop at R requests/s in total, latency measured from each\n" +
+			"request's intended start. --json prints one JSON object as the last line of stdout (the human report goes\n" +
+			"to stderr then).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "servers", Value: "127.0.0.1:2181", Usage: "comma-separated host:port; session i uses server i mod n"},
+			&cli.StringFlag{Name: "workload", Aliases: []string{"w"}, Value: "create", Usage: strings.Join(bench.WorkloadNames(), " | ")},
+			&cli.IntFlag{Name: "sessions", Aliases: []string{"c"}, Value: 1, Usage: "client sessions (churn: concurrent churners; watch: watchers)"},
+			&cli.IntFlag{Name: "inflight", Value: 1, Usage: "requests outstanding per session (pipelining)"},
+			&cli.DurationFlag{Name: "duration", Aliases: []string{"d"}, Usage: "measured phase length (default 10s unless --ops is given)"},
+			&cli.Int64Flag{Name: "ops", Aliases: []string{"n"}, Usage: "stop after this many measured requests (watch: writes)"},
+			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "run this long first, excluded from the figures"},
+			&cli.Float64Flag{Name: "rate", Usage: "open loop at this many requests/s in total (0: closed loop)"},
+			&cli.IntFlag{Name: "value-size", Value: 64, Usage: "bytes written per create/set"},
+			&cli.IntFlag{Name: "keys", Value: 1000, Usage: "key space for set/get/exists/mixed/multi; keys to consume for delete"},
+			&cli.BoolFlag{Name: "keyed", Usage: "create: keyed names instead of sequential"},
+			&cli.Float64Flag{Name: "read-ratio", Value: 0.9, Usage: "mixed: share of reads"},
+			&cli.IntFlag{Name: "multi-ops", Value: 4, Usage: "multi: operations per transaction"},
+			&cli.DurationFlag{Name: "hold", Usage: "lock: how long to hold the lock"},
+			&cli.Int64Flag{Name: "seed", Usage: "workload seed (0: from the clock; always reported)"},
+			&cli.StringFlag{Name: "root", Value: "/zabbench", Usage: "parent znode of the run's directory"},
+			&cli.BoolFlag{Name: "cleanup", Value: true, Usage: "delete the run's znodes afterwards (not measured)"},
+			&cli.DurationFlag{Name: "session-timeout", Value: 10 * time.Second},
+			&cli.DurationFlag{Name: "drain-timeout", Value: 10 * time.Second, Usage: "wait this long for outstanding requests at the end"},
+			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "hard bound on an --ops run"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON line (last line of stdout)"},
+			&cli.BoolFlag{Name: "no-progress", Usage: "no live progress even on a terminal"},
+		},
+		Action:      benchAction,
+		Subcommands: []*cli.Command{benchSuiteCommand()},
+	}
+}
+
+func benchAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("bench: unexpected argument %q (subcommand: suite)", c.Args().First()), exitUsage)
+	}
+	w, err := bench.ParseWorkload(c.String("workload"), bench.WorkloadOptions{
+		Keyed: c.Bool("keyed"), ReadRatio: c.Float64("read-ratio"), MultiOps: c.Int("multi-ops"),
+	})
+	if err != nil {
+		return cli.Exit(err.Error(), exitUsage)
+	}
+	if lc, ok := w.(bench.LockContention); ok {
+		lc.Hold = c.Duration("hold")
+		w = lc
+	}
+	cfg := bench.Config{
+		Servers:        benchSplitList(c.String("servers")),
+		Sessions:       c.Int("sessions"),
+		InFlight:       c.Int("inflight"),
+		Duration:       c.Duration("duration"),
+		Ops:            c.Int64("ops"),
+		Warmup:         c.Duration("warmup"),
+		Rate:           c.Float64("rate"),
+		ValueBytes:     c.Int("value-size"),
+		KeySpace:       c.Int("keys"),
+		Seed:           c.Int64("seed"),
+		Root:           c.String("root"),
+		Cleanup:        c.Bool("cleanup"),
+		SessionTimeout: c.Duration("session-timeout"),
+		DrainTimeout:   c.Duration("drain-timeout"),
+		Timeout:        c.Duration("timeout"),
+	}
+	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	var bar *progressbar.ProgressBar
+	if !c.Bool("no-progress") && benchIsTerminal(stderr) {
+		bar = newBenchBar(stderr, cfg)
+		cfg.Progress = func(p bench.Progress) { showProgress(bar, p) }
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench.Run(ctx, cfg, w)
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		code := exitZK
+		if errors.Is(err, bench.ErrConfig) {
+			code = exitUsage
+		} else if errors.Is(err, bench.ErrEventTimeout) {
+			code = exitConnect
+		}
+		return cli.Exit(err.Error(), code)
+	}
+	if !c.Bool("json") {
+		return rep.WriteText(stdout)
+	}
+	if err := rep.WriteText(stderr); err != nil {
+		return err
+	}
+	line, err := rep.JSON()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", line)
+	return err
+}
+
+func newBenchBar(w io.Writer, cfg bench.Config) *progressbar.ProgressBar {
+	max := int64(-1) // spinner when bounded by count only
+	if cfg.Duration > 0 {
+		max = (cfg.Warmup + cfg.Duration).Milliseconds()
+	}
+	return progressbar.NewOptions64(max,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetWidth(20),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetPredictTime(false),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionSetDescription("connecting"),
+	)
+}
+
+func showProgress(bar *progressbar.ProgressBar, p bench.Progress) {
+	bar.Describe(fmt.Sprintf("%-7s %9.0f ops/s  p99 %8.3f ms  errors %d", p.Phase, p.OpsPerSec, p.P99Ms, p.Errors))
+	if p.Planned > 0 {
+		_ = bar.Set64(min(p.Elapsed, p.Planned).Milliseconds())
+	} else {
+		_ = bar.Add(1)
+	}
+}
+
+func benchIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func benchSplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func benchSuiteCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "suite",
+		Usage: "run the standard suite on Apache ZooKeeper and zabd side by side; write a dated Markdown report with SVG plots",
+		UsageText: "zabctl bench suite [--out bench/results] [--zabd path/to/zabd] [--engines native] [--repeat 1]\n" +
+			"   [--point-duration 3s] [--warmup 1s] [--no-zookeeper]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Value: "bench/results", Usage: "directory for the report, plots and JSON"},
+			&cli.StringFlag{Name: "zabd", Usage: "zabd binary to benchmark (none: Apache ZooKeeper only)"},
+			&cli.StringFlag{Name: "engines", Value: "native", Usage: "comma-separated zabd storage engines, one target each"},
+			&cli.BoolFlag{Name: "no-zookeeper", Usage: "leave Apache ZooKeeper out"},
+			&cli.IntFlag{Name: "repeat", Value: 1, Usage: "runs per point and target; figures are medians"},
+			&cli.DurationFlag{Name: "point-duration", Value: 3 * time.Second, Usage: "measured length of each point"},
+			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "warm-up before each point"},
+			&cli.StringFlag{Name: "work-dir", Usage: "where the servers keep their data (default: a temp dir, removed)"},
+		},
+		Action: benchSuiteAction,
+	}
+}
+
+func benchSuiteAction(c *cli.Context) error {
+	out := c.String("out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitUsage)
+	}
+	work := c.String("work-dir")
+	if work == "" {
+		d, err := os.MkdirTemp("", "zabbench-suite-")
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitUsage)
+		}
+		defer os.RemoveAll(d)
+		work = d
+	}
+	var targets []bench.Target
+	if !c.Bool("no-zookeeper") {
+		targets = append(targets, bench.ZooKeeperTarget(work))
+	}
+	if bin := c.String("zabd"); bin != "" {
+		for _, e := range benchSplitList(c.String("engines")) {
+			targets = append(targets, bench.ZabdTarget(work, bin, e))
+		}
+	}
+	if len(targets) == 0 {
+		return cli.Exit("bench suite: no targets (give --zabd or drop --no-zookeeper)", exitUsage)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	points := bench.StandardPoints(c.Duration("point-duration"), c.Duration("warmup"))
+	res, err := bench.RunSuite(ctx, bench.SuiteConfig{
+		Targets: targets, Points: points, Repeat: c.Int("repeat"), Log: c.App.ErrWriter,
+	})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitConnect)
+	}
+	stem := filepath.Join(out, res.Started.UTC().Format("2006-01-02T150405Z"))
+	var plots []string
+	tp := stem + "-throughput.svg"
+	if err := res.WriteThroughputPlot(tp, "create"); err != nil {
+		fmt.Fprintln(c.App.ErrWriter, err)
+	} else {
+		plots = append(plots, filepath.Base(tp))
+	}
+	lp := stem + "-latency.svg"
+	if err := res.WriteLatencyPlot(lp, points[2].Label); err != nil {
+		fmt.Fprintln(c.App.ErrWriter, err)
+	} else {
+		plots = append(plots, filepath.Base(lp))
+	}
+	js, err := benchJSON(res)
+	if err == nil {
+		err = os.WriteFile(stem+".json", js, 0o644)
+	}
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitZK)
+	}
+	f, err := os.Create(stem + ".md")
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitZK)
+	}
+	meta := bench.MarkdownMeta{
+		Title:   "zabd vs Apache ZooKeeper",
+		Command: benchCommandLine(os.Args),
+		Host:    fmt.Sprintf("%s/%s, %d cores, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
+		Plots:   plots,
+	}
+	err = res.WriteMarkdown(f, meta)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitZK)
+	}
+	fmt.Fprint(c.App.Writer, res.Table())
+	fmt.Fprintf(c.App.Writer, "report: %s.md\n", stem)
+	return nil
+}
+
+// benchCommandLine quotes args the way a shell would need them.
+func benchCommandLine(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$\\") {
+			a = strconv.Quote(a)
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
+}
+
+func benchJSON(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
