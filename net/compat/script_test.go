@@ -228,7 +228,7 @@ func (rs *run) transcript() []string {
 		if o.note != "" {
 			b.WriteString(" " + o.note)
 		}
-		out = append(out, b.String())
+		out = append(out, strings.Split(b.String(), "\n")...)
 		for _, e := range o.events {
 			out = append(out, "     event: "+e.String())
 		}

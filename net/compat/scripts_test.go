@@ -5,7 +5,7 @@ import "strings"
 // allScripts lists the differential scripts. Each starts on a fresh server;
 // sessions s0, s1, ... open on first use with a 30s timeout.
 func allScripts() []script {
-	return append(baseScripts(), moreScripts()...)
+	return append(append(baseScripts(), moreScripts()...), malformedScript())
 }
 
 func baseScripts() []script {

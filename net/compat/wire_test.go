@@ -261,12 +261,23 @@ type rawSession struct {
 	readErr  error
 	closed   chan struct{} // closed when the reader stops
 	stopPing chan struct{}
+	evNotify chan struct{} // gets a token when a notification arrives
 }
 
 const callTimeout = 15 * time.Second
 
 // dialSession opens a connection and a new session asking for timeoutMs.
 func dialSession(addr string, timeoutMs int32) (*rawSession, error) {
+	return resumeSession(addr, timeoutMs, 0, make([]byte, 16))
+}
+
+// errRefused: the server answered the ConnectRequest with timeout 0 or
+// session 0, i.e. the session is expired or the password wrong.
+var errRefused = errors.New("compat: session refused")
+
+// resumeSession opens a connection asking for session sid (0: a new one)
+// with its password.
+func resumeSession(addr string, timeoutMs int32, sid int64, passwd []byte) (*rawSession, error) {
 	c, err := stdnet.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, err
@@ -275,8 +286,8 @@ func dialSession(addr string, timeoutMs int32) (*rawSession, error) {
 	e.i32(0)         // protocolVersion
 	e.i64(0)         // lastZxidSeen
 	e.i32(timeoutMs) // timeOut
-	e.i64(0)         // sessionId
-	e.buf(make([]byte, 16))
+	e.i64(sid)       // sessionId
+	e.buf(passwd)
 	e.boolean(false) // readOnly
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := writeFrame(c, e.b); err != nil {
@@ -298,11 +309,12 @@ func dialSession(addr string, timeoutMs int32) (*rawSession, error) {
 	}
 	if s.SessionID == 0 || s.Timeout <= 0 {
 		c.Close()
-		return nil, fmt.Errorf("compat: connect refused (session %#x timeout %d)", s.SessionID, s.Timeout)
+		return nil, fmt.Errorf("%w (session %#x timeout %d)", errRefused, s.SessionID, s.Timeout)
 	}
 	s.replies = make(chan reply, 16)
 	s.closed = make(chan struct{})
 	s.stopPing = make(chan struct{})
+	s.evNotify = make(chan struct{}, 1)
 	go s.readLoop()
 	go s.pingLoop(time.Duration(s.Timeout) * time.Millisecond / 3)
 	return s, nil
@@ -354,6 +366,10 @@ func (s *rawSession) readLoop() {
 			s.mu.Lock()
 			s.events = append(s.events, ev)
 			s.mu.Unlock()
+			select {
+			case s.evNotify <- struct{}{}:
+			default:
+			}
 		case xidPing:
 		default:
 			s.mu.Lock()
@@ -447,6 +463,27 @@ func (s *rawSession) pendingEvents() []event {
 	ev := s.events
 	s.events = nil
 	return ev
+}
+
+// waitEvent waits up to d for a notification matching want and returns
+// every notification received up to and including it.
+func (s *rawSession) waitEvent(want event, d time.Duration) ([]event, bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var seen []event
+	for {
+		seen = append(seen, s.pendingEvents()...)
+		for _, e := range seen {
+			if e == want {
+				return seen, true
+			}
+		}
+		select {
+		case <-s.evNotify:
+		case <-t.C:
+			return seen, false
+		}
+	}
 }
 
 // waitClosed reports whether the server closes the connection within d.

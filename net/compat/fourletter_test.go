@@ -1,0 +1,145 @@
+package compat
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"zabd/bench/launch"
+)
+
+// TestFourLetterWords checks the shape of ruok, isro, srvr, stat and mntr
+// (keys and formats, not volatile values) and the values that have a
+// meaning a test can drive: znode, ephemeral and watch counts.
+func TestFourLetterWords(t *testing.T) {
+	forEachServer(t, func(t *testing.T, p *launch.Process) {
+		word := func(w string) string {
+			t.Helper()
+			out, err := launch.FourLetter(p.Addr, w, 5*time.Second)
+			if err != nil {
+				t.Fatalf("%s: %v", w, err)
+			}
+			return out
+		}
+		if got := word("ruok"); got != "imok" {
+			t.Errorf("ruok = %q, want imok", got)
+		}
+		if got := word("isro"); got != "rw" {
+			t.Errorf("isro = %q, want rw", got)
+		}
+		if got := word("xxxx"); got != "" {
+			t.Errorf("unknown word xxxx = %q, want nothing (connection closed)", got)
+		}
+		srvrLines := []string{
+			`Zookeeper version: \S.*`,
+			`Latency min/avg/max: \d+/\d+(\.\d+)?/\d+`,
+			`Received: \d+`,
+			`Sent: \d+`,
+			`Connections: \d+`,
+			`Outstanding: \d+`,
+			`Zxid: 0x[0-9a-f]+`,
+			`Mode: standalone`,
+			`Node count: \d+`,
+		}
+		srvr := word("srvr")
+		checkLines(t, "srvr", srvr, srvrLines)
+		stat := word("stat")
+		if !strings.Contains(stat, "\nClients:\n") {
+			t.Errorf("stat lacks a Clients: section:\n%s", stat)
+		}
+		var statRest []string
+		inClients := false
+		for _, l := range strings.Split(stat, "\n") {
+			switch {
+			case l == "Clients:":
+				inClients = true
+			case inClients && strings.HasPrefix(l, " /"):
+			case inClients && l == "":
+				inClients = false
+			default:
+				statRest = append(statRest, l)
+			}
+		}
+		checkLines(t, "stat (without clients)", strings.Join(statRest, "\n"), srvrLines)
+
+		mntr := func() map[string]string {
+			kv := map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(word("mntr")), "\n") {
+				k, v, ok := strings.Cut(l, "\t")
+				if !ok {
+					t.Errorf("mntr line %q is not key<TAB>value", l)
+					continue
+				}
+				kv[k] = v
+			}
+			return kv
+		}
+		before := mntr()
+		numeric := []string{"zk_avg_latency", "zk_max_latency", "zk_min_latency", "zk_packets_received", "zk_packets_sent",
+			"zk_num_alive_connections", "zk_outstanding_requests", "zk_znode_count", "zk_watch_count", "zk_ephemerals_count",
+			"zk_approximate_data_size", "zk_open_file_descriptor_count", "zk_max_file_descriptor_count"}
+		for _, k := range numeric {
+			if _, err := strconv.ParseFloat(before[k], 64); err != nil {
+				t.Errorf("mntr %s = %q, want a number", k, before[k])
+			}
+		}
+		if before["zk_version"] == "" || before["zk_server_state"] != "standalone" {
+			t.Errorf("mntr zk_version=%q zk_server_state=%q, want a version and standalone", before["zk_version"], before["zk_server_state"])
+		}
+
+		// Drive the counts: two znodes (one ephemeral) and one data watch.
+		s, err := dialSession(p.Addr, 30000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.close()
+		for _, c := range []struct {
+			op   int32
+			body []byte
+		}{
+			{opCreate, encCreate("/flw", "", openACL, modePersistent)},
+			{opCreate, encCreate("/flw/e", "", openACL, modeEphemeral)},
+			{opGetData, encPathWatch("/flw", true)},
+		} {
+			if r, err := s.call(c.op, c.body); err != nil || r.Err != 0 {
+				t.Fatalf("%s: %v %s", opName(c.op), err, codeName(r.Err))
+			}
+		}
+		after := mntr()
+		delta := func(k string) int {
+			a, _ := strconv.Atoi(after[k])
+			b, _ := strconv.Atoi(before[k])
+			return a - b
+		}
+		for k, want := range map[string]int{"zk_znode_count": 2, "zk_ephemerals_count": 1, "zk_watch_count": 1} {
+			if got := delta(k); got != want {
+				t.Errorf("mntr %s went %s -> %s, want +%d", k, before[k], after[k], want)
+			}
+		}
+		if n := after["zk_num_alive_connections"]; n == "0" {
+			t.Errorf("zk_num_alive_connections = 0 with a session open")
+		}
+		t.Logf("%s fresh: znode_count=%s (Apache ZooKeeper 3.8 says 5)", p.Name, before["zk_znode_count"])
+	})
+}
+
+// checkLines requires out's lines to match pats in order (extra lines are
+// allowed between them).
+func checkLines(t *testing.T, what, out string, pats []string) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	i := 0
+	for _, p := range pats {
+		re := regexp.MustCompile("^" + p + "$")
+		for i < len(lines) && !re.MatchString(lines[i]) {
+			i++
+		}
+		if i == len(lines) {
+			t.Errorf("%s: no line matching %q (in order) in:\n%s", what, p, out)
+			return
+		}
+		i++
+	}
+}
