@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -168,5 +169,43 @@ func TestRunStopsOnContextCancel(t *testing.T) {
 	checkCounts(t, r)
 	if r.Issued == 0 {
 		t.Errorf("no requests issued before cancel")
+	}
+}
+
+// TestSuiteAgainstZooKeeper runs a two-point suite end to end on a freshly
+// launched Apache ZooKeeper (forceSync on) and a target that cannot start.
+func TestSuiteAgainstZooKeeper(t *testing.T) {
+	apacheZK(t) // skip/fail as the other integration tests do
+	dir := t.TempDir()
+	c := Config{Duration: 400 * time.Millisecond, Warmup: 100 * time.Millisecond, Seed: 11}
+	c1, c4 := c, c
+	c1.Sessions, c4.Sessions = 1, 4
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := RunSuite(ctx, SuiteConfig{
+		Targets: []Target{ZooKeeperTarget(dir), ZabdTarget(dir, filepath.Join(dir, "no-zabd"), "native")},
+		Points:  []Point{{Label: "create s=1", Workload: Create{}, Config: c1}, {Label: "create s=4", Workload: Create{}, Config: c4}},
+		Repeat:  2,
+	})
+	if err != nil {
+		t.Fatalf("RunSuite: %v", err)
+	}
+	if _, ok := res.NotRun["zabd-native"]; !ok || len(res.Targets) != 1 {
+		t.Fatalf("targets %v not run %v; want zookeeper up and zabd-native not run", res.Targets, res.NotRun)
+	}
+	for _, r := range res.Results {
+		if r.Err != "" || len(r.Runs) != 2 {
+			t.Errorf("%s on %s: %d runs, err %q", r.Point, r.Target, len(r.Runs), r.Err)
+			continue
+		}
+		for _, run := range r.Runs {
+			checkCounts(t, run)
+		}
+		if r.Median.Issued != r.Runs[0].Issued+r.Runs[1].Issued || r.Median.OpsPerSec <= 0 {
+			t.Errorf("%s: median %+v", r.Point, r.Median)
+		}
+	}
+	if err := res.WriteThroughputPlot(filepath.Join(dir, "t.svg"), "create"); err != nil {
+		t.Error(err)
 	}
 }
