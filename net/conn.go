@@ -241,13 +241,24 @@ func (c *conn) readLoop() error {
 		}
 		c.srv.stats.recv()
 		hdr, req, err := jute.DecodeRequest(frame)
-		if err != nil {
-			if errors.Is(err, jute.ErrUnknownOp) {
-				// ZooKeeper answers an unknown op with Unimplemented and
-				// goes on.
-				c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeUnimplemented})
-				continue
-			}
+		switch {
+		case err == nil:
+		case errors.Is(err, jute.ErrUnknownOp):
+			// ZooKeeper answers an unknown op with Unimplemented, then
+			// drops the connection.
+			c.srv.cfg.Logger.Warn("closing connection: unknown op code",
+				"remote", c.nc.RemoteAddr().String(), "session", sidString(c.session()), "op", int32(hdr.Op))
+			c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeUnimplemented})
+			c.closeAfterFlush("unknown op code " + hdr.Op.String())
+			return nil
+		case errors.Is(err, jute.ErrMalformed) && len(frame) >= 8:
+			// The header decoded but the record did not: ZooKeeper
+			// answers MarshallingError to that xid and goes on.
+			c.srv.cfg.Logger.Warn("malformed request", "remote", c.nc.RemoteAddr().String(),
+				"session", sidString(c.session()), "op", hdr.Op.String(), "err", err)
+			c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeMarshallingError})
+			continue
+		default:
 			return c.protocolError("decoding "+hdr.Op.String()+" request", err)
 		}
 		if !c.handle(hdr, req) {
@@ -301,7 +312,7 @@ func (c *conn) handshake(frame []byte) error {
 	timeout = max(timeout, c.srv.cfg.MinSessionTimeout)
 	timeout = min(timeout, c.srv.cfg.MaxSessionTimeout)
 	respond := func(sid SessionID, passwd []byte, to time.Duration) {
-		resp := jute.ConnectResponse{TimeOut: int32(to.Milliseconds()), SessionID: int64(sid), Passwd: passwd}
+		resp := jute.ConnectResponse{TimeOut: int32(to.Milliseconds()), SessionID: int64(sid), Passwd: passwd, Legacy: cr.Legacy}
 		c.enqueue(jute.AppendFrame(nil, jute.AppendConnectResponse(nil, resp)))
 	}
 	if cr.SessionID != 0 {
