@@ -188,7 +188,7 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 func failedResult(req tree.Request, err error) tree.Result {
 	var me *tree.MultiError
 	if errors.As(err, &me) {
-		return tree.Result{Err: me.Code(), Results: me.Results}
+		return me.Result()
 	}
 	return tree.Result{Err: tree.CodeOf(err)}
 }
@@ -269,9 +269,7 @@ func (p *Pipeline) applyLoop() {
 				continue
 			}
 			p.treeMu.Lock()
-			evs := p.tree.Apply(*e.txn)
-			res := p.tree.ResultOf(*e.txn)
-			res.Zxid = e.zxid
+			res, evs := p.tree.ApplyResult(*e.txn)
 			if len(evs) > 0 {
 				p.watchMu.Lock()
 				ds := p.watches.TriggerAll(evs)

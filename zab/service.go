@@ -90,7 +90,7 @@ func (s *Service) CreateSession(timeout time.Duration, done func(sid int64, pass
 			done(0, nil, err)
 			return
 		}
-		s.sessions.Track(sid, timeout, s.cfg.Pipeline.Now())
+		s.sessions.Track(sid, timeout, s.now())
 		done(sid, s.sessions.Password(sid), nil)
 	})
 }
@@ -100,12 +100,12 @@ func (s *Service) ResumeSession(sid int64, passwd []byte, timeout time.Duration)
 	if !s.sessions.CheckPassword(sid, passwd) {
 		return false
 	}
-	return s.sessions.SetTimeout(sid, timeout, s.cfg.Pipeline.Now())
+	return s.sessions.SetTimeout(sid, timeout, s.now())
 }
 
 // Touch extends a live session's life.
 func (s *Service) Touch(sid int64) bool {
-	return s.sessions.Touch(sid, s.cfg.Pipeline.Now())
+	return s.sessions.Touch(sid, s.now())
 }
 
 // CloseSession logs a closeSession txn (deleting the session's
@@ -134,7 +134,7 @@ func (s *Service) expiryLoop() {
 			return
 		case <-t.C:
 		}
-		for _, sid := range s.sessions.Expired(s.cfg.Pipeline.Now()) {
+		for _, sid := range s.sessions.Expired(s.now()) {
 			s.cfg.Logger.Info("session expired", "session", sidHex(sid))
 			if s.cfg.OnExpire != nil {
 				s.cfg.OnExpire(sid)
@@ -163,7 +163,7 @@ func (s *Service) reapLoop() {
 		}
 		var paths []string
 		s.WithTree(func(t *tree.Tree) {
-			paths = t.ExpiryCandidates(s.cfg.Pipeline.Now().UnixMilli())
+			paths = t.ExpiryCandidates(s.now().UnixMilli())
 		})
 		for _, p := range paths {
 			s.Submit(0, tree.Request{Op: tree.OpDeleteContainer, Path: p}, func(tree.Result, error) {})
@@ -194,3 +194,5 @@ func sidHex(sid int64) string {
 	}
 	return string(b)
 }
+
+func (s *Service) now() time.Time { return s.Pipeline.cfg.Now() }

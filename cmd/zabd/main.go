@@ -124,9 +124,14 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, cli.Exit(err.Error(), exitStorage)
 	}
 	logDir := filepath.Join(cfg.DataLogDir, "log")
-	eng, err := engine.OpenNative(vfs.Default, logDir, engine.NativeOptions{Logger: logger})
+	eng, err := engine.OpenNative(vfs.Default, logDir, engine.NativeOptions{})
 	if err != nil {
 		return nil, cli.Exit(fmt.Sprintf("opening the log in %s: %v", logDir, err), exitStorage)
+	}
+	if rep := eng.OpenReport(); rep.TornTail {
+		logger.Warn("cut a torn tail off the log (a crash mid-write)", "report", rep.String())
+	} else {
+		logger.Info("opened the log", "dir", logDir, "report", rep.String())
 	}
 	s := &server{eng: eng, serveErr: make(chan error, 1)}
 	ok := false
