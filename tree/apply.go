@@ -135,10 +135,12 @@ func (t *Tree) applyOne(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []Wat
 
 func (t *Tree) applyCreate(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []WatchEvent) {
 	res := Result{Path: s.Path}
-	parentPath, name, ok := splitKey(s.Path)
-	if !ok || s.Path == "" || s.Path == "/" || name == "" {
+	if s.Path == "/" || !validPath(s.Path) {
+		// Prep never produces this; a txn from outside must not corrupt
+		// the tree either.
 		return Result{Err: CodeBadArguments}, evs
 	}
+	parentPath, _, _ := splitKey(s.Path)
 	parent := t.get(parentPath)
 	if parent == nil {
 		// Possible when replaying over a fuzzy snapshot taken after the
@@ -186,10 +188,10 @@ func (t *Tree) applyCreate(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []
 // applyDelete is DataTree.deleteNode: the parent's pzxid rises to zxid
 // even if the child is already gone.
 func (t *Tree) applyDelete(path string, zxid int64, evs []WatchEvent) ([]WatchEvent, Code) {
-	parentPath, name, ok := splitKey(path)
-	if !ok || name == "" {
+	if path == "/" || !validPath(path) {
 		return evs, CodeNoNode
 	}
+	parentPath, _, _ := splitKey(path)
 	parent := t.get(parentPath)
 	if parent == nil {
 		return evs, CodeNoNode
@@ -202,13 +204,27 @@ func (t *Tree) applyDelete(path string, zxid int64, evs []WatchEvent) ([]WatchEv
 		return evs, CodeNoNode
 	}
 	if it.node.numChildren != 0 {
-		// Only a replay over a fuzzy snapshot can get here (the children
-		// were created later and their txns follow); ZooKeeper would
-		// orphan them. Keep the tree consistent and skip the delete.
-		return evs, CodeNotEmpty
+		// Only a replay over a fuzzy snapshot gets here: Prep refuses to
+		// delete a node with children, so these children were created
+		// after this txn and their creates follow in the replay.
+		// ZooKeeper orphans them; we drop them and let the replay
+		// recreate them.
+		t.removeDescendants(it)
 	}
 	t.remove(parent, it)
 	return append(evs,
 		WatchEvent{Type: EventNodeDeleted, Path: path},
 		WatchEvent{Type: EventNodeChildrenChanged, Path: parent.path}), CodeOK
+}
+
+// removeDescendants removes every node below it, deepest first.
+func (t *Tree) removeDescendants(it *item) {
+	var below []*item
+	for c := t.next(it, it); c != nil; c = t.next(c, it) {
+		below = append(below, c)
+	}
+	for i := len(below) - 1; i >= 0; i-- {
+		c := below[i]
+		t.remove(t.parentItem(c), c)
+	}
 }

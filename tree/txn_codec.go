@@ -33,7 +33,8 @@ import (
 //	multi:                        uvarint n | n × (varint type | body)
 //
 // A multi's sub-txns are create*, delete*, setData, check or error only
-// (no nesting). Nothing may follow the body.
+// (no nesting). Varints must be minimal (one encoding per txn). Nothing may
+// follow the body.
 const TxnFormatV1 byte = 1
 
 // ErrCorruptTxn is matched (errors.Is) by every DecodeTxn failure.
@@ -197,7 +198,7 @@ func (d *decoder) varint(what string) int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
+	if n <= 0 || (n > 1 && d.b[d.off+n-1] == 0) {
 		d.fail(d.off, "bad varint "+what)
 		return 0
 	}
@@ -210,7 +211,7 @@ func (d *decoder) uvarint(what string) uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
+	if n <= 0 || (n > 1 && d.b[d.off+n-1] == 0) { // overflow or not minimal
 		d.fail(d.off, "bad uvarint "+what)
 		return 0
 	}

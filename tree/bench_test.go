@@ -1,0 +1,91 @@
+package tree
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+)
+
+func BenchmarkApplyCreate(b *testing.B) {
+	for _, size := range []int{16, 4096} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			tr := New(Config{})
+			tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: 1, Type: OpCreate}, Path: "/b", ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: 1})
+			data := make([]byte, size)
+			zxid := int64(1)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				zxid++
+				tr.Apply(Txn{
+					TxnHeader: TxnHeader{Zxid: zxid, Time: zxid, Type: OpCreate},
+					Path:      "/b/n" + strconv.FormatInt(zxid, 10),
+					Data:      data, ACL: OpenACLUnsafe, Kind: KindPersistent,
+					ParentCversion: int32(zxid),
+				})
+			}
+		})
+	}
+}
+
+func BenchmarkPrepCreate(b *testing.B) {
+	for _, depth := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("pending=%d", depth), func(b *testing.B) {
+			tr := New(Config{})
+			tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: 1, Type: OpCreate}, Path: "/b", ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: 1})
+			p := NewPending()
+			var queue []Txn
+			zxid := int64(1)
+			req := Request{Op: OpCreate, ACL: OpenACLUnsafe, Mode: ModePersistentSequential, Path: "/b/n-",
+				Auth: []Id{{SchemeIP, "127.0.0.1"}}}
+			b.ReportAllocs()
+			for b.Loop() {
+				zxid++
+				txn, err := tr.Prep(p, req, TxnHeader{Session: 1, Zxid: zxid, Time: zxid})
+				if err != nil {
+					b.Fatal(err)
+				}
+				queue = append(queue, txn)
+				if len(queue) > depth {
+					tr.Apply(queue[0])
+					p.Applied(queue[0].Zxid)
+					queue = queue[1:]
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkGetChildren(b *testing.B) {
+	tr := New(Config{})
+	zxid := int64(1)
+	tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: zxid, Type: OpCreate}, Path: "/big", ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: 1})
+	tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: zxid + 1, Type: OpCreate}, Path: "/small", ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: 1})
+	zxid++
+	// /big has 100k descendants; /small has 10 children: listing /small
+	// must not depend on /big's size.
+	for i := range 100 {
+		zxid++
+		p := fmt.Sprintf("/big/%03d", i)
+		tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: zxid, Type: OpCreate}, Path: p, ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: int32(i + 1)})
+		for j := range 1000 {
+			zxid++
+			tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: zxid, Type: OpCreate}, Path: fmt.Sprintf("%s/%04d", p, j), ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: int32(j + 1)})
+		}
+	}
+	for i := range 10 {
+		zxid++
+		tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: zxid, Type: OpCreate}, Path: fmt.Sprintf("/small/%d", i), ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: int32(i + 1)})
+	}
+	for _, path := range []string{"/small", "/big"} {
+		b.Run("path="+path, func(b *testing.B) {
+			req := Request{Op: OpGetChildren, Path: path}
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := tr.Read(req, 0); r.Err != CodeOK {
+					b.Fatal(r.Err)
+				}
+			}
+		})
+	}
+}
