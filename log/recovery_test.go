@@ -574,3 +574,17 @@ func TestIterConcurrentWithAppend(t *testing.T) {
 		t.Fatalf("final read %d records, want %d", len(got), len(all))
 	}
 }
+
+// TestOpenCraftedTailIsBounded: a tail crafted so that nearly every offset
+// declares a large plausible frame must not make Open quadratic; it cannot
+// be proven torn, so it is reported as corruption.
+func TestOpenCraftedTailIsBounded(t *testing.T) {
+	lay := buildLog(t, Options{}, recs(seq(1, 2)...))
+	data := lay.read(t, 0)
+	tail := bytes.Repeat([]byte{0x00, 0x07}, 1<<20)
+	fsys := lay.withSegment(t, 0, append(bytes.Clone(data), tail...))
+	_, _, err := Open(fsys, testDir, Options{})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open: got %v, want ErrCorrupt", err)
+	}
+}

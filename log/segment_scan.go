@@ -1,6 +1,9 @@
 package log
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // scanResult is what verifying one segment's bytes found.
 type scanResult struct {
@@ -84,11 +87,26 @@ func scanSegment(name string, first Zxid, data []byte, prev Zxid, isLast bool) (
 	return res, nil
 }
 
-// validFrameAfter reports whether a valid frame with a zxid above min starts
-// at any offset in data[from:]. It is only run on a damaged tail, at open.
+// validFrameAfter reports whether a valid frame with a zxid above min may
+// start at any offset in data[from:]. It is only run on a damaged tail, at
+// open. Cheap header checks come first; the checksums it computes are
+// bounded by a budget linear in len(data) so that crafted bytes cannot make
+// open quadratic. NB: when the budget runs out it answers true: it could
+// not prove the tail torn, so Open reports corruption rather than cut
+// bytes it has not examined.
 func validFrameAfter(data []byte, from int64, min Zxid) bool {
+	budget := 4*int64(len(data)) + 1<<20
 	for p := from; p+FrameHeaderBytes <= int64(len(data)); p++ {
-		if z, _, _, fp := decodeFrame(data[p:]); fp == frameOK && z > min {
+		b := data[p:]
+		n := int64(binary.BigEndian.Uint32(b[0:4]))
+		z := Zxid(binary.BigEndian.Uint64(b[4:12]))
+		if z <= min || n > MaxRecordBytes || n > int64(len(b))-FrameHeaderBytes {
+			continue
+		}
+		if budget -= n + 12; budget < 0 {
+			return true
+		}
+		if _, _, _, fp := decodeFrame(b); fp == frameOK {
 			return true
 		}
 	}
