@@ -23,6 +23,9 @@ import (
 //     the whole request CodeMarshallingError.
 //
 // Any other op gets CodeUnimplemented: it is not a tree read.
+//
+// Result.Data and Result.ACL may share memory with the tree (which never
+// mutates them in place): callers must not modify them.
 func (t *Tree) Read(req Request, session int64) Result {
 	switch req.Op {
 	case OpExists:
