@@ -252,7 +252,7 @@ func benchSuiteAction(c *cli.Context) error {
 	meta := bench.MarkdownMeta{
 		Title:   "zabd vs Apache ZooKeeper",
 		Command: benchCommandLine(os.Args),
-		Host:    fmt.Sprintf("%s/%s, %d cores, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
+		Host:    fmt.Sprintf("%s/%s, %d cores, %s%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), benchLoadAvg()),
 		Plots:   plots,
 	}
 	err = res.WriteMarkdown(f, meta)
@@ -280,3 +280,17 @@ func benchCommandLine(args []string) string {
 }
 
 func benchJSON(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+// benchLoadAvg describes the machine's load when the report is written
+// (other work on a shared machine skews figures); "" where unknown.
+func benchLoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return fmt.Sprintf(", load average %s %s %s (1/5/15 min) at the end", f[0], f[1], f[2])
+}
