@@ -251,21 +251,16 @@ func (n *Native) LastZxid() log.Zxid { return n.log.SyncedZxid() }
 
 // TruncateAfter implements Engine.
 func (n *Native) TruncateAfter(z log.Zxid) error {
+	// Checked before and after taking wmu: fail fast rather than wait for
+	// a batch in flight, and be sure nothing was queued meanwhile.
+	if err := n.truncateAllowed(z); err != nil {
+		return err
+	}
 	n.wmu.Lock()
 	defer n.wmu.Unlock()
-	n.mu.Lock()
-	switch {
-	case n.closing:
-		n.mu.Unlock()
-		return ErrClosed
-	case n.err != nil:
-		n.mu.Unlock()
-		return n.err
-	case len(n.queue) > 0:
-		n.mu.Unlock()
-		return fmt.Errorf("%w: truncate after %v with %d appends queued", ErrBusy, z, len(n.queue))
+	if err := n.truncateAllowed(z); err != nil {
+		return err
 	}
-	n.mu.Unlock()
 	err := n.log.TruncateAfter(z)
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -275,6 +270,20 @@ func (n *Native) TruncateAfter(z log.Zxid) error {
 	}
 	if len(n.queue) == 0 {
 		n.lastQueued = n.log.LastZxid()
+	}
+	return nil
+}
+
+func (n *Native) truncateAllowed(z log.Zxid) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.closing:
+		return ErrClosed
+	case n.err != nil:
+		return n.err
+	case len(n.queue) > 0:
+		return fmt.Errorf("%w: truncate after %v with %d appends queued", ErrBusy, z, len(n.queue))
 	}
 	return nil
 }
