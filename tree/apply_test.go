@@ -167,8 +167,8 @@ func TestSequentialNames(t *testing.T) {
 func TestEphemeralsAndCloseSession(t *testing.T) {
 	h := newHarness(t, Config{})
 	const s1, s2 = 0x11, 0x22
-	h.must(s1, Request{Op: OpCreateSession, Timeout: 30000})
-	h.must(s2, Request{Op: OpCreateSession, Timeout: 10000})
+	h.must(s1, Request{Op: OpCreateSession, SessionTimeout: 30000})
+	h.must(s2, Request{Op: OpCreateSession, SessionTimeout: 10000})
 	h.must(0, create("/app", "", ModePersistent))
 	h.must(s1, create("/app/e1", "", ModeEphemeral))
 	h.must(s1, create("/app/e2", "", ModeEphemeral))
@@ -241,7 +241,7 @@ func TestApplyIdempotent(t *testing.T) {
 		session int64
 		req     Request
 	}{
-		{5, Request{Op: OpCreateSession, Timeout: 4000}},
+		{5, Request{Op: OpCreateSession, SessionTimeout: 4000}},
 		{0, create("/a", "x", ModePersistent)},
 		{5, create("/a/e", "y", ModeEphemeralSequential)},
 		{0, Request{Op: OpCreateContainer, Path: "/c", ACL: OpenACLUnsafe, Mode: ModeContainer}},

@@ -253,7 +253,7 @@ func (v *view) prepOne(req Request, hdr TxnHeader) (Txn, error) {
 	case OpCheck:
 		return v.prepCheck(req, hdr)
 	case OpCreateSession:
-		return Txn{TxnHeader: hdr, Timeout: req.Timeout}, nil
+		return Txn{TxnHeader: hdr, Timeout: req.SessionTimeout}, nil
 	case OpCloseSession:
 		return v.prepCloseSession(hdr)
 	case OpReconfig:

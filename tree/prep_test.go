@@ -11,7 +11,7 @@ import (
 func precedenceHarness(t *testing.T, cfg Config) *harness {
 	h := newHarness(t, cfg)
 	other := []ACL{{Perms: PermAll, ID: Id{SchemeDigest, DigestID("other:pw")}}}
-	h.must(1, Request{Op: OpCreateSession, Timeout: 1000})
+	h.must(1, Request{Op: OpCreateSession, SessionTimeout: 1000})
 	h.must(0, create("/p", "", ModePersistent))
 	h.must(0, create("/p/child", "", ModePersistent))
 	h.must(0, Request{Op: OpCreate, Path: "/locked", ACL: other})

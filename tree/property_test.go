@@ -109,7 +109,7 @@ func (w *randomWorkload) next(tr *Tree) (int64, Request) {
 	case 0:
 		w.nextSess++
 		w.sessions = append(w.sessions, w.nextSess)
-		return w.nextSess, Request{Op: OpCreateSession, Timeout: int32(1000 * w.rng.IntN(30))}
+		return w.nextSess, Request{Op: OpCreateSession, SessionTimeout: int32(1000 * w.rng.IntN(30))}
 	case 1:
 		if len(w.sessions) > 1 {
 			i := w.rng.IntN(len(w.sessions))

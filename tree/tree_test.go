@@ -252,7 +252,7 @@ func TestTTLNeverExpiresWithoutExtendedTypes(t *testing.T) {
 
 func TestPutNodeRebuildsTree(t *testing.T) {
 	h := newHarness(t, Config{ExtendedTypesEnabled: true})
-	h.must(7, Request{Op: OpCreateSession, Timeout: 1234})
+	h.must(7, Request{Op: OpCreateSession, SessionTimeout: 1234})
 	h.must(0, create("/a", "x", ModePersistent))
 	h.must(7, create("/a/e", "y", ModeEphemeral))
 	h.must(0, Request{Op: OpCreateContainer, Path: "/c", ACL: OpenACLUnsafe, Mode: ModeContainer})
@@ -287,7 +287,7 @@ func TestPutNodeRebuildsTree(t *testing.T) {
 
 func TestDescribeTree(t *testing.T) {
 	h := newHarness(t, Config{})
-	h.must(9, Request{Op: OpCreateSession, Timeout: 5000})
+	h.must(9, Request{Op: OpCreateSession, SessionTimeout: 5000})
 	h.must(9, Request{Op: OpCreate, Path: "/e", Data: []byte("v"), ACL: []ACL{{PermRead | PermWrite, AnyoneID}}, Mode: ModeEphemeral})
 	got := h.tr.DescribeTree()
 	want := strings.Join([]string{

@@ -29,7 +29,7 @@ func sampleTxns(t testing.TB) []Txn {
 		}
 	}
 	dig := []ACL{{PermRead | PermAdmin, Id{SchemeDigest, DigestID("u:p")}}, {PermRead, Id{SchemeIP, "10.0.0.0/8"}}}
-	step(0x1234567890, Request{Op: OpCreateSession, Timeout: 30000})
+	step(0x1234567890, Request{Op: OpCreateSession, SessionTimeout: 30000})
 	step(0, create("/a", "hello", ModePersistent))
 	step(0, Request{Op: OpCreate2, Path: "/nil", ACL: dig, Mode: ModePersistent})
 	step(0, create("/a/s-", "", ModePersistentSequential))

@@ -156,10 +156,6 @@ type Request struct {
 	Scheme string
 	Cred   []byte
 
-	// Timeout is createSession's negotiated session timeout in ms. Set by
-	// the pipeline (net/zab), not read from a request body.
-	Timeout int32
-
 	// Auth is the identities the session has authenticated as (from
 	// OpAuth), plus ("ip", addr). Set by net, never read from the wire.
 	Auth []Id
