@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,9 +50,73 @@ func transcriptOn(t *testing.T, s server, sc script) []string {
 	return lines
 }
 
-// transcriptDiff returns a readable diff of two transcripts, "" if equal.
+// transcriptDiff returns a readable line diff of two transcripts ("" if
+// equal): lines only in want start with "-", only in got with "+", and
+// up to diffContext unchanged lines around each change start with " ".
+// Each transcript line begins with its step number and session, so every
+// hunk names the step that differs.
 func transcriptDiff(want, got []string) string {
-	return cmp.Diff(want, got)
+	if cmp.Equal(want, got) {
+		return ""
+	}
+	// Longest common subsequence table over lines; transcripts are a few
+	// hundred lines, so the quadratic table is small.
+	n, m := len(want), len(got)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if want[i] == got[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type line struct {
+		tag  byte
+		text string
+	}
+	var all []line
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && want[i] == got[j]:
+			all = append(all, line{' ', want[i]})
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			all = append(all, line{'+', got[j]})
+			j++
+		default:
+			all = append(all, line{'-', want[i]})
+			i++
+		}
+	}
+	const diffContext = 2
+	var b strings.Builder
+	last := -1
+	for k, l := range all {
+		if l.tag == ' ' {
+			near := false
+			for d := -diffContext; d <= diffContext; d++ {
+				if k+d >= 0 && k+d < len(all) && all[k+d].tag != ' ' {
+					near = true
+				}
+			}
+			if !near {
+				continue
+			}
+		}
+		if last >= 0 && k != last+1 {
+			b.WriteString("  ...\n")
+		}
+		fmt.Fprintf(&b, "%c %s\n", l.tag, l.text)
+		last = k
+	}
+	return b.String()
 }
 
 func goldenPath(name string) string { return filepath.Join("testdata", "zk38", name+".txt") }

@@ -48,7 +48,7 @@ func rawAfterSession(s int, desc string, b []byte) step {
 		case <-ss.closed:
 			return obs{closed: true}, nil
 		case <-t.C:
-			return obs{note: "NO REPLY (connection open)"}, nil
+			return obs{noReply: true}, nil
 		}
 	}}
 }
@@ -74,7 +74,7 @@ func rawConnect(desc string, b []byte) step {
 			d := dec{b: body}
 			return obs{note: fmt.Sprintf("ANSWERED protocolVersion=%d timeout=%d sessionIdNonzero=%v", d.i32(), d.i32(), d.i64() != 0)}, nil
 		case errors.As(err, &ne) && ne.Timeout():
-			return obs{note: "NO REPLY (connection open)"}, nil
+			return obs{noReply: true}, nil
 		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 			return obs{closed: true}, nil
 		default:

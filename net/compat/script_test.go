@@ -41,9 +41,11 @@ type obs struct {
 	desc   string
 	err    int32
 	closed bool
-	res    result
-	events []event
-	note   string
+	// noReply: neither a reply nor a close within quietWait.
+	noReply bool
+	res     result
+	events  []event
+	note    string
 }
 
 // run is one execution of a script against one server.
@@ -217,6 +219,8 @@ func (rs *run) transcript() []string {
 		switch {
 		case o.closed:
 			b.WriteString("CONNECTION CLOSED")
+		case o.noReply:
+			b.WriteString("NO REPLY (connection open)")
 		default:
 			b.WriteString(codeName(o.err))
 			if o.res != nil {
