@@ -124,13 +124,8 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 	l := &Log{fs: fsys, dir: dir, o: o}
 	var rep OpenReport
 	if !o.ReadOnly {
-		if _, err := fsys.Stat(dir); vfs.IsNotExist(err) {
-			if err := fsys.MkdirAll(dir, 0o755); err != nil {
-				return nil, rep, fmt.Errorf("log: create dir: %w", err)
-			}
-			if err := vfs.SyncDir(fsys, filepath.Dir(filepath.Clean(dir))); err != nil {
-				return nil, rep, fmt.Errorf("log: sync parent of %s: %w", dir, err)
-			}
+		if err := mkdirDurable(fsys, dir); err != nil {
+			return nil, rep, err
 		}
 	}
 	names, err := fsys.List(dir)
@@ -227,6 +222,37 @@ func (l *Log) cutTornTail(rep OpenReport) error {
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("log: sync %s after cutting torn tail: %w", rep.TornSegment, err)
+	}
+	return nil
+}
+
+// mkdirDurable creates dir and any missing parents, and fsyncs the parent
+// of each directory it created so that the new entries survive a crash.
+func mkdirDurable(fsys vfs.FS, dir string) error {
+	var created []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		_, err := fsys.Stat(d)
+		if err == nil {
+			break
+		}
+		if !vfs.IsNotExist(err) {
+			return fmt.Errorf("log: stat %s: %w", d, err)
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("log: create dir: %w", err)
+	}
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := vfs.SyncDir(fsys, filepath.Dir(created[i])); err != nil {
+			return fmt.Errorf("log: fsync parent of %s: %w", created[i], err)
+		}
 	}
 	return nil
 }
@@ -451,7 +477,7 @@ func (l *Log) TruncateAfter(z Zxid) error {
 		return err
 	}
 	if z >= l.LastZxid() {
-		return nil
+		return l.syncActive()
 	}
 	if err := l.flush(); err != nil {
 		return err

@@ -107,3 +107,38 @@ func TestAppendIterReopen(t *testing.T) {
 		t.Errorf("LastZxid = %v, want 21", got)
 	}
 }
+
+// TestTruncateAfterUnsynced: records appended but not synced are written,
+// cut at z and made durable by TruncateAfter.
+func TestTruncateAfterUnsynced(t *testing.T) {
+	for _, o := range []Options{{}, {SegmentBytes: 60}} {
+		fsys := vfs.NewMem()
+		l, _ := mustOpen(t, fsys, o)
+		mustAppendSync(t, l, recs(seq(1, 5)...)...)
+		if err := l.Append(recs(seq(6, 3)...)...); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.TruncateAfter(7); err != nil {
+			t.Fatal(err)
+		}
+		want := recs(seq(1, 7)...)
+		if l.LastZxid() != 7 || l.SyncedZxid() != 7 {
+			t.Errorf("options %+v: LastZxid %v SyncedZxid %v, want 7", o, l.LastZxid(), l.SyncedZxid())
+		}
+		if got := readAll(t, l, 0); !cmp.Equal(got, want) {
+			t.Errorf("options %+v: (-want +got):\n%s", o, cmp.Diff(want, got))
+		}
+		l2, _ := mustOpen(t, fsys.CrashClone(vfs.CrashOptions{}), o)
+		if got := readAll(t, l2, 0); !cmp.Equal(got, want) {
+			t.Errorf("options %+v: after crash (-want +got):\n%s", o, cmp.Diff(want, got))
+		}
+		// z at or past the end syncs what is buffered.
+		mustAppendSync(t, l, rec(8))
+		if err := l.Append(rec(9)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.TruncateAfter(9); err != nil || l.SyncedZxid() != 9 {
+			t.Errorf("options %+v: TruncateAfter(last) = %v, SyncedZxid %v, want nil, 9", o, err, l.SyncedZxid())
+		}
+	}
+}
