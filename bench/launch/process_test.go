@@ -148,14 +148,23 @@ func TestProcessOutputCapturedAndWait(t *testing.T) {
 
 func TestProcessStopEscalates(t *testing.T) {
 	addr := fakeServer(t)
-	p := shProcess(t, addr, "trap '' TERM; while :; do sleep 0.1; done")
+	p := shProcess(t, addr, "trap '' TERM; echo trapped-$((1+1)); while :; do sleep 0.1; done")
 	p.stopTimeout = 300 * time.Millisecond
 	if err := p.start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// The fake server is ready before sh has run its trap; SIGTERM must
+	// come after it.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.LogTail(5), "trapped-2") {
+		if time.Now().After(deadline) {
+			t.Fatalf("sh never printed 'trapped-2':\n%s", p.LogTail(5))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	err := p.Stop()
 	if err == nil || !strings.Contains(err.Error(), "ignored SIGTERM") {
-		t.Fatalf("Stop of a TERM-ignoring process = %v, want 'ignored SIGTERM'", err)
+		t.Fatalf("Stop of a TERM-ignoring process = %v, want 'ignored SIGTERM' (exit %v, running %v)\n%s", err, p.exitErr(), p.Running(), p.LogTail(10))
 	}
 	if p.Running() {
 		t.Fatalf("still running after escalated Stop")
