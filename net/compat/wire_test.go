@@ -168,9 +168,9 @@ func (d *dec) str() string { return string(d.buf()) }
 func (d *dec) strs() []string {
 	n := d.i32()
 	if n < 0 {
-		return nil
+		return nil // null vector, distinct from an empty one
 	}
-	var out []string
+	out := []string{}
 	for i := int32(0); i < n && d.err == nil; i++ {
 		out = append(out, d.str())
 	}
@@ -179,9 +179,9 @@ func (d *dec) strs() []string {
 func (d *dec) acls() []acl {
 	n := d.i32()
 	if n < 0 {
-		return nil
+		return nil // null vector, distinct from an empty one
 	}
-	var out []acl
+	out := []acl{}
 	for i := int32(0); i < n && d.err == nil; i++ {
 		out = append(out, acl{Perms: d.i32(), Scheme: d.str(), ID: d.str()})
 	}
