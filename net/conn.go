@@ -12,14 +12,9 @@ import (
 	"zabd/tree"
 )
 
-// Special xids (ClientCnxn): replies to these are not matched to a pending
-// request by the client.
-const (
-	xidNotification int32 = -1
-	xidPing         int32 = -2
-	xidAuth         int32 = -4
-	xidSetWatches   int32 = -8
-)
+// Replies carry the request's xid, whatever it is: the Java client uses
+// -2 for pings, -4 for auth and -8 for setWatches, go-zookeeper ordinary
+// xids for auth; ZooKeeper echoes both.
 
 // maxInflight bounds one connection's writes in flight; the reader stops
 // reading (TCP back-pressure) until some complete.
@@ -375,13 +370,13 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 	start := c.srv.cfg.Now()
 	switch hdr.Op {
 	case tree.OpPing:
-		c.sendReply(xidPing, c.lastZxidNow(), tree.OpPing, tree.Result{})
+		c.sendReply(hdr.Xid, c.lastZxidNow(), tree.OpPing, tree.Result{})
 		return true
 	case tree.OpAuth:
 		ids, err := tree.Authenticate(req.Scheme, req.Cred, c.srv.cfg.SuperDigest)
 		if err != nil {
 			// ZooKeeper answers AuthFailed and closes the connection.
-			c.sendReply(xidAuth, c.lastZxidNow(), tree.OpAuth, tree.Result{Err: tree.CodeAuthFailed})
+			c.sendReply(hdr.Xid, c.lastZxidNow(), tree.OpAuth, tree.Result{Err: tree.CodeAuthFailed})
 			c.closeAfterFlush("authentication failed for scheme " + req.Scheme)
 			return true
 		}
@@ -389,14 +384,14 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 		auth := append(append([]tree.Id(nil), c.auth...), ids...)
 		c.auth = dedupIDs(auth)
 		c.mu.Unlock()
-		c.sendReply(xidAuth, c.lastZxidNow(), tree.OpAuth, tree.Result{})
+		c.sendReply(hdr.Xid, c.lastZxidNow(), tree.OpAuth, tree.Result{})
 		return true
 	case tree.OpSetWatches, tree.OpSetWatches2:
 		c.waitWrites()
 		p.Watches(func(t *tree.Tree, w *tree.Watches) []tree.Delivery {
 			return w.SetWatches(c.id, req, t)
 		})
-		c.sendReply(xidSetWatches, c.lastZxidNow(), hdr.Op, tree.Result{})
+		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{})
 		return true
 	case tree.OpCloseSession:
 		c.waitWrites()
@@ -416,7 +411,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 		c.mu.Lock()
 		ids := c.auth
 		c.mu.Unlock()
-		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Identity: ids})
+		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Identity: whoAmI(ids)})
 		return true
 	case tree.OpAddWatch, tree.OpCheckWatches, tree.OpRemoveWatches:
 		c.waitWrites()
