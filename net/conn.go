@@ -223,8 +223,8 @@ func (c *conn) readLoop() error {
 	if err != nil {
 		return c.protocolError("reading connect request", err)
 	}
-	if err := c.handshake(frame); err != nil {
-		return err
+	if !c.handshake(frame) {
+		return nil
 	}
 	for {
 		frame, err := jute.ReadFrame(br, maxBuf, buf[:0])
@@ -251,7 +251,15 @@ func (c *conn) readLoop() error {
 			// answers MarshallingError to that xid and goes on.
 			c.srv.cfg.Logger.Warn("malformed request", "remote", c.nc.RemoteAddr().String(),
 				"session", sidString(c.session()), "op", hdr.Op.String(), "err", err)
-			c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeMarshallingError})
+			body := jute.AppendReply(nil, hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeMarshallingError})
+			if hdr.Op == tree.OpMultiRead {
+				// 3.8 follows the header with an empty MultiResponse
+				// (just the done marker) for a multiRead.
+				body = jute.AppendInt(body, -1)
+				body = jute.AppendBool(body, true)
+				body = jute.AppendInt(body, -1)
+			}
+			c.enqueue(jute.AppendFrame(nil, body))
 			continue
 		default:
 			return c.protocolError("decoding "+hdr.Op.String()+" request", err)
@@ -291,17 +299,18 @@ func (c *conn) lastZxidNow() int64 { return c.srv.proc.LastZxid() }
 // handshake answers the connect request: a new session, or re-attachment
 // to a live one. An invalid re-attach gets ZooKeeper's "expired" answer
 // (session id 0, timeout 0) and the connection closes.
-func (c *conn) handshake(frame []byte) error {
+func (c *conn) handshake(frame []byte) bool {
 	cr, err := jute.DecodeConnectRequest(frame)
 	if err != nil {
-		return c.protocolError("decoding connect request", err)
+		c.protocolError("decoding connect request", err)
+		return false
 	}
 	c.srv.stats.recv()
 	if cr.LastZxidSeen > c.srv.proc.LastZxid() {
 		c.mu.Lock()
 		c.reason = "client has seen a newer zxid than this server; it must try another"
 		c.mu.Unlock()
-		return nil
+		return false
 	}
 	timeout := time.Duration(cr.TimeOut) * time.Millisecond
 	timeout = max(timeout, c.srv.cfg.MinSessionTimeout)
@@ -315,11 +324,11 @@ func (c *conn) handshake(frame []byte) error {
 		if !c.srv.proc.ResumeSession(sid, cr.Passwd, timeout) {
 			respond(0, make([]byte, 16), 0)
 			c.closeAfterFlush("re-attach refused: session expired, unknown, or wrong password")
-			return nil
+			return false
 		}
 		c.establish(sid, timeout)
 		respond(sid, cr.Passwd, timeout)
-		return nil
+		return true
 	}
 	type created struct {
 		sid    SessionID
@@ -335,11 +344,11 @@ func (c *conn) handshake(frame []byte) error {
 		c.mu.Lock()
 		c.reason = "creating session: " + r.err.Error()
 		c.mu.Unlock()
-		return nil
+		return false
 	}
 	c.establish(r.sid, timeout)
 	respond(r.sid, r.passwd, timeout)
-	return nil
+	return true
 }
 
 func (c *conn) establish(sid SessionID, timeout time.Duration) {

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"time"
+	"syscall"
 
 	"zabd/tree"
 )
@@ -120,6 +120,10 @@ func (s *Server) fourLetterOutput(word string) string {
 		if n, ok := openFDs(); ok {
 			kv("open_file_descriptor_count", n)
 		}
+		var rl syscall.Rlimit
+		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
+			kv("max_file_descriptor_count", rl.Cur)
+		}
 		for _, e := range st.Extra {
 			kv(e[0], e[1])
 		}
@@ -207,5 +211,3 @@ func openFDs() (int, bool) {
 }
 
 func sidString(sid SessionID) string { return fmt.Sprintf("0x%x", uint64(sid)) }
-
-var _ = time.Second

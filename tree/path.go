@@ -13,8 +13,8 @@ import (
 // it as a surrogate pair). With sequential, path is checked as if a
 // sequence number followed it (so "/a/" is a valid sequential prefix).
 //
-// NB: bytes that are not valid UTF-8 pass (Java would have decoded them to
-// U+FFFD, which is allowed).
+// NB: bytes that are not valid UTF-8 fail: Java decodes them to U+FFFD,
+// which is in the rejected U+FFF0–U+FFFF range.
 func ValidatePath(path string, sequential bool) error {
 	if sequential {
 		path += "1"
@@ -50,9 +50,8 @@ func validPath(path string) bool {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(path[i:])
-		if size == 1 { // invalid UTF-8: Java decodes it to U+FFFD, allowed
-			i++
-			continue
+		if size == 1 { // invalid UTF-8: U+FFFD to Java, rejected
+			return false
 		}
 		if r <= 0x9f || (r >= 0xd800 && r <= 0xf8ff) || r >= 0xfff0 {
 			return false

@@ -46,7 +46,7 @@ func TestValidatePath(t *testing.T) {
 		{"/a\uf900", false, true},
 		{"/a\ufff0", false, false},
 		{"/a\U0001F600", false, false}, // a surrogate pair in Java
-		{"/a\xff", false, true},        // invalid UTF-8: U+FFFD in Java
+		{"/a\xff", false, false},       // invalid UTF-8: U+FFFD to Java, which rejects it
 	}
 	for _, tc := range tests {
 		err := ValidatePath(tc.path, tc.seq)

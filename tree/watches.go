@@ -323,10 +323,13 @@ func (w *Watches) SetWatches(id WatcherID, req Request, t StatLookup) []Delivery
 // Persistent and PersistentRecursive the addWatch ones, Any all of them.
 func watcherTypeKinds(typ WatcherType) (watchKind, bool) {
 	switch typ {
+	// ZooKeeper 3.8 (the arbiter) works on whole table entries: Data
+	// and Children match, and remove, persistent and recursive watches
+	// too (3.8 keeps those in both tables).
 	case WatcherChildren:
-		return watchChild, true
+		return watchChild | watchPersistent | watchRecursive, true
 	case WatcherData:
-		return watchData, true
+		return watchData | watchPersistent | watchRecursive, true
 	case WatcherPersistent:
 		return watchPersistent, true
 	case WatcherPersistentRecursive:
@@ -349,9 +352,10 @@ func watcherTypeKinds(typ WatcherType) (watchKind, bool) {
 // deliveries.
 //
 // NB: ZooKeeper 3.8 knows only types 1-3 (4 and 5 get
-// CodeMarshallingError there) and its Children/Data remove the whole table
-// entry, persistent modes included; 3.9+ (followed here) removes only the
-// kind named. net may refuse 4 and 5 to look exactly like 3.8.
+// CodeMarshallingError there; accepted here as 3.9+ does) and its
+// Children/Data remove the whole table entry, persistent modes included;
+// that is followed here, since the differential tests hold us to 3.8
+// (3.9+ removes only the kind named).
 func (w *Watches) Remove(id WatcherID, path string, typ WatcherType) Code {
 	mask, ok := watcherTypeKinds(typ)
 	if !ok {

@@ -485,10 +485,11 @@ func TestWatchesRemoveCheck(t *testing.T) {
 		want      Code
 		wantAfter []string // for Remove; Check must leave the setup unchanged
 	}{
+		// 3.8: Children and Data take the persistent entries with them
 		{"children", 1, "/a", WatcherChildren, CodeOK,
-			[]string{"/ 1 recursive", "/a 1 data+persistent+recursive", "/b 2 data"}},
+			[]string{"/ 1 recursive", "/a 1 data", "/b 2 data"}},
 		{"data", 1, "/a", WatcherData, CodeOK,
-			[]string{"/ 1 recursive", "/a 1 child+persistent+recursive", "/b 2 data"}},
+			[]string{"/ 1 recursive", "/a 1 child", "/b 2 data"}},
 		{"persistent", 1, "/a", WatcherPersistent, CodeOK,
 			[]string{"/ 1 recursive", "/a 1 data+child+recursive", "/b 2 data"}},
 		{"persistent recursive", 1, "/a", WatcherPersistentRecursive, CodeOK,
@@ -498,7 +499,9 @@ func TestWatchesRemoveCheck(t *testing.T) {
 		{"another watcher's watch does not count", 1, "/b", WatcherAny, CodeNoWatcher, nil},
 		{"no such path", 2, "/a", WatcherData, CodeNoWatcher, nil},
 		{"ancestor's recursive watch does not count", 2, "/b/c", WatcherAny, CodeNoWatcher, nil},
-		{"type not held", 1, "/", WatcherData, CodeNoWatcher, nil},
+		{"type not held", 1, "/b", WatcherChildren, CodeNoWatcher, nil},
+		{"data matches a recursive watch (3.8)", 1, "/", WatcherData, CodeOK,
+			[]string{"/a 1 data+child+persistent+recursive", "/b 2 data"}},
 		{"recursive on root", 1, "/", WatcherPersistentRecursive, CodeOK,
 			[]string{"/a 1 data+child+persistent+recursive", "/b 2 data"}},
 		{"unknown type 0", 1, "/a", 0, CodeMarshallingError, nil},
@@ -765,10 +768,10 @@ func (n *naiveWatches) setWatches(id WatcherID, req Request, t StatLookup) []Del
 
 func naiveTypeKinds(typ WatcherType) []watchKind {
 	switch typ {
-	case WatcherChildren:
-		return []watchKind{watchChild}
-	case WatcherData:
-		return []watchKind{watchData}
+	case WatcherChildren: // 3.8: whole child-table entries
+		return []watchKind{watchChild, watchPersistent, watchRecursive}
+	case WatcherData: // 3.8: whole data-table entries
+		return []watchKind{watchData, watchPersistent, watchRecursive}
 	case WatcherPersistent:
 		return []watchKind{watchPersistent}
 	case WatcherPersistentRecursive:
