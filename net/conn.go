@@ -79,7 +79,9 @@ func (c *conn) closeWith(reason string) {
 func (c *conn) closeAfterFlush(reason string) {
 	c.mu.Lock()
 	c.out = append(c.out, nil) // nil marks "close here"
-	c.reason = reason
+	if reason != "" {
+		c.reason = reason
+	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
 }
@@ -173,16 +175,23 @@ func (c *conn) serve() {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, stdnet.ErrClosed) && reason == "" {
 		reason = err.Error()
 	}
-	// let queued replies (e.g. the closeSession answer) drain, bounded
-	c.waitFlushed(2 * time.Second)
-	c.closeWith(reason)
-	<-wdone
-	// wait for in-flight writes so their callbacks touch nothing freed
+	// Every write submitted gets its answer (the pipeline guarantees it);
+	// wait for them so their callbacks touch nothing freed, then let the
+	// writer flush what is queued and close. A client that does not read
+	// gets a bounded wait.
 	c.mu.Lock()
 	for c.inflight > 0 {
 		c.cond.Wait()
 	}
 	c.mu.Unlock()
+	c.closeAfterFlush(reason)
+	select {
+	case <-wdone:
+	case <-time.After(2 * time.Second):
+		c.closeWith(reason)
+		<-wdone
+	}
+	c.closeWith(reason)
 	c.srv.proc.Watches(func(_ *tree.Tree, w *tree.Watches) []tree.Delivery {
 		w.DropWatcher(c.id)
 		return nil
@@ -191,17 +200,6 @@ func (c *conn) serve() {
 	if reason != "" {
 		log.Info("connection closed", "remote", c.nc.RemoteAddr().String(),
 			"session", sidString(c.session()), "reason", reason)
-	}
-}
-
-func (c *conn) waitFlushed(limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for (len(c.out) > 0 || c.inflight > 0) && !c.closing && time.Now().Before(deadline) {
-		c.mu.Unlock()
-		time.Sleep(time.Millisecond)
-		c.mu.Lock()
 	}
 }
 
