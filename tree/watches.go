@@ -8,80 +8,88 @@ import (
 
 // Watches is the server-side watch registry: which watcher (connection)
 // holds which watch on which path, and who is told when a WatchEvent from
-// Apply fires. It reproduces the behaviour of Apache ZooKeeper's
-// server/watch/WatchManager together with the watch calls in DataTree and
-// FinalRequestProcessor (see the method docs for the exact rules and where
-// they come from).
+// Apply fires. It reproduces Apache ZooKeeper 3.8's server/watch
+// WatchManager (with WatcherModeManager) together with the watch calls in
+// DataTree and FinalRequestProcessor; 3.8 is the version the differential
+// tests hold zabd to. The method docs give the exact rules.
 //
-// ZooKeeper keeps two tables, one for data watches (getData, exists,
-// addWatch) and one for child watches (getChildren, addWatch). Watches keeps
-// one table whose entries carry a bit set of kinds, which is the same
-// information: watchData lives in the data table, watchChild in the child
-// table, watchPersistent in both, watchRecursive in the data table (and, in
-// 3.8, also in the child table, where it never fires; see Count).
+// As in 3.8 there are two independent tables, data (getData, exists,
+// setWatches' data and exist lists) and child (getChildren, setWatches'
+// child list); addWatch and setWatches' persistent lists register in both.
+// In each table a (watcher, path) has one mode or none: standard
+// (one-shot), persistent, or persistent-recursive, and the last
+// registration in that table wins. So a getData watch set after
+// addWatch(PERSISTENT) on the same path turns the data-table entry into a
+// one-shot (the child-table entry stays persistent), and removeWatches
+// Data / Children drops the whole entry of that table, persistent or not.
 //
-// Several kinds of one watcher on one path coexist, as in ZooKeeper 3.9+
-// (ZOOKEEPER-4466). NB: ZooKeeper 3.8 keeps a single mode per (watcher,
-// path) per table, so there a one-shot getData watch set after addWatch
-// PERSISTENT on the same path silently downgrades the persistent data watch
-// to a one-shot; that is an upstream bug fixed in 3.9.0 and deliberately not
-// reproduced here.
+// Where ZooKeeper 3.9+ differs (not reproduced): an entry carries a set of
+// modes, so a one-shot watch no longer downgrades a persistent one
+// (ZOOKEEPER-4466); persistent-recursive watches live in the data table
+// only; removeWatches/checkWatches take types Persistent (4) and
+// PersistentRecursive (5) and match the named mode only; checkWatches looks
+// at the asking watcher's own entries; a watcher left without watches is
+// forgotten at once.
 //
 // Watches is pure and deterministic: no goroutines, clocks or I/O, and every
 // returned slice is in a defined order. It is not safe for concurrent use;
 // one owner (net's watch dispatcher) calls it.
 type Watches struct {
-	// paths maps a watched path to the kinds each watcher holds there.
-	// Invariant: no inner map is empty and no kind stored is zero.
-	paths map[string]map[WatcherID]watchKind
-	// watchers maps a watcher to the paths it holds any watch on.
-	// Invariant: p ∈ watchers[w] ⇔ w ∈ paths[p]; no inner map is empty.
-	watchers map[WatcherID]map[string]struct{}
-	// recursive indexes the persistent-recursive watches so that the walk
-	// over an event's ancestors looks only at them.
-	// Invariant: w ∈ recursive[p] ⇔ paths[p][w]&watchRecursive != 0;
-	// nRecursive is the total size of recursive; no inner map is empty.
-	recursive  map[string]map[WatcherID]struct{}
-	nRecursive int
-	// nData and nChild count (watcher, path) entries in ZooKeeper 3.8's
-	// data and child tables (entries whose kind intersects dataTable,
-	// resp. childTable38). Their sum is mntr's zk_watch_count.
-	nData, nChild int
+	// data and child are ZooKeeper's dataWatches and childWatches.
+	data, child watchTable
 	// scratch is trigger's reusable buffer of watcher ids.
 	scratch []WatcherID
 }
 
-// watchKind is the set of watch kinds one watcher holds on one path.
-type watchKind uint8
+// watchMode is the mode of one (watcher, path) entry in one table.
+type watchMode uint8
 
 const (
-	// watchData is a one-shot watch in the data table: getData, exists on
-	// a present or a missing node (an "exist watch" is stored exactly
-	// like a data watch), setWatches' data and exist lists.
-	watchData watchKind = 1 << iota
-	// watchChild is a one-shot watch in the child table: getChildren,
-	// getChildren2, setWatches' child list.
-	watchChild
-	// watchPersistent is addWatch(PERSISTENT): in both tables, never
+	// modeNone: no entry. Never stored.
+	modeNone watchMode = iota
+	// modeStandard is a one-shot watch: getData, exists (on a present or
+	// a missing node: an "exist watch" is stored exactly like a data
+	// watch), getChildren, getChildren2, setWatches' one-shot lists.
+	// Consumed when it fires.
+	modeStandard
+	// modePersistent is addWatch(PERSISTENT): fires for events on its
+	// path, never consumed.
+	modePersistent
+	// modeRecursive is addWatch(PERSISTENT_RECURSIVE): fires for events
+	// on its path and every descendant except NodeChildrenChanged, never
 	// consumed.
-	watchPersistent
-	// watchRecursive is addWatch(PERSISTENT_RECURSIVE): fires for the
-	// path and all descendants, except for NodeChildrenChanged; never
-	// consumed.
-	watchRecursive
-
-	watchAny = watchData | watchChild | watchPersistent | watchRecursive
-
-	// dataTable is what ZooKeeper's dataWatches table holds.
-	dataTable = watchData | watchPersistent | watchRecursive
-	// childFires is what fires in ZooKeeper's childWatches table (3.8
-	// stores recursive there too but skips it for NodeChildrenChanged,
-	// and for NodeDeleted it is already covered by the data table).
-	childFires = watchChild | watchPersistent
-	// childTable38 is what ZooKeeper 3.8's childWatches table holds,
-	// used only for counting.
-	childTable38 = watchChild | watchPersistent | watchRecursive
+	modeRecursive
 )
+
+// watchTable is one of ZooKeeper 3.8's two WatchManagers.
+type watchTable struct {
+	// paths maps a watched path to the mode of each watcher there
+	// (watchTable plus WatcherModeManager).
+	// Invariant: no inner map is empty; no stored mode is modeNone.
+	paths map[string]map[WatcherID]watchMode
+	// watchers maps a watcher to the paths it has an entry on
+	// (watch2Paths). Invariant: p ∈ watchers[w] ⇔ w ∈ paths[p]. An inner
+	// map may be empty: as in 3.8, a watcher whose entries were all
+	// consumed or removed stays listed (wchs counts it, wchc prints it)
+	// until DropWatcher.
+	watchers map[WatcherID]map[string]struct{}
+	// recursive indexes the recursive entries so that the walk over an
+	// event's ancestors looks only at them.
+	// Invariant: w ∈ recursive[p] ⇔ paths[p][w] == modeRecursive;
+	// nRecursive is the total size of recursive; no inner map is empty.
+	recursive  map[string]map[WatcherID]struct{}
+	nRecursive int
+	// n is the number of entries (WatchManager.size).
+	n int
+}
+
+func newWatchTable() watchTable {
+	return watchTable{
+		paths:     make(map[string]map[WatcherID]watchMode),
+		watchers:  make(map[WatcherID]map[string]struct{}),
+		recursive: make(map[string]map[WatcherID]struct{}),
+	}
+}
 
 // Delivery is one watch notification to send: Event goes to Watcher.
 type Delivery struct {
@@ -97,22 +105,20 @@ type StatLookup interface {
 
 // NewWatches returns an empty registry.
 func NewWatches() *Watches {
-	return &Watches{
-		paths:     make(map[string]map[WatcherID]watchKind),
-		watchers:  make(map[WatcherID]map[string]struct{}),
-		recursive: make(map[string]map[WatcherID]struct{}),
-	}
+	return &Watches{data: newWatchTable(), child: newWatchTable()}
 }
 
 // AddForRead registers the watch a read asked for (req.Watch), given the
-// read's result, as FinalRequestProcessor and DataTree do:
+// read's result, as FinalRequestProcessor and DataTree do. Each is a
+// standard (one-shot) entry that replaces whatever mode id had on the path
+// in that table:
 //
-//   - exists: a data watch whether the node exists (CodeOK) or not
+//   - exists: data table, whether the node exists (CodeOK) or not
 //     (CodeNoNode). DataTree.statNode adds the watch before it looks the
 //     node up; on a missing node it fires on NodeCreated (the "exist
 //     watch"). Any other error (bad path, NoAuth in 3.8.4+) adds none.
-//   - getData: a data watch if the read succeeded.
-//   - getChildren, getChildren2: a child watch if the read succeeded.
+//   - getData: data table, if the read succeeded.
+//   - getChildren, getChildren2: child table, if the read succeeded.
 //   - multiRead: each sub-read by the rules above with its own Watch flag
 //     and result (FinalRequestProcessor runs the single-op handlers).
 //
@@ -132,61 +138,68 @@ func (w *Watches) AddForRead(id WatcherID, req Request, res Result) {
 	switch req.Op {
 	case OpExists:
 		if res.Err == CodeOK || res.Err == CodeNoNode {
-			w.add(req.Path, id, watchData)
+			w.data.set(req.Path, id, modeStandard)
 		}
 	case OpGetData:
 		if res.Err == CodeOK {
-			w.add(req.Path, id, watchData)
+			w.data.set(req.Path, id, modeStandard)
 		}
 	case OpGetChildren, OpGetChildren2:
 		if res.Err == CodeOK {
-			w.add(req.Path, id, watchChild)
+			w.child.set(req.Path, id, modeStandard)
 		}
 	}
 }
 
 // AddPersistent registers addWatch's persistent or persistent-recursive
-// watch on path (DataTree.addWatch). Adding a kind the watcher already
-// holds on path changes nothing. A mode other than the two is refused with
+// watch on path in both tables (DataTree.addWatch), replacing the mode id
+// had there. A mode other than the two is refused with
 // CodeMarshallingError, which is what ZooKeeper answers when
 // WatcherMode.fromZooDef throws.
 func (w *Watches) AddPersistent(id WatcherID, path string, mode WatchMode) Code {
-	switch mode {
-	case WatchModePersistent:
-		w.add(path, id, watchPersistent)
-	case WatchModePersistentRecursive:
-		w.add(path, id, watchRecursive)
-	default:
+	m, ok := persistentMode(mode)
+	if !ok {
 		return CodeMarshallingError
 	}
+	w.data.set(path, id, m)
+	w.child.set(path, id, m)
 	return CodeOK
+}
+
+func persistentMode(mode WatchMode) (watchMode, bool) {
+	switch mode {
+	case WatchModePersistent:
+		return modePersistent, true
+	case WatchModePersistentRecursive:
+		return modeRecursive, true
+	}
+	return modeNone, false
 }
 
 // Trigger returns who is told about ev, and consumes the one-shot watches
 // that fired. It follows the triggerWatch calls in DataTree (createNode,
-// deleteNode, setData) with the WatchManager.triggerWatch rules; Apply
-// emits NodeCreated plus NodeChildrenChanged on the parent for a create,
-// NodeDeleted plus NodeChildrenChanged on the parent for a delete, and
-// NodeDataChanged for a setData.
+// deleteNode, setData); Apply emits NodeCreated plus NodeChildrenChanged on
+// the parent for a create, NodeDeleted plus NodeChildrenChanged on the
+// parent for a delete, and NodeDataChanged for a setData.
 //
-//   - NodeCreated, NodeDataChanged (data table): data, persistent and
-//     recursive watches on ev.Path; one-shot data watches there are
-//     consumed.
-//   - NodeDeleted (data table, then child table with the data table's
-//     watchers suppressed): every kind on ev.Path; one-shot data and child
-//     watches there are consumed.
-//   - NodeChildrenChanged (child table): child and persistent watches on
-//     ev.Path only; one-shot child watches are consumed. Recursive watches
-//     never fire for it, neither on the path nor on an ancestor.
-//   - For the first three types, recursive watches on every strict ancestor
-//     of ev.Path fire too (PathParentIterator). The ancestor walk is
-//     skipped when no recursive watch exists.
+//   - NodeCreated, NodeDataChanged: the data table.
+//   - NodeChildrenChanged: the child table.
+//   - NodeDeleted: the data table, then the child table, whose watchers
+//     already told by the data table are not told twice.
 //
-// A watcher gets at most one delivery per event however many of its watches
-// match. Deliveries are sorted by WatcherID (ZooKeeper's order across
-// connections is a HashSet's, i.e. unspecified). Persistent watches stay.
-// Cost: O(watchers on ev.Path + depth × recursive watchers on ancestors)
-// plus sorting the result, never O(all watches). Any other event type is a
+// Within one table (WatchManager.triggerWatch): on ev.Path a standard
+// entry fires and is consumed, a persistent one fires and stays, a
+// recursive one fires and stays unless the event is NodeChildrenChanged,
+// for which it stays silent; on every strict ancestor of ev.Path
+// (PathParentIterator) only recursive entries fire, and not for
+// NodeChildrenChanged. The ancestor walk is skipped when the table holds no
+// recursive entry, or for NodeChildrenChanged.
+//
+// A watcher gets at most one delivery per event however many of its
+// entries match. Deliveries are sorted by WatcherID (ZooKeeper's order
+// across connections is a HashSet's, i.e. unspecified). Cost:
+// O(watchers on ev.Path + depth × recursive watchers on ancestors) plus
+// sorting the result, never O(all watches). Any other event type is a
 // caller bug and panics.
 //
 // NB: since 3.8.4 (CVE-2024-23944) ZooKeeper drops a delivery when the
@@ -210,37 +223,17 @@ func (w *Watches) TriggerAll(evs []WatchEvent) []Delivery {
 }
 
 func (w *Watches) trigger(out []Delivery, ev WatchEvent) []Delivery {
-	var fires, consume watchKind
-	walk := true
+	ids := w.scratch[:0]
 	switch ev.Type {
 	case EventNodeCreated, EventNodeDataChanged:
-		fires, consume = dataTable, watchData
-	case EventNodeDeleted:
-		fires, consume = dataTable|childFires, watchData|watchChild
+		ids = w.data.trigger(ids, ev.Path, ev.Type)
 	case EventNodeChildrenChanged:
-		fires, consume, walk = childFires, watchChild, false
+		ids = w.child.trigger(ids, ev.Path, ev.Type)
+	case EventNodeDeleted:
+		ids = w.data.trigger(ids, ev.Path, ev.Type)
+		ids = w.child.trigger(ids, ev.Path, ev.Type)
 	default:
 		panic(fmt.Sprintf("tree: Watches.Trigger: event type %d at %q is not a node event", ev.Type, ev.Path))
-	}
-	ids := w.scratch[:0]
-	if ws := w.paths[ev.Path]; ws != nil {
-		for id, k := range ws {
-			if k&fires == 0 {
-				continue
-			}
-			ids = append(ids, id)
-			if k&consume != 0 {
-				// NB: deleting from ws while ranging over it is allowed.
-				w.set(ev.Path, id, k, k&^consume)
-			}
-		}
-	}
-	if walk && w.nRecursive > 0 {
-		for p, ok := watchParent(ev.Path); ok; p, ok = watchParent(p) {
-			for id := range w.recursive[p] {
-				ids = append(ids, id)
-			}
-		}
 	}
 	// Sorting the bare ids (no pointers to move) is several times cheaper
 	// than sorting Deliveries.
@@ -259,19 +252,22 @@ func (w *Watches) trigger(out []Delivery, ev WatchEvent) []Delivery {
 // DataTree.setWatches computes them against t, in its order:
 //
 //  1. each path of req.DataWatches: node missing → NodeDeleted; node's
-//     mzxid > req.RelativeZxid → NodeDataChanged; else a data watch.
+//     mzxid > req.RelativeZxid → NodeDataChanged; else a standard entry
+//     in the data table.
 //  2. each path of req.ExistWatches: node present → NodeCreated; else a
-//     data watch (an exist watch).
+//     standard entry in the data table (an exist watch).
 //  3. each path of req.ChildWatches: node missing → NodeDeleted; pzxid >
-//     req.RelativeZxid → NodeChildrenChanged; else a child watch.
+//     req.RelativeZxid → NodeChildrenChanged; else a standard entry in
+//     the child table.
 //  4. req.PersistentWatches, then req.PersistentRecursiveWatches:
-//     registered, no event (ignored for OpSetWatches, which ZooKeeper
-//     calls with empty persistent lists).
+//     registered in both tables, no event (ignored for OpSetWatches,
+//     which ZooKeeper calls with empty persistent lists).
 //
-// A watch whose event is returned is not registered. The deliveries all go
-// to id, in list order, neither sorted nor merged: a path in both the data
-// and the child list of a deleted node yields two NodeDeleted, as
-// ZooKeeper sends.
+// Each registration replaces the mode id had on the path in that table, in
+// list order. A watch whose event is returned is not registered. The
+// deliveries all go to id, in list order, neither sorted nor merged: a
+// path in both the data and the child list of a deleted node yields two
+// NodeDeleted, as ZooKeeper sends.
 func (w *Watches) SetWatches(id WatcherID, req Request, t StatLookup) []Delivery {
 	var out []Delivery
 	missed := func(typ EventType, p string) {
@@ -285,14 +281,14 @@ func (w *Watches) SetWatches(id WatcherID, req Request, t StatLookup) []Delivery
 		case st.Mzxid > req.RelativeZxid:
 			missed(EventNodeDataChanged, p)
 		default:
-			w.add(p, id, watchData)
+			w.data.set(p, id, modeStandard)
 		}
 	}
 	for _, p := range req.ExistWatches {
 		if _, ok := t.StatOf(p); ok {
 			missed(EventNodeCreated, p)
 		} else {
-			w.add(p, id, watchData)
+			w.data.set(p, id, modeStandard)
 		}
 	}
 	for _, p := range req.ChildWatches {
@@ -303,238 +299,243 @@ func (w *Watches) SetWatches(id WatcherID, req Request, t StatLookup) []Delivery
 		case st.Pzxid > req.RelativeZxid:
 			missed(EventNodeChildrenChanged, p)
 		default:
-			w.add(p, id, watchChild)
+			w.child.set(p, id, modeStandard)
 		}
 	}
 	if req.Op != OpSetWatches {
 		for _, p := range req.PersistentWatches {
-			w.add(p, id, watchPersistent)
+			w.AddPersistent(id, p, WatchModePersistent)
 		}
 		for _, p := range req.PersistentRecursiveWatches {
-			w.add(p, id, watchRecursive)
+			w.AddPersistent(id, p, WatchModePersistentRecursive)
 		}
 	}
 	return out
 }
 
-// watcherTypeKinds maps removeWatches/checkWatches' type to the kinds it
-// names, as ZooKeeper 3.9+'s DataTree.removeWatch and containsWatcher do:
-// Children is the one-shot child watch, Data the one-shot data/exist watch,
-// Persistent and PersistentRecursive the addWatch ones, Any all of them.
-func watcherTypeKinds(typ WatcherType) (watchKind, bool) {
-	switch typ {
-	// ZooKeeper 3.8 (the arbiter) works on whole table entries: Data
-	// and Children match, and remove, persistent and recursive watches
-	// too (3.8 keeps those in both tables).
-	case WatcherChildren:
-		return watchChild | watchPersistent | watchRecursive, true
-	case WatcherData:
-		return watchData | watchPersistent | watchRecursive, true
-	case WatcherPersistent:
-		return watchPersistent, true
-	case WatcherPersistentRecursive:
-		return watchRecursive, true
-	case WatcherAny:
-		return watchAny, true
-	}
-	return 0, false
-}
-
-// Remove is removeWatches: it drops id's watches of type typ on path
-// (exactly path; ancestors are not looked at). It returns CodeOK if it
-// dropped any, CodeNoWatcher if none matched (FinalRequestProcessor throws
-// NoWatcherException), and CodeMarshallingError for an unknown type
-// (WatcherType.fromInt throws).
+// Remove is removeWatches (DataTree.removeWatch): Children drops id's
+// entry on path from the child table, Data from the data table, Any from
+// both, whatever its mode (ancestors are not looked at). It returns CodeOK
+// if it dropped any entry, CodeNoWatcher if there was none
+// (FinalRequestProcessor throws NoWatcherException), and
+// CodeMarshallingError for any other type, 3.9's Persistent (4) and
+// PersistentRecursive (5) included: 3.8's WatcherType.fromInt throws.
 //
 // The server sends nothing else: DataWatchRemoved, ChildWatchRemoved and
 // PersistentWatchRemoved events are made by the client library
 // (ZKWatchManager.removeWatcher) when the reply is OK, so Remove returns no
 // deliveries.
-//
-// NB: ZooKeeper 3.8 knows only types 1-3 (4 and 5 get
-// CodeMarshallingError there; accepted here as 3.9+ does) and its
-// Children/Data remove the whole table entry, persistent modes included;
-// that is followed here, since the differential tests hold us to 3.8
-// (3.9+ removes only the kind named).
 func (w *Watches) Remove(id WatcherID, path string, typ WatcherType) Code {
-	mask, ok := watcherTypeKinds(typ)
-	if !ok {
+	var removed bool
+	switch typ {
+	case WatcherChildren:
+		removed = w.child.remove(path, id)
+	case WatcherData:
+		removed = w.data.remove(path, id)
+	case WatcherAny:
+		c := w.child.remove(path, id)
+		d := w.data.remove(path, id)
+		removed = c || d
+	default:
 		return CodeMarshallingError
 	}
-	k := w.paths[path][id]
-	if k&mask == 0 {
+	if !removed {
 		return CodeNoWatcher
 	}
-	w.set(path, id, k, k&^mask)
 	return CodeOK
 }
 
-// Check is checkWatches: CodeOK if id holds a watch of type typ on exactly
-// path, CodeNoWatcher if not, CodeMarshallingError for an unknown type.
+// Check is checkWatches (DataTree.containsWatcher): CodeOK if the table
+// typ names (Children: child, Data: data, Any: either) holds an entry on
+// exactly path, CodeNoWatcher if not, CodeMarshallingError for any other
+// type (as for Remove).
 //
-// NB: ZooKeeper 3.8's WatchManager.containsWatcher answers true when any
-// watcher at all watches path in the table asked about (a bug fixed in
-// 3.9); this checks id's own watches, as 3.9+ does. The 3.8 client checks
-// its own watches before asking, so the difference rarely shows.
-func (w *Watches) Check(id WatcherID, path string, typ WatcherType) Code {
-	mask, ok := watcherTypeKinds(typ)
-	if !ok {
+// NB: this is 3.8's WatchManager.containsWatcher, which answers yes when
+// any watcher at all has an entry on path in that table, not only id (a
+// bug fixed in 3.9). The 3.8 client checks its own watches before asking,
+// so the difference rarely shows.
+func (w *Watches) Check(_ WatcherID, path string, typ WatcherType) Code {
+	var found bool
+	switch typ {
+	case WatcherChildren:
+		found = w.child.paths[path] != nil
+	case WatcherData:
+		found = w.data.paths[path] != nil
+	case WatcherAny:
+		found = w.child.paths[path] != nil || w.data.paths[path] != nil
+	default:
 		return CodeMarshallingError
 	}
-	if w.paths[path][id]&mask == 0 {
+	if !found {
 		return CodeNoWatcher
 	}
 	return CodeOK
 }
 
-// DropWatcher forgets every watch of id (connection closed:
-// DataTree.removeCnxn). The caller must not add watches for id afterwards
-// (ZooKeeper ignores addWatch from a stale connection).
+// DropWatcher forgets every watch of id, in both tables (connection
+// closed: DataTree.removeCnxn). The caller must not add watches for id
+// afterwards (ZooKeeper ignores addWatch from a stale connection).
 func (w *Watches) DropWatcher(id WatcherID) {
-	for p := range w.watchers[id] {
-		w.set(p, id, w.paths[p][id], 0)
-	}
+	w.data.drop(id)
+	w.child.drop(id)
 }
 
-// Count is mntr's zk_watch_count: entries in the data table plus entries
-// in the child table (DataTree.getWatchCount). A getData or exists watch
-// counts 1, a getChildren watch 1, a persistent watch 2 (it sits in both
-// tables), a recursive one 2 as in ZooKeeper 3.8 (3.9+ counts it once);
-// several kinds of one watcher on one path in one table count once.
-func (w *Watches) Count() int { return w.nData + w.nChild }
+// Count is mntr's zk_watch_count (DataTree.getWatchCount): entries in the
+// data table plus entries in the child table. A getData or exists watch
+// counts 1, a getChildren watch 1, a persistent or recursive watch 2 (one
+// entry per table; 3.9+ counts a recursive one once), and a one-shot watch
+// set on a path where the watcher already has an entry in that table
+// replaces it rather than adding one.
+func (w *Watches) Count() int { return w.data.n + w.child.n }
 
-// DataCount is wchs's "Total watches": (watcher, path) entries in the data
-// table. Like ZooKeeper's wchs, wchc and wchp (DataTree.dumpWatches*,
-// getWatches*), DataCount, Paths, Watchers, ByWatcher and ByPath look at
-// the data table only: a connection's getChildren watches are not listed.
-func (w *Watches) DataCount() int { return w.nData }
+// DataCount is wchs's "Total watches": the entries in the data table. Like
+// ZooKeeper's wchs, wchc and wchp (DataTree.dumpWatches*, getWatches*),
+// DataCount, Paths, Watchers, ByWatcher and ByPath look at the data table
+// only: a connection's getChildren watches are not listed.
+func (w *Watches) DataCount() int { return w.data.n }
 
-// Paths is wchs's number of watched paths (data table only). O(paths).
-func (w *Watches) Paths() int {
-	n := 0
-	for _, ws := range w.paths {
-		for _, k := range ws {
-			if k&dataTable != 0 {
-				n++
-				break
-			}
-		}
-	}
-	return n
-}
+// Paths is wchs's number of watched paths: paths with an entry in the data
+// table.
+func (w *Watches) Paths() int { return len(w.data.paths) }
 
-// Watchers is wchs's number of watching connections (data table only).
-// O(registrations).
-func (w *Watches) Watchers() int {
-	n := 0
-	for id, ps := range w.watchers {
-		for p := range ps {
-			if w.paths[p][id]&dataTable != 0 {
-				n++
-				break
-			}
-		}
-	}
-	return n
-}
+// Watchers is wchs's number of watching connections: as in 3.8, every
+// watcher that has had an entry in the data table since it was last
+// dropped, including one whose watches have all fired or been removed.
+func (w *Watches) Watchers() int { return len(w.data.watchers) }
 
-// ByWatcher is wchc: each watcher's watched paths, sorted (data table
-// only). The result is a fresh map the caller owns.
+// ByWatcher is wchc: each watcher of Watchers with its paths in the data
+// table, sorted; a watcher left without entries maps to an empty list, as
+// 3.8 prints it with no paths. The result is a fresh map the caller owns.
 func (w *Watches) ByWatcher() map[WatcherID][]string {
-	out := make(map[WatcherID][]string)
-	for id, ps := range w.watchers {
-		var list []string
+	out := make(map[WatcherID][]string, len(w.data.watchers))
+	for id, ps := range w.data.watchers {
+		list := make([]string, 0, len(ps))
 		for p := range ps {
-			if w.paths[p][id]&dataTable != 0 {
-				list = append(list, p)
-			}
+			list = append(list, p)
 		}
-		if len(list) > 0 {
-			slices.Sort(list)
-			out[id] = list
-		}
+		slices.Sort(list)
+		out[id] = list
 	}
 	return out
 }
 
-// ByPath is wchp: each watched path's watchers, sorted (data table only).
-// The result is a fresh map the caller owns.
+// ByPath is wchp: each path with an entry in the data table and its
+// watchers, sorted. The result is a fresh map the caller owns.
 func (w *Watches) ByPath() map[string][]WatcherID {
-	out := make(map[string][]WatcherID)
-	for p, ws := range w.paths {
-		var list []WatcherID
-		for id, k := range ws {
-			if k&dataTable != 0 {
-				list = append(list, id)
-			}
+	out := make(map[string][]WatcherID, len(w.data.paths))
+	for p, ws := range w.data.paths {
+		list := make([]WatcherID, 0, len(ws))
+		for id := range ws {
+			list = append(list, id)
 		}
-		if len(list) > 0 {
-			slices.Sort(list)
-			out[p] = list
-		}
+		slices.Sort(list)
+		out[p] = list
 	}
 	return out
 }
 
-// add gives id the kind k on path in addition to what it holds.
-func (w *Watches) add(path string, id WatcherID, k watchKind) {
-	old := w.paths[path][id]
-	w.set(path, id, old, old|k)
-}
-
-// set changes id's kinds on path from old (which must be what is stored)
-// to k, keeping every index and counter in step. All mutation goes
-// through here.
-func (w *Watches) set(path string, id WatcherID, old, k watchKind) {
-	if old == k {
+// set gives id the mode m (not modeNone) on path, replacing what it had
+// (WatchManager.addWatch: last registration wins).
+func (t *watchTable) set(path string, id WatcherID, m watchMode) {
+	ws := t.paths[path]
+	if ws == nil {
+		ws = make(map[WatcherID]watchMode)
+		t.paths[path] = ws
+	}
+	old := ws[id]
+	if old == m {
 		return
 	}
-	w.nData += countIf(k&dataTable != 0) - countIf(old&dataTable != 0)
-	w.nChild += countIf(k&childTable38 != 0) - countIf(old&childTable38 != 0)
-	switch {
-	case k&watchRecursive != 0 && old&watchRecursive == 0:
-		rs := w.recursive[path]
+	ws[id] = m
+	if old == modeNone {
+		t.n++
+		ps := t.watchers[id]
+		if ps == nil {
+			ps = make(map[string]struct{})
+			t.watchers[id] = ps
+		}
+		ps[path] = struct{}{}
+	}
+	if old == modeRecursive {
+		t.unindexRecursive(path, id)
+	}
+	if m == modeRecursive {
+		rs := t.recursive[path]
 		if rs == nil {
 			rs = make(map[WatcherID]struct{})
-			w.recursive[path] = rs
+			t.recursive[path] = rs
 		}
 		rs[id] = struct{}{}
-		w.nRecursive++
-	case k&watchRecursive == 0 && old&watchRecursive != 0:
-		rs := w.recursive[path]
-		delete(rs, id)
-		if len(rs) == 0 {
-			delete(w.recursive, path)
-		}
-		w.nRecursive--
+		t.nRecursive++
 	}
-	if k != 0 {
-		ws := w.paths[path]
-		if ws == nil {
-			ws = make(map[WatcherID]watchKind)
-			w.paths[path] = ws
-		}
-		ws[id] = k
-		if old == 0 {
-			ps := w.watchers[id]
-			if ps == nil {
-				ps = make(map[string]struct{})
-				w.watchers[id] = ps
-			}
-			ps[path] = struct{}{}
-		}
-		return
+}
+
+// remove drops id's entry on path and reports whether there was one. The
+// watcher stays in watchers, possibly with no path (3.8's watch2Paths).
+func (t *watchTable) remove(path string, id WatcherID) bool {
+	ws := t.paths[path]
+	old, ok := ws[id]
+	if !ok {
+		return false
 	}
-	ws := w.paths[path]
 	delete(ws, id)
 	if len(ws) == 0 {
-		delete(w.paths, path)
+		delete(t.paths, path)
 	}
-	ps := w.watchers[id]
-	delete(ps, path)
-	if len(ps) == 0 {
-		delete(w.watchers, id)
+	delete(t.watchers[id], path)
+	if old == modeRecursive {
+		t.unindexRecursive(path, id)
 	}
+	t.n--
+	return true
+}
+
+func (t *watchTable) unindexRecursive(path string, id WatcherID) {
+	rs := t.recursive[path]
+	delete(rs, id)
+	if len(rs) == 0 {
+		delete(t.recursive, path)
+	}
+	t.nRecursive--
+}
+
+// drop forgets id altogether.
+func (t *watchTable) drop(id WatcherID) {
+	for p := range t.watchers[id] {
+		t.remove(p, id)
+	}
+	delete(t.watchers, id)
+}
+
+// trigger appends to ids the watchers this table tells about an event of
+// type typ at path and consumes the standard entries that fired on path
+// (the rules are in Trigger's doc).
+func (t *watchTable) trigger(ids []WatcherID, path string, typ EventType) []WatcherID {
+	ncc := typ == EventNodeChildrenChanged
+	if ws := t.paths[path]; ws != nil {
+		for id, m := range ws {
+			switch m {
+			case modeRecursive:
+				if !ncc {
+					ids = append(ids, id)
+				}
+			case modePersistent:
+				ids = append(ids, id)
+			default:
+				ids = append(ids, id)
+				// NB: deleting from ws while ranging over it is allowed.
+				t.remove(path, id)
+			}
+		}
+	}
+	if !ncc && t.nRecursive > 0 {
+		for p, ok := watchParent(path); ok; p, ok = watchParent(p) {
+			for id := range t.recursive[p] {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
 }
 
 // watchParent returns the parent of a ZooKeeper path ("/a/b" → "/a",
@@ -552,11 +553,4 @@ func watchParent(p string) (string, bool) {
 		return "/", true
 	}
 	return p[:i], true
-}
-
-func countIf(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -10,78 +10,86 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// describeWatches lists every registration as "path id kinds", sorted, for
-// want/got comparisons of the registry's state.
+// describeWatches lists every entry of both tables as "table path id
+// mode", sorted, for want/got comparisons of the registry's state.
 func describeWatches(w *Watches) []string {
 	var out []string
-	for p, ws := range w.paths {
-		for id, k := range ws {
-			out = append(out, fmt.Sprintf("%s %d %s", p, id, k))
+	for _, tb := range []struct {
+		name string
+		t    *watchTable
+	}{{"data", &w.data}, {"child", &w.child}} {
+		for p, ws := range tb.t.paths {
+			for id, m := range ws {
+				out = append(out, fmt.Sprintf("%s %s %d %s", tb.name, p, id, m))
+			}
 		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-func (k watchKind) String() string {
-	var parts []string
-	for _, n := range []struct {
-		k    watchKind
-		name string
-	}{{watchData, "data"}, {watchChild, "child"}, {watchPersistent, "persistent"}, {watchRecursive, "recursive"}} {
-		if k&n.k != 0 {
-			parts = append(parts, n.name)
-		}
-	}
-	if len(parts) == 0 {
+func (m watchMode) String() string {
+	switch m {
+	case modeNone:
 		return "none"
+	case modeStandard:
+		return "standard"
+	case modePersistent:
+		return "persistent"
+	case modeRecursive:
+		return "recursive"
 	}
-	return strings.Join(parts, "+")
+	return fmt.Sprintf("mode(%d)", uint8(m))
 }
 
-// checkWatchesInvariants verifies the invariants stated on Watches' fields.
+// checkWatchesInvariants verifies the invariants stated on watchTable's
+// fields, in both tables.
 func checkWatchesInvariants(t *testing.T, w *Watches) {
 	t.Helper()
-	nData, nChild, nRec := 0, 0, 0
-	for p, ws := range w.paths {
-		if len(ws) == 0 {
-			t.Fatalf("paths[%q] is empty", p)
-		}
-		for id, k := range ws {
-			if k == 0 || k&^watchAny != 0 {
-				t.Fatalf("paths[%q][%d] = %b", p, id, k)
+	for name, tb := range map[string]*watchTable{"data": &w.data, "child": &w.child} {
+		n, nRec := 0, 0
+		for p, ws := range tb.paths {
+			if len(ws) == 0 {
+				t.Fatalf("%s: paths[%q] is empty", name, p)
 			}
-			if _, ok := w.watchers[id][p]; !ok {
-				t.Fatalf("paths[%q][%d] set but watchers[%d] lacks %q", p, id, id, p)
-			}
-			_, inRec := w.recursive[p][id]
-			if inRec != (k&watchRecursive != 0) {
-				t.Fatalf("recursive[%q][%d] = %v, kind %s", p, id, inRec, k)
-			}
-			nData += countIf(k&dataTable != 0)
-			nChild += countIf(k&childTable38 != 0)
-			nRec += countIf(k&watchRecursive != 0)
-		}
-	}
-	for id, ps := range w.watchers {
-		if len(ps) == 0 {
-			t.Fatalf("watchers[%d] is empty", id)
-		}
-		for p := range ps {
-			if w.paths[p][id] == 0 {
-				t.Fatalf("watchers[%d] has %q but paths lacks it", id, p)
+			for id, m := range ws {
+				if m != modeStandard && m != modePersistent && m != modeRecursive {
+					t.Fatalf("%s: paths[%q][%d] = %v", name, p, id, m)
+				}
+				if _, ok := tb.watchers[id][p]; !ok {
+					t.Fatalf("%s: paths[%q][%d] set but watchers[%d] lacks %q", name, p, id, id, p)
+				}
+				_, inRec := tb.recursive[p][id]
+				if inRec != (m == modeRecursive) {
+					t.Fatalf("%s: recursive[%q][%d] = %v, mode %v", name, p, id, inRec, m)
+				}
+				n++
+				nRec += countIf(m == modeRecursive)
 			}
 		}
-	}
-	for p, rs := range w.recursive {
-		if len(rs) == 0 {
-			t.Fatalf("recursive[%q] is empty", p)
+		for id, ps := range tb.watchers {
+			for p := range ps {
+				if tb.paths[p][id] == modeNone {
+					t.Fatalf("%s: watchers[%d] has %q but paths lacks it", name, id, p)
+				}
+			}
+		}
+		for p, rs := range tb.recursive {
+			if len(rs) == 0 {
+				t.Fatalf("%s: recursive[%q] is empty", name, p)
+			}
+		}
+		if n != tb.n || nRec != tb.nRecursive {
+			t.Fatalf("%s: counters n=%d rec=%d, recounted %d %d", name, tb.n, tb.nRecursive, n, nRec)
 		}
 	}
-	if nData != w.nData || nChild != w.nChild || nRec != w.nRecursive {
-		t.Fatalf("counters data=%d child=%d rec=%d, recounted %d %d %d",
-			w.nData, w.nChild, w.nRecursive, nData, nChild, nRec)
+}
+
+func countIf(b bool) int {
+	if b {
+		return 1
 	}
+	return 0
 }
 
 type wFakeTree map[string]Stat
@@ -175,7 +183,7 @@ func TestWatchesTrigger(t *testing.T) {
 			},
 			events:    []WatchEvent{deleted("/a"), deleted("/a")},
 			want:      [][]Delivery{wDeliveries(deleted("/a"), 1, 2, 3), nil},
-			wantAfter: []string{"/b 4 data"},
+			wantAfter: []string{"data /b 4 standard"},
 		},
 		{
 			name: "create: NodeCreated on the path, NodeChildrenChanged on the parent, separately",
@@ -189,7 +197,7 @@ func TestWatchesTrigger(t *testing.T) {
 				wDeliveries(created("/a/b"), 1),
 				wDeliveries(children("/a"), 2),
 			},
-			wantAfter: []string{"/a 3 data"},
+			wantAfter: []string{"data /a 3 standard"},
 		},
 		{
 			name:   "child watch on the root",
@@ -206,14 +214,14 @@ func TestWatchesTrigger(t *testing.T) {
 				wDeliveries(children("/a"), 1), wDeliveries(deleted("/a"), 1),
 				wDeliveries(created("/a"), 1),
 			},
-			wantAfter: []string{"/a 1 persistent"},
+			wantAfter: []string{"child /a 1 persistent", "data /a 1 persistent"},
 		},
 		{
 			name:      "persistent watch does not fire for descendants",
 			setup:     func(w *Watches) { w.AddPersistent(1, "/a", WatchModePersistent) },
 			events:    []WatchEvent{created("/a/b"), changed("/a/b"), deleted("/a/b"), children("/a/b")},
 			want:      [][]Delivery{nil, nil, nil, nil},
-			wantAfter: []string{"/a 1 persistent"},
+			wantAfter: []string{"child /a 1 persistent", "data /a 1 persistent"},
 		},
 		{
 			name:  "recursive watch fires for descendants except NodeChildrenChanged",
@@ -226,7 +234,7 @@ func TestWatchesTrigger(t *testing.T) {
 				wDeliveries(created("/a/b"), 1), nil, wDeliveries(changed("/a/b/c"), 1),
 				wDeliveries(deleted("/a/b/c"), 1), nil, nil, nil, nil,
 			},
-			wantAfter: []string{"/a 1 recursive"},
+			wantAfter: []string{"child /a 1 recursive", "data /a 1 recursive"},
 		},
 		{
 			name:   "recursive watch fires on its own path except NodeChildrenChanged",
@@ -236,7 +244,7 @@ func TestWatchesTrigger(t *testing.T) {
 				wDeliveries(created("/a"), 1), wDeliveries(changed("/a"), 1), nil,
 				wDeliveries(deleted("/a"), 1),
 			},
-			wantAfter: []string{"/a 1 recursive"},
+			wantAfter: []string{"child /a 1 recursive", "data /a 1 recursive"},
 		},
 		{
 			name:   "recursive watch on the root sees every node event",
@@ -246,22 +254,22 @@ func TestWatchesTrigger(t *testing.T) {
 				wDeliveries(created("/x"), 7), wDeliveries(changed("/x/y/z"), 7), nil,
 				wDeliveries(deleted("/x"), 7),
 			},
-			wantAfter: []string{"/ 7 recursive"},
+			wantAfter: []string{"child / 7 recursive", "data / 7 recursive"},
 		},
 		{
-			name: "one-shot then persistent on the same path: one delivery, persistent stays",
+			name: "one-shot then persistent on the same path: the persistent mode replaces it",
 			setup: func(w *Watches) {
 				w.AddForRead(1, wRead(OpGetData, "/a"), wOK)
 				w.AddPersistent(1, "/a", WatchModePersistent)
 			},
 			events:    []WatchEvent{changed("/a"), changed("/a")},
 			want:      [][]Delivery{wDeliveries(changed("/a"), 1), wDeliveries(changed("/a"), 1)},
-			wantAfter: []string{"/a 1 persistent"},
+			wantAfter: []string{"child /a 1 persistent", "data /a 1 persistent"},
 		},
 		{
-			// ZooKeeper 3.8 would downgrade the persistent data watch here
-			// (single mode per path, ZOOKEEPER-4466); 3.9+ keeps both.
-			name: "persistent then one-shot on the same path: persistent survives the one-shot",
+			// ZooKeeper 3.8: one mode per (watcher, path) per table, the
+			// last registration wins (3.9+ keeps both, ZOOKEEPER-4466).
+			name: "persistent then one-shots on the same path: both tables downgraded",
 			setup: func(w *Watches) {
 				w.AddPersistent(1, "/a", WatchModePersistent)
 				w.AddForRead(1, wRead(OpGetData, "/a"), wOK)
@@ -269,22 +277,76 @@ func TestWatchesTrigger(t *testing.T) {
 			},
 			events: []WatchEvent{changed("/a"), changed("/a"), children("/a"), children("/a")},
 			want: [][]Delivery{
-				wDeliveries(changed("/a"), 1), wDeliveries(changed("/a"), 1),
-				wDeliveries(children("/a"), 1), wDeliveries(children("/a"), 1),
+				wDeliveries(changed("/a"), 1), nil,
+				wDeliveries(children("/a"), 1), nil,
 			},
-			wantAfter: []string{"/a 1 persistent"},
+			wantAfter: nil,
 		},
 		{
-			name: "recursive ancestor plus data watch of one watcher: one delivery",
+			name: "persistent then getChildren: child entry one-shot, data entry stays persistent",
+			setup: func(w *Watches) {
+				w.AddPersistent(1, "/a", WatchModePersistent)
+				w.AddForRead(1, wRead(OpGetChildren, "/a"), wOK)
+			},
+			events: []WatchEvent{children("/a"), children("/a"), changed("/a"), deleted("/a")},
+			want: [][]Delivery{
+				wDeliveries(children("/a"), 1), nil,
+				wDeliveries(changed("/a"), 1), wDeliveries(deleted("/a"), 1),
+			},
+			wantAfter: []string{"data /a 1 persistent"},
+		},
+		{
+			name: "recursive then getData: the child table's recursive entry still fires NodeDeleted",
+			setup: func(w *Watches) {
+				w.AddPersistent(1, "/a", WatchModePersistentRecursive)
+				w.AddForRead(1, wRead(OpGetData, "/a"), wOK)
+			},
+			events: []WatchEvent{
+				created("/a/b"), changed("/a/b"), changed("/a"), changed("/a"),
+				deleted("/a/b"), children("/a"), deleted("/a"),
+			},
+			want: [][]Delivery{
+				nil, nil, wDeliveries(changed("/a"), 1), nil,
+				wDeliveries(deleted("/a/b"), 1), nil, wDeliveries(deleted("/a"), 1),
+			},
+			wantAfter: []string{"child /a 1 recursive"},
+		},
+		{
+			name: "persistent after recursive: no longer recursive in either table",
+			setup: func(w *Watches) {
+				w.AddPersistent(1, "/a", WatchModePersistentRecursive)
+				w.AddPersistent(1, "/a", WatchModePersistent)
+			},
+			events:    []WatchEvent{created("/a/b"), deleted("/a/b"), children("/a")},
+			want:      [][]Delivery{nil, nil, wDeliveries(children("/a"), 1)},
+			wantAfter: []string{"child /a 1 persistent", "data /a 1 persistent"},
+		},
+		{
+			name: "NodeDeleted: a watcher in both tables is told once, both one-shots consumed",
+			setup: func(w *Watches) {
+				w.AddPersistent(1, "/", WatchModePersistentRecursive)
+				w.AddForRead(1, wRead(OpGetChildren, "/a"), wOK)
+				w.AddForRead(2, wRead(OpGetData, "/a"), wOK)
+				w.AddForRead(2, wRead(OpGetChildren, "/a"), wOK)
+			},
+			events:    []WatchEvent{deleted("/a")},
+			want:      [][]Delivery{wDeliveries(deleted("/a"), 1, 2)},
+			wantAfter: []string{"child / 1 recursive", "data / 1 recursive"},
+		},
+		{
+			name: "recursive ancestor plus persistent watch of one watcher: one delivery",
 			setup: func(w *Watches) {
 				w.AddPersistent(1, "/", WatchModePersistentRecursive)
 				w.AddPersistent(1, "/a", WatchModePersistentRecursive)
 				w.AddForRead(1, wRead(OpGetData, "/a/b"), wOK)
 				w.AddPersistent(1, "/a/b", WatchModePersistent)
 			},
-			events:    []WatchEvent{changed("/a/b")},
-			want:      [][]Delivery{wDeliveries(changed("/a/b"), 1)},
-			wantAfter: []string{"/ 1 recursive", "/a 1 recursive", "/a/b 1 persistent"},
+			events: []WatchEvent{changed("/a/b")},
+			want:   [][]Delivery{wDeliveries(changed("/a/b"), 1)},
+			wantAfter: []string{
+				"child / 1 recursive", "child /a 1 recursive", "child /a/b 1 persistent",
+				"data / 1 recursive", "data /a 1 recursive", "data /a/b 1 persistent",
+			},
 		},
 		{
 			name: "deliveries sorted by watcher",
@@ -295,9 +357,12 @@ func TestWatchesTrigger(t *testing.T) {
 				w.AddPersistent(4, "/a", WatchModePersistentRecursive)
 				w.AddPersistent(2, "/", WatchModePersistentRecursive)
 			},
-			events:    []WatchEvent{changed("/a/b")},
-			want:      [][]Delivery{wDeliveries(changed("/a/b"), 1, 2, 3, 4, 5, 9)},
-			wantAfter: []string{"/ 2 recursive", "/a 4 recursive"},
+			events: []WatchEvent{changed("/a/b")},
+			want:   [][]Delivery{wDeliveries(changed("/a/b"), 1, 2, 3, 4, 5, 9)},
+			wantAfter: []string{
+				"child / 2 recursive", "child /a 4 recursive",
+				"data / 2 recursive", "data /a 4 recursive",
+			},
 		},
 		{
 			name: "multiRead registers each sub-wRead's watch",
@@ -311,7 +376,7 @@ func TestWatchesTrigger(t *testing.T) {
 			},
 			events:    nil,
 			want:      nil,
-			wantAfter: []string{"/a 1 data", "/b 1 child"},
+			wantAfter: []string{"child /b 1 standard", "data /a 1 standard"},
 		},
 	}
 	for _, tc := range tests {
@@ -393,13 +458,13 @@ func TestWatchesSetWatches(t *testing.T) {
 				{1, wEvent(EventNodeDeleted, "/gone")},
 				{1, wEvent(EventNodeDataChanged, "/new")},
 			},
-			wantAfter: []string{"/exact 1 data", "/old 1 data"},
+			wantAfter: []string{"data /exact 1 standard", "data /old 1 standard"},
 		},
 		{
 			name:      "exist watches",
 			req:       Request{Op: OpSetWatches, RelativeZxid: 10, ExistWatches: []string{"/old", "/gone"}},
 			want:      []Delivery{{1, wEvent(EventNodeCreated, "/old")}},
-			wantAfter: []string{"/gone 1 data"},
+			wantAfter: []string{"data /gone 1 standard"},
 		},
 		{
 			name: "child watches",
@@ -408,7 +473,7 @@ func TestWatchesSetWatches(t *testing.T) {
 				{1, wEvent(EventNodeChildrenChanged, "/kids")},
 				{1, wEvent(EventNodeDeleted, "/gone")},
 			},
-			wantAfter: []string{"/ 1 child", "/exact 1 child", "/old 1 child"},
+			wantAfter: []string{"child / 1 standard", "child /exact 1 standard", "child /old 1 standard"},
 		},
 		{
 			name: "order is data, exist, child lists; duplicates not merged",
@@ -421,17 +486,20 @@ func TestWatchesSetWatches(t *testing.T) {
 			},
 		},
 		{
-			name: "persistent lists just re-register, even on missing nodes",
-			req: Request{Op: OpSetWatches2, RelativeZxid: 0,
-				PersistentWatches: []string{"/new", "/gone"}, PersistentRecursiveWatches: []string{"/", "/new"}},
-			want:      nil,
-			wantAfter: []string{"/ 1 recursive", "/gone 1 persistent", "/new 1 persistent+recursive"},
+			name: "persistent lists re-register in both tables, even on missing nodes; last mode wins",
+			req: Request{Op: OpSetWatches2, RelativeZxid: 10, DataWatches: []string{"/old"},
+				PersistentWatches: []string{"/new", "/gone", "/old"}, PersistentRecursiveWatches: []string{"/", "/new"}},
+			want: nil,
+			wantAfter: []string{
+				"child / 1 recursive", "child /gone 1 persistent", "child /new 1 recursive", "child /old 1 persistent",
+				"data / 1 recursive", "data /gone 1 persistent", "data /new 1 recursive", "data /old 1 persistent",
+			},
 		},
 		{
 			name: "setWatches (v1) carries no persistent lists",
 			req: Request{Op: OpSetWatches, RelativeZxid: 10, DataWatches: []string{"/old"},
 				PersistentWatches: []string{"/new"}, PersistentRecursiveWatches: []string{"/"}},
-			wantAfter: []string{"/old 1 data"},
+			wantAfter: []string{"data /old 1 standard"},
 		},
 	}
 	for _, tc := range tests {
@@ -458,77 +526,76 @@ func TestWatchesSetWatches(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff([]string{"/ 1 recursive"}, describeWatches(w)); diff != "" {
+		if diff := cmp.Diff([]string{"child / 1 recursive", "data / 1 recursive"}, describeWatches(w)); diff != "" {
 			t.Errorf("watches after (-want +got):\n%s", diff)
 		}
 	})
 }
 
 func TestWatchesRemoveCheck(t *testing.T) {
-	// Watcher 1 holds every kind on /a; watcher 2 holds a data watch on /b;
-	// watcher 1 holds a recursive watch on /.
+	// Watcher 1: addWatch PERSISTENT then getData on /a (so a standard
+	// data entry and a persistent child entry), recursive on /. Watcher 2:
+	// getData /b. Watcher 3: getChildren /c.
 	setup := func() *Watches {
 		w := NewWatches()
-		w.AddForRead(1, wRead(OpGetData, "/a"), wOK)
-		w.AddForRead(1, wRead(OpGetChildren, "/a"), wOK)
 		w.AddPersistent(1, "/a", WatchModePersistent)
-		w.AddPersistent(1, "/a", WatchModePersistentRecursive)
+		w.AddForRead(1, wRead(OpGetData, "/a"), wOK)
 		w.AddPersistent(1, "/", WatchModePersistentRecursive)
 		w.AddForRead(2, wRead(OpGetData, "/b"), wOK)
+		w.AddForRead(3, wRead(OpGetChildren, "/c"), wOK)
 		return w
 	}
-	tests := []struct {
-		name      string
-		id        WatcherID
-		path      string
-		typ       WatcherType
-		want      Code
-		wantAfter []string // for Remove; Check must leave the setup unchanged
-	}{
-		// 3.8: Children and Data take the persistent entries with them
-		{"children", 1, "/a", WatcherChildren, CodeOK,
-			[]string{"/ 1 recursive", "/a 1 data", "/b 2 data"}},
-		{"data", 1, "/a", WatcherData, CodeOK,
-			[]string{"/ 1 recursive", "/a 1 child", "/b 2 data"}},
-		{"persistent", 1, "/a", WatcherPersistent, CodeOK,
-			[]string{"/ 1 recursive", "/a 1 data+child+recursive", "/b 2 data"}},
-		{"persistent recursive", 1, "/a", WatcherPersistentRecursive, CodeOK,
-			[]string{"/ 1 recursive", "/a 1 data+child+persistent", "/b 2 data"}},
-		{"any", 1, "/a", WatcherAny, CodeOK,
-			[]string{"/ 1 recursive", "/b 2 data"}},
-		{"another watcher's watch does not count", 1, "/b", WatcherAny, CodeNoWatcher, nil},
-		{"no such path", 2, "/a", WatcherData, CodeNoWatcher, nil},
-		{"ancestor's recursive watch does not count", 2, "/b/c", WatcherAny, CodeNoWatcher, nil},
-		{"type not held", 1, "/b", WatcherChildren, CodeNoWatcher, nil},
-		{"data matches a recursive watch (3.8)", 1, "/", WatcherData, CodeOK,
-			[]string{"/a 1 data+child+persistent+recursive", "/b 2 data"}},
-		{"recursive on root", 1, "/", WatcherPersistentRecursive, CodeOK,
-			[]string{"/a 1 data+child+persistent+recursive", "/b 2 data"}},
-		{"unknown type 0", 1, "/a", 0, CodeMarshallingError, nil},
-		{"unknown type 6", 1, "/a", 6, CodeMarshallingError, nil},
-	}
 	before := describeWatches(setup())
+	without := func(drop ...string) []string {
+		return slices.DeleteFunc(slices.Clone(before), func(s string) bool { return slices.Contains(drop, s) })
+	}
+	tests := []struct {
+		name       string
+		id         WatcherID
+		path       string
+		typ        WatcherType
+		wantCheck  Code
+		wantRemove Code
+		wantAfter  []string // after Remove
+	}{
+		{"children takes the child entry, persistent or not", 1, "/a", WatcherChildren, CodeOK, CodeOK,
+			without("child /a 1 persistent")},
+		{"data takes the data entry", 1, "/a", WatcherData, CodeOK, CodeOK,
+			without("data /a 1 standard")},
+		{"any takes both", 1, "/a", WatcherAny, CodeOK, CodeOK,
+			without("child /a 1 persistent", "data /a 1 standard")},
+		{"data takes the recursive data entry only", 1, "/", WatcherData, CodeOK, CodeOK,
+			without("data / 1 recursive")},
+		{"children takes the recursive child entry only", 1, "/", WatcherChildren, CodeOK, CodeOK,
+			without("child / 1 recursive")},
+		// 3.8's containsWatcher: any watcher on the path in that table.
+		{"check sees another watcher's data entry", 1, "/b", WatcherData, CodeOK, CodeNoWatcher, before},
+		{"check sees another watcher's child entry", 2, "/c", WatcherAny, CodeOK, CodeNoWatcher, before},
+		{"table without an entry on the path", 1, "/c", WatcherData, CodeNoWatcher, CodeNoWatcher, before},
+		{"table without an entry on the path (children)", 2, "/b", WatcherChildren, CodeNoWatcher, CodeNoWatcher, before},
+		{"ancestor's recursive watch does not count", 1, "/a/x", WatcherAny, CodeNoWatcher, CodeNoWatcher, before},
+		{"3.9's persistent type is unknown to 3.8", 1, "/a", WatcherPersistent, CodeMarshallingError, CodeMarshallingError, before},
+		{"3.9's recursive type is unknown to 3.8", 1, "/", WatcherPersistentRecursive, CodeMarshallingError, CodeMarshallingError, before},
+		{"unknown type 0", 1, "/a", 0, CodeMarshallingError, CodeMarshallingError, before},
+		{"unknown type 6", 1, "/a", 6, CodeMarshallingError, CodeMarshallingError, before},
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := setup()
-			if got := w.Check(tc.id, tc.path, tc.typ); got != tc.want {
-				t.Errorf("Check(%d, %q, %d) = %v, want %v", tc.id, tc.path, tc.typ, got, tc.want)
+			if got := w.Check(tc.id, tc.path, tc.typ); got != tc.wantCheck {
+				t.Errorf("Check(%d, %q, %d) = %v, want %v", tc.id, tc.path, tc.typ, got, tc.wantCheck)
 			}
 			if diff := cmp.Diff(before, describeWatches(w)); diff != "" {
 				t.Errorf("Check changed the registry (-want +got):\n%s", diff)
 			}
-			if got := w.Remove(tc.id, tc.path, tc.typ); got != tc.want {
-				t.Errorf("Remove(%d, %q, %d) = %v, want %v", tc.id, tc.path, tc.typ, got, tc.want)
+			if got := w.Remove(tc.id, tc.path, tc.typ); got != tc.wantRemove {
+				t.Errorf("Remove(%d, %q, %d) = %v, want %v", tc.id, tc.path, tc.typ, got, tc.wantRemove)
 			}
 			checkWatchesInvariants(t, w)
-			wantAfter := tc.wantAfter
-			if tc.want != CodeOK {
-				wantAfter = before
-			}
-			if diff := cmp.Diff(wantAfter, describeWatches(w)); diff != "" {
+			if diff := cmp.Diff(tc.wantAfter, describeWatches(w)); diff != "" {
 				t.Errorf("after Remove (-want +got):\n%s", diff)
 			}
-			if tc.want == CodeOK {
+			if tc.wantRemove == CodeOK {
 				if got := w.Remove(tc.id, tc.path, tc.typ); got != CodeNoWatcher {
 					t.Errorf("second Remove = %v, want %v", got, CodeNoWatcher)
 				}
@@ -539,14 +606,24 @@ func TestWatchesRemoveCheck(t *testing.T) {
 		})
 	}
 
-	t.Run("removed recursive watch stops firing and the ancestor walk", func(t *testing.T) {
-		w := setup()
-		w.Remove(1, "/", WatcherAny)
-		w.Remove(1, "/a", WatcherAny)
-		if w.nRecursive != 0 {
-			t.Fatalf("nRecursive = %d, want 0", w.nRecursive)
+	// ZooKeeper 3.8's persistent-watches transcript: after addWatch
+	// PERSISTENT_RECURSIVE, removeWatches Data then Children both succeed.
+	t.Run("recursive watch removed table by table", func(t *testing.T) {
+		w := NewWatches()
+		w.AddPersistent(1, "/r", WatchModePersistentRecursive)
+		for _, step := range []struct {
+			typ  WatcherType
+			want Code
+		}{{WatcherData, CodeOK}, {WatcherData, CodeNoWatcher}, {WatcherChildren, CodeOK}, {WatcherAny, CodeNoWatcher}} {
+			if got := w.Remove(1, "/r", step.typ); got != step.want {
+				t.Errorf("Remove(%d) = %v, want %v", step.typ, got, step.want)
+			}
 		}
-		if got := w.Trigger(wEvent(EventNodeCreated, "/a/x")); got != nil {
+		checkWatchesInvariants(t, w)
+		if w.data.nRecursive+w.child.nRecursive != 0 {
+			t.Fatalf("nRecursive = %d+%d, want 0", w.data.nRecursive, w.child.nRecursive)
+		}
+		if got := w.Trigger(wEvent(EventNodeDeleted, "/r/x")); got != nil {
 			t.Errorf("Trigger = %v, want nil", got)
 		}
 	})
@@ -572,12 +649,17 @@ func TestWatchesDropWatcher(t *testing.T) {
 	w.AddForRead(1, wRead(OpGetData, "/a"), wOK)
 	w.AddForRead(1, wRead(OpGetChildren, "/a"), wOK)
 	w.AddPersistent(1, "/", WatchModePersistentRecursive)
+	w.AddForRead(1, wRead(OpGetData, "/gone"), wOK)
+	w.Remove(1, "/gone", WatcherData)
 	w.AddForRead(2, wRead(OpGetData, "/a"), wOK)
 	w.DropWatcher(1)
 	w.DropWatcher(42) // unknown: no-op
 	checkWatchesInvariants(t, w)
-	if diff := cmp.Diff([]string{"/a 2 data"}, describeWatches(w)); diff != "" {
+	if diff := cmp.Diff([]string{"data /a 2 standard"}, describeWatches(w)); diff != "" {
 		t.Errorf("after DropWatcher (-want +got):\n%s", diff)
+	}
+	if got := w.Watchers(); got != 1 {
+		t.Errorf("Watchers after DropWatcher = %d, want 1", got)
 	}
 	if diff := cmp.Diff(wDeliveries(wEvent(EventNodeDeleted, "/a"), 2), w.Trigger(wEvent(EventNodeDeleted, "/a"))); diff != "" {
 		t.Errorf("Trigger after DropWatcher (-want +got):\n%s", diff)
@@ -605,11 +687,11 @@ func TestWatchesStats(t *testing.T) {
 				w.AddForRead(3, wRead(OpGetData, "/b"), wOK)
 				w.AddForRead(1, wRead(OpGetData, "/b"), wOK)
 				w.AddForRead(1, wRead(OpExists, "/a"), Result{Err: CodeNoNode})
-				w.AddForRead(1, wRead(OpGetChildren, "/a"), wOK) // same entry in the child table: +1
+				w.AddForRead(1, wRead(OpGetChildren, "/a"), wOK) // child table: +1
 				w.AddForRead(2, wRead(OpGetChildren, "/c"), wOK) // child only: not in wchc/wchp
 				w.AddPersistent(4, "/d", WatchModePersistent)    // both tables: +2
 				w.AddPersistent(4, "/", WatchModePersistentRecursive)
-				w.AddForRead(4, wRead(OpGetData, "/d"), wOK) // same entries: +0
+				w.AddForRead(4, wRead(OpGetData, "/d"), wOK) // replaces the data entry: +0
 			},
 			want: stats{
 				Count: 3 + 1 + 1 + 2 + 2, DataCount: 5, Paths: 4, Watchers: 3,
@@ -617,11 +699,31 @@ func TestWatchesStats(t *testing.T) {
 				ByPath:    map[string][]WatcherID{"/": {4}, "/a": {1}, "/b": {1, 3}, "/d": {4}},
 			},
 		},
+		{
+			// 3.8's watch2Paths keeps a watcher whose data watches all
+			// fired or were removed, until its connection closes.
+			name: "watchers left without data watches are still counted and listed",
+			setup: func(w *Watches) {
+				w.AddForRead(1, wRead(OpGetData, "/a"), wOK)
+				w.AddForRead(2, wRead(OpExists, "/a"), wOK)
+				w.Trigger(wEvent(EventNodeDataChanged, "/a"))
+				w.AddForRead(3, wRead(OpGetData, "/q"), wOK)
+				w.AddForRead(3, wRead(OpGetData, "/r"), wOK)
+				w.Remove(3, "/q", WatcherData)
+				w.AddForRead(5, wRead(OpGetChildren, "/x"), wOK) // child table only
+			},
+			want: stats{
+				Count: 2, DataCount: 1, Paths: 1, Watchers: 3,
+				ByWatcher: map[WatcherID][]string{1: {}, 2: {}, 3: {"/r"}},
+				ByPath:    map[string][]WatcherID{"/r": {3}},
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := NewWatches()
 			tc.setup(w)
+			checkWatchesInvariants(t, w)
 			if diff := cmp.Diff(tc.want, get(w)); diff != "" {
 				t.Errorf("stats (-want +got):\n%s", diff)
 			}
@@ -645,22 +747,78 @@ func TestWatchParent(t *testing.T) {
 	}
 }
 
-// naiveWatches is the twin for the property test: a flat list of
-// (watcher, path, single kind) registrations, every rule evaluated by
-// scanning it, with prefix tests in place of the parent walk.
-type naiveWatches struct{ regs []naiveReg }
+// naiveWatches is the twin for the property test: ZooKeeper 3.8's two
+// tables, each a flat list of (watcher, path, mode) entries plus the set of
+// watchers it has seen since they were last dropped; every rule is
+// evaluated by scanning, with prefix tests in place of the parent walk.
+type naiveWatches struct{ data, child naiveTable }
 
-type naiveReg struct {
-	id   WatcherID
-	path string
-	kind watchKind // exactly one bit
+type naiveTable struct {
+	entries []naiveEntry
+	seen    map[WatcherID]bool
 }
 
-func (n *naiveWatches) add(id WatcherID, p string, k watchKind) {
-	r := naiveReg{id, p, k}
-	if !slices.Contains(n.regs, r) {
-		n.regs = append(n.regs, r)
+type naiveEntry struct {
+	id   WatcherID
+	path string
+	mode watchMode
+}
+
+func (t *naiveTable) set(id WatcherID, p string, m watchMode) {
+	if t.seen == nil {
+		t.seen = map[WatcherID]bool{}
 	}
+	t.seen[id] = true
+	for i, e := range t.entries {
+		if e.id == id && e.path == p {
+			t.entries[i].mode = m
+			return
+		}
+	}
+	t.entries = append(t.entries, naiveEntry{id, p, m})
+}
+
+func (t *naiveTable) remove(id WatcherID, p string) bool {
+	n := len(t.entries)
+	t.entries = slices.DeleteFunc(t.entries, func(e naiveEntry) bool { return e.id == id && e.path == p })
+	return len(t.entries) < n
+}
+
+func (t *naiveTable) anyOn(p string) bool {
+	return slices.ContainsFunc(t.entries, func(e naiveEntry) bool { return e.path == p })
+}
+
+func (t *naiveTable) drop(id WatcherID) {
+	t.entries = slices.DeleteFunc(t.entries, func(e naiveEntry) bool { return e.id == id })
+	delete(t.seen, id)
+}
+
+func wIsStrictAncestor(a, p string) bool {
+	if a == "/" {
+		return p != "/" && strings.HasPrefix(p, "/")
+	}
+	return strings.HasPrefix(p, a+"/")
+}
+
+// trigger marks in hit whom this table tells about e, and consumes.
+func (t *naiveTable) trigger(e WatchEvent, hit map[WatcherID]bool) {
+	ncc := e.Type == EventNodeChildrenChanged
+	var keep []naiveEntry
+	for _, r := range t.entries {
+		switch {
+		case r.path == e.Path && r.mode == modeStandard:
+			hit[r.id] = true
+			continue // consumed
+		case r.path == e.Path && r.mode == modePersistent:
+			hit[r.id] = true
+		case r.path == e.Path || wIsStrictAncestor(r.path, e.Path):
+			if r.mode == modeRecursive && !ncc {
+				hit[r.id] = true
+			}
+		}
+		keep = append(keep, r)
+	}
+	t.entries = keep
 }
 
 func (n *naiveWatches) addForRead(id WatcherID, req Request, res Result) {
@@ -675,49 +833,30 @@ func (n *naiveWatches) addForRead(id WatcherID, req Request, res Result) {
 	switch {
 	case !req.Watch:
 	case req.Op == OpExists && (res.Err == CodeOK || res.Err == CodeNoNode):
-		n.add(id, req.Path, watchData)
+		n.data.set(id, req.Path, modeStandard)
 	case req.Op == OpGetData && res.Err == CodeOK:
-		n.add(id, req.Path, watchData)
+		n.data.set(id, req.Path, modeStandard)
 	case (req.Op == OpGetChildren || req.Op == OpGetChildren2) && res.Err == CodeOK:
-		n.add(id, req.Path, watchChild)
+		n.child.set(id, req.Path, modeStandard)
 	}
 }
 
-func wIsStrictAncestor(a, p string) bool {
-	if a == "/" {
-		return p != "/" && strings.HasPrefix(p, "/")
-	}
-	return strings.HasPrefix(p, a+"/")
+func (n *naiveWatches) addPersistent(id WatcherID, p string, m watchMode) {
+	n.data.set(id, p, m)
+	n.child.set(id, p, m)
 }
 
 func (n *naiveWatches) trigger(e WatchEvent) []Delivery {
 	hit := map[WatcherID]bool{}
-	var keep []naiveReg
-	for _, r := range n.regs {
-		fires, consumed := false, false
-		if r.path == e.Path {
-			switch e.Type {
-			case EventNodeCreated, EventNodeDataChanged:
-				fires = r.kind != watchChild
-				consumed = r.kind == watchData
-			case EventNodeDeleted:
-				fires = true
-				consumed = r.kind == watchData || r.kind == watchChild
-			case EventNodeChildrenChanged:
-				fires = r.kind == watchChild || r.kind == watchPersistent
-				consumed = r.kind == watchChild
-			}
-		} else if r.kind == watchRecursive && e.Type != EventNodeChildrenChanged && wIsStrictAncestor(r.path, e.Path) {
-			fires = true
-		}
-		if fires {
-			hit[r.id] = true
-		}
-		if !consumed {
-			keep = append(keep, r)
-		}
+	switch e.Type {
+	case EventNodeCreated, EventNodeDataChanged:
+		n.data.trigger(e, hit)
+	case EventNodeChildrenChanged:
+		n.child.trigger(e, hit)
+	case EventNodeDeleted:
+		n.data.trigger(e, hit)
+		n.child.trigger(e, hit)
 	}
-	n.regs = keep
 	var out []Delivery
 	for id := range hit {
 		out = append(out, Delivery{id, e})
@@ -735,14 +874,14 @@ func (n *naiveWatches) setWatches(id WatcherID, req Request, t StatLookup) []Del
 		} else if st.Mzxid > req.RelativeZxid {
 			out = append(out, Delivery{id, wEvent(EventNodeDataChanged, p)})
 		} else {
-			n.add(id, p, watchData)
+			n.data.set(id, p, modeStandard)
 		}
 	}
 	for _, p := range req.ExistWatches {
 		if _, ok := t.StatOf(p); ok {
 			out = append(out, Delivery{id, wEvent(EventNodeCreated, p)})
 		} else {
-			n.add(id, p, watchData)
+			n.data.set(id, p, modeStandard)
 		}
 	}
 	for _, p := range req.ChildWatches {
@@ -752,61 +891,66 @@ func (n *naiveWatches) setWatches(id WatcherID, req Request, t StatLookup) []Del
 		} else if st.Pzxid > req.RelativeZxid {
 			out = append(out, Delivery{id, wEvent(EventNodeChildrenChanged, p)})
 		} else {
-			n.add(id, p, watchChild)
+			n.child.set(id, p, modeStandard)
 		}
 	}
 	if req.Op == OpSetWatches2 {
 		for _, p := range req.PersistentWatches {
-			n.add(id, p, watchPersistent)
+			n.addPersistent(id, p, modePersistent)
 		}
 		for _, p := range req.PersistentRecursiveWatches {
-			n.add(id, p, watchRecursive)
+			n.addPersistent(id, p, modeRecursive)
 		}
 	}
 	return out
 }
 
-func naiveTypeKinds(typ WatcherType) []watchKind {
+// tables is the 3.8 meaning of a removeWatches/checkWatches type.
+func (n *naiveWatches) tables(typ WatcherType) []*naiveTable {
 	switch typ {
-	case WatcherChildren: // 3.8: whole child-table entries
-		return []watchKind{watchChild, watchPersistent, watchRecursive}
-	case WatcherData: // 3.8: whole data-table entries
-		return []watchKind{watchData, watchPersistent, watchRecursive}
-	case WatcherPersistent:
-		return []watchKind{watchPersistent}
-	case WatcherPersistentRecursive:
-		return []watchKind{watchRecursive}
+	case WatcherChildren:
+		return []*naiveTable{&n.child}
+	case WatcherData:
+		return []*naiveTable{&n.data}
 	case WatcherAny:
-		return []watchKind{watchData, watchChild, watchPersistent, watchRecursive}
+		return []*naiveTable{&n.child, &n.data}
 	}
 	return nil
 }
 
-func (n *naiveWatches) removeOrCheck(id WatcherID, p string, typ WatcherType, remove bool) Code {
-	kinds := naiveTypeKinds(typ)
-	if kinds == nil {
+func (n *naiveWatches) remove(id WatcherID, p string, typ WatcherType) Code {
+	ts := n.tables(typ)
+	if ts == nil {
 		return CodeMarshallingError
 	}
-	found := false
-	var keep []naiveReg
-	for _, r := range n.regs {
-		if r.id == id && r.path == p && slices.Contains(kinds, r.kind) {
-			found = true
-			if remove {
-				continue
-			}
+	removed := false
+	for _, t := range ts {
+		if t.remove(id, p) {
+			removed = true
 		}
-		keep = append(keep, r)
 	}
-	n.regs = keep
-	if !found {
+	if !removed {
 		return CodeNoWatcher
 	}
 	return CodeOK
 }
 
+func (n *naiveWatches) check(p string, typ WatcherType) Code {
+	ts := n.tables(typ)
+	if ts == nil {
+		return CodeMarshallingError
+	}
+	for _, t := range ts {
+		if t.anyOn(p) {
+			return CodeOK
+		}
+	}
+	return CodeNoWatcher
+}
+
 func (n *naiveWatches) drop(id WatcherID) {
-	n.regs = slices.DeleteFunc(n.regs, func(r naiveReg) bool { return r.id == id })
+	n.data.drop(id)
+	n.child.drop(id)
 }
 
 type naiveStats struct {
@@ -817,41 +961,28 @@ type naiveStats struct {
 }
 
 func (n *naiveWatches) stats() naiveStats {
-	type key struct {
-		id WatcherID
-		p  string
-	}
-	// ZooKeeper 3.8's data table holds every kind but the one-shot child
-	// watch; its child table every kind but the one-shot data watch.
-	inData, inChild, all := map[key]bool{}, map[key]bool{}, map[key]watchKind{}
-	for _, r := range n.regs {
-		k := key{r.id, r.path}
-		all[k] |= r.kind
-		if r.kind != watchChild {
-			inData[k] = true
-		}
-		if r.kind != watchData {
-			inChild[k] = true
-		}
-	}
 	s := naiveStats{ByWatcher: map[WatcherID][]string{}, ByPath: map[string][]WatcherID{}}
-	paths, watchers := map[string]bool{}, map[WatcherID]bool{}
-	for k := range inData {
-		s.ByWatcher[k.id] = append(s.ByWatcher[k.id], k.p)
-		s.ByPath[k.p] = append(s.ByPath[k.p], k.id)
-		paths[k.p], watchers[k.id] = true, true
+	for id := range n.data.seen {
+		s.ByWatcher[id] = []string{}
 	}
-	s.DataCount = len(inData)
-	s.Count = len(inData) + len(inChild)
-	s.Paths, s.Watchers = len(paths), len(watchers)
+	for _, e := range n.data.entries {
+		s.ByWatcher[e.id] = append(s.ByWatcher[e.id], e.path)
+		s.ByPath[e.path] = append(s.ByPath[e.path], e.id)
+	}
+	s.DataCount = len(n.data.entries)
+	s.Count = len(n.data.entries) + len(n.child.entries)
+	s.Paths, s.Watchers = len(s.ByPath), len(s.ByWatcher)
 	for _, v := range s.ByWatcher {
 		slices.Sort(v)
 	}
 	for _, v := range s.ByPath {
 		slices.Sort(v)
 	}
-	for k, kinds := range all {
-		s.Dump = append(s.Dump, fmt.Sprintf("%s %d %s", k.p, k.id, kinds))
+	for _, e := range n.data.entries {
+		s.Dump = append(s.Dump, fmt.Sprintf("data %s %d %s", e.path, e.id, e.mode))
+	}
+	for _, e := range n.child.entries {
+		s.Dump = append(s.Dump, fmt.Sprintf("child %s %d %s", e.path, e.id, e.mode))
 	}
 	slices.Sort(s.Dump)
 	return s
@@ -910,9 +1041,9 @@ func TestWatchesMatchesNaiveTwin(t *testing.T) {
 				desc = fmt.Sprintf("AddPersistent(%d, %q, %d)", x, p, m)
 				got = w.AddPersistent(x, p, m)
 				if m == WatchModePersistent {
-					n.add(x, p, watchPersistent)
+					n.addPersistent(x, p, modePersistent)
 				} else {
-					n.add(x, p, watchRecursive)
+					n.addPersistent(x, p, modeRecursive)
 				}
 				want = CodeOK
 			case op < 65:
@@ -931,11 +1062,11 @@ func TestWatchesMatchesNaiveTwin(t *testing.T) {
 			case op < 80:
 				x, p, typ := id(), path(), WatcherType(rng.Intn(7))
 				desc = fmt.Sprintf("Remove(%d, %q, %d)", x, p, typ)
-				got, want = w.Remove(x, p, typ), n.removeOrCheck(x, p, typ, true)
+				got, want = w.Remove(x, p, typ), n.remove(x, p, typ)
 			case op < 88:
 				x, p, typ := id(), path(), WatcherType(rng.Intn(7))
 				desc = fmt.Sprintf("Check(%d, %q, %d)", x, p, typ)
-				got, want = w.Check(x, p, typ), n.removeOrCheck(x, p, typ, false)
+				got, want = w.Check(x, p, typ), n.check(p, typ)
 			case op < 95:
 				st := wFakeTree{}
 				for _, p := range paths {

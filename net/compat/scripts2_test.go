@@ -94,6 +94,32 @@ func moreScripts() []script {
 			removeWatches(2, "/r", wtChildren),
 			set(1, "/r", "6", -1),
 			flush(2),
+			// ZooKeeper 3.8 keeps one mode per (session, path) in each of
+			// its data and child tables, the last registration winning: a
+			// one-shot read after addWatch downgrades that table's entry.
+			create(1, "/o", "", modePersistent),
+			addWatch(0, "/o", watchPersistent),
+			get(0, "/o", true), // data entry now one-shot, child stays persistent
+			set(1, "/o", "1", -1),
+			set(1, "/o", "2", -1),
+			create(1, "/o/k", "", modePersistent),
+			flush(0),
+			addWatch(2, "/o", watchPersistentRecursive),
+			get(2, "/o", true), // data entry one-shot, child entry still recursive
+			create(1, "/o/k/x", "", modePersistent),
+			set(1, "/o/k", "1", -1),
+			del(1, "/o/k/x", -1), // the child table's recursive entry fires NodeDeleted
+			set(1, "/o", "3", -1),
+			set(1, "/o", "4", -1),
+			flush(2),
+			// checkWatches asks whether anyone watches the path in that table.
+			checkWatches(2, "/o", wtData),
+			checkWatches(2, "/o", wtChildren),
+			checkWatches(3, "/o", wtChildren),
+			removeWatches(3, "/o", wtChildren),
+			removeWatches(2, "/o", wtChildren),
+			removeWatches(2, "/o", wtAny),
+			removeWatches(2, "/o", 4), // 3.9's Persistent type
 			// Recursive watch at the root sees everything but sees no child events.
 			addWatch(3, "/", watchPersistentRecursive),
 			create(1, "/top", "", modePersistent),
