@@ -55,7 +55,7 @@ func (p processor) Status() net.Status {
 	st := net.Status{Mode: "standalone", Sessions: p.svc.SessionCount()}
 	p.svc.WithTree(func(t *tree.Tree) {
 		st.LastZxid = t.LastZxid()
-		st.NodeCount = t.NodeCount()
+		st.NodeCount = t.NodeCount() + 1 // ZooKeeper also counts the "" alias of /
 		st.ApproxDataSize = t.ApproximateDataSize()
 		st.Ephemerals = t.EphemeralCount()
 	})
