@@ -222,3 +222,77 @@ func TestFourLetterWords(t *testing.T) {
 		}
 	}
 }
+
+func TestContainerAndTTLReaped(t *testing.T) {
+	s := startTest(t, t.TempDir()) // container check every 100ms, TTL enabled
+	defer s.Close()
+	c, _ := connect(t, s.Addr)
+	if _, err := c.CreateContainer("/box", nil, zk.FlagContainer, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create("/box/item", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateTTL("/ttl", nil, zk.FlagTTL, zk.WorldACL(zk.PermAll), 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete("/box/item", -1); err != nil {
+		t.Fatal(err)
+	}
+	// Both go once the reaper sees them: wait for the deletions as events.
+	for _, p := range []string{"/box", "/ttl"} {
+		ok, _, ch, err := c.ExistsW(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			continue
+		}
+		select {
+		case ev := <-ch:
+			if ev.Type != zk.EventNodeDeleted {
+				t.Fatalf("%s: got %+v, want NodeDeleted", p, ev)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s not reaped within 10s", p)
+		}
+	}
+}
+
+func TestMaxClientCnxnsPerAddress(t *testing.T) {
+	dir := t.TempDir()
+	cfg := defaultConfig()
+	cfg.ClientAddr = "127.0.0.1:0"
+	cfg.DataDir = dir
+	cfg.MaxClientCnxns = 2
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var conns []stdnet.Conn
+	for i := 0; i < 3; i++ {
+		nc, err := stdnet.Dial("tcp", s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		conns = append(conns, nc)
+	}
+	// The third is closed by the server without a word.
+	conns[2].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := conns[2].Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Fatalf("third connection from one address: read %d, %v; want it closed", n, err)
+	}
+	// The first two still work: ruok on them.
+	for _, nc := range conns[:2] {
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		nc.Write([]byte("ruok"))
+		if out, _ := io.ReadAll(nc); string(out) != "imok" {
+			t.Fatalf("ruok on an accepted connection: %q", out)
+		}
+	}
+}
