@@ -18,7 +18,7 @@ run: build
 	./$(BIN)/zabd --client-addr 127.0.0.1:2181 --data-dir ./data --engine native
 
 test: vet
-	$(GO) test $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...
 
 test-short:
 	$(GO) test -short ./...
@@ -27,8 +27,11 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
+# The side-by-side suite: zabd (each engine) and Apache ZooKeeper 3.8 in one
+# run; writes a dated report with plots under bench/results/.
+BENCH_REPEAT ?= 3
 bench: build
-	$(GO) run ./cmd/zabctl bench suite --zabd $(BIN)/zabd --out bench/results
+	./$(BIN)/zabctl bench suite --zabd $(BIN)/zabd --engines native --repeat $(BENCH_REPEAT) --out bench/results
 
 clean:
 	rm -rf $(BIN)
