@@ -46,6 +46,10 @@ type PipelineConfig struct {
 	MaxBatchTxns int
 	Now          func() time.Time
 	Logger       *slog.Logger
+	// AfterApply, if set, is called on the applier goroutine after each
+	// applied batch with the batch's last zxid and its txn count (the
+	// snapshotter counts txns with it). It must not block.
+	AfterApply func(lastZxid int64, txns int)
 }
 
 func (c *PipelineConfig) validate() error {
@@ -291,6 +295,9 @@ func (p *Pipeline) applyLoop() {
 			p.stats.Txns += uint64(applied)
 			p.stats.Batches++
 			p.statsMu.Unlock()
+			if p.cfg.AfterApply != nil {
+				p.cfg.AfterApply(last, applied)
+			}
 		}
 	}
 }
