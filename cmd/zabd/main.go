@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -41,6 +42,7 @@ func main() {
 			&cli.StringFlag{Name: "data-dir", Usage: "data directory (overrides dataDir)"},
 			&cli.StringFlag{Name: "engine", Usage: "storage engine: native (overrides engine)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file until shutdown"},
 		},
 		Action: run,
 	}
@@ -82,6 +84,17 @@ func run(cc *cli.Context) error {
 	}
 	if err := cfg.validate(); err != nil {
 		return cli.Exit(err.Error(), exitConfig)
+	}
+	if p := cc.String("cpuprofile"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--cpuprofile: %v", err), exitConfig)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return cli.Exit(fmt.Sprintf("--cpuprofile: %v", err), exitConfig)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	return serve(cfg, logger)
 }
