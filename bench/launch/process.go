@@ -67,19 +67,42 @@ func (p *Process) Argv() []string { return append([]string(nil), p.argv...) }
 // start starts a child and waits until it answers ruok or ctx/startTimeout
 // expires; on failure the child is killed and the log's tail is in the error.
 func (p *Process) start(ctx context.Context) error {
+	done, err := p.spawn()
+	if err != nil {
+		return err
+	}
+	if err := p.waitReady(ctx, done); err != nil {
+		_ = p.Kill()
+		return err
+	}
+	return nil
+}
+
+// Exec starts the same command line again, like Restart, but returns as
+// soon as the child is running (after fork/exec), without waiting for it
+// to serve: the caller measures readiness itself (bench's recovery timer).
+// It fails if a child is still running. Done and Kill apply to the new
+// child.
+func (p *Process) Exec() error {
+	_, err := p.spawn()
+	return err
+}
+
+// spawn starts a child (no readiness wait) and returns its done channel.
+func (p *Process) spawn() (chan struct{}, error) {
 	p.mu.Lock()
 	if p.cmd != nil {
 		select {
 		case <-p.done:
 		default:
 			p.mu.Unlock()
-			return fmt.Errorf("launch: %s at %s: already running (pid %d)", p.Name, p.Addr, p.cmd.Process.Pid)
+			return nil, fmt.Errorf("launch: %s at %s: already running (pid %d)", p.Name, p.Addr, p.cmd.Process.Pid)
 		}
 	}
 	logf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		p.mu.Unlock()
-		return fmt.Errorf("launch: %s: open log: %w", p.Name, err)
+		return nil, fmt.Errorf("launch: %s: open log: %w", p.Name, err)
 	}
 	p.runs++
 	fmt.Fprintf(logf, "=== launch: run %d at %s: %q\n", p.runs, time.Now().Format(time.RFC3339Nano), p.argv)
@@ -93,9 +116,9 @@ func (p *Process) start(ctx context.Context) error {
 		logf.Close()
 		p.mu.Unlock()
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("launch: %s: start %s: %w (%w)", p.Name, p.argv[0], ErrNotInstalled, err)
+			return nil, fmt.Errorf("launch: %s: start %s: %w (%w)", p.Name, p.argv[0], ErrNotInstalled, err)
 		}
-		return fmt.Errorf("launch: %s: start %s: %w", p.Name, p.argv[0], err)
+		return nil, fmt.Errorf("launch: %s: start %s: %w", p.Name, p.argv[0], err)
 	}
 	done := make(chan struct{})
 	p.cmd, p.done, p.waitErr = cmd, done, nil
@@ -108,11 +131,7 @@ func (p *Process) start(ctx context.Context) error {
 		p.mu.Unlock()
 		close(done)
 	}()
-	if err := p.waitReady(ctx, done); err != nil {
-		_ = p.Kill()
-		return err
-	}
-	return nil
+	return done, nil
 }
 
 // waitReady polls ruok until imok, the child exits, or the deadline passes.

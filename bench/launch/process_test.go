@@ -267,3 +267,39 @@ func TestStartApacheZK(t *testing.T) {
 		t.Errorf("Stop: %v", err)
 	}
 }
+
+func TestProcessExecDoesNotWait(t *testing.T) {
+	// Nothing listens on this port, so start() would wait for readiness
+	// until its bound; Exec must return at once with the child running.
+	port, _ := FreePort()
+	p := shProcess(t, fmt.Sprintf("127.0.0.1:%d", port), "exec sleep 30")
+	p.startTimeout = 30 * time.Second
+	began := time.Now()
+	if err := p.Exec(); err != nil {
+		t.Fatalf("Exec: %v", err)
+	}
+	if el := time.Since(began); el > 5*time.Second {
+		t.Errorf("Exec took %v; it must not wait for readiness", el)
+	}
+	if !p.Running() || p.PID() == 0 {
+		t.Fatalf("after Exec: Running=%v PID=%d", p.Running(), p.PID())
+	}
+	if err := p.Exec(); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("second Exec while running = %v, want 'already running'", err)
+	}
+	done := p.Done()
+	if err := p.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	select {
+	case <-done:
+	default:
+		t.Fatalf("Done not closed after Kill")
+	}
+	if err := p.Exec(); err != nil {
+		t.Fatalf("Exec after the child exited: %v", err)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+}
