@@ -55,6 +55,14 @@ func (g *gateFS) OpenAppend(name string) (vfs.File, error) {
 	return gateFile{f, g, name}, nil
 }
 
+func (g *gateFS) OpenReadWrite(name string) (vfs.File, error) {
+	f, err := g.FS.OpenReadWrite(name)
+	if err != nil {
+		return nil, err
+	}
+	return gateFile{f, g, name}, nil
+}
+
 func (f gateFile) Sync() error {
 	if strings.Contains(f.name, "log.") && f.g.armed.CompareAndSwap(true, false) {
 		f.g.entered <- struct{}{}

@@ -22,7 +22,9 @@
 //   - A failed Sync leaves the file's durable state unknown; callers must not
 //     retry it as if nothing happened (the log makes such failures sticky).
 //
-// Deliberately missing: locking, memory mapping, preallocation (fallocate),
-// permissions beyond MkdirAll's mode. Paths are slash-separated; use
+// Preallocation (File.Preallocate) is fallocate(2) on Linux with a fallback
+// of writing zeros; MemFS extends the file with zeros.
+//
+// Deliberately missing: locking, memory mapping, permissions beyond MkdirAll's mode. Paths are slash-separated; use
 // path/filepath.Join to build them.
 package vfs

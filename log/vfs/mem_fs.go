@@ -150,6 +150,10 @@ func (m *MemFS) OpenAppend(name string) (File, error) {
 	return m.openFile("open", name, memWrite|memAppend)
 }
 
+func (m *MemFS) OpenReadWrite(name string) (File, error) {
+	return m.openFile("open", name, memRead|memWrite)
+}
+
 func (m *MemFS) OpenDir(name string) (File, error) { return m.openFile("open", name, memDir) }
 
 func (m *MemFS) Remove(name string) error {
@@ -241,10 +245,11 @@ func (m *MemFS) Stat(name string) (os.FileInfo, error) {
 
 // CrashOptions chooses what a simulated power cut keeps of volatile state.
 type CrashOptions struct {
-	// Torn, when set, keeps for each file whose volatile changes are pure
-	// appends a seed-chosen prefix of the appended bytes, part of which may
-	// read back as zeros (space allocated but never written). When unset
-	// every volatile byte is lost.
+	// Torn, when set, keeps for each file whose volatile changes did not
+	// shrink it (appends, writes into preallocated space) a seed-chosen
+	// prefix of the changed bytes, from the lowest changed offset on, part
+	// of which may read back as zeros (space allocated but never written).
+	// When unset every volatile byte is lost.
 	Torn bool
 	// Seed drives the choices made when Torn is set.
 	Seed uint64
@@ -284,15 +289,21 @@ func (m *MemFS) CrashClone(o CrashOptions) *MemFS {
 		if data == nil {
 			data = []byte{}
 		}
-		if o.Torn && len(n.data) > len(n.durable) && n.dirtyFrom >= len(n.durable) {
-			extra := n.data[len(n.durable):]
+		if o.Torn && len(n.data) > n.dirtyFrom && len(n.data) >= len(n.durable) {
+			// Volatile changes from dirtyFrom on, none shrinking the file:
+			// appends, or writes into preallocated space. Keep a prefix
+			// of them over the durable bytes.
+			extra := n.data[n.dirtyFrom:]
 			keep := rng.IntN(len(extra) + 1)
 			tail := bytes.Clone(extra[:keep])
 			if keep > 0 && rng.IntN(3) == 0 {
 				z := rng.IntN(keep)
 				clear(tail[z:])
 			}
-			data = append(data, tail...)
+			data = append(data[:n.dirtyFrom], tail...)
+			if end := n.dirtyFrom + keep; end < len(n.durable) {
+				data = append(data, n.durable[end:]...)
+			}
 		}
 		c := &memNode{data: data, durable: bytes.Clone(data), dirtyFrom: len(data), modTime: n.modTime}
 		seen[n] = c
@@ -367,19 +378,61 @@ func (f *memFile) Write(p []byte) (int, error) {
 	if f.mode&memAppend != 0 {
 		f.pos = int64(len(n.data))
 	}
-	end := f.pos + int64(len(p))
-	if end > int64(len(n.data)) {
-		if f.pos > int64(len(n.data)) {
-			n.data = append(n.data, make([]byte, f.pos-int64(len(n.data)))...)
-		}
-		n.data = append(n.data[:f.pos], p...)
-	} else {
-		copy(n.data[f.pos:], p)
-	}
-	n.dirtyFrom = min(n.dirtyFrom, int(f.pos))
-	f.pos = end
-	n.modTime = time.Now()
+	n.writeAt(p, f.pos)
+	f.pos += int64(len(p))
 	return len(p), nil
+}
+
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("write", memWrite); err != nil {
+		return 0, err
+	}
+	if f.mode&memAppend != 0 {
+		return 0, pathErr("write", f.name, errWriteAtAppend)
+	}
+	if off < 0 {
+		return 0, pathErr("write", f.name, fs.ErrInvalid)
+	}
+	f.n.writeAt(p, off)
+	return len(p), nil
+}
+
+// errWriteAtAppend is os's refusal of WriteAt on an O_APPEND file.
+var errWriteAtAppend = fs.ErrInvalid
+
+// writeAt writes p at off, zero-filling any gap. Caller holds mu.
+func (n *memNode) writeAt(p []byte, off int64) {
+	end := off + int64(len(p))
+	if end > int64(len(n.data)) {
+		if off > int64(len(n.data)) {
+			n.data = append(n.data, make([]byte, off-int64(len(n.data)))...)
+		}
+		n.data = append(n.data[:off], p...)
+	} else {
+		copy(n.data[off:], p)
+	}
+	n.dirtyFrom = min(n.dirtyFrom, int(off))
+	n.modTime = time.Now()
+}
+
+func (f *memFile) Preallocate(size int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("fallocate", memWrite); err != nil {
+		return err
+	}
+	if size < 0 {
+		return pathErr("fallocate", f.name, fs.ErrInvalid)
+	}
+	n := f.n
+	if size > int64(len(n.data)) {
+		n.dirtyFrom = min(n.dirtyFrom, len(n.data))
+		n.data = append(n.data, make([]byte, size-int64(len(n.data)))...)
+		n.modTime = time.Now()
+	}
+	return nil
 }
 
 func (f *memFile) Sync() error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
 
 // File is an open file. A File is not safe for concurrent use unless the
@@ -15,6 +16,9 @@ type File interface {
 	io.Reader
 	io.ReaderAt
 	io.Writer
+	// WriteAt writes at off without moving the position Write uses. Not
+	// allowed on a file opened with OpenAppend.
+	io.WriterAt
 	io.Closer
 	// Sync makes the file's written bytes durable (fdatasync on a regular
 	// file, fsync on a directory opened with FS.OpenDir).
@@ -23,6 +27,15 @@ type File interface {
 	// Truncate changes the file's size; it does not move the write position
 	// of a file opened with OpenAppend (appends always go to the end).
 	Truncate(size int64) error
+	// Preallocate makes the file at least size bytes long, with the space
+	// past its old end reserved on disk and reading back as zeros, so that
+	// later writes inside it need no allocation and do not change the
+	// file's size (fallocate(2) mode 0 on Linux; elsewhere, or where the
+	// filesystem does not support it, zeros are written). A file already
+	// size bytes or longer is left alone. Like a write, it is durable only
+	// after Sync. It may fail with ENOSPC, possibly having extended the
+	// file part of the way (with zeros).
+	Preallocate(size int64) error
 }
 
 // FS is a filesystem. Implementations are safe for concurrent use.
@@ -37,6 +50,9 @@ type FS interface {
 	// OpenAppend opens an existing file write-only; every Write goes to the
 	// current end of the file.
 	OpenAppend(name string) (File, error)
+	// OpenReadWrite opens an existing file for reading and writing at
+	// offsets (ReadAt, WriteAt); Read and Write start at offset 0.
+	OpenReadWrite(name string) (File, error)
 	// OpenDir opens a directory so that it can be Synced.
 	OpenDir(name string) (File, error)
 	Remove(name string) error
@@ -63,6 +79,10 @@ func (f osFile) Sync() error { return datasync(f.File) }
 
 func (d osDir) Sync() error { return d.File.Sync() }
 
+func (d osDir) Preallocate(int64) error {
+	return &os.PathError{Op: "fallocate", Path: d.Name(), Err: syscall.EISDIR}
+}
+
 func (osFS) Create(name string) (File, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -85,6 +105,34 @@ func (osFS) OpenAppend(name string) (File, error) {
 		return nil, err
 	}
 	return osFile{f}, nil
+}
+
+func (osFS) OpenReadWrite(name string) (File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (f osFile) Preallocate(size int64) error { return preallocate(f.File, size) }
+
+// preallocateZeros extends f to size by writing zeros after its end: the
+// portable fallback of Preallocate.
+func preallocateZeros(f *os.File, size int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	zeros := make([]byte, min(size-fi.Size(), 1<<20))
+	for off := fi.Size(); off < size; {
+		n := min(int64(len(zeros)), size-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
 }
 
 func (osFS) OpenDir(name string) (File, error) {

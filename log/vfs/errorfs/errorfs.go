@@ -33,14 +33,15 @@ const (
 	OpMkdirAll
 	OpList
 	OpStat
-	OpRead // Read and ReadAt
-	OpWrite
-	OpSync // file and directory Sync
+	OpRead  // Read and ReadAt
+	OpWrite // Write and WriteAt
+	OpSync  // file and directory Sync
 	OpTruncate
+	OpPreallocate
 )
 
 var opNames = [...]string{"invalid", "create", "open", "opendir", "remove", "rename",
-	"mkdirall", "list", "stat", "read", "write", "sync", "truncate"}
+	"mkdirall", "list", "stat", "read", "write", "sync", "truncate", "preallocate"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -68,7 +69,8 @@ type Rule struct {
 	Err error
 	// Torn applies to OpWrite: the first TornAt bytes of the buffer (at
 	// most all of it) reach the wrapped file before the write fails, as a
-	// short write does. Without Torn a failing write writes nothing.
+	// short write does. Without Torn a failing write writes nothing. For
+	// OpPreallocate the file is first extended to TornAt bytes.
 	Torn   bool
 	TornAt int
 }
@@ -176,6 +178,17 @@ func (f *FS) OpenAppend(name string) (vfs.File, error) {
 	return &errFile{File: file, fs: f, name: name}, nil
 }
 
+func (f *FS) OpenReadWrite(name string) (vfs.File, error) {
+	if err := f.fail(OpOpen, name); err != nil {
+		return nil, err
+	}
+	file, err := f.inner.OpenReadWrite(name)
+	if err != nil {
+		return nil, err
+	}
+	return &errFile{File: file, fs: f, name: name}, nil
+}
+
 func (f *FS) OpenDir(name string) (vfs.File, error) {
 	if err := f.fail(OpOpenDir, name); err != nil {
 		return nil, err
@@ -256,6 +269,38 @@ func (e *errFile) Write(p []byte) (int, error) {
 		n = k
 	}
 	return n, &os.PathError{Op: "write", Path: e.name, Err: r.Err}
+}
+
+func (e *errFile) WriteAt(p []byte, off int64) (int, error) {
+	r := e.fs.check(OpWrite, e.name)
+	if r == nil {
+		return e.File.WriteAt(p, off)
+	}
+	n := 0
+	if r.Torn && r.TornAt > 0 {
+		k, err := e.File.WriteAt(p[:min(r.TornAt, len(p))], off)
+		if err != nil {
+			return k, err
+		}
+		n = k
+	}
+	return n, &os.PathError{Op: "write", Path: e.name, Err: r.Err}
+}
+
+// Preallocate fails as a rule says; a Torn rule first extends the file to
+// TornAt bytes (if that is longer), as a fallocate that ran out of space
+// part of the way may.
+func (e *errFile) Preallocate(size int64) error {
+	r := e.fs.check(OpPreallocate, e.name)
+	if r == nil {
+		return e.File.Preallocate(size)
+	}
+	if r.Torn && r.TornAt > 0 {
+		if err := e.File.Preallocate(min(int64(r.TornAt), size)); err != nil {
+			return err
+		}
+	}
+	return &os.PathError{Op: "fallocate", Path: e.name, Err: r.Err}
 }
 
 func (e *errFile) Sync() error {

@@ -166,4 +166,53 @@ func RunTests(t *testing.T, newFS func(t *testing.T) (vfs.FS, string)) {
 			t.Errorf("Stat(dir) = %v, %v", fi, err)
 		}
 	})
+
+	t.Run("PreallocateWriteAt", func(t *testing.T) {
+		fsys, root := newFS(t)
+		name := filepath.Join(root, "p")
+		f, err := fsys.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, f, "head")
+		if err := f.Preallocate(64); err != nil {
+			t.Fatalf("Preallocate: %v", err)
+		}
+		if err := f.Preallocate(10); err != nil {
+			t.Fatalf("Preallocate below the size: %v", err)
+		}
+		if fi, err := f.Stat(); err != nil || fi.Size() != 64 {
+			t.Fatalf("Stat after Preallocate(64) = %v, %v", fi, err)
+		}
+		if n, err := f.WriteAt([]byte("mid"), 10); err != nil || n != 3 {
+			t.Fatalf("WriteAt = %d, %v", n, err)
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		want := append([]byte("head"), make([]byte, 60)...)
+		copy(want[10:], "mid")
+		if got := content(t, fsys, name); got != string(want) {
+			t.Errorf("content %q, want %q", got, want)
+		}
+		rw, err := fsys.OpenReadWrite(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rw.Close()
+		if _, err := rw.WriteAt([]byte("tail"), 62); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4)
+		if _, err := rw.ReadAt(buf, 0); err != nil || string(buf) != "head" {
+			t.Errorf("ReadAt(0) on OpenReadWrite = %q, %v", buf, err)
+		}
+		if fi, err := rw.Stat(); err != nil || fi.Size() != 66 {
+			t.Errorf("size after WriteAt past the end = %v, %v; want 66", fi, err)
+		}
+		if _, err := fsys.OpenReadWrite(filepath.Join(root, "missing")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("OpenReadWrite(missing) = %v, want ErrNotExist", err)
+		}
+	})
 }
