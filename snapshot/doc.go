@@ -1,0 +1,89 @@
+// Package snapshot writes and reads zabd's snapshots: a data tree and its
+// open sessions, streamed, zstd-compressed and checksummed. It owns the
+// byte format and the fuzzy walk. It does not own files, names, fsync or
+// retention (engine.SnapshotStore does), nor deciding when to snapshot
+// (zab's snapshotter).
+//
+// # Fuzzy snapshots
+//
+// Write never stops writes for long and never copies the whole tree: it
+// takes the tree in chunks (Options.ChunkNodes nodes, at most about
+// Options.ChunkBytes of data), each under the tree's read lock (a Source,
+// e.g. zab.Pipeline.WithTree), and compresses and writes each chunk with
+// the lock released, so txns are applied between chunks. Each chunk
+// resumes strictly after the last path written (tree.Walk in path order).
+//
+// Meta.StartZxid is the tree's LastZxid when the walk began (read in the
+// first chunk, together with the sessions). Every node written reflects at
+// least every txn <= StartZxid, and possibly some later ones. Because txns
+// carry results rather than deltas (tree.Apply is idempotent), restoring
+// the snapshot, setting LastZxid = StartZxid, and replaying the log from
+// StartZxid+1 yields exactly the live tree.
+//
+// Invariants of a written stream:
+//   - node paths strictly increase in path order (tree.ComparePaths), so a
+//     parent precedes its children: a node present when the walk passed
+//     its position is written, and a node created behind the walk is
+//     written with none of its descendants;
+//   - the end record's counts equal the records before it;
+//   - the checksum covers the header and every decompressed byte before it.
+//
+// # Format, version 1
+//
+// Integers in the header and the checksum are big-endian; in the body,
+// "uvarint" and "varint" are encoding/binary's (varint is zig-zag).
+//
+//	file
+//	+---------------------+--------------------------------------------+
+//	| header, 32 bytes    | body: one zstd stream (klauspost/compress) |
+//	| (not compressed)    | whose decompressed content is below        |
+//	+---------------------+--------------------------------------------+
+//
+//	header
+//	+--------+---------+------------+--------------+-------------------------+
+//	| magic  | version | start zxid | time         | xxhash64(bytes 0..24)   |
+//	| "ZBDS" | uint32  | uint64     | int64 ms     | uint64                  |
+//	| 4      | 4       | 8          | 8            | 8                       |
+//	+--------+---------+------------+--------------+-------------------------+
+//
+//	decompressed body: records, each led by a tag byte, then the checksum
+//	+-----------------+----------------+-----+----------------+------------+
+//	| session records | node records   | ... | end record     | checksum   |
+//	| tag 1           | tag 2          |     | tag 3          | uint64     |
+//	+-----------------+----------------+-----+----------------+------------+
+//
+//	session record: tag=1 | id varint | timeout ms varint
+//	node record:    tag=2 | path (uvarint n, n bytes) | kind byte
+//	                | owner varint | ttl varint
+//	                | czxid mzxid pzxid ctime mtime: 5 varints
+//	                | version cversion aversion: 3 varints
+//	                | data (uvarint n+1, n bytes; 0 = nil data)
+//	                | acl (uvarint n+1, 0 = nil; n × (perms varint,
+//	                |      scheme (uvarint n, bytes), id (uvarint n, bytes)))
+//	end record:     tag=3 | node count uvarint | session count uvarint
+//	checksum:       xxhash64 (seed 0) of the 32 header bytes followed by
+//	                every decompressed byte before the checksum
+//
+// Sessions are written first (as of StartZxid), then nodes in path order.
+// Nothing may follow the checksum. Frozen: the magic, version 1's layout,
+// the tags, the hash, the node kind numbers (tree.NodeKind), and the limit
+// MaxFieldBytes on any length a reader accepts. The compressed bytes are
+// not frozen (a zstd upgrade may change them); the decompressed content is,
+// and testdata/format/v1 holds a golden file the reader must keep reading.
+//
+// # Errors
+//
+// Bytes from disk never cause a panic. A bad magic, header checksum,
+// truncation, garbage, broken compression, a bad record or a checksum
+// mismatch is a *CorruptError (matching ErrCorrupt) naming where in the
+// file (header) or the decompressed body (offset) it was found; callers
+// add the file name. Errors of the underlying reader are wrapped as they
+// are.
+//
+// # Usage
+//
+//	meta, err := snapshot.Write(f, pipeline.WithTree, snapshot.Options{})
+//	...
+//	t, meta, err := snapshot.Read(f, tree.Config{...})
+//	// then replay the log from meta.StartZxid+1 over t (t.LastZxid() == meta.StartZxid)
+package snapshot

@@ -1,0 +1,461 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/zstd"
+
+	"zabd/tree"
+)
+
+// maxDecoderWindow bounds the memory a (possibly hostile) zstd frame header
+// can make the decoder reserve; the writer's levels use at most 8 MiB.
+const maxDecoderWindow = 64 << 20
+
+// ReadHeader reads and checks only the header: StartZxid and Time.
+func ReadHeader(r io.Reader) (Meta, error) {
+	_, m, err := readHeader(r)
+	return m, err
+}
+
+func readHeader(r io.Reader) ([]byte, Meta, error) {
+	hdr := make([]byte, HeaderBytes)
+	if n, err := io.ReadFull(r, hdr); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, Meta{}, &CorruptError{InHeader: true, Offset: int64(n), Reason: fmt.Sprintf("truncated header (%d of %d bytes)", n, HeaderBytes)}
+		}
+		return nil, Meta{}, fmt.Errorf("snapshot: reading header: %w", err)
+	}
+	m, err := decodeHeader(hdr)
+	return hdr, m, err
+}
+
+// Read reads a whole snapshot into a new tree built with cfg, verifying
+// the checksum, and sets the tree's LastZxid to Meta.StartZxid: the caller
+// then replays the log from StartZxid+1. Damage is a *CorruptError; no
+// tree is returned with an error.
+func Read(r io.Reader, cfg tree.Config) (*tree.Tree, Meta, error) {
+	cr := &countReader{r: r}
+	hdr, meta, err := readHeader(cr)
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	dec, err := zstd.NewReader(cr, zstd.WithDecoderMaxWindow(maxDecoderWindow))
+	if err != nil {
+		return nil, Meta{}, fmt.Errorf("snapshot: zstd: %w", err)
+	}
+	defer dec.Close()
+	b := &body{src: dec, buf: make([]byte, 64<<10), h: xxhash.New()}
+	b.h.Write(hdr)
+	t, err := b.readTree(cfg, &meta)
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	meta.Bytes = cr.n
+	return t, meta, nil
+}
+
+// readTree decodes the body records into a new tree.
+func (b *body) readTree(cfg tree.Config, meta *Meta) (*tree.Tree, error) {
+	t := tree.New(cfg)
+	acls := aclCache{}
+	var nodes, sessions int64
+	prev := ""
+	for {
+		at := b.off()
+		tag, err := b.byte()
+		if err != nil {
+			return nil, b.corrupt(at, "reading a record tag", err)
+		}
+		switch tag {
+		case tagSession:
+			id, err := b.varint()
+			if err != nil {
+				return nil, b.corrupt(at, "reading a session id", err)
+			}
+			to, err := b.varint()
+			if err != nil {
+				return nil, b.corrupt(at, "reading a session timeout", err)
+			}
+			if int64(int32(to)) != to {
+				return nil, b.corrupt(at, fmt.Sprintf("session %#x timeout %d out of range", id, to), nil)
+			}
+			t.PutSession(id, int32(to))
+			sessions++
+		case tagNode:
+			path, n, err := b.node(&acls)
+			if err != nil {
+				return nil, b.corrupt(at, "reading a node", err)
+			}
+			if tree.ComparePaths(prev, path) >= 0 {
+				return nil, b.corrupt(at, fmt.Sprintf("node %q does not follow %q in path order", path, prev), nil)
+			}
+			if err := t.PutNode(path, n); err != nil {
+				return nil, b.corrupt(at, "restoring a node", err)
+			}
+			prev = path
+			nodes++
+		case tagEnd:
+			wantNodes, err := b.uvarint()
+			if err != nil {
+				return nil, b.corrupt(at, "reading the end record", err)
+			}
+			wantSessions, err := b.uvarint()
+			if err != nil {
+				return nil, b.corrupt(at, "reading the end record", err)
+			}
+			if wantNodes != uint64(nodes) || wantSessions != uint64(sessions) {
+				return nil, b.corrupt(at, fmt.Sprintf("end record counts %d nodes and %d sessions, read %d and %d",
+					wantNodes, wantSessions, nodes, sessions), nil)
+			}
+			at = b.off()
+			want := b.hashSum()
+			sum, err := b.fixed(8)
+			if err != nil {
+				return nil, b.corrupt(at, "reading the checksum", err)
+			}
+			if got := binary.BigEndian.Uint64(sum); got != want {
+				return nil, b.corrupt(at, fmt.Sprintf("checksum %#016x, content hashes to %#016x", got, want), nil)
+			}
+			more, err := b.more()
+			if err != nil {
+				return nil, b.corrupt(b.off(), "after the checksum", err)
+			}
+			if more {
+				return nil, b.corrupt(b.off(), "data after the checksum", nil)
+			}
+			meta.Nodes, meta.Sessions, meta.RawBytes = nodes, sessions, b.off()
+			t.SetLastZxid(int64(meta.StartZxid))
+			return t, nil
+		default:
+			return nil, b.corrupt(at, fmt.Sprintf("unknown record tag %d", tag), nil)
+		}
+	}
+}
+
+// node decodes a node record after its tag.
+func (b *body) node(acls *aclCache) (string, tree.Node, error) {
+	var n tree.Node
+	path, err := b.str()
+	if err != nil {
+		return "", n, err
+	}
+	kind, err := b.byte()
+	if err != nil {
+		return "", n, err
+	}
+	n.Kind = tree.NodeKind(kind)
+	for _, p := range []*int64{&n.Owner, &n.TTL, &n.Czxid, &n.Mzxid, &n.Pzxid, &n.Ctime, &n.Mtime} {
+		if *p, err = b.varint(); err != nil {
+			return "", n, err
+		}
+	}
+	for _, p := range []*int32{&n.Version, &n.Cversion, &n.Aversion} {
+		v, err := b.varint()
+		if err != nil {
+			return "", n, err
+		}
+		if int64(int32(v)) != v {
+			return "", n, fmt.Errorf("version %d out of range", v)
+		}
+		*p = int32(v)
+	}
+	dl, err := b.uvarint()
+	if err != nil {
+		return "", n, err
+	}
+	if dl > 0 {
+		if dl-1 > MaxFieldBytes {
+			return "", n, fmt.Errorf("data length %d above %d", dl-1, MaxFieldBytes)
+		}
+		if n.Data, err = b.bytes(int(dl - 1)); err != nil {
+			return "", n, err
+		}
+	}
+	if n.ACL, err = b.acl(acls); err != nil {
+		return "", n, err
+	}
+	return path, n, nil
+}
+
+// aclCache shares identical ACL lists between nodes (most nodes carry one
+// of a handful), as ZooKeeper's ReferenceCountedACLCache does. The tree
+// never mutates an ACL slice in place, so sharing is safe.
+type aclCache struct {
+	lists   [][]tree.ACL
+	scratch []rawACL
+	spans   []aclSpan
+	arena   []byte
+}
+
+// aclSpan locates one entry's scheme and id in aclCache.arena.
+type aclSpan struct{ s0, s1, i0, i1 int }
+
+type rawACL struct {
+	perms      int32
+	scheme, id []byte
+}
+
+const maxCachedACLs = 256
+
+func (b *body) acl(c *aclCache) ([]tree.ACL, error) {
+	cnt, err := b.uvarint()
+	if err != nil || cnt == 0 {
+		return nil, err
+	}
+	cnt--
+	if cnt > MaxFieldBytes {
+		return nil, fmt.Errorf("acl count %d above %d", cnt, MaxFieldBytes)
+	}
+	c.scratch = c.scratch[:0]
+	c.arena = c.arena[:0]
+	c.spans = c.spans[:0]
+	for i := uint64(0); i < cnt; i++ {
+		p, err := b.varint()
+		if err != nil {
+			return nil, err
+		}
+		if int64(int32(p)) != p {
+			return nil, fmt.Errorf("acl perms %d out of range", p)
+		}
+		var sp aclSpan
+		sp.s0 = len(c.arena)
+		if c.arena, err = b.appendStr(c.arena); err != nil {
+			return nil, err
+		}
+		sp.s1, sp.i0 = len(c.arena), len(c.arena)
+		if c.arena, err = b.appendStr(c.arena); err != nil {
+			return nil, err
+		}
+		sp.i1 = len(c.arena)
+		c.spans = append(c.spans, sp)
+		c.scratch = append(c.scratch, rawACL{perms: int32(p)})
+	}
+	for i, sp := range c.spans {
+		c.scratch[i].scheme = c.arena[sp.s0:sp.s1]
+		c.scratch[i].id = c.arena[sp.i0:sp.i1]
+	}
+	for _, l := range c.lists {
+		if equalACL(l, c.scratch) {
+			return l, nil
+		}
+	}
+	out := make([]tree.ACL, len(c.scratch))
+	for i, r := range c.scratch {
+		out[i] = tree.ACL{Perms: r.perms, ID: tree.Id{Scheme: string(r.scheme), ID: string(r.id)}}
+	}
+	if len(c.lists) < maxCachedACLs {
+		c.lists = append(c.lists, out)
+	}
+	return out, nil
+}
+
+func equalACL(l []tree.ACL, raw []rawACL) bool {
+	if len(l) != len(raw) {
+		return false
+	}
+	for i, a := range l {
+		if a.Perms != raw[i].perms || a.ID.Scheme != string(raw[i].scheme) || a.ID.ID != string(raw[i].id) {
+			return false
+		}
+	}
+	return true
+}
+
+// body reads the decompressed body: a buffered reader that hashes every
+// byte it hands out (lazily, as the buffer is recycled) and knows its
+// offset.
+//
+// Invariant: hashed <= r <= w <= len(buf); buf[hashed:r] is consumed but
+// not yet hashed; base is the body offset of buf[0].
+type body struct {
+	src       io.Reader
+	buf       []byte
+	r, w      int
+	hashed    int
+	base      int64
+	h         *xxhash.Digest
+	srcClosed bool
+}
+
+func (b *body) off() int64 { return b.base + int64(b.r) }
+
+func (b *body) corrupt(at int64, what string, err error) error {
+	reason := what
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		reason += ": truncated"
+		err = nil
+	}
+	return &CorruptError{Offset: at, Reason: reason, Err: err}
+}
+
+// hashSum hashes what is consumed so far and returns the running sum.
+func (b *body) hashSum() uint64 {
+	b.h.Write(b.buf[b.hashed:b.r])
+	b.hashed = b.r
+	return b.h.Sum64()
+}
+
+// fill makes at least need (<= len(buf)) bytes available, or returns
+// io.ErrUnexpectedEOF or the source's error.
+func (b *body) fill(need int) error {
+	if b.w-b.r >= need {
+		return nil
+	}
+	b.h.Write(b.buf[b.hashed:b.r])
+	copy(b.buf, b.buf[b.r:b.w])
+	b.base += int64(b.r)
+	b.w -= b.r
+	b.r, b.hashed = 0, 0
+	for b.w < need {
+		if b.srcClosed {
+			return io.ErrUnexpectedEOF
+		}
+		n, err := b.src.Read(b.buf[b.w:])
+		b.w += n
+		if err == io.EOF {
+			b.srcClosed = true
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// more reports whether any byte follows.
+func (b *body) more() (bool, error) {
+	err := b.fill(1)
+	if err == io.ErrUnexpectedEOF {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (b *body) byte() (byte, error) {
+	if err := b.fill(1); err != nil {
+		return 0, err
+	}
+	c := b.buf[b.r]
+	b.r++
+	return c, nil
+}
+
+// fixed returns the next n (<= len(buf)) bytes, valid until the next read.
+func (b *body) fixed(n int) ([]byte, error) {
+	if err := b.fill(n); err != nil {
+		return nil, err
+	}
+	out := b.buf[b.r : b.r+n]
+	b.r += n
+	return out, nil
+}
+
+func (b *body) uvarint() (uint64, error) {
+	if b.w-b.r >= binary.MaxVarintLen64 {
+		v, n := binary.Uvarint(b.buf[b.r:b.w])
+		if n <= 0 {
+			return 0, errors.New("bad varint")
+		}
+		b.r += n
+		return v, nil
+	}
+	var v uint64
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		c, err := b.byte()
+		if err != nil {
+			return 0, err
+		}
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			return 0, errors.New("bad varint")
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v, nil
+		}
+	}
+	return 0, errors.New("bad varint")
+}
+
+func (b *body) varint() (int64, error) {
+	u, err := b.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
+	}
+	return x, err
+}
+
+// bytes reads n bytes into a new slice, growing it as bytes arrive so that
+// a bogus length costs no more memory than the stream really holds.
+func (b *body) bytes(n int) ([]byte, error) {
+	out := make([]byte, 0, min(n, len(b.buf)))
+	return b.appendN(out, n)
+}
+
+func (b *body) appendN(dst []byte, n int) ([]byte, error) {
+	for n > 0 {
+		if b.r == b.w {
+			if err := b.fill(1); err != nil {
+				return nil, err
+			}
+		}
+		k := min(n, b.w-b.r)
+		dst = append(dst, b.buf[b.r:b.r+k]...)
+		b.r += k
+		n -= k
+	}
+	return dst, nil
+}
+
+// lenPrefix reads a uvarint length bounded by MaxFieldBytes.
+func (b *body) lenPrefix() (int, error) {
+	l, err := b.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	if l > MaxFieldBytes {
+		return 0, fmt.Errorf("length %d above %d", l, MaxFieldBytes)
+	}
+	return int(l), nil
+}
+
+func (b *body) str() (string, error) {
+	l, err := b.lenPrefix()
+	if err != nil {
+		return "", err
+	}
+	if l <= len(b.buf) {
+		s, err := b.fixed(l)
+		return string(s), err
+	}
+	s, err := b.bytes(l)
+	return string(s), err
+}
+
+func (b *body) appendStr(dst []byte) ([]byte, error) {
+	l, err := b.lenPrefix()
+	if err != nil {
+		return nil, err
+	}
+	return b.appendN(dst, l)
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

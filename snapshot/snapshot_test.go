@@ -1,0 +1,289 @@
+package snapshot
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"zabd/log"
+	"zabd/tree"
+)
+
+func TestRoundTripEveryKind(t *testing.T) {
+	live := everyKind(t)
+	want := live.DescribeTree()
+	for _, chunk := range []int{1, 2, 3, 1000} {
+		t.Run(fmt.Sprint("chunk=", chunk), func(t *testing.T) {
+			file, wm := writeBytes(t, live, Options{ChunkNodes: chunk, Now: func() time.Time { return time.UnixMilli(1234) }})
+			got, rm, err := Read(bytes.NewReader(file), live.Config())
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if diff := cmp.Diff(want, got.DescribeTree()); diff != "" {
+				t.Errorf("restored tree differs (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wm, rm); diff != "" {
+				t.Errorf("Read's Meta differs from Write's (-write +read):\n%s", diff)
+			}
+			wantMeta := Meta{StartZxid: log.Zxid(live.LastZxid()), Time: time.UnixMilli(1234),
+				Nodes: int64(live.NodeCount()), Sessions: 2, RawBytes: wm.RawBytes, Bytes: int64(len(file))}
+			if diff := cmp.Diff(wantMeta, wm); diff != "" {
+				t.Errorf("Meta (-want +got):\n%s", diff)
+			}
+			if got.NodeCount() != live.NodeCount() || got.ApproximateDataSize() != live.ApproximateDataSize() ||
+				got.EphemeralCount() != live.EphemeralCount() {
+				t.Errorf("indexes: got %d nodes %d bytes %d ephemerals, want %d %d %d", got.NodeCount(),
+					got.ApproximateDataSize(), got.EphemeralCount(), live.NodeCount(), live.ApproximateDataSize(), live.EphemeralCount())
+			}
+			if got, want := got.Ephemerals(0x22), live.Ephemerals(0x22); !cmp.Equal(got, want) || len(got) != 1 {
+				t.Errorf("ephemerals of 0x22: got %v, want %v", got, want)
+			}
+			if n, _ := got.Get("/a/nil"); n.Data != nil {
+				t.Errorf("/a/nil data: got %q, want nil", n.Data)
+			}
+			if n, _ := got.Get("/a/empty"); n.Data == nil || len(n.Data) != 0 {
+				t.Errorf("/a/empty data: got %#v, want empty non-nil", n.Data)
+			}
+			m, err := ReadHeader(bytes.NewReader(file))
+			if err != nil || m.StartZxid != wm.StartZxid || !m.Time.Equal(wm.Time) {
+				t.Errorf("ReadHeader: %+v %v", m, err)
+			}
+		})
+	}
+}
+
+// seal builds a decompressed body: records, then the checksum over the
+// header and records.
+func seal(hdr []byte, records ...[]byte) []byte {
+	raw := bytes.Join(records, nil)
+	sum := xxhash.Sum64(append(append([]byte(nil), hdr...), raw...))
+	return binary.BigEndian.AppendUint64(raw, sum)
+}
+
+func nodeRec(path string, kind tree.NodeKind) []byte {
+	return appendNode(nil, path, &tree.Node{Kind: kind, Data: []byte("d"), ACL: tree.OpenACLUnsafe})
+}
+
+func endRec(nodes, sessions uint64) []byte {
+	b := []byte{tagEnd}
+	b = binary.AppendUvarint(b, nodes)
+	return binary.AppendUvarint(b, sessions)
+}
+
+func TestReadCorrupt(t *testing.T) {
+	good, _ := writeBytes(t, everyKind(t), Options{})
+	hdr, raw := decompressed(t, good)
+	root := nodeRec("/", tree.KindPersistent)
+	sess := append([]byte{tagSession}, binary.AppendVarint(binary.AppendVarint(nil, 7), 3000)...)
+	if _, _, err := Read(bytes.NewReader(assemble(t, hdr, seal(hdr, root, sess, nodeRec("/x", tree.KindPersistent), endRec(2, 1)))), tree.Config{}); err != nil {
+		t.Fatalf("hand-built control snapshot: %v", err)
+	}
+	mutate := func(b []byte, f func(b []byte)) []byte {
+		b = bytes.Clone(b)
+		f(b)
+		return b
+	}
+	hdrV2 := mutate(hdr, func(b []byte) {
+		binary.BigEndian.PutUint32(b[4:], 2)
+		binary.BigEndian.PutUint64(b[24:], xxhash.Sum64(b[:24]))
+	})
+	rows := []struct {
+		name       string
+		file       []byte
+		wantHeader bool
+		wantOffset int64 // -1: do not check
+		wantReason string
+	}{
+		{"empty file", nil, true, 0, "truncated header"},
+		{"truncated header", good[:20], true, 20, "truncated header"},
+		{"bad magic", mutate(good, func(b []byte) { b[0] = 'X' }), true, 0, "bad magic"},
+		{"flipped header byte", mutate(good, func(b []byte) { b[12] ^= 1 }), true, 24, "header checksum"},
+		{"unknown version", append(hdrV2, good[HeaderBytes:]...), true, 4, "unknown version 2"},
+		{"header only", good[:HeaderBytes], false, 0, "truncated"},
+		{"truncated compressed body", good[:len(good)-5], false, -1, ""},
+		{"garbage after the zstd stream", append(bytes.Clone(good), "garbage!"...), false, -1, ""},
+		{"zero-filled tail", append(bytes.Clone(good), make([]byte, 64)...), false, -1, ""},
+		{"flipped checksum byte", assemble(t, hdr, mutate(raw, func(b []byte) { b[len(b)-1] ^= 0x10 })), false, int64(len(raw) - 8), "checksum"},
+		{"flipped content byte", assemble(t, hdr, mutate(raw, func(b []byte) { b[len(b)-30] ^= 0x10 })), false, -1, ""},
+		{"body truncated before the end record", assemble(t, hdr, raw[:len(raw)/2]), false, -1, "truncated"},
+		{"body truncated in the checksum", assemble(t, hdr, raw[:len(raw)-3]), false, int64(len(raw) - 8), "truncated"},
+		{"data after the checksum", assemble(t, hdr, append(bytes.Clone(raw), 0)), false, int64(len(raw)), "data after the checksum"},
+		{"unknown tag", assemble(t, hdr, seal(hdr, root, []byte{9})), false, int64(len(root)), "unknown record tag 9"},
+		{"missing parent", assemble(t, hdr, seal(hdr, root, nodeRec("/x/y", tree.KindPersistent), endRec(2, 0))), false, int64(len(root)), "restoring a node"},
+		{"paths out of order", assemble(t, hdr, seal(hdr, root, nodeRec("/b", tree.KindPersistent), nodeRec("/a", tree.KindPersistent), endRec(3, 0))), false, -1, "path order"},
+		{"duplicate path", assemble(t, hdr, seal(hdr, root, root, endRec(2, 0))), false, int64(len(root)), "path order"},
+		{"invalid kind", assemble(t, hdr, seal(hdr, root, nodeRec("/k", 0), endRec(2, 0))), false, int64(len(root)), "invalid kind"},
+		{"invalid path", assemble(t, hdr, seal(hdr, root, nodeRec("/k/", tree.KindPersistent), endRec(2, 0))), false, int64(len(root)), "restoring a node"},
+		{"end counts wrong", assemble(t, hdr, seal(hdr, root, endRec(2, 0))), false, int64(len(root)), "end record counts"},
+		{"session timeout out of range", assemble(t, hdr, seal(hdr, []byte{tagSession, 2, 0xfe, 0xff, 0xff, 0xff, 0x7f})), false, 0, "out of range"},
+		{"varint overflow", assemble(t, hdr, seal(hdr, []byte{tagSession}, bytes.Repeat([]byte{0xff}, 11))), false, 0, "bad varint"},
+		{"data length above the limit", assemble(t, hdr, seal(hdr, []byte{tagNode, 1, '/', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+			binary.AppendUvarint(nil, MaxFieldBytes+2))), false, 0, "above"},
+		{"huge data length, short stream", assemble(t, hdr, seal(hdr, []byte{tagNode, 1, '/', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+			binary.AppendUvarint(nil, MaxFieldBytes))), false, 0, "truncated"},
+	}
+	for _, tc := range rows {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, _, err := Read(bytes.NewReader(tc.file), tree.Config{})
+			if err == nil {
+				t.Fatalf("got a tree (%d nodes), want an error", tr.NodeCount())
+			}
+			if tr != nil {
+				t.Errorf("got a tree with the error %v", err)
+			}
+			var ce *CorruptError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("got %T %v, want a *CorruptError", err, err)
+			}
+			if ce.InHeader != tc.wantHeader || (tc.wantOffset >= 0 && ce.Offset != tc.wantOffset) {
+				t.Errorf("got header=%v offset=%d, want header=%v offset=%d (%v)", ce.InHeader, ce.Offset, tc.wantHeader, tc.wantOffset, err)
+			}
+			if !strings.Contains(err.Error(), tc.wantReason) {
+				t.Errorf("got %q, want it to mention %q", err, tc.wantReason)
+			}
+		})
+	}
+}
+
+// TestReadEveryTruncationAndFlip cuts a snapshot at every offset and flips
+// every byte: Read must fail (a *CorruptError) or, where a flip only
+// touched compression metadata that does not change the content, restore
+// exactly the original tree. Never a panic, never a different tree.
+func TestReadEveryTruncationAndFlip(t *testing.T) {
+	live := everyKind(t)
+	want := live.DescribeTree()
+	file, _ := writeBytes(t, live, Options{ChunkNodes: 4})
+	for n := 0; n < len(file); n++ {
+		if _, _, err := Read(bytes.NewReader(file[:n]), live.Config()); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("cut at %d of %d: got %v, want a corruption error", n, len(file), err)
+		}
+	}
+	benign := 0
+	for i := 0; i < len(file); i++ {
+		for _, bit := range []byte{0x01, 0x80} {
+			f := bytes.Clone(file)
+			f[i] ^= bit
+			tr, _, err := Read(bytes.NewReader(f), live.Config())
+			switch {
+			case err == nil && tr.DescribeTree() != want:
+				t.Fatalf("flip %#x at %d: read a different tree without error", bit, i)
+			case err == nil:
+				benign++
+			case !errors.Is(err, ErrCorrupt):
+				t.Fatalf("flip %#x at %d: got %v, want a corruption error", bit, i, err)
+			}
+		}
+	}
+	t.Logf("%d bytes, %d of %d flips harmless (zstd frame metadata)", len(file), benign, 2*len(file))
+}
+
+// TestWriteConcurrentWithApply takes a snapshot through a Source guarded by
+// a RWMutex while another goroutine applies txns under the write lock (as
+// zab's applier does), then checks snapshot + replay == live. Run with
+// -race.
+func TestWriteConcurrentWithApply(t *testing.T) {
+	d := newDriver(t, tree.Config{ExtendedTypesEnabled: true})
+	w := newWorkload(d, 42)
+	for i := 0; i < 500; i++ {
+		w.step()
+	}
+	var mu sync.RWMutex
+	src := func(fn func(*tree.Tree)) {
+		mu.RLock()
+		defer mu.RUnlock()
+		fn(d.tr)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mu.Lock()
+			w.step()
+			mu.Unlock()
+		}
+	}()
+	var buf bytes.Buffer
+	meta, err := Write(&buf, src, Options{ChunkNodes: 7})
+	close(stop)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReplay(t, buf.Bytes(), meta, d)
+}
+
+// checkReplay restores file, replays d's log after meta.StartZxid and
+// compares with d's live tree.
+func checkReplay(t *testing.T, file []byte, meta Meta, d *driver) {
+	t.Helper()
+	got, rm, err := Read(bytes.NewReader(file), d.tr.Config())
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if rm.StartZxid != meta.StartZxid || got.LastZxid() != int64(meta.StartZxid) {
+		t.Fatalf("start zxid: read %v, tree %#x, written %v", rm.StartZxid, got.LastZxid(), meta.StartZxid)
+	}
+	replayed := 0
+	for _, txn := range d.log {
+		if txn.Zxid > int64(meta.StartZxid) {
+			got.Apply(txn)
+			replayed++
+		}
+	}
+	if diff := cmp.Diff(d.tr.DescribeTree(), got.DescribeTree()); diff != "" {
+		t.Fatalf("snapshot + replay of %d txns differs from the live tree (-live +restored):\n%s", replayed, diff)
+	}
+}
+
+// TestFuzzySnapshotProperty: for random workloads, a snapshot taken in
+// small chunks while random txns are applied between chunks, restored and
+// replayed from its start zxid, equals the live tree (nodes, every stat
+// field, data, ACLs, sessions).
+func TestFuzzySnapshotProperty(t *testing.T) {
+	seeds := 12
+	if testing.Short() {
+		seeds = 3
+	}
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			d := newDriver(t, tree.Config{ExtendedTypesEnabled: seed%2 == 0})
+			w := newWorkload(d, seed)
+			for i := 0; i < 200+int(seed)*40; i++ {
+				w.step()
+			}
+			chunks := 0
+			src := func(fn func(*tree.Tree)) {
+				// Writes between (and before the first) chunk.
+				for i := 0; i < w.rng.IntN(30); i++ {
+					w.step()
+				}
+				chunks++
+				fn(d.tr)
+			}
+			var buf bytes.Buffer
+			meta, err := Write(&buf, src, Options{ChunkNodes: 1 + int(seed%5)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 50; i++ { // and after the walk
+				w.step()
+			}
+			checkReplay(t, buf.Bytes(), meta, d)
+			t.Logf("%d txns, %d chunks, %d nodes in the snapshot, %d live", len(d.log), chunks, meta.Nodes, d.tr.NodeCount())
+		})
+	}
+}

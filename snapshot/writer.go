@@ -1,0 +1,229 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/zstd"
+
+	"zabd/log"
+	"zabd/tree"
+)
+
+// Source hands the writer the tree held still: it calls fn exactly once
+// with the tree, excluding writers for the duration of fn (e.g. under the
+// read lock that guards Apply). zab.Pipeline.WithTree is one. Write calls
+// it once per chunk, so writes go on between chunks.
+type Source func(fn func(t *tree.Tree))
+
+// Still is the Source of a tree nobody changes during the write (a
+// single-owner tree in tests and tools).
+func Still(t *tree.Tree) Source { return func(fn func(*tree.Tree)) { fn(t) } }
+
+// Options tune Write. The zero value is usable.
+type Options struct {
+	// ChunkNodes and ChunkBytes (of paths and data) bound how much of the
+	// tree one hold of the Source copies out; defaults 1000 and 1 MiB. A
+	// single node larger than ChunkBytes is a chunk of its own.
+	ChunkNodes int
+	ChunkBytes int
+	// Now stamps Meta.Time; default time.Now.
+	Now func() time.Time
+	// Level is the zstd level; default zstd.SpeedFastest.
+	Level zstd.EncoderLevel
+}
+
+func (o *Options) fill() {
+	if o.ChunkNodes <= 0 {
+		o.ChunkNodes = 1000
+	}
+	if o.ChunkBytes <= 0 {
+		o.ChunkBytes = 1 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Level == 0 {
+		o.Level = zstd.SpeedFastest
+	}
+}
+
+// entry is one node copied out of the tree. Node's Data and ACL slices are
+// shared with the tree, which never mutates them in place.
+type entry struct {
+	path string
+	node tree.Node
+}
+
+// Write streams a snapshot of the tree behind src to w: the header, then
+// one zstd stream holding the sessions, the nodes in path order and the
+// checksum. The walk is fuzzy (see the package doc): it copies at most one
+// chunk of nodes at a time, under one call of src. w is written only
+// between calls of src. The returned Meta is complete (counts and sizes).
+func Write(w io.Writer, src Source, o Options) (Meta, error) {
+	o.fill()
+	cw := &countWriter{w: w}
+	meta := Meta{Time: time.UnixMilli(o.Now().UnixMilli())}
+	var (
+		chunk    []entry
+		sessions map[int64]int32
+		from     string
+		started  bool
+		done     bool
+	)
+	take := func(t *tree.Tree) {
+		if !started {
+			meta.StartZxid = log.Zxid(t.LastZxid())
+			sessions = t.Sessions()
+		}
+		n, size := 0, 0
+		skip := started // the resume path, if it still exists, was written
+		done = true
+		t.Walk(from, func(p string, nd *tree.Node) bool {
+			if skip {
+				skip = false
+				if p == from {
+					return true
+				}
+			}
+			if n >= o.ChunkNodes || (n > 0 && size >= o.ChunkBytes) {
+				done = false
+				return false
+			}
+			chunk = append(chunk, entry{path: p, node: *nd})
+			n++
+			size += len(p) + len(nd.Data)
+			return true
+		})
+		started = true
+	}
+
+	src(take)
+	hdr := appendHeader(make([]byte, 0, HeaderBytes), meta.StartZxid, meta.Time.UnixMilli())
+	if _, err := cw.Write(hdr); err != nil {
+		return Meta{}, fmt.Errorf("snapshot: writing header: %w", err)
+	}
+	h := xxhash.New()
+	h.Write(hdr)
+	enc, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return Meta{}, fmt.Errorf("snapshot: zstd: %w", err)
+	}
+	defer enc.Close()
+	var buf []byte
+	emit := func() error {
+		h.Write(buf)
+		meta.RawBytes += int64(len(buf))
+		_, err := enc.Write(buf)
+		buf = buf[:0]
+		if err != nil {
+			return fmt.Errorf("snapshot: writing at body offset %d: %w", meta.RawBytes, err)
+		}
+		return nil
+	}
+
+	ids := make([]int64, 0, len(sessions))
+	for id := range sessions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		buf = append(buf, tagSession)
+		buf = binary.AppendVarint(buf, id)
+		buf = binary.AppendVarint(buf, int64(sessions[id]))
+		if len(buf) >= 64<<10 {
+			if err := emit(); err != nil {
+				return Meta{}, err
+			}
+		}
+	}
+	meta.Sessions = int64(len(ids))
+
+	for {
+		for i := range chunk {
+			buf = appendNode(buf, chunk[i].path, &chunk[i].node)
+			if len(buf) >= 64<<10 {
+				if err := emit(); err != nil {
+					return Meta{}, err
+				}
+			}
+		}
+		meta.Nodes += int64(len(chunk))
+		if len(chunk) > 0 {
+			from = chunk[len(chunk)-1].path
+		}
+		clear(chunk) // drop references to the tree's data
+		chunk = chunk[:0]
+		if done {
+			break
+		}
+		src(take)
+	}
+
+	buf = append(buf, tagEnd)
+	buf = binary.AppendUvarint(buf, uint64(meta.Nodes))
+	buf = binary.AppendUvarint(buf, uint64(meta.Sessions))
+	h.Write(buf)
+	buf = binary.BigEndian.AppendUint64(buf, h.Sum64())
+	meta.RawBytes += int64(len(buf))
+	if _, err := enc.Write(buf); err != nil {
+		return Meta{}, fmt.Errorf("snapshot: writing the end record: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return Meta{}, fmt.Errorf("snapshot: finishing the zstd stream: %w", err)
+	}
+	meta.Bytes = cw.n
+	return meta, nil
+}
+
+// appendNode encodes one node record.
+func appendNode(b []byte, path string, n *tree.Node) []byte {
+	b = append(b, tagNode)
+	b = binary.AppendUvarint(b, uint64(len(path)))
+	b = append(b, path...)
+	b = append(b, byte(n.Kind))
+	b = binary.AppendVarint(b, n.Owner)
+	b = binary.AppendVarint(b, n.TTL)
+	b = binary.AppendVarint(b, n.Czxid)
+	b = binary.AppendVarint(b, n.Mzxid)
+	b = binary.AppendVarint(b, n.Pzxid)
+	b = binary.AppendVarint(b, n.Ctime)
+	b = binary.AppendVarint(b, n.Mtime)
+	b = binary.AppendVarint(b, int64(n.Version))
+	b = binary.AppendVarint(b, int64(n.Cversion))
+	b = binary.AppendVarint(b, int64(n.Aversion))
+	if n.Data == nil {
+		b = append(b, 0)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(n.Data))+1)
+		b = append(b, n.Data...)
+	}
+	if n.ACL == nil {
+		b = append(b, 0)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(n.ACL))+1)
+		for _, a := range n.ACL {
+			b = binary.AppendVarint(b, int64(a.Perms))
+			b = binary.AppendUvarint(b, uint64(len(a.ID.Scheme)))
+			b = append(b, a.ID.Scheme...)
+			b = binary.AppendUvarint(b, uint64(len(a.ID.ID)))
+			b = append(b, a.ID.ID...)
+		}
+	}
+	return b
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
