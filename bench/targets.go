@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"time"
 
 	"zabd/bench/launch"
 )
@@ -53,4 +55,56 @@ func stopAndRemove(p *launch.Process, dir string) func() error {
 		}
 		return err
 	}
+}
+
+// Recovery log lines: what each server says about loading its data dir.
+var (
+	zabdRecoveryLog      = regexp.MustCompile(`(?i)msg="?(recovered|[^"=]*snapshot)`)
+	zookeeperRecoveryLog = regexp.MustCompile(`Snapshot loaded in|txns loaded in|Snapshotting:|Snapshot taken in|Reading snapshot`)
+)
+
+// ZooKeeperRecoveryTarget starts Apache ZooKeeper (forceSync on, its other
+// settings at their defaults: snapCount 100000, snapshots on start-up)
+// on an empty data dir under dir, with heap as the JVM's -Xmx (a million
+// znodes do not fit in bench/launch's default 512m).
+func ZooKeeperRecoveryTarget(dir, heap string) RecoveryTarget {
+	return RecoveryTarget{Name: "zookeeper", Start: func(ctx context.Context) (*RecoveryServer, error) {
+		d, err := os.MkdirTemp(dir, "recovery-zookeeper-")
+		if err != nil {
+			return nil, err
+		}
+		o := launch.ZKOptions{Dir: d, ForceSync: true, StopTimeout: time.Minute}
+		if heap != "" {
+			o.JVMFlags = []string{"-Xmx" + heap}
+		}
+		p, err := launch.StartApacheZK(ctx, o)
+		if err != nil {
+			os.RemoveAll(d)
+			return nil, err
+		}
+		return &RecoveryServer{Addr: p.Addr, Proc: p, DataDir: p.DataDir, LogPath: p.LogPath,
+			LogPattern: zookeeperRecoveryLog, Cleanup: stopAndRemove(p, d)}, nil
+	}}
+}
+
+// ZabdRecoveryTarget starts the zabd binary bin with engine on an empty
+// data dir under dir, forceSync on, everything else at zabd's defaults.
+func ZabdRecoveryTarget(dir, bin, engine string) RecoveryTarget {
+	return RecoveryTarget{Name: "zabd-" + engine, Start: func(ctx context.Context) (*RecoveryServer, error) {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			return nil, err
+		}
+		d, err := os.MkdirTemp(dir, "recovery-zabd-"+engine+"-")
+		if err != nil {
+			return nil, err
+		}
+		p, err := launch.StartZabd(ctx, abs, launch.ZabdOptions{Dir: d, Engine: engine, ForceSync: true, StopTimeout: time.Minute})
+		if err != nil {
+			os.RemoveAll(d)
+			return nil, err
+		}
+		return &RecoveryServer{Addr: p.Addr, Proc: p, DataDir: p.DataDir, LogPath: p.LogPath,
+			LogPattern: zabdRecoveryLog, Cleanup: stopAndRemove(p, d)}, nil
+	}}
 }

@@ -29,7 +29,8 @@ func benchCommand() *cli.Command {
 		Name:  "bench",
 		Usage: "load generator: run one workload against ZooKeeper-protocol servers",
 		UsageText: "zabctl bench [--servers h:p,...] [--workload create] [--sessions N] [--duration 10s | --ops N] [--rate R] [--json]\n" +
-			"   zabctl bench suite --out bench/results [--zabd ./zabd --engines native] [--repeat N]",
+			"   zabctl bench suite --out bench/results [--zabd ./zabd --engines native] [--repeat N]\n" +
+			"   zabctl bench recovery --zabd ./zabd [--engines native] [--znodes 1000000] [--restarts 3]",
 		Description: "Workloads: " + strings.Join(bench.WorkloadNames(), ", ") + ".\n" +
 			"Closed loop by default; --rate R runs open loop at R requests/s in total, latency measured from each\n" +
 			"request's intended start. --json prints one JSON object as the last line of stdout (the human report goes\n" +
@@ -59,13 +60,13 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-progress", Usage: "no live progress even on a terminal"},
 		},
 		Action:      benchAction,
-		Subcommands: []*cli.Command{benchSuiteCommand()},
+		Subcommands: []*cli.Command{benchSuiteCommand(), benchRecoveryCommand()},
 	}
 }
 
 func benchAction(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("bench: unexpected argument %q (subcommand: suite)", c.Args().First()), exitUsage)
+		return cli.Exit(fmt.Sprintf("bench: unexpected argument %q (subcommands: suite, recovery)", c.Args().First()), exitUsage)
 	}
 	w, err := bench.ParseWorkload(c.String("workload"), bench.WorkloadOptions{
 		Keyed: c.Bool("keyed"), ReadRatio: c.Float64("read-ratio"), MultiOps: c.Int("multi-ops"),
@@ -252,7 +253,7 @@ func benchSuiteAction(c *cli.Context) error {
 	meta := bench.MarkdownMeta{
 		Title:   "zabd vs Apache ZooKeeper",
 		Command: benchCommandLine(os.Args),
-		Host:    fmt.Sprintf("%s/%s, %d cores, %s%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), benchLoadAvg()),
+		Host:    benchHost(),
 		Plots:   plots,
 	}
 	err = res.WriteMarkdown(f, meta)
@@ -265,6 +266,11 @@ func benchSuiteAction(c *cli.Context) error {
 	fmt.Fprint(c.App.Writer, res.Table())
 	fmt.Fprintf(c.App.Writer, "report: %s.md\n", stem)
 	return nil
+}
+
+// benchHost is a line about the machine the figures come from.
+func benchHost() string {
+	return fmt.Sprintf("%s/%s, %d cores, %s%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), benchLoadAvg())
 }
 
 // benchCommandLine quotes args the way a shell would need them.
