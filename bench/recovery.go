@@ -513,7 +513,7 @@ func (r *RecoveryReport) Table() string {
 				ratio = fmt.Sprintf("%.2fx", v)
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f MiB | %.1f s | %.0f znodes/s | %.0f | **%.0f ms** | %.0f | %.0f | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %d | %d | %.1f MiB | %.1f s | %.0f znodes/s | %.0f | **%.0f ms** | %.0f | %.0f | %s | %s |\n",
 			res.Target, res.NodeCount, res.Txns, float64(res.DataDirBytes)/(1<<20), res.LoadS, res.LoadZnodesPerSec,
 			res.LoadGeneratorCPUPct, res.MedianMs, res.MinMs, res.MaxMs, strings.Join(runs, ", "), ratio)
 	}

@@ -196,8 +196,8 @@ func TestRecoveryReportRatioAndTable(t *testing.T) {
 	}
 	table := rep.Table()
 	for _, want := range []string{
-		"| zookeeper | 2005 | 5 | 64 MiB | 1.0 s | 2000 znodes/s | 0 | **1000 ms** | 800 | 1200 | 1000, 1200, 800 |  |",
-		"| zabd-native | 2005 | 5 | 1 MiB | 0.1 s | 20000 znodes/s | 0 | **200 ms** | 100 | 300 | 100, 300, 200 | 0.20x |",
+		"| zookeeper | 2005 | 5 | 64.0 MiB | 1.0 s | 2000 znodes/s | 0 | **1000 ms** | 800 | 1200 | 1000, 1200, 800 |  |",
+		"| zabd-native | 2005 | 5 | 1.0 MiB | 0.1 s | 20000 znodes/s | 0 | **200 ms** | 100 | 300 | 100, 300, 200 | 0.20x |",
 		"| zabd-pebble | failed: did not start: unknown engine \"pebble\" |",
 	} {
 		if !strings.Contains(table, want) {
