@@ -9,8 +9,17 @@
 // accounting, the generator's own CPU measurement, the human and JSON
 // reports, and the suite runner behind `make bench` (Markdown + SVG plots).
 //
-// What it does not: it knows nothing of server internals and starts no
-// servers itself; bench/launch does that and cmd/zabctl wires the two.
+// It also owns the recovery benchmark (RunRecovery): build the same data
+// set on each server through the client protocol, stop it, then time
+// restarts from the exec to the first getData served. The probe speaks
+// the wire protocol itself (net/jute) and attempts overlap, so neither a
+// client library's back-off nor a connection the server holds while it
+// loads inflates the figure; the figure overstates the truth by at most
+// one poll interval plus one round trip.
+//
+// What it does not: it knows nothing of server internals. It starts
+// servers only through bench/launch (targets.go), and cmd/zabctl wires
+// the two.
 //
 // Usage:
 //
@@ -40,6 +49,9 @@
 //     order whatever the goroutine schedule.
 //   - Warm-up requests are executed and counted separately; they never
 //     enter the figures.
+//   - Recovery: the data set is built once per server; only restarts are
+//     timed; servers take turns and one runs at a time; every wait is
+//     bounded (LoadTimeout, ReadyTimeout, attempts, the stop bound).
 //
 // Pipelining: go-zookeeper's Conn is safe for concurrent use and keeps
 // several requests outstanding on one connection, so InFlight workers per

@@ -112,3 +112,47 @@ func save(p *plot.Plot, path string) error {
 	}
 	return nil
 }
+
+// WriteRecoveryPlot draws each target's median restart time (exec to the
+// first read served) as a bar, with the fastest and slowest restart as
+// an error bar, to path (.svg or .png).
+func (r *RecoveryReport) WriteRecoveryPlot(path string) error {
+	var names []string
+	var vals plotter.Values
+	var errs plotter.YErrors
+	for _, res := range r.Results {
+		if len(res.Runs) == 0 {
+			continue
+		}
+		names = append(names, res.Target)
+		vals = append(vals, res.MedianMs/1000)
+		errs = append(errs, struct{ Low, High float64 }{(res.MedianMs - res.MinMs) / 1000, (res.MaxMs - res.MedianMs) / 1000})
+	}
+	if len(vals) == 0 {
+		return fmt.Errorf("bench: no recovery results to plot")
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("restart to first read, %d znodes (median, min-max)", r.Znodes)
+	p.Y.Label.Text = "seconds"
+	p.Y.Min = 0
+	bars, err := plotter.NewBarChart(vals, vg.Points(40))
+	if err != nil {
+		return fmt.Errorf("bench: plot: %w", err)
+	}
+	bars.Color = plotutil.Color(0)
+	p.Add(bars)
+	xy := make(plotter.XYs, len(vals))
+	for i, v := range vals {
+		xy[i] = plotter.XY{X: float64(i), Y: v}
+	}
+	eb, err := plotter.NewYErrorBars(struct {
+		plotter.XYer
+		plotter.YErrorer
+	}{xy, errs})
+	if err != nil {
+		return fmt.Errorf("bench: plot: %w", err)
+	}
+	p.Add(eb)
+	p.NominalX(names...)
+	return save(p, path)
+}

@@ -500,7 +500,7 @@ func (r *RecoveryReport) Table() string {
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|\n")
 	for _, res := range r.Results {
 		if len(res.Runs) == 0 {
-			fmt.Fprintf(&b, "| %s | failed: %s | | | | | | | | | | |\n", res.Target, mdEscape(firstLine(res.Err)))
+			fmt.Fprintf(&b, "| %s | failed: %s | | | | | | | | | | |\n", res.Target, mdEscape(shortErr(res.Err)))
 			continue
 		}
 		runs := make([]string, len(res.Runs))
@@ -541,7 +541,7 @@ func (r *RecoveryReport) WriteMarkdown(w io.Writer) error {
 	var notes []string
 	for _, res := range r.Results {
 		if res.Err != "" {
-			notes = append(notes, fmt.Sprintf("**%s:** %s", res.Target, mdEscape(res.Err)))
+			notes = append(notes, fmt.Sprintf("**%s:** %s (full message in the JSON)", res.Target, mdEscape(shortErr(res.Err))))
 		}
 	}
 	if len(notes) > 0 {
@@ -570,11 +570,15 @@ func (r *RecoveryReport) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+// shortErr is an error message on one line: its first line and, when it
+// carries more (a server's log tail), the last non-empty line of that,
+// which is usually the server's own last word.
+func shortErr(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) == 1 {
+		return lines[0]
 	}
-	return s
+	return lines[0] + " … " + strings.TrimSpace(lines[len(lines)-1])
 }
 
 // mdEscape keeps s on one table line: newlines become spaces, pipes are

@@ -72,6 +72,8 @@ type SuiteResult struct {
 	Points   []string          `json:"points"`
 	Results  []PointResult     `json:"results"`
 	Baseline string            `json:"baseline"`
+	// Recovery is the restart benchmark run after the points, if any.
+	Recovery *RecoveryReport `json:"recovery,omitempty"`
 }
 
 // RunSuite starts every target, then runs every point on every target,
@@ -281,6 +283,12 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 		b.WriteString("\nNotes:\n\n")
 		for _, n := range notes {
 			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	if s.Recovery != nil {
+		b.WriteString("\n")
+		if err := s.Recovery.WriteMarkdown(&b); err != nil {
+			return err
 		}
 	}
 	if len(meta.Plots) > 0 {

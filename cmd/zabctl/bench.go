@@ -175,8 +175,11 @@ func benchSuiteCommand() *cli.Command {
 		Name:  "suite",
 		Usage: "run the standard suite on Apache ZooKeeper and zabd side by side; write a dated Markdown report with SVG plots",
 		UsageText: "zabctl bench suite [--out bench/results] [--zabd path/to/zabd] [--engines native] [--repeat 1]\n" +
-			"   [--point-duration 3s] [--warmup 1s] [--no-zookeeper]",
-		Flags: []cli.Flag{
+			"   [--point-duration 3s] [--warmup 1s] [--no-zookeeper] [--recovery-znodes 200000 (0: skip)]",
+		Description: "Throughput and latency points on every target, then the recovery benchmark (see `zabctl bench recovery`)\n" +
+			"on fresh servers: 200,000 znodes by default, a few minutes on 2 cores; --recovery-znodes 1000000 for the\n" +
+			"issue's million (about 10 minutes here).",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Value: "bench/results", Usage: "directory for the report, plots and JSON"},
 			&cli.StringFlag{Name: "zabd", Usage: "zabd binary to benchmark (none: Apache ZooKeeper only)"},
 			&cli.StringFlag{Name: "engines", Value: "native", Usage: "comma-separated zabd storage engines, one target each"},
@@ -185,7 +188,8 @@ func benchSuiteCommand() *cli.Command {
 			&cli.DurationFlag{Name: "point-duration", Value: 3 * time.Second, Usage: "measured length of each point"},
 			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "warm-up before each point"},
 			&cli.StringFlag{Name: "work-dir", Usage: "where the servers keep their data (default: a temp dir, removed)"},
-		},
+			&cli.IntFlag{Name: "recovery-restarts", Usage: "recovery: timed restarts per target (default: --repeat, at least 3)"},
+		}, recoveryFlags("recovery-", 200_000)...),
 		Action: benchSuiteAction,
 	}
 }
@@ -225,6 +229,19 @@ func benchSuiteAction(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitConnect)
 	}
+	if c.Int("recovery-znodes") > 0 {
+		restarts := c.Int("recovery-restarts")
+		if restarts <= 0 {
+			restarts = max(c.Int("repeat"), 3)
+		}
+		rt := recoveryTargets(work, c.String("zabd"), benchSplitList(c.String("engines")), !c.Bool("no-zookeeper"), c.String("recovery-zk-heap"))
+		rep, err := bench.RunRecovery(ctx, recoveryConfig(c, "recovery-", restarts), rt)
+		if err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "bench suite: recovery: %v\n", err)
+		}
+		res.Recovery = rep
+		res.Took = time.Since(res.Started)
+	}
 	stem := filepath.Join(out, res.Started.UTC().Format("2006-01-02T150405Z"))
 	var plots []string
 	tp := stem + "-throughput.svg"
@@ -238,6 +255,14 @@ func benchSuiteAction(c *cli.Context) error {
 		fmt.Fprintln(c.App.ErrWriter, err)
 	} else {
 		plots = append(plots, filepath.Base(lp))
+	}
+	if res.Recovery != nil {
+		rp := stem + "-recovery.svg"
+		if err := res.Recovery.WriteRecoveryPlot(rp); err != nil {
+			fmt.Fprintln(c.App.ErrWriter, err)
+		} else {
+			plots = append(plots, filepath.Base(rp))
+		}
 	}
 	js, err := benchJSON(res)
 	if err == nil {
@@ -264,6 +289,9 @@ func benchSuiteAction(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitZK)
 	}
 	fmt.Fprint(c.App.Writer, res.Table())
+	if res.Recovery != nil {
+		fmt.Fprint(c.App.Writer, "\n"+res.Recovery.Table())
+	}
 	fmt.Fprintf(c.App.Writer, "report: %s.md\n", stem)
 	return nil
 }
