@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -35,7 +36,13 @@ type Options struct {
 	Now func() time.Time
 	// Level is the zstd level; default zstd.SpeedFastest.
 	Level zstd.EncoderLevel
+	// Stop, if set and closed, makes Write give up between chunks with
+	// ErrStopped (e.g. at shutdown).
+	Stop <-chan struct{}
 }
+
+// ErrStopped is returned by Write when Options.Stop was closed.
+var ErrStopped = errors.New("snapshot: write stopped")
 
 func (o *Options) fill() {
 	if o.ChunkNodes <= 0 {
@@ -160,6 +167,11 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 		chunk = chunk[:0]
 		if done {
 			break
+		}
+		select {
+		case <-o.Stop:
+			return Meta{}, fmt.Errorf("%w after %d nodes", ErrStopped, meta.Nodes)
+		default:
 		}
 		src(take)
 	}
