@@ -1,7 +1,6 @@
 package zab
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,11 +11,13 @@ import (
 	"zabd/tree"
 )
 
-// Storage is what the pipeline needs of an engine: a durable, ordered
-// append. Append returns only once every record is durable; records are
-// passed in strictly increasing zxid order.
+// Storage is what the pipeline needs of an engine: an ordered, durable,
+// group-committed append split into enqueue and wait. AppendAsync enqueues
+// recs after everything enqueued before (zxids strictly increasing) and
+// returns a channel that receives exactly one value: nil once they are
+// durable, or the error (engine.AsyncAppender).
 type Storage interface {
-	Append(ctx context.Context, recs []log.Record) error
+	AppendAsync(recs []log.Record) <-chan error
 	LastZxid() log.Zxid
 }
 
@@ -42,7 +43,8 @@ type PipelineConfig struct {
 	// Epoch is the epoch to stamp; must be above the epoch of every zxid
 	// already in Storage.
 	Epoch uint32
-	// MaxBatchTxns bounds how many txns one group commit carries.
+	// MaxBatchTxns bounds how many txns the applier applies before it
+	// releases their pending overlay entries (and sizes the queue).
 	MaxBatchTxns int
 	Now          func() time.Time
 	Logger       *slog.Logger
@@ -74,12 +76,12 @@ func (c *PipelineConfig) validate() error {
 // entry is one request in flight. Exactly one of txn (a write that
 // prepared) or res (an answer known at prep: an error, or sync) is set.
 type entry struct {
-	sid  int64
-	zxid int64 // 0 for entries that carry no txn
-	txn  *tree.Txn
-	rec  []byte
-	res  tree.Result
-	done Done
+	sid     int64
+	zxid    int64 // 0 for entries that carry no txn
+	txn     *tree.Txn
+	durable <-chan error // the engine's answer for txn's record
+	res     tree.Result
+	done    Done
 }
 
 // Pipeline is the standalone write path. Submit, Read and the tree
@@ -91,7 +93,7 @@ type entry struct {
 type Pipeline struct {
 	cfg PipelineConfig
 
-	prepMu  sync.Mutex // guards counter, closed, and the order of sends on logCh
+	prepMu  sync.Mutex // guards counter, closed, and the order of enqueues (engine and queue)
 	counter uint32
 	closed  bool
 
@@ -107,8 +109,7 @@ type Pipeline struct {
 	watches *tree.Watches
 	deliver Deliverer
 
-	logCh   chan *entry
-	applyCh chan []*entry
+	queue   chan *entry // in zxid order; the applier drains it
 	wg      sync.WaitGroup
 	stats   Stats
 	statsMu sync.Mutex
@@ -132,11 +133,9 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		tree:    cfg.Tree,
 		watches: tree.NewWatches(),
 		deliver: func([]tree.Delivery) {},
-		logCh:   make(chan *entry, 4*cfg.MaxBatchTxns),
-		applyCh: make(chan []*entry, 4),
+		queue:   make(chan *entry, 4*cfg.MaxBatchTxns),
 	}
-	p.wg.Add(2)
-	go p.logLoop()
+	p.wg.Add(1)
 	go p.applyLoop()
 	return p, nil
 }
@@ -166,7 +165,7 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 	e := &entry{sid: sid, done: done}
 	if req.Op == tree.OpSync {
 		e.res = tree.Result{Path: req.Path}
-		p.logCh <- e
+		p.queue <- e
 		return
 	}
 	zxid := int64(uint64(p.cfg.Epoch)<<32 | uint64(p.counter+1))
@@ -178,14 +177,14 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 	p.pendingMu.Unlock()
 	if err != nil {
 		e.res = failedResult(req, err)
-		p.logCh <- e
+		p.queue <- e
 		return
 	}
 	p.counter++
 	e.zxid = zxid
 	e.txn = &txn
-	e.rec = tree.AppendTxn(nil, txn)
-	p.logCh <- e
+	e.durable = p.cfg.Storage.AppendAsync([]log.Record{{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}})
+	p.queue <- e
 }
 
 // failedResult turns a prep failure into the client's answer.
@@ -197,108 +196,95 @@ func failedResult(req tree.Request, err error) tree.Result {
 	return tree.Result{Err: tree.CodeOf(err)}
 }
 
-// logLoop is the group commit: it takes everything queued (up to
-// MaxBatchTxns), appends it with one durable Append, and hands the batch to
-// the applier, in order. While one Append runs, the next batch queues.
-func (p *Pipeline) logLoop() {
-	defer p.wg.Done()
-	defer close(p.applyCh)
-	for first := range p.logCh {
-		batch := []*entry{first}
-	drain:
-		for len(batch) < p.cfg.MaxBatchTxns {
-			select {
-			case e, ok := <-p.logCh:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, e)
-			default:
-				break drain
-			}
-		}
-		recs := make([]log.Record, 0, len(batch))
-		for _, e := range batch {
-			if e.txn != nil {
-				recs = append(recs, log.Record{Zxid: log.Zxid(e.zxid), Data: e.rec})
-			}
-		}
-		if len(recs) > 0 {
-			if err := p.cfg.Storage.Append(context.Background(), recs); err != nil {
-				p.fail(err, batch)
-				continue
-			}
-		}
-		p.applyCh <- batch
-	}
-}
-
-// fail makes a storage error sticky and answers the batch with it. Entries
-// without a txn in the batch are still answered in order by the applier;
-// entries with one are answered with the error, never "ok".
-func (p *Pipeline) fail(err error, batch []*entry) {
-	werr := fmt.Errorf("%w: %w", ErrStorageFailed, err)
+// fail makes a storage error sticky (once) and returns the error the
+// clients get.
+func (p *Pipeline) fail(err error) error {
 	p.failMu.Lock()
+	defer p.failMu.Unlock()
 	if p.failed == nil {
-		p.failed = werr
+		p.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
 		p.cfg.Logger.Error("storage failed; refusing writes from now on", "err", err)
 	}
-	p.failMu.Unlock()
-	for _, e := range batch {
-		if e.txn != nil {
-			e.txn = nil
-			e.done, e.res = failWith(e.done, werr), tree.Result{}
-		}
-	}
-	p.applyCh <- batch
+	return p.failed
 }
 
-func failWith(d Done, err error) Done {
-	return func(tree.Result, error) { d(tree.Result{}, err) }
-}
-
-// applyLoop applies committed batches in zxid order, delivers watch events,
-// then answers each request.
+// applyLoop takes entries in zxid order, waits for each txn to be durable
+// (the engine group-commits everything enqueued while a sync runs), applies
+// it, delivers its watch events, and answers. Entries without a txn are
+// answered in their place in the order.
 func (p *Pipeline) applyLoop() {
 	defer p.wg.Done()
-	for batch := range p.applyCh {
-		var last int64
-		applied := 0
-		for _, e := range batch {
-			if e.txn == nil {
-				p.treeMu.RLock()
-				e.res.Zxid = p.tree.LastZxid()
-				p.treeMu.RUnlock()
-				e.done(e.res, nil)
-				continue
-			}
-			p.treeMu.Lock()
-			res, evs := p.tree.ApplyResult(*e.txn)
-			if len(evs) > 0 {
-				p.watchMu.Lock()
-				ds := p.watches.TriggerAll(evs)
-				p.watchMu.Unlock()
-				if len(ds) > 0 {
-					p.deliver(ds)
-				}
-			}
-			p.treeMu.Unlock()
-			last = e.zxid
-			applied++
-			e.done(res, nil)
-		}
-		if last != 0 {
-			p.pendingMu.Lock()
-			p.pending.Applied(last)
-			p.pendingMu.Unlock()
-			p.statsMu.Lock()
-			p.stats.Txns += uint64(applied)
-			p.stats.Batches++
-			p.statsMu.Unlock()
-			if p.cfg.AfterApply != nil {
-				p.cfg.AfterApply(last, applied)
+	var last int64
+	applied := 0
+	for {
+		var e *entry
+		select {
+		case e = <-p.queue:
+		default:
+			// The queue is empty: a batch is over.
+			p.endBatch(last, applied)
+			last, applied = 0, 0
+			var ok bool
+			if e, ok = <-p.queue; !ok {
+				return
 			}
 		}
+		if e == nil {
+			return
+		}
+		if e.txn == nil {
+			p.treeMu.RLock()
+			e.res.Zxid = p.tree.LastZxid()
+			p.treeMu.RUnlock()
+			e.done(e.res, nil)
+			continue
+		}
+		if err := <-e.durable; err != nil {
+			// NB: every failure is sticky today. A recoverable one (disk
+			// full) must not be: but txns queued behind the failed one
+			// were prepped against state that includes it, so they must
+			// fail too and must never reach the log — the engine has to
+			// refuse everything enqueued after the failure until the
+			// pipeline, holding prepMu with the queue drained and the
+			// pending overlay reset, tells it to go on.
+			e.done(tree.Result{}, p.fail(err))
+			continue
+		}
+		p.treeMu.Lock()
+		res, evs := p.tree.ApplyResult(*e.txn)
+		if len(evs) > 0 {
+			p.watchMu.Lock()
+			ds := p.watches.TriggerAll(evs)
+			p.watchMu.Unlock()
+			if len(ds) > 0 {
+				p.deliver(ds)
+			}
+		}
+		p.treeMu.Unlock()
+		e.done(res, nil)
+		last = e.zxid
+		applied++
+		if applied >= p.cfg.MaxBatchTxns {
+			p.endBatch(last, applied)
+			last, applied = 0, 0
+		}
+	}
+}
+
+// endBatch does the per-batch bookkeeping after applying txns up to last.
+func (p *Pipeline) endBatch(last int64, applied int) {
+	if applied == 0 {
+		return
+	}
+	p.pendingMu.Lock()
+	p.pending.Applied(last)
+	p.pendingMu.Unlock()
+	p.statsMu.Lock()
+	p.stats.Txns += uint64(applied)
+	p.stats.Batches++
+	p.statsMu.Unlock()
+	if p.cfg.AfterApply != nil {
+		p.cfg.AfterApply(last, applied)
 	}
 }
 
@@ -365,7 +351,7 @@ func (p *Pipeline) Close() {
 		return
 	}
 	p.closed = true
-	close(p.logCh)
+	close(p.queue)
 	p.prepMu.Unlock()
 	p.wg.Wait()
 }
