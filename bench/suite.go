@@ -264,7 +264,7 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 	b.WriteString("latency in ms from request to reply, closed loop; generator CPU is the load generator's own use in % of one core (flagged when it may have limited the figure). ")
 	fmt.Fprintf(&b, "The suite took %s.\n\n", s.Took.Round(time.Second))
 	for _, name := range sortedNames(s.NotRun) {
-		fmt.Fprintf(&b, "- **%s not run:** %s\n", name, s.NotRun[name])
+		fmt.Fprintf(&b, "- **%s not run:** %s (full message in the JSON)\n", name, mdEscape(shortErr(s.NotRun[name])))
 	}
 	if len(s.NotRun) > 0 {
 		b.WriteString("\n")
