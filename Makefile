@@ -30,8 +30,11 @@ vet:
 # The side-by-side suite: zabd (each engine) and Apache ZooKeeper 3.8 in one
 # run; writes a dated report with plots under bench/results/.
 BENCH_REPEAT ?= 3
+BENCH_ENGINES ?= native
+BENCH_RECOVERY_ZNODES ?= 200000
 bench: build
-	./$(BIN)/zabctl bench suite --zabd $(BIN)/zabd --engines native --repeat $(BENCH_REPEAT) --out bench/results
+	./$(BIN)/zabctl bench suite --zabd $(BIN)/zabd --engines $(BENCH_ENGINES) --repeat $(BENCH_REPEAT) \
+		--recovery-znodes $(BENCH_RECOVERY_ZNODES) --out bench/results
 
 clean:
 	rm -rf $(BIN)
