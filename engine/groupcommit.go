@@ -1,0 +1,302 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"zabd/log"
+)
+
+// GroupCommitOptions bound the batches of a GroupCommitter. The zero value
+// is usable.
+type GroupCommitOptions struct {
+	// MaxBatchRecords and MaxBatchBytes (of record Data) bound one group
+	// commit. A single Append larger than either is committed alone, never
+	// split. Defaults 4096 and 4 MiB (as NativeOptions).
+	MaxBatchRecords int
+	MaxBatchBytes   int
+	// Now reads the clock for commit latency stats; default time.Now.
+	Now func() time.Time
+}
+
+func (o *GroupCommitOptions) fill() error {
+	if o.MaxBatchRecords < 0 || o.MaxBatchBytes < 0 {
+		return fmt.Errorf("engine: negative batch bound in %+v", *o)
+	}
+	if o.MaxBatchRecords == 0 {
+		o.MaxBatchRecords = 4096
+	}
+	if o.MaxBatchBytes == 0 {
+		o.MaxBatchBytes = 4 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// CommitFunc writes recs and makes them durable before it returns (one
+// write and one sync of the store under it). Records must reach the store
+// in slice order, so that after a crash the durable ones are a prefix. It
+// must not keep recs or their Data after it returns. Calls never overlap.
+type CommitFunc func(recs []log.Record) error
+
+// GroupCommitter is the group-commit loop for engines built on a key-value
+// store (pebble, badger): callers enqueue, one flusher goroutine takes
+// everything queued (up to the batch bounds), hands it to the CommitFunc as
+// one batch, and wakes every waiter of that batch. While a commit runs, new
+// appends queue for the next one, so the number of syncs adapts to load
+// with no timer. It keeps the ordering, stickiness and visibility rules of
+// Engine (see Native, which has the same loop over the native log).
+//
+// Concurrency: all methods are safe for concurrent use. mu guards the queue
+// and the fields marked below; wmu serializes the CommitFunc with Exclusive
+// and Truncate (the store's write side has one owner at a time).
+type GroupCommitter struct {
+	commit CommitFunc
+	o      GroupCommitOptions
+
+	wmu sync.Mutex
+
+	mu   sync.Mutex
+	cond *sync.Cond // signalled when queue grows or closing is set
+	// Guarded by mu.
+	// Invariant: durable <= lastQueued; queued zxids strictly increase and
+	// are all above durable; lastQueued is the last of them (or durable).
+	queue      []*pending
+	lastQueued log.Zxid
+	durable    log.Zxid
+	err        error // sticky failure, wraps log.ErrSyncFailed
+	closing    bool
+	stats      Stats
+	done       chan struct{} // closed when the flusher exits
+}
+
+// NewGroupCommitter starts a flusher over a store whose last durable
+// record is last.
+func NewGroupCommitter(last log.Zxid, o GroupCommitOptions, commit CommitFunc) (*GroupCommitter, error) {
+	if err := o.fill(); err != nil {
+		return nil, err
+	}
+	g := &GroupCommitter{commit: commit, o: o, lastQueued: last, durable: last, done: make(chan struct{})}
+	g.cond = sync.NewCond(&g.mu)
+	go g.flushLoop()
+	return g, nil
+}
+
+// Append enqueues recs and waits until they are durable (Engine.Append).
+func (g *GroupCommitter) Append(ctx context.Context, recs []log.Record) error {
+	ch := g.AppendAsync(recs)
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// AppendAsync implements AsyncAppender.
+func (g *GroupCommitter) AppendAsync(recs []log.Record) <-chan error {
+	ch := make(chan error, 1)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.closing:
+		ch <- ErrClosed
+		return ch
+	case g.err != nil:
+		ch <- g.err
+		return ch
+	}
+	if err := checkOrder(g.lastQueued, recs); err != nil {
+		ch <- err
+		return ch
+	}
+	if len(recs) == 0 {
+		ch <- nil
+		return ch
+	}
+	p := &pending{recs: recs, done: ch}
+	for _, r := range recs {
+		p.bytes += len(r.Data)
+	}
+	g.queue = append(g.queue, p)
+	g.lastQueued = recs[len(recs)-1].Zxid
+	g.cond.Signal()
+	return ch
+}
+
+// LastZxid returns the last durable zxid.
+func (g *GroupCommitter) LastZxid() log.Zxid {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.durable
+}
+
+// Stats implements StatsReporter: Fsyncs counts commits.
+func (g *GroupCommitter) Stats() Stats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stats
+}
+
+func (g *GroupCommitter) flushLoop() {
+	defer close(g.done)
+	var batch []*pending
+	var recs []log.Record
+	for {
+		g.mu.Lock()
+		for len(g.queue) == 0 && !g.closing {
+			g.cond.Wait()
+		}
+		if len(g.queue) == 0 {
+			g.mu.Unlock()
+			return
+		}
+		batch = batch[:0]
+		nrec, nbytes := 0, 0
+		for _, p := range g.queue {
+			if len(batch) > 0 && (nrec+len(p.recs) > g.o.MaxBatchRecords || nbytes+p.bytes > g.o.MaxBatchBytes) {
+				break
+			}
+			batch = append(batch, p)
+			nrec += len(p.recs)
+			nbytes += p.bytes
+		}
+		rest := copy(g.queue, g.queue[len(batch):])
+		clear(g.queue[rest:])
+		g.queue = g.queue[:rest]
+		g.mu.Unlock()
+
+		recs = recs[:0]
+		for _, p := range batch {
+			recs = append(recs, p.recs...)
+		}
+		g.wmu.Lock()
+		start := g.o.Now()
+		err := g.commit(recs)
+		lat := g.o.Now().Sub(start)
+		g.wmu.Unlock()
+		last := recs[len(recs)-1].Zxid
+		clear(recs) // drop references to callers' data
+
+		g.mu.Lock()
+		var failed []*pending
+		if err != nil {
+			g.setErr(err)
+			err = g.err
+			failed, g.queue = g.queue, nil
+		} else {
+			g.durable = last
+			g.stats.Fsyncs++
+			g.stats.Records += uint64(nrec)
+			g.stats.Bytes += uint64(nbytes)
+			g.stats.FsyncLatency.observe(lat, g.stats.Fsyncs)
+		}
+		g.mu.Unlock()
+		for _, p := range batch {
+			p.done <- err
+		}
+		for _, p := range failed {
+			p.done <- err
+		}
+		clear(batch)
+	}
+}
+
+// setErr makes err the sticky failure if there is none yet, wrapping
+// log.ErrSyncFailed. Caller holds mu.
+func (g *GroupCommitter) setErr(err error) {
+	if g.err != nil {
+		return
+	}
+	if errors.Is(err, log.ErrSyncFailed) {
+		g.err = fmt.Errorf("engine: %w", err)
+	} else {
+		g.err = fmt.Errorf("engine: %w: %w", log.ErrSyncFailed, err)
+	}
+}
+
+// Truncate runs truncate, which durably removes every record above z and
+// returns the new last zxid, with the write side held. It fails with
+// ErrBusy while appends are queued, ErrClosed after Close, and the sticky
+// error after a failure; a failing truncate becomes the sticky failure.
+func (g *GroupCommitter) Truncate(z log.Zxid, truncate func() (log.Zxid, error)) error {
+	// Checked before and after taking wmu: fail fast rather than wait for
+	// a commit in flight, and be sure nothing was queued meanwhile.
+	if err := g.truncateAllowed(z); err != nil {
+		return err
+	}
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	if err := g.truncateAllowed(z); err != nil {
+		return err
+	}
+	if g.LastZxid() <= z {
+		return nil
+	}
+	last, err := truncate()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err != nil {
+		g.setErr(err)
+		return g.err
+	}
+	if last > z {
+		panic(fmt.Sprintf("engine: truncate after %v left last zxid %v", z, last))
+	}
+	g.durable = last
+	if len(g.queue) == 0 {
+		g.lastQueued = last
+	}
+	return nil
+}
+
+func (g *GroupCommitter) truncateAllowed(z log.Zxid) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.closing:
+		return ErrClosed
+	case g.err != nil:
+		return g.err
+	case len(g.queue) > 0:
+		return fmt.Errorf("%w: truncate after %v with %d appends queued", ErrBusy, z, len(g.queue))
+	}
+	return nil
+}
+
+// Exclusive runs f with the write side held (no commit runs meanwhile),
+// passing the last durable zxid. It fails with ErrClosed after Close.
+func (g *GroupCommitter) Exclusive(f func(last log.Zxid) error) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	g.mu.Lock()
+	closing, last := g.closing, g.durable
+	g.mu.Unlock()
+	if closing {
+		return ErrClosed
+	}
+	return f(last)
+}
+
+// Close commits (or fails) everything queued, stops the flusher and waits
+// for any Exclusive or Truncate in progress. The caller may then close the
+// store. A second Close returns ErrClosed.
+func (g *GroupCommitter) Close() error {
+	g.mu.Lock()
+	if g.closing {
+		g.mu.Unlock()
+		return ErrClosed
+	}
+	g.closing = true
+	g.cond.Broadcast()
+	g.mu.Unlock()
+	<-g.done
+	g.wmu.Lock()
+	g.wmu.Unlock() //nolint:staticcheck // a barrier: waits for Exclusive/Truncate in flight
+	return nil
+}
