@@ -30,9 +30,22 @@ type Options struct {
 	Native NativeOptions
 }
 
+// Full is an engine with the optional interfaces a server uses: every
+// engine Open returns (native, pebble, badger) implements them.
+type Full interface {
+	Engine
+	AsyncAppender
+	StatsReporter
+}
+
+var (
+	_ Full = (*Native)(nil)
+	_ Full = (*Memory)(nil)
+)
+
 // OpenFunc opens (creating if needed) an engine of one kind whose files
 // live in dir.
-type OpenFunc func(dir string, o Options) (Engine, error)
+type OpenFunc func(dir string, o Options) (Full, error)
 
 // MarkerFile is the file in a data dir naming the engine that wrote it.
 const MarkerFile = "ENGINE"
@@ -90,7 +103,7 @@ func (e *MismatchError) Error() string {
 // rename, fsync dir) on first open; opening with another kind fails with a
 // *MismatchError and touches nothing. A dir from before the marker existed
 // is recognized by its subdirectory.
-func Open(kind, dir string, o Options) (Engine, error) {
+func Open(kind, dir string, o Options) (Full, error) {
 	registryMu.Lock()
 	open, ok := registry[kind]
 	registryMu.Unlock()
@@ -117,7 +130,7 @@ func Subdir(kind string) string {
 	return kind
 }
 
-func openNative(dir string, o Options) (Engine, error) {
+func openNative(dir string, o Options) (Full, error) {
 	no := o.Native
 	if no.MaxBatchRecords == 0 {
 		no.MaxBatchRecords = o.GroupCommit.MaxBatchRecords
@@ -128,7 +141,11 @@ func openNative(dir string, o Options) (Engine, error) {
 	if no.Now == nil {
 		no.Now = o.GroupCommit.Now
 	}
-	return OpenNative(vfs.Default, dir, no)
+	n, err := OpenNative(vfs.Default, dir, no)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return n, nil
 }
 
 // claimDir checks dir's marker against kind, writing it if absent.

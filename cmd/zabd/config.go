@@ -8,10 +8,13 @@ import (
 	stdnet "net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"zabd/engine"
 )
 
 // Config is a standalone server's configuration: zoo.cfg's keys, as
@@ -178,10 +181,8 @@ func (c *Config) validate() error {
 	if c.DataLogDir == "" {
 		c.DataLogDir = c.DataDir
 	}
-	switch c.Engine {
-	case "native":
-	default:
-		return fmt.Errorf("engine %q is not available (this build has: native)", c.Engine)
+	if !slices.Contains(engine.Kinds(), c.Engine) {
+		return fmt.Errorf("engine %q is not available (this build has: %s)", c.Engine, strings.Join(engine.Kinds(), ", "))
 	}
 	if c.FourLetterWords == nil {
 		c.FourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "isro"}

@@ -19,7 +19,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"zabd/engine"
-	"zabd/log/vfs"
 	"zabd/net"
 	"zabd/tree"
 	"zabd/zab"
@@ -40,7 +39,7 @@ func main() {
 			&cli.StringFlag{Name: "config", Usage: "zoo.cfg to read (Apache ZooKeeper's keys)"},
 			&cli.StringFlag{Name: "client-addr", Usage: "address to serve clients on (overrides clientPortAddress:clientPort)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "data directory (overrides dataDir)"},
-			&cli.StringFlag{Name: "engine", Usage: "storage engine: native (overrides engine)"},
+			&cli.StringFlag{Name: "engine", Usage: "storage engine: native, pebble or badger (overrides engine)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file until shutdown"},
 		},
@@ -121,7 +120,7 @@ func serve(cfg Config, logger *slog.Logger) error {
 // server is a running standalone zabd.
 type server struct {
 	Addr     string
-	eng      *engine.Native
+	eng      engine.Full
 	svc      *zab.Service
 	srv      *net.Server
 	serveErr chan error
@@ -136,15 +135,19 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitStorage)
 	}
-	logDir := filepath.Join(cfg.DataLogDir, "log")
-	eng, err := engine.OpenNative(vfs.Default, logDir, engine.NativeOptions{})
-	if err != nil {
-		return nil, cli.Exit(fmt.Sprintf("opening the log in %s: %v", logDir, err), exitStorage)
+	eng, err := engine.Open(cfg.Engine, cfg.DataLogDir, engine.Options{Logger: logger})
+	if me := (*engine.MismatchError)(nil); errors.As(err, &me) {
+		return nil, cli.Exit(fmt.Sprintf("data dir %s was written by engine %s; zabd was started with --engine %s (start it with --engine %s, or use another data dir)",
+			me.Dir, me.Found, me.Want, me.Found), exitStorage)
+	} else if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("opening the %s engine in %s: %v", cfg.Engine, cfg.DataLogDir, err), exitStorage)
 	}
-	if rep := eng.OpenReport(); rep.TornTail {
+	if n, ok := eng.(*engine.Native); !ok {
+		logger.Info("opened the log", "engine", cfg.Engine, "dir", cfg.DataLogDir, "last_zxid", eng.LastZxid().String())
+	} else if rep := n.OpenReport(); rep.TornTail {
 		logger.Warn("cut a torn tail off the log (a crash mid-write)", "report", rep.String())
 	} else {
-		logger.Info("opened the log", "dir", logDir, "report", rep.String())
+		logger.Info("opened the log", "engine", cfg.Engine, "dir", cfg.DataLogDir, "report", rep.String())
 	}
 	s := &server{eng: eng, serveErr: make(chan error, 1)}
 	ok := false

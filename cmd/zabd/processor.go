@@ -14,7 +14,7 @@ import (
 // packages do not import each other).
 type processor struct {
 	svc *zab.Service
-	eng *engine.Native
+	eng engine.StatsReporter
 }
 
 var _ net.Processor = processor{}

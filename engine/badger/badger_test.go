@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"zabd/engine"
-	"zabd/engine/enginetest"
 	"zabd/engine/badger"
+	"zabd/engine/enginetest"
 )
 
 // small keeps many test instances cheap; the tiny memtable makes the

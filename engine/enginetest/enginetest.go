@@ -343,11 +343,7 @@ func firstDiff(want, got []log.Record) string {
 
 // Appender is what RunBenchmarks needs: an engine with an ordered async
 // append and stats.
-type Appender interface {
-	engine.Engine
-	engine.AsyncAppender
-	engine.StatsReporter
-}
+type Appender = engine.Full
 
 // RunBenchmarks measures durable appends under group commit: for each
 // writers × size, W writers each stamp a zxid and enqueue under one mutex
