@@ -37,6 +37,10 @@ func Describe(w io.Writer, name string, data []byte) error {
 	off := SegmentHeaderBytes
 	for off < len(data) {
 		z, d, n, fp := decodeFrame(data[off:])
+		if fp == frameZero && allZero(data[off:]) {
+			p("%-6d unwritten (zeros) to end: %d bytes\n", off, len(data)-off)
+			return err
+		}
 		if fp != frameOK {
 			p("%-6d invalid frame: %v (%d bytes to end)\n", off, fp, len(data)-off)
 			return err

@@ -38,22 +38,40 @@
 //   - Records are buffered by Append and written and fdatasynced by Sync;
 //     Iter sees only synced records.
 //   - A new segment is created only when its first record is appended:
-//     the previous segment is synced whole first, then the new file is
-//     created, its header written and fsynced, and the directory fsynced.
-//     So every segment but the last was complete and durable before its
-//     successor existed, and a crash can damage only the last one.
-//   - Any write-path failure (write, fsync, roll, truncate) is sticky: the
-//     log never claims durability past it (ErrSyncFailed).
+//     the previous segment is synced whole first (and, if preallocated,
+//     cut to its last record), then the new file is created (or the
+//     prepared one taken), its header written and fsynced, it is named, and
+//     the directory fsynced. So every segment but the last ends at its last
+//     record and was durable before its successor existed, and a crash can
+//     damage only the last one. Records a roll synced are published to
+//     Iter only by the Sync that ends the batch.
+//   - Preallocation (Options.Preallocate): a new segment is SegmentBytes
+//     of zeros on disk before its first record, so appends overwrite
+//     allocated space and fdatasync need not update the file size. The
+//     next one is prepared in the background (file_pipeline.go) under a
+//     temporary name, "prealloc.N.tmp", that Open removes if a crash left
+//     it.
+//   - A full disk (ENOSPC from a write, preallocation, create or rename)
+//     is not sticky: the log is rolled back, durably, to the last
+//     successful Sync (ErrNoSpace): segments created since are removed and
+//     the last one is cut back, so no byte of a record whose Sync failed
+//     can reappear after later writes or a crash. The caller may retry.
+//   - Any other write-path failure (a failed fsync, even with ENOSPC; EIO;
+//     a failed roll-back) is sticky: the log never claims durability past
+//     it (ErrSyncFailed).
 //   - TruncateAfter removes later segments newest first and PurgeBefore
 //     removes earlier ones oldest first, fsyncing the directory after each,
 //     so a crash part way leaves a contiguous log.
 //
 // # Open: torn tail versus corruption
 //
-// Open verifies every frame of every segment. In the last segment, bytes
-// after the last valid record that contain no valid record (a short frame,
-// zeros, a bad checksum in the final record) are a torn tail: a write in
-// flight at a crash. Open cuts it, fsyncs, and says so in OpenReport. A
+// Open verifies every frame of every segment. In the last segment, zeros
+// from the end of the last valid record to the end of the file are
+// unwritten (preallocated) space: kept, not reported. Other bytes after the
+// last valid record that contain no valid record (a short frame, zeros
+// then garbage, a bad checksum in the final record) are a torn tail: a
+// write in flight at a crash. Open cuts it, fsyncs, and says so in
+// OpenReport. A
 // last segment with a torn header or no record at all is removed whole.
 // Anything else (a bad frame with a valid one after it, damage in an
 // earlier segment, a bad header before valid records, zxids not increasing)
@@ -66,12 +84,12 @@
 //	if err != nil { ... }                 // errors.Is(err, log.ErrCorrupt)?
 //	if rep.TornTail { slog.Warn("log: cut torn tail", "report", rep) }
 //	_ = l.Append(log.Record{Zxid: z, Data: b})
-//	if err := l.Sync(); err != nil { ... } // sticky: stop taking writes
+//	if err := l.Sync(); err != nil { ... } // ErrNoSpace: retry later; else sticky: stop taking writes
 //	it, _ := l.Iter(from)
 //	for it.Next() { use(it.Record()) }
 //	err = it.Err()
 //
-// Growth left for later: preallocation, a per-segment index for Iter's seek
+// Growth left for later: a per-segment index for Iter's seek
 // (today it scans from the segment start), streaming verification at open
 // (today each segment is read into memory once), retention policies.
 package log

@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 var (
@@ -13,6 +14,11 @@ var (
 	// unknown past the last successful Sync; the log refuses all further
 	// writes until it is reopened (which re-verifies the files).
 	ErrSyncFailed = errors.New("log: sync failed")
+	// ErrNoSpace matches the error of an Append or Sync that found the
+	// disk full (it wraps syscall.ENOSPC). Unlike ErrSyncFailed it is not
+	// sticky: the log was put back where the last successful Sync left it,
+	// and writes may be retried once space is freed.
+	ErrNoSpace = fmt.Errorf("log: no space left on device: %w", syscall.ENOSPC)
 	// ErrOutOfOrder is returned by Append for a zxid that is not greater
 	// than the last one appended.
 	ErrOutOfOrder = errors.New("log: zxid not increasing")

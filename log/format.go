@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -162,11 +163,14 @@ func decodeFrame(b []byte) (Zxid, []byte, int, frameProblem) {
 	return z, data, FrameHeaderBytes + int(n), frameOK
 }
 
+var zeroPage [4096]byte
+
 func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
+	for len(b) >= len(zeroPage) {
+		if !bytes.Equal(b[:len(zeroPage)], zeroPage[:]) {
 			return false
 		}
+		b = b[len(zeroPage):]
 	}
-	return true
+	return bytes.Equal(b, zeroPage[:len(b)])
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"zabd/log/vfs"
 )
@@ -24,6 +25,14 @@ type Options struct {
 	// ReadOnly opens without changing anything on disk: a torn tail is
 	// reported but not cut, and write methods return ErrReadOnly.
 	ReadOnly bool
+	// Preallocate makes every new segment SegmentBytes long on disk before
+	// its first record (vfs.File.Preallocate), so that appends do not
+	// change the file's size and fdatasync need not write metadata. The
+	// next segment is prepared in the background while the active one
+	// fills, so a roll costs a header write, two fsyncs and a rename. A
+	// closed segment is cut to its last record. Off by default (tests look
+	// at every byte); zabd turns it on.
+	Preallocate bool
 }
 
 const (
@@ -97,11 +106,26 @@ type Log struct {
 
 	wmu sync.Mutex
 	// Guarded by wmu:
-	f       vfs.File // active (last) segment open for appending; nil if none
-	buf     []byte   // encoded frames not yet written to f
-	written int64    // bytes of the active segment written to f
-	err     error    // sticky write-path failure, wraps ErrSyncFailed
-	closed  bool
+	f        vfs.File // active (last) segment open for writing; nil if none
+	buf      []byte   // encoded frames not yet written to f
+	written  int64    // bytes of the active segment written to f: the next write's offset
+	fileSize int64    // the active segment file's size as far as known (>= written if preallocated)
+	err      error    // sticky write-path failure, wraps ErrSyncFailed
+	closed   bool
+	// The commit point: the log as of the last successful Sync (or Open,
+	// TruncateAfter, or rollback). commitFirst is the first zxid of the
+	// segment that was then the last (0 if the log was empty), commitOff
+	// its size, commitZxid the last record. ErrNoSpace rolls back to it.
+	// Invariant: commitZxid <= LastZxid(); every segment after commitFirst
+	// was created after the commit point.
+	commitFirst Zxid
+	commitOff   int64
+	commitZxid  Zxid
+	// closed segments rolled since the commit point, with their final size
+	// and last record; published to readers by the next Sync.
+	rolled []segment
+	next   *preparation // the next segment being prepared; nil if none
+	seq    int          // numbers preparation files
 
 	appended atomic.Uint64 // last appended zxid (incl. unsynced); written under wmu
 
@@ -133,15 +157,30 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 		return nil, rep, fmt.Errorf("log: list %s: %w", dir, err)
 	}
 	var segs []segment
+	var stale []string
 	for _, n := range names {
 		if z, ok := ParseSegmentName(n); ok {
 			segs = append(segs, segment{name: n, first: z})
+		} else if isPrepName(n) {
+			stale = append(stale, n)
+		}
+	}
+	if len(stale) > 0 && !o.ReadOnly {
+		// Segments prepared by a previous run and never used.
+		for _, n := range stale {
+			if err := fsys.Remove(l.path(n)); err != nil {
+				return nil, rep, fmt.Errorf("log: remove unused prepared segment %s: %w", n, err)
+			}
+		}
+		if err := vfs.SyncDir(fsys, dir); err != nil {
+			return nil, rep, fmt.Errorf("log: sync dir %s: %w", dir, err)
 		}
 	}
 	sort.Slice(segs, func(i, j int) bool { return segs[i].first < segs[j].first })
 
 	var prev Zxid
 	var buf []byte
+	var lastFileSize int64
 	for i := range segs {
 		s := &segs[i]
 		isLast := i == len(segs)-1
@@ -153,6 +192,7 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 		if err != nil {
 			return nil, rep, err
 		}
+		lastFileSize = int64(len(buf))
 		if isLast && res.records == 0 && !res.removeWhole {
 			// Created and header synced, but no record made it: the
 			// segment was being started at the crash.
@@ -164,6 +204,9 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 			rep.TornSegment, rep.TornOffset, rep.TornBytes = s.name, 0, int64(len(buf))
 			rep.TornReason = res.tornReason
 			segs = segs[:i]
+			if i > 0 {
+				lastFileSize = segs[i-1].size
+			}
 		case res.torn:
 			rep.TornTail = true
 			rep.TornSegment, rep.TornOffset = s.name, res.end
@@ -180,24 +223,61 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 		if err := l.cutTornTail(rep); err != nil {
 			return nil, rep, err
 		}
+		if !rep.SegmentRemoved {
+			lastFileSize = rep.TornOffset
+		}
 	}
 	l.segs = segs
 	l.synced = prev
 	l.appended.Store(uint64(prev))
+	l.commitZxid = prev
 	rep.Segments = len(segs)
 	rep.LastZxid = prev
 	if len(segs) > 0 {
 		rep.FirstZxid = segs[0].first
+		last := segs[len(segs)-1]
+		l.commitFirst, l.commitOff = last.first, last.size
 		if !o.ReadOnly {
-			last := segs[len(segs)-1]
-			f, err := fsys.OpenAppend(l.path(last.name))
+			f, err := fsys.OpenReadWrite(l.path(last.name))
 			if err != nil {
 				return nil, rep, fmt.Errorf("log: open segment %s: %w", last.name, err)
 			}
-			l.f, l.written = f, last.size
+			l.f, l.written, l.fileSize = f, last.size, lastFileSize
+			if err := l.preallocateActive(); err != nil {
+				f.Close()
+				return nil, rep, err
+			}
 		}
 	}
+	if !o.ReadOnly {
+		l.startPrepare()
+	}
 	return l, rep, nil
+}
+
+// preallocateActive extends the active segment to SegmentBytes if
+// preallocation is on (a segment written without it, or cut at open). It is
+// best effort: without space the segment just grows as it is written.
+// Caller holds wmu or owns l.
+func (l *Log) preallocateActive() error {
+	if !l.o.Preallocate || l.f == nil || l.fileSize >= l.o.SegmentBytes || l.written >= l.o.SegmentBytes {
+		return nil
+	}
+	if err := l.f.Preallocate(l.o.SegmentBytes); err != nil {
+		if !errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("log: preallocate %s: %w", l.activeName(), err)
+		}
+		// Part of the space may have been allocated (zeros, harmless).
+		if fi, serr := l.f.Stat(); serr == nil {
+			l.fileSize = fi.Size()
+		}
+		return nil
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("log: fsync %s after preallocating: %w", l.activeName(), err)
+	}
+	l.fileSize = l.o.SegmentBytes
+	return nil
 }
 
 // cutTornTail makes the repair Open decided on durable.
@@ -325,12 +405,101 @@ func (l *Log) fail(op string, err error) error {
 	return l.err
 }
 
+// noSpaceErr is a write-path failure for lack of space that rollback can
+// undo: ENOSPC from a write, a preallocation, a create or a rename (never
+// from an fsync, whose failure leaves the durable state unknown).
+type noSpaceErr struct {
+	op  string
+	err error
+}
+
+func (e *noSpaceErr) Error() string { return e.op + ": " + e.err.Error() }
+
+// writeFailed classifies err from op: running out of space is returned as
+// a *noSpaceErr for recover to roll back; anything else is sticky. Caller
+// holds wmu.
+func (l *Log) writeFailed(op string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return &noSpaceErr{op: op, err: err}
+	}
+	return l.fail(op, err)
+}
+
+// recover turns a *noSpaceErr into a rollback to the commit point and an
+// error matching ErrNoSpace; other errors pass through. Caller holds wmu.
+func (l *Log) recover(err error) error {
+	var ns *noSpaceErr
+	if !errors.As(err, &ns) {
+		return err
+	}
+	if rerr := l.rollback(); rerr != nil {
+		return rerr
+	}
+	return fmt.Errorf("%w: %s: %w", ErrNoSpace, ns.op, ns.err)
+}
+
+// rollback puts the log back at the commit point, durably: segments created
+// since are removed (newest first, fsyncing the directory after each) and
+// the commit segment is cut back to its committed size and fsynced. So
+// records appended since the last successful Sync, which no caller was told
+// are durable, can never reappear (a later record might otherwise land
+// before their leftover frames). Any failure here is sticky. Caller holds
+// wmu.
+func (l *Log) rollback() error {
+	l.buf = l.buf[:0]
+	l.rolled = nil
+	if l.f != nil {
+		l.f.Close() // the handle is replaced below; the cut is what counts
+		l.f = nil
+	}
+	l.mu.Lock()
+	segs := append([]segment(nil), l.segs...)
+	l.mu.Unlock()
+	for i := len(segs) - 1; i >= 0 && segs[i].first > l.commitFirst; i-- {
+		if err := l.fs.Remove(l.path(segs[i].name)); err != nil {
+			return l.fail("roll back: remove "+segs[i].name, err)
+		}
+		if err := vfs.SyncDir(l.fs, l.dir); err != nil {
+			return l.fail("roll back: fsync dir "+l.dir, err)
+		}
+		l.mu.Lock()
+		l.segs = l.segs[:i]
+		l.mu.Unlock()
+	}
+	l.written, l.fileSize = 0, 0
+	l.appended.Store(uint64(l.commitZxid))
+	if l.commitFirst == 0 {
+		return nil
+	}
+	name := SegmentName(l.commitFirst)
+	f, err := l.fs.OpenReadWrite(l.path(name))
+	if err != nil {
+		return l.fail("roll back: open "+name, err)
+	}
+	l.f = f
+	if err := f.Truncate(l.commitOff); err != nil {
+		return l.fail(fmt.Sprintf("roll back: truncate %s at %d", name, l.commitOff), err)
+	}
+	if err := f.Sync(); err != nil {
+		return l.fail("roll back: fsync "+name, err)
+	}
+	l.written, l.fileSize = l.commitOff, l.commitOff
+	return nil
+}
+
 // Append buffers recs after the last record. They are not durable (nor
 // visible to Iter) until Sync returns nil. Zxids must be non-zero and
 // strictly increasing, across calls too; on such an error nothing is
 // appended. Append may write (but not sync) buffered bytes and, when the
 // active segment is full, roll to a new segment (which syncs the old one).
 // The log does not keep recs' Data after Append returns.
+//
+// Append and Sync fail with an error matching ErrNoSpace (and
+// syscall.ENOSPC) when a write, preallocation or segment creation finds
+// the disk full. That failure is not sticky: the log has been put back, on
+// disk too, where the last successful Sync left it (LastZxid is
+// SyncedZxid again; every record appended since is gone), and the next
+// Append may retry, with the same zxids or later ones.
 func (l *Log) Append(recs ...Record) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -348,16 +517,16 @@ func (l *Log) Append(recs ...Record) error {
 		last = r.Zxid
 	}
 	for _, r := range recs {
-		if l.f == nil || l.written+int64(len(l.buf)) >= l.o.SegmentBytes {
+		if n := l.written + int64(len(l.buf)); l.f == nil || (n >= l.o.SegmentBytes && n > SegmentHeaderBytes) {
 			if err := l.roll(r.Zxid); err != nil {
-				return err
+				return l.recover(err)
 			}
 		}
 		l.buf = appendFrame(l.buf, r)
 		l.appended.Store(uint64(r.Zxid))
 		if len(l.buf) >= l.o.BufferBytes {
 			if err := l.flush(); err != nil {
-				return err
+				return l.recover(err)
 			}
 		}
 	}
@@ -369,11 +538,13 @@ func (l *Log) flush() error {
 	if len(l.buf) == 0 {
 		return nil
 	}
-	n, err := l.f.Write(l.buf)
-	l.written += int64(n)
+	n, err := l.f.WriteAt(l.buf, l.written)
 	if err != nil {
-		return l.fail(fmt.Sprintf("write %s at offset %d", l.activeName(), l.written), err)
+		// NB: n bytes may have reached the file; a rollback cuts them.
+		return l.writeFailed(fmt.Sprintf("write %s at offset %d", l.activeName(), l.written+int64(n)), err)
 	}
+	l.written += int64(n)
+	l.fileSize = max(l.fileSize, l.written)
 	l.buf = l.buf[:0]
 	return nil
 }
@@ -388,9 +559,10 @@ func (l *Log) activeName() string {
 	return l.segs[len(l.segs)-1].name
 }
 
-// syncActive writes the buffer, fsyncs the active segment and publishes
-// its new size to readers. Caller holds wmu.
-func (l *Log) syncActive() error {
+// commit writes the buffer, fsyncs the active segment, publishes to
+// readers every segment rolled since the commit point and the active
+// segment's new size, and moves the commit point there. Caller holds wmu.
+func (l *Log) commit() error {
 	if l.f == nil {
 		return nil
 	}
@@ -402,51 +574,118 @@ func (l *Log) syncActive() error {
 	}
 	last := l.LastZxid()
 	l.mu.Lock()
+	l.publishRolled()
 	s := &l.segs[len(l.segs)-1]
 	s.size = l.written
 	if l.written > SegmentHeaderBytes {
 		s.last = last
 		l.synced = last
 	}
+	l.commitFirst, l.commitOff, l.commitZxid = s.first, s.size, l.synced
 	l.mu.Unlock()
 	return nil
 }
 
+// publishRolled makes the final size of segments rolled since the commit
+// point visible to readers. Caller holds wmu and mu.
+func (l *Log) publishRolled() {
+	for _, r := range l.rolled {
+		for i := range l.segs {
+			if l.segs[i].first == r.first {
+				l.segs[i].size, l.segs[i].last = r.size, r.last
+				l.synced = max(l.synced, r.last)
+			}
+		}
+	}
+	l.rolled = l.rolled[:0]
+}
+
 // roll syncs and closes the active segment and starts a new one whose first
-// record is first: create, write the header, fsync the file, fsync the
-// directory. Any failure is sticky. Caller holds wmu.
+// record is first. The old segment is flushed, cut to its last record (if
+// it was preallocated) and fsynced, so that every segment but the last ends
+// at its last record. The new one is the prepared file (see
+// file_pipeline.go), or a file created now: its header is written and
+// fsynced, it gets its name (create or rename) and the directory is
+// fsynced. The old segment's new records are not published to readers
+// until the next Sync. ENOSPC is returned as *noSpaceErr; other failures
+// are sticky. Caller holds wmu.
 func (l *Log) roll(first Zxid) error {
 	if l.f != nil {
-		if err := l.syncActive(); err != nil {
+		if err := l.flush(); err != nil {
 			return err
 		}
+		name := l.activeName()
+		if l.fileSize > l.written {
+			if err := l.f.Truncate(l.written); err != nil {
+				return l.fail(fmt.Sprintf("cut preallocated space of %s at %d", name, l.written), err)
+			}
+			l.fileSize = l.written
+		}
+		if err := l.f.Sync(); err != nil {
+			return l.fail("fsync "+name, err)
+		}
 		if err := l.f.Close(); err != nil {
-			return l.fail("close "+l.activeName(), err)
+			return l.fail("close "+name, err)
 		}
 		l.f = nil
+		l.mu.Lock()
+		s := l.segs[len(l.segs)-1]
+		l.mu.Unlock()
+		s.size = l.written
+		if l.written > SegmentHeaderBytes {
+			s.last = l.LastZxid()
+		}
+		l.rolled = append(l.rolled, s)
 	}
 	name := SegmentName(first)
-	f, err := l.fs.Create(l.path(name))
-	if err != nil {
-		return l.fail("create "+name, err)
+	hdr := appendSegmentHeader(nil, first)
+	var f vfs.File
+	var size int64
+	if l.o.Preallocate {
+		p, err := l.takePrepared()
+		if err != nil {
+			return l.writeFailed("prepare segment "+name, err)
+		}
+		if _, err := p.f.WriteAt(hdr, 0); err != nil {
+			p.discard(l.fs)
+			return l.writeFailed("write header of "+name, err)
+		}
+		if err := p.f.Sync(); err != nil {
+			p.discard(l.fs)
+			return l.fail("fsync "+p.name, err)
+		}
+		if err := l.fs.Rename(l.path(p.name), l.path(name)); err != nil {
+			p.discard(l.fs)
+			return l.writeFailed("rename "+p.name+" to "+name, err)
+		}
+		f, size = p.f, max(p.size, SegmentHeaderBytes)
+	} else {
+		var err error
+		if f, err = l.fs.Create(l.path(name)); err != nil {
+			return l.writeFailed("create "+name, err)
+		}
+		l.mu.Lock()
+		l.segs = append(l.segs, segment{name: name, first: first})
+		l.mu.Unlock()
+		l.f, l.written, l.fileSize = f, 0, 0
+		if _, err := f.WriteAt(hdr, 0); err != nil {
+			return l.writeFailed("write header of "+name, err)
+		}
+		if err := f.Sync(); err != nil {
+			return l.fail("fsync "+name, err)
+		}
+		size = SegmentHeaderBytes
 	}
-	l.f, l.written = f, 0
-	l.mu.Lock()
-	l.segs = append(l.segs, segment{name: name, first: first})
-	l.mu.Unlock()
-	l.buf = appendSegmentHeader(l.buf[:0], first)
-	if err := l.flush(); err != nil {
-		return err
+	if l.f != f {
+		l.mu.Lock()
+		l.segs = append(l.segs, segment{name: name, first: first})
+		l.mu.Unlock()
 	}
-	if err := l.f.Sync(); err != nil {
-		return l.fail("fsync "+name, err)
-	}
+	l.f, l.written, l.fileSize = f, SegmentHeaderBytes, size
 	if err := vfs.SyncDir(l.fs, l.dir); err != nil {
 		return l.fail("fsync dir "+l.dir, err)
 	}
-	l.mu.Lock()
-	l.segs[len(l.segs)-1].size = SegmentHeaderBytes
-	l.mu.Unlock()
+	l.startPrepare()
 	return nil
 }
 
@@ -460,7 +699,7 @@ func (l *Log) Sync() error {
 	if err := l.checkWritable(); err != nil {
 		return err
 	}
-	return l.syncActive()
+	return l.recover(l.commit())
 }
 
 // TruncateAfter removes every record with a zxid above z and makes that
@@ -477,14 +716,15 @@ func (l *Log) TruncateAfter(z Zxid) error {
 		return err
 	}
 	if z >= l.LastZxid() {
-		return l.syncActive()
+		return l.recover(l.commit())
 	}
 	if err := l.flush(); err != nil {
-		return err
+		return l.recover(err)
 	}
 	l.mu.Lock()
 	segs := append([]segment(nil), l.segs...)
 	l.mu.Unlock()
+	activeWritten := l.written
 	keep := sort.Search(len(segs), func(i int) bool { return segs[i].first > z }) // segs[:keep] stay
 	for i := len(segs) - 1; i >= keep; i-- {
 		if i == len(segs)-1 && l.f != nil {
@@ -506,15 +746,22 @@ func (l *Log) TruncateAfter(z Zxid) error {
 	if keep == 0 {
 		l.mu.Lock()
 		l.synced = 0
+		l.rolled = l.rolled[:0]
 		l.mu.Unlock()
 		l.appended.Store(0)
-		l.buf, l.written = l.buf[:0], 0
+		l.buf, l.written, l.fileSize = l.buf[:0], 0, 0
+		l.commitFirst, l.commitOff, l.commitZxid = 0, 0, 0
 		return nil
 	}
 	s := segs[keep-1]
 	data, err := readFileInto(l.fs, l.path(s.name), nil)
 	if err != nil {
 		return l.fail("read "+s.name, err)
+	}
+	if keep == len(segs) {
+		// The active segment: what follows its last write is unwritten
+		// (preallocated) or not ours.
+		data = data[:min(int64(len(data)), activeWritten)]
 	}
 	end, last := int64(SegmentHeaderBytes), Zxid(0)
 	for end < int64(len(data)) {
@@ -535,7 +782,7 @@ func (l *Log) TruncateAfter(z Zxid) error {
 		}
 		l.f = nil
 	}
-	f, err := l.fs.OpenAppend(l.path(s.name))
+	f, err := l.fs.OpenReadWrite(l.path(s.name))
 	if err != nil {
 		return l.fail("open "+s.name, err)
 	}
@@ -546,13 +793,15 @@ func (l *Log) TruncateAfter(z Zxid) error {
 	if err := l.f.Sync(); err != nil {
 		return l.fail("fsync "+s.name, err)
 	}
-	l.buf, l.written = l.buf[:0], end
+	l.buf, l.written, l.fileSize = l.buf[:0], end, end
 	l.appended.Store(uint64(last))
 	l.mu.Lock()
+	l.publishRolled() // earlier segments rolled since the last Sync were synced whole
 	l.segs[keep-1].size, l.segs[keep-1].last = end, last
 	l.synced = last
+	l.commitFirst, l.commitOff, l.commitZxid = s.first, end, last
 	l.mu.Unlock()
-	return nil
+	return l.preallocateActive()
 }
 
 // PurgeBefore removes, oldest first, whole segments whose records all have
@@ -569,7 +818,8 @@ func (l *Log) PurgeBefore(z Zxid) error {
 	}
 	for {
 		l.mu.Lock()
-		if len(l.segs) < 2 || l.segs[1].first > z {
+		// NB: the segment holding the commit point stays (rollback cuts it).
+		if len(l.segs) < 2 || l.segs[1].first > z || l.segs[1].first > l.commitFirst {
 			l.mu.Unlock()
 			return nil
 		}
@@ -596,11 +846,12 @@ func (l *Log) Close() error {
 	l.closed = true
 	var err error
 	if l.err == nil && !l.o.ReadOnly {
-		err = l.syncActive()
+		err = l.recover(l.commit())
 	}
 	if l.f != nil {
 		err = errors.Join(err, l.f.Close())
 		l.f = nil
 	}
+	l.dropPrepared()
 	return err
 }

@@ -32,6 +32,10 @@ type scanResult struct {
 // write in flight at the crash: that is corruption, and so is any damage in
 // an earlier segment.
 //
+// Zeros from the end of the last record to the end of the last segment are
+// unwritten space (preallocation), neither torn nor corrupt. In an earlier
+// segment they are corruption: a closed segment ends at its last record.
+//
 // NB: if a filesystem persisted a later page of an unsynced batch but not an
 // earlier one, that crash is reported as corruption. That errs on the side
 // of refusing to open over silently dropping records.
@@ -76,6 +80,12 @@ func scanSegment(name string, first Zxid, data []byte, prev Zxid, isLast bool) (
 			off += int64(n)
 			res.end = off
 			continue
+		}
+		if fp == frameZero && isLast && allZero(data[off:]) {
+			// Unwritten space: preallocated, or allocated by a crash
+			// before the data reached it. It holds no record; appends
+			// overwrite it.
+			return res, nil
 		}
 		if fp == frameZeroZxid || !isLast || validFrameAfter(data, off+1, last) {
 			return res, corrupt(off, last, "%v", fp)

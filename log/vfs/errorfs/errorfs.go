@@ -106,6 +106,14 @@ func (f *FS) Add(r Rule) {
 	f.rules = append(f.rules, &rule{Rule: r})
 }
 
+// ClearRules removes every rule (the disk has room again, the device
+// works again); files opened before stay wrapped and obey later rules.
+func (f *FS) ClearRules() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = nil
+}
+
 // Injected reports how many failures have been injected so far.
 func (f *FS) Injected() int {
 	f.mu.Lock()
