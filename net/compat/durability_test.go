@@ -11,25 +11,35 @@ import (
 	"time"
 
 	"zabd/bench/launch"
+	"zabd/net/zktest"
 )
 
-// TestDurabilityKill9 (zabd only): writers create znodes (half of them in
-// two-node multis) and record every create the server acknowledged; zabd
-// is killed with SIGKILL while they run and restarted on the same data
-// dir. Every acknowledged create must be there with its data, and no multi
-// may be half there. Five cycles, each on top of the previous ones.
+// TestDurabilityKill9 (zabd only), on each storage engine: writers create
+// znodes (half of them in two-node multis) and record every create the
+// server acknowledged; zabd is killed with SIGKILL while they run and
+// restarted on the same data dir. Every acknowledged create must be there
+// with its data, and no multi may be half there. Twenty cycles per engine,
+// each on top of the previous ones.
 func TestDurabilityKill9(t *testing.T) {
 	if !wantZabd() {
 		t.Skip("ZABD_COMPAT_ONLY excludes zabd")
 	}
+	for _, kind := range []string{"native", "pebble", "badger"} {
+		t.Run(kind, func(t *testing.T) { testDurabilityKill9(t, kind) })
+	}
+}
+
+func testDurabilityKill9(t *testing.T, engine string) {
 	const (
-		cycles          = 5
+		cycles          = 20
 		writers         = 8
 		killAfterAcks   = 150  // per cycle, across writers
 		maxOpsPerWriter = 5000 // bounds a writer if the kill never lands
 		cycleTimeout    = 60 * time.Second
+		totalTimeout    = 3 * time.Minute // per engine
 	)
-	p := zabdServer.start(t)
+	p := zktest.StartZabd(t, launch.ZabdOptions{Engine: engine})
+	testDeadline := time.Now().Add(totalTimeout)
 	setup, err := dialSession(p.Addr, 30000)
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +52,9 @@ func TestDurabilityKill9(t *testing.T) {
 	acked := map[string]string{} // path -> data, across all cycles
 	var pairs [][2]string        // multi-created pairs, across all cycles
 	for cycle := range cycles {
+		if time.Now().After(testDeadline) {
+			t.Fatalf("only %d of %d cycles in %v", cycle, cycles, totalTimeout)
+		}
 		var (
 			mu     sync.Mutex
 			nAcked atomic.Int64
@@ -112,7 +125,7 @@ func TestDurabilityKill9(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cycle %d: restart after kill -9: %v", cycle, err)
 		}
-		verifyDurable(t, p, cycle, acked, pairs)
+		verifyDurable(t, p, cycle, acked, pairs, fmt.Sprintf("/d/c%d-", cycle))
 		if t.Failed() {
 			return
 		}
@@ -120,7 +133,10 @@ func TestDurabilityKill9(t *testing.T) {
 	}
 }
 
-func verifyDurable(t *testing.T, p *launch.Process, cycle int, acked map[string]string, pairs [][2]string) {
+// verifyDurable checks that every acknowledged path is present, that no
+// multi is half there, and that the nodes whose path starts with
+// dataPrefix (this cycle's) carry their data.
+func verifyDurable(t *testing.T, p *launch.Process, cycle int, acked map[string]string, pairs [][2]string, dataPrefix string) {
 	t.Helper()
 	s, err := dialSession(p.Addr, 30000)
 	if err != nil {
@@ -149,10 +165,13 @@ func verifyDurable(t *testing.T, p *launch.Process, cycle int, acked map[string]
 	if len(missing) > 0 {
 		t.Errorf("cycle %d: %d acknowledged creates lost after kill -9 (of %d), e.g. %s", cycle, len(missing), len(acked), strings.Join(missing[:min(5, len(missing))], " "))
 	}
-	// Every node there (acknowledged or not) is whole: its data is its name.
+	// Every node of this cycle there (acknowledged or not) is whole: its
+	// data is its name. (Earlier cycles' were checked in their turn.)
 	paths := make([]string, 0, len(present))
 	for path := range present {
-		paths = append(paths, path)
+		if strings.HasPrefix(path, dataPrefix) {
+			paths = append(paths, path)
+		}
 	}
 	sort.Strings(paths)
 	for _, path := range paths {
@@ -165,7 +184,9 @@ func verifyDurable(t *testing.T, p *launch.Process, cycle int, acked map[string]
 		if got := string(res.(rData).Data); got != path {
 			t.Errorf("cycle %d: %s has data %q, want %q", cycle, path, got, path)
 		}
-		// A multi's nodes come in pairs: one without the other is half applied.
+	}
+	// A multi's nodes come in pairs: one without the other is half applied.
+	for path := range present {
 		if base, ok := strings.CutSuffix(path, "-a"); ok && !present[base+"-b"] {
 			t.Errorf("cycle %d: multi half applied: %s without %s-b", cycle, path, base)
 		}
