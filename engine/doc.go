@@ -5,6 +5,13 @@
 //
 //   - Native: the native segmented log (package log) under a group-commit
 //     flusher modelled on pebble's record.LogWriter flush loop.
+//   - pebble and badger (sub-packages): one key per record (big-endian
+//     zxid) in github.com/cockroachdb/pebble/v2 or dgraph-io/badger/v4,
+//     under GroupCommitter, the same flush loop for any store whose
+//     commit is one synced batch.
+//   - Open picks native, pebble or badger by name (sub-packages register
+//     themselves when imported) on a data dir whose ENGINE file records
+//     the kind that wrote it; another kind is refused (*MismatchError).
 //   - Memory: records in a slice, for tests of the layers above; same
 //     ordering, stickiness and truncation semantics, failures injected
 //     with Fail.
@@ -27,6 +34,6 @@
 //	mu.Unlock()
 //	if err := <-done; err != nil { ... stop taking writes ... }
 //
-// Not here yet: snapshots (SaveSnapshot/OpenSnapshot), pebble and badger
-// engines, preallocation, retention policy.
+// Not here yet: snapshots (SaveSnapshot/OpenSnapshot), preallocation,
+// retention policy.
 package engine

@@ -34,3 +34,11 @@ func TestReopen(t *testing.T) {
 func BenchmarkAppend(b *testing.B) {
 	enginetest.RunBenchmarks(b, func(b *testing.B, dir string) enginetest.Appender { return open(b, dir, badger.Options{}) })
 }
+
+// BenchmarkAppendValueLog is BenchmarkAppend with values in the value log
+// (ValueThreshold 64 bytes) rather than the LSM tree, to compare.
+func BenchmarkAppendValueLog(b *testing.B) {
+	enginetest.RunBenchmarks(b, func(b *testing.B, dir string) enginetest.Appender {
+		return open(b, dir, badger.Options{ValueThreshold: 64})
+	})
+}
