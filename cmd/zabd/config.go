@@ -33,6 +33,17 @@ type Config struct {
 	SuperDigest            string
 	ExtendedTypesEnabled   bool
 	ContainerCheckInterval time.Duration
+	// SnapCount is snapCount: txns between snapshots (randomized per
+	// server between SnapCount/2 and SnapCount).
+	SnapCount int
+	// SnapRetainCount and PurgeInterval are autopurge.snapRetainCount
+	// (at least 3) and autopurge.purgeInterval (zoo.cfg in hours; 0 turns
+	// purging of snapshots and log off, as ZooKeeper).
+	SnapRetainCount int
+	PurgeInterval   time.Duration
+	// LogSegmentBytes is the native log's segment size (0: the log's
+	// default). Not a zoo.cfg key; tests set it to see segments purged.
+	LogSegmentBytes int64
 	// Raw holds every key as read, for the conf four-letter word.
 	Raw [][2]string
 }
@@ -48,9 +59,11 @@ var knownKeys = map[string]bool{
 	"DigestAuthenticationProvider.superDigest":           true,
 	"zookeeper.DigestAuthenticationProvider.superDigest": true,
 	"znode.container.checkIntervalMs":                    true,
+	"snapCount":                                          true,
+	"autopurge.snapRetainCount":                          true,
+	"autopurge.purgeInterval":                            true,
 	// accepted, used by later issues (replication, snapshots, retention)
-	"initLimit": true, "syncLimit": true, "snapCount": true, "preAllocSize": true,
-	"autopurge.snapRetainCount": true, "autopurge.purgeInterval": true,
+	"initLimit": true, "syncLimit": true, "preAllocSize": true,
 	"forceSync": true, "admin.enableServer": true, "admin.serverPort": true,
 	"standaloneEnabled": true, "reconfigEnabled": true, "electionAlg": true,
 	"globalOutstandingLimit": true, "leaderServes": true, "peerType": true,
@@ -66,6 +79,8 @@ func defaultConfig() Config {
 		MaxClientCnxns:         60,
 		MaxBuffer:              0xfffff,
 		ContainerCheckInterval: time.Minute,
+		SnapCount:              100000,
+		SnapRetainCount:        3,
 	}
 }
 
@@ -122,6 +137,18 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 			c.SuperDigest = v
 		case "znode.container.checkIntervalMs":
 			c.ContainerCheckInterval, err = millis(v)
+		case "snapCount":
+			c.SnapCount, err = strconv.Atoi(v)
+		case "autopurge.snapRetainCount":
+			c.SnapRetainCount, err = strconv.Atoi(v)
+			if err == nil && c.SnapRetainCount < 3 {
+				logger.Warn("zoo.cfg: autopurge.snapRetainCount below the minimum, using 3", "line", line, "value", v)
+				c.SnapRetainCount = 3
+			}
+		case "autopurge.purgeInterval":
+			var hours int
+			hours, err = strconv.Atoi(v)
+			c.PurgeInterval = time.Duration(max(hours, 0)) * time.Hour
 		default:
 			if !knownKeys[k] && !strings.HasPrefix(k, "server.") && !strings.HasPrefix(k, "group.") && !strings.HasPrefix(k, "weight.") {
 				logger.Warn("zoo.cfg: unknown key ignored", "line", line, "key", k)
@@ -183,6 +210,15 @@ func (c *Config) validate() error {
 	}
 	if !slices.Contains(engine.Kinds(), c.Engine) {
 		return fmt.Errorf("engine %q is not available (this build has: %s)", c.Engine, strings.Join(engine.Kinds(), ", "))
+	}
+	if c.SnapCount < 2 {
+		return fmt.Errorf("snapCount must be at least 2, got %d", c.SnapCount)
+	}
+	if c.SnapRetainCount < 3 {
+		return fmt.Errorf("autopurge.snapRetainCount must be at least 3, got %d", c.SnapRetainCount)
+	}
+	if c.PurgeInterval < 0 {
+		return fmt.Errorf("autopurge.purgeInterval must not be negative, got %v", c.PurgeInterval)
 	}
 	if c.FourLetterWords == nil {
 		c.FourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "isro"}

@@ -19,6 +19,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"zabd/engine"
+	"zabd/log"
+	"zabd/log/vfs"
 	"zabd/net"
 	"zabd/tree"
 	"zabd/zab"
@@ -121,6 +123,7 @@ func serve(cfg Config, logger *slog.Logger) error {
 type server struct {
 	Addr     string
 	eng      engine.Full
+	snap     *zab.Snapshotter
 	svc      *zab.Service
 	srv      *net.Server
 	serveErr chan error
@@ -135,7 +138,10 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitStorage)
 	}
-	eng, err := engine.Open(cfg.Engine, cfg.DataLogDir, engine.Options{Logger: logger})
+	eng, err := engine.Open(cfg.Engine, cfg.DataLogDir, engine.Options{
+		Logger: logger,
+		Native: engine.NativeOptions{Log: log.Options{SegmentBytes: cfg.LogSegmentBytes}},
+	})
 	if me := (*engine.MismatchError)(nil); errors.As(err, &me) {
 		return nil, cli.Exit(fmt.Sprintf("data dir %s was written by engine %s; zabd was started with --engine %s (start it with --engine %s, or use another data dir)",
 			me.Dir, me.Found, me.Want, me.Found), exitStorage)
@@ -157,9 +163,27 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		}
 	}()
 
+	// Recovery: the newest readable snapshot (an older one if the newest
+	// is damaged), then the log replayed from its start zxid + 1.
 	began := time.Now()
-	t := tree.New(tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled})
-	it, err := eng.Iter(0)
+	snapDir := filepath.Join(cfg.DataDir, engine.SnapshotDirName)
+	snaps, err := engine.OpenSnapshotStore(vfs.Default, snapDir)
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("opening the snapshots in %s: %v", snapDir, err), exitStorage)
+	}
+	t, meta, snapInfo, err := snaps.LoadNewest(tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled},
+		func(bad engine.SnapshotInfo, err error) {
+			logger.Error("skipping an unreadable snapshot, trying an older one", "file", bad.Path, "err", err)
+		})
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("restoring a snapshot: %v", err), exitStorage)
+	}
+	if snapInfo.Path != "" {
+		logger.Info("restored snapshot", "file", snapInfo.Path, "start_zxid", meta.StartZxid.String(),
+			"znodes", meta.Nodes, "sessions", meta.Sessions, "bytes", snapInfo.Bytes,
+			"took", time.Since(began).Round(time.Millisecond))
+	}
+	it, err := eng.Iter(meta.StartZxid + 1)
 	if err != nil {
 		return nil, cli.Exit(fmt.Sprintf("reading the log: %v", err), exitStorage)
 	}
@@ -168,9 +192,23 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitStorage)
 	}
-	last := eng.LastZxid()
-	logger.Info("recovered", "txns", n, "last_zxid", last.String(), "znodes", t.NodeCount(),
-		"sessions", len(t.Sessions()), "took", time.Since(began).Round(time.Millisecond))
+	// The next epoch must be above every zxid ever used: the log's last,
+	// or the snapshot's if the log holds nothing after it.
+	last := max(eng.LastZxid(), meta.StartZxid)
+	logger.Info("recovered", "snapshot_zxid", meta.StartZxid.String(), "txns_replayed", n, "last_zxid", last.String(),
+		"znodes", t.NodeCount(), "sessions", len(t.Sessions()), "took", time.Since(began).Round(time.Millisecond))
+
+	s.snap, err = zab.NewSnapshotter(zab.SnapshotterConfig{
+		Store:         snaps,
+		Log:           eng,
+		SnapCount:     cfg.SnapCount,
+		RetainCount:   cfg.SnapRetainCount,
+		PurgeInterval: cfg.PurgeInterval,
+		Logger:        logger,
+	})
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitConfig)
+	}
 
 	s.svc, err = zab.NewService(zab.ServiceConfig{
 		Pipeline: zab.PipelineConfig{
@@ -178,6 +216,8 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			Storage: eng,
 			Epoch:   last.Epoch() + 1,
 			Logger:  logger,
+			// The snapshotter counts applied txns; it never blocks.
+			AfterApply: s.snap.AfterApply,
 		},
 		SessionSecret:          secret,
 		TickTime:               cfg.TickTime,
@@ -203,6 +243,8 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		Logger: logger,
 	}, processor{svc: s.svc, eng: eng})
 	s.svc.SetDeliverer(s.srv.Deliver)
+	s.snap.Start(s.svc.WithTree)
+	s.snap.AfterApply(int64(last), n) // a long replayed tail soon gets a snapshot
 
 	l, err := stdnet.Listen("tcp", cfg.ClientAddr)
 	if err != nil {
@@ -222,6 +264,9 @@ func (s *server) Close() error {
 		s.srv.Close()
 	}
 	var failed error
+	if s.snap != nil {
+		s.snap.Close() // before the engine: a purge may be running
+	}
 	if s.svc != nil {
 		s.svc.Close()
 		failed = s.svc.Failed()
