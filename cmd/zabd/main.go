@@ -127,6 +127,8 @@ type server struct {
 	svc      *zab.Service
 	srv      *net.Server
 	serveErr chan error
+	rates    *rateWindow
+	stop     chan struct{} // stops the rate sampler
 }
 
 // start recovers the data dir and starts serving clients.
@@ -155,7 +157,8 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	} else {
 		logger.Info("opened the log", "engine", cfg.Engine, "dir", cfg.DataLogDir, "report", rep.String())
 	}
-	s := &server{eng: eng, serveErr: make(chan error, 1)}
+	s := &server{eng: eng, serveErr: make(chan error, 1), rates: newRateWindow(10*time.Second, time.Second), stop: make(chan struct{})}
+	go s.rates.sampleEvery(time.Second, eng, s.stop)
 	ok := false
 	defer func() {
 		if !ok {
@@ -241,7 +244,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			return dirSize(cfg.DataDir), dirSize(cfg.DataLogDir)
 		},
 		Logger: logger,
-	}, processor{svc: s.svc, eng: eng})
+	}, processor{svc: s.svc, eng: eng, rates: s.rates})
 	s.svc.SetDeliverer(s.srv.Deliver)
 	s.snap.Start(s.svc.WithTree)
 	s.snap.AfterApply(int64(last), n) // a long replayed tail soon gets a snapshot
@@ -260,6 +263,11 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 // Close stops serving, drains the pipeline and closes the engine. It
 // returns the sticky storage failure if one stopped writes.
 func (s *server) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
 	if s.srv != nil {
 		s.srv.Close()
 	}

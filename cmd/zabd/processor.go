@@ -13,8 +13,9 @@ import (
 // processor adapts zab's standalone service to net.Processor (the two
 // packages do not import each other).
 type processor struct {
-	svc *zab.Service
-	eng engine.StatsReporter
+	svc   *zab.Service
+	eng   engine.StatsReporter
+	rates *rateWindow
 }
 
 var _ net.Processor = processor{}
@@ -65,9 +66,15 @@ func (p processor) Status() net.Status {
 	if es.Fsyncs > 0 {
 		perFsync = float64(es.Records) / float64(es.Fsyncs)
 	}
+	fsyncRate, txnRate := p.rates.rates()
 	st.Extra = [][2]string{
 		{"fsyncs", fmt.Sprint(es.Fsyncs)},
+		{"fsyncs_per_sec", fmt.Sprintf("%.1f", fsyncRate)}, // over the last 10 s
+		{"txns_per_sec", fmt.Sprintf("%.1f", txnRate)},
 		{"txns_per_fsync", fmt.Sprintf("%.2f", perFsync)},
+		{"fsync_latency_last_us", fmt.Sprint(es.FsyncLatency.Last.Microseconds())},
+		{"fsync_latency_avg_us", fmt.Sprint(es.FsyncLatency.Mean.Microseconds())},
+		{"fsync_latency_max_us", fmt.Sprint(es.FsyncLatency.Max.Microseconds())},
 		{"txns_applied", fmt.Sprint(ps.Txns)},
 	}
 	if ps.Failed != "" {
