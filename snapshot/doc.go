@@ -77,8 +77,10 @@
 // truncation, garbage, broken compression, a bad record or a checksum
 // mismatch is a *CorruptError (matching ErrCorrupt) naming where in the
 // file (header) or the decompressed body (offset) it was found; callers
-// add the file name. Errors of the underlying reader are wrapped as they
-// are.
+// add the file name. An error of the underlying reader while reading the
+// header is wrapped as it is; in the body it reaches Read through the zstd
+// decoder and is reported as a *CorruptError that wraps it (errors.Is
+// still finds it).
 //
 // # Usage
 //
