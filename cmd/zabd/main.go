@@ -169,6 +169,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	// Recovery: the newest readable snapshot (an older one if the newest
 	// is damaged), then the log replayed from its start zxid + 1.
 	began := time.Now()
+	defer relaxGCForRecovery()()
 	snapDir := filepath.Join(cfg.DataDir, engine.SnapshotDirName)
 	snaps, err := engine.OpenSnapshotStore(vfs.Default, snapDir)
 	if err != nil {
