@@ -141,7 +141,7 @@ func (t *Tree) applyCreate(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []
 		return Result{Err: CodeBadArguments}, evs
 	}
 	parentPath, _, _ := splitKey(s.Path)
-	parent := t.get(parentPath)
+	parent := t.cachedParent(parentPath)
 	if parent == nil {
 		// Possible when replaying over a fuzzy snapshot taken after the
 		// parent was deleted.
@@ -155,10 +155,6 @@ func (t *Tree) applyCreate(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []
 	if cv > parent.node.Cversion {
 		parent.node.Cversion = cv
 		parent.node.Pzxid = hdr.Zxid
-	}
-	if t.get(s.Path) != nil {
-		res.Err = CodeNodeExists
-		return res, evs
 	}
 	n := Node{
 		Data: s.Data, ACL: s.ACL,
@@ -175,7 +171,11 @@ func (t *Tree) applyCreate(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []
 	default:
 		n.Kind = KindPersistent
 	}
-	it := t.insert(parent, s.Path, n)
+	it, ok := t.tryInsert(parent, s.Path, n)
+	if !ok {
+		res.Err = CodeNodeExists
+		return res, evs
+	}
 	if s.Type != OpCreate {
 		st := it.node.Stat()
 		res.Stat = &st

@@ -47,6 +47,11 @@ type Tree struct {
 
 	count    int   // number of znodes, root included
 	dataSize int64 // Σ len(path)+len(data), as DataTree.approximateDataSize
+
+	// lastParent caches the parent of the last create: runs of creates
+	// under one parent (replay of a bulk load, queues, lock recipes) skip
+	// a B-tree descent each. Invariant: nil or an item in nodes.
+	lastParent *item
 }
 
 // New returns the tree of a fresh ZooKeeper 3.8 server: "/", "/zookeeper",
@@ -382,15 +387,38 @@ func (t *Tree) PutSession(id int64, timeoutMs int32) { t.sessions[id] = timeoutM
 
 // insert adds a new child of parent; the caller has checked it is absent.
 func (t *Tree) insert(parent *item, path string, n Node) *item {
+	it, ok := t.tryInsert(parent, path, n)
+	if !ok {
+		panic(fmt.Sprintf("tree: insert of existing node %q", path))
+	}
+	return it
+}
+
+// tryInsert adds path under parent unless it exists (then it changes
+// nothing and reports false), with one B-tree descent in the usual case.
+func (t *Tree) tryInsert(parent *item, path string, n Node) (*item, bool) {
 	pk, name, _ := splitKey(path)
 	it := &item{parent: pk, name: name, path: path, node: n}
-	if _, dup := t.nodes.ReplaceOrInsert(it); dup {
-		panic(fmt.Sprintf("tree: insert of existing node %q", path))
+	if old, dup := t.nodes.ReplaceOrInsert(it); dup {
+		t.nodes.ReplaceOrInsert(old)
+		return old, false
 	}
 	parent.node.numChildren++
 	t.count++
 	t.index(it)
-	return it
+	return it, true
+}
+
+// cachedParent finds the item of parentPath, through the one-entry cache.
+func (t *Tree) cachedParent(parentPath string) *item {
+	if p := t.lastParent; p != nil && p.path == parentPath {
+		return p
+	}
+	p := t.get(parentPath)
+	if p != nil {
+		t.lastParent = p
+	}
+	return p
 }
 
 // remove deletes a childless node; the caller has found it.
@@ -400,6 +428,9 @@ func (t *Tree) remove(parent, it *item) {
 	}
 	if _, ok := t.nodes.Delete(it); !ok {
 		panic(fmt.Sprintf("tree: removing absent node %q", it.path))
+	}
+	if t.lastParent == it {
+		t.lastParent = nil
 	}
 	parent.node.numChildren--
 	t.count--
