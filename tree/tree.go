@@ -52,6 +52,10 @@ type Tree struct {
 	// under one parent (replay of a bulk load, queues, lock recipes) skip
 	// a B-tree descent each. Invariant: nil or an item in nodes.
 	lastParent *item
+	// putStack is PutNode's path-order cursor: the last node put and the
+	// ancestors above it that were put or looked up. Invariant: every
+	// item on it is in nodes (remove clears it).
+	putStack []*item
 }
 
 // New returns the tree of a fresh ZooKeeper 3.8 server: "/", "/zookeeper",
@@ -366,20 +370,39 @@ func (t *Tree) PutNode(path string, n Node) error {
 		t.index(t.root)
 		return nil
 	}
-	if old := t.get(path); old != nil {
-		t.unindex(old)
-		n.numChildren = old.node.numChildren
-		old.node = n
-		t.index(old)
-		return nil
-	}
-	parent := t.get(parentOf(path))
+	parent := t.putParent(parentOf(path))
 	if parent == nil {
 		return fmt.Errorf("tree: put %q: %w", path, CodeNoNode)
 	}
 	n.numChildren = 0
-	t.insert(parent, path, n)
+	it, added := t.tryInsert(parent, path, n)
+	if !added { // a node every tree has (/zookeeper...), or a repeat
+		t.unindex(it)
+		n.numChildren = it.node.numChildren
+		it.node = n
+		t.index(it)
+	}
+	t.putStack = append(t.putStack, it)
 	return nil
+}
+
+// putParent finds parentPath's item for PutNode. Nodes put in path order
+// (a snapshot) come right after their parent or a sibling of an ancestor,
+// so putStack (the last node put and its ancestors) has the parent on it
+// nearly always; otherwise it falls back to a lookup.
+func (t *Tree) putParent(parentPath string) *item {
+	for i := len(t.putStack) - 1; i >= 0; i-- {
+		if t.putStack[i].path == parentPath {
+			t.putStack = t.putStack[:i+1]
+			return t.putStack[i]
+		}
+	}
+	p := t.get(parentPath)
+	t.putStack = t.putStack[:0]
+	if p != nil {
+		t.putStack = append(t.putStack, p)
+	}
+	return p
 }
 
 // PutSession records an open session, for rebuilding from a snapshot.
@@ -432,6 +455,7 @@ func (t *Tree) remove(parent, it *item) {
 	if t.lastParent == it {
 		t.lastParent = nil
 	}
+	t.putStack = t.putStack[:0]
 	parent.node.numChildren--
 	t.count--
 	t.unindex(it)
