@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -44,6 +45,14 @@ func (o *NativeOptions) fill() error {
 // every waiter of that batch. While a Sync runs, new appends queue for the
 // next batch, so the number of fsyncs adapts to load with no timer.
 //
+// A full disk is the one failure that is not sticky. When the log fails a
+// batch with log.ErrNoSpace (having rolled itself back to the last
+// successful Sync), that batch, everything queued behind it, and every
+// later append fail with that error until Resume: a caller whose later
+// records were prepared assuming the failed ones (the zab pipeline) must
+// first discard that state, then Resume. The zxids of failed records are
+// never reused by the pipeline; the log accepts the gap.
+//
 // Concurrency: all methods are safe for concurrent use. mu guards the queue
 // and state below; wmu serializes the flusher's log writes with
 // TruncateAfter and PurgeBefore (the log's write side has one owner at a
@@ -63,9 +72,12 @@ type Native struct {
 	queue      []*pending
 	lastQueued log.Zxid
 	err        error // sticky failure, wraps log.ErrSyncFailed
-	closing    bool
-	stats      Stats
-	done       chan struct{} // closed when the flusher exits
+	// paused is set when a batch failed for a full disk (it wraps
+	// log.ErrNoSpace): every append is refused with it until Resume.
+	paused  error
+	closing bool
+	stats   Stats
+	done    chan struct{} // closed when the flusher exits
 }
 
 type pending struct {
@@ -145,8 +157,32 @@ func (n *Native) admit(recs []log.Record) error {
 		return ErrClosed
 	case n.err != nil:
 		return n.err
+	case n.paused != nil:
+		return n.paused
 	}
 	return checkOrder(n.lastQueued, recs)
+}
+
+// Resume lets appends in again after a failure for a full disk (see
+// Native). The next batch retries the disk; if it is still full that batch
+// fails and the engine pauses again. It returns the sticky failure, if any,
+// in which case nothing resumes.
+func (n *Native) Resume() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.err != nil {
+		return n.err
+	}
+	n.paused = nil
+	return nil
+}
+
+// Paused returns the disk-full failure that is holding appends back, nil
+// if none.
+func (n *Native) Paused() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.paused
 }
 
 // checkOrder checks recs' zxids increase from after last, and their sizes.
@@ -209,11 +245,16 @@ func (n *Native) flushLoop() {
 
 		n.mu.Lock()
 		var failed []*pending
-		if err != nil {
+		switch {
+		case err != nil && errors.Is(err, log.ErrNoSpace) && n.err == nil:
+			n.paused = fmt.Errorf("engine: appends paused until Resume: %w", err)
+			err = n.paused
+			failed, n.queue = n.queue, nil
+		case err != nil:
 			n.setErr(err)
 			err = n.err
 			failed, n.queue = n.queue, nil
-		} else {
+		default:
 			n.stats.Fsyncs++
 			n.stats.Records += uint64(nrec)
 			n.stats.Bytes += uint64(nbytes)

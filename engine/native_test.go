@@ -24,13 +24,14 @@ const dir = "/data/log"
 // releases it, so a test can queue appends behind a sync in flight.
 type gateFS struct {
 	vfs.FS
+	match   string // gate files whose path contains it; "log." by default
 	armed   atomic.Bool
 	entered chan struct{}
 	release chan struct{}
 }
 
 func newGateFS(inner vfs.FS) *gateFS {
-	return &gateFS{FS: inner, entered: make(chan struct{}), release: make(chan struct{})}
+	return &gateFS{FS: inner, match: "log.", entered: make(chan struct{}), release: make(chan struct{})}
 }
 
 type gateFile struct {
@@ -64,7 +65,7 @@ func (g *gateFS) OpenReadWrite(name string) (vfs.File, error) {
 }
 
 func (f gateFile) Sync() error {
-	if strings.Contains(f.name, "log.") && f.g.armed.CompareAndSwap(true, false) {
+	if strings.Contains(f.name, f.g.match) && f.g.armed.CompareAndSwap(true, false) {
 		f.g.entered <- struct{}{}
 		<-f.g.release
 	}
@@ -288,5 +289,90 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 			t.Fatalf("seed %d: crash after %d acks kept only %d records", seed, crashAt, len(got))
 		}
 		e2.Close()
+	}
+}
+
+// TestNoSpacePausesUntilResume fills the disk under a batch while more
+// appends are queued behind it: that batch, the queued ones and appends
+// made before Resume fail with log.ErrNoSpace (not sticky); nothing of
+// them reaches the log, even after a crash; after Resume, with space back,
+// appends succeed with later zxids (a gap over the failed ones).
+func TestNoSpacePausesUntilResume(t *testing.T) {
+	for _, prealloc := range []bool{false, true} {
+		mem := vfs.NewMem()
+		efs := errorfs.Wrap(mem)
+		g := newGateFS(efs)
+		if prealloc {
+			// The first segment is the first prepared file, and keeps
+			// the name its handle was opened with.
+			g.match = "prealloc.1.tmp"
+		}
+		o := engine.NativeOptions{Log: log.Options{SegmentBytes: 200, Preallocate: prealloc}, MaxBatchRecords: 2}
+		e := mustOpenNative(t, g, o)
+		ctx := context.Background()
+		for z := log.Zxid(1); z <= 3; z++ {
+			if err := e.Append(ctx, enginetest.Recs(z, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Record 4 is written, then its fsync is held while 5..9 queue;
+		// the write of the next batch (5, 6) finds the disk full.
+		g.armed.Store(true)
+		first := e.AppendAsync(enginetest.Recs(4, 1))
+		<-g.entered
+		efs.Add(errorfs.Rule{Op: errorfs.OpWrite, Torn: true, TornAt: 11, Err: errorfs.ErrNoSpace})
+		var dones []<-chan error
+		for z := log.Zxid(5); z <= 9; z++ {
+			dones = append(dones, e.AppendAsync(enginetest.Recs(z, 1)))
+		}
+		close(g.release)
+		if err := <-first; err != nil {
+			t.Fatalf("prealloc %v: record 4 (its write was before the disk filled): %v", prealloc, err)
+		}
+		for i, d := range dones {
+			err := <-d
+			if !errors.Is(err, log.ErrNoSpace) || errors.Is(err, log.ErrSyncFailed) {
+				t.Errorf("prealloc %v: append %d: got %v, want ErrNoSpace and not ErrSyncFailed", prealloc, i+5, err)
+			}
+		}
+		if err := e.Append(ctx, enginetest.Recs(10, 1)); !errors.Is(err, log.ErrNoSpace) {
+			t.Errorf("prealloc %v: Append before Resume: got %v, want ErrNoSpace", prealloc, err)
+		}
+		if e.Paused() == nil {
+			t.Errorf("prealloc %v: Paused() = nil after a full disk", prealloc)
+		}
+		if got, want := enginetest.ReadAll(t, e, 0), enginetest.Recs(1, 4); !cmp.Equal(got, want) {
+			t.Errorf("prealloc %v: Iter while paused (-want +got):\n%s", prealloc, cmp.Diff(want, got))
+		}
+		crashed := mem.CrashClone(vfs.CrashOptions{})
+		// Space is back.
+		efs.ClearRules()
+		if err := e.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Append(ctx, enginetest.Recs(20, 2)); err != nil {
+			t.Fatalf("prealloc %v: Append after Resume: %v", prealloc, err)
+		}
+		want := append(enginetest.Recs(1, 4), enginetest.Recs(20, 2)...)
+		if got := enginetest.ReadAll(t, e, 0); !cmp.Equal(got, want) {
+			t.Errorf("prealloc %v: after Resume (-want +got):\n%s", prealloc, cmp.Diff(want, got))
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for name, fsys := range map[string]vfs.FS{"crash while paused": crashed, "reopen": mem} {
+			wantHere := want
+			if name == "crash while paused" {
+				wantHere = enginetest.Recs(1, 4)
+			}
+			e2 := mustOpenNative(t, fsys, o)
+			if got := enginetest.ReadAll(t, e2, 0); !cmp.Equal(got, wantHere) {
+				t.Errorf("prealloc %v: %s (-want +got):\n%s", prealloc, name, cmp.Diff(wantHere, got))
+			}
+			if rep := e2.OpenReport(); rep.TornTail {
+				t.Errorf("prealloc %v: %s: torn tail %v", prealloc, name, rep)
+			}
+			e2.Close()
+		}
 	}
 }
