@@ -89,6 +89,10 @@
 //	for it.Next() { use(it.Record()) }
 //	err = it.Err()
 //
+// Repair (repair.go) is the operator's opt-in way past corruption (zabd
+// --repair): it copies the bytes from the first bad record to the end of
+// the log into an aside directory, durably, then cuts the log there.
+//
 // Growth left for later: a per-segment index for Iter's seek
 // (today it scans from the segment start), streaming verification at open
 // (today each segment is read into memory once), retention policies.

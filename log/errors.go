@@ -18,7 +18,7 @@ var (
 	// disk full (it wraps syscall.ENOSPC). Unlike ErrSyncFailed it is not
 	// sticky: the log was put back where the last successful Sync left it,
 	// and writes may be retried once space is freed.
-	ErrNoSpace = fmt.Errorf("log: no space left on device: %w", syscall.ENOSPC)
+	ErrNoSpace error = noSpace{}
 	// ErrOutOfOrder is returned by Append for a zxid that is not greater
 	// than the last one appended.
 	ErrOutOfOrder = errors.New("log: zxid not increasing")
@@ -53,3 +53,9 @@ func (e *CorruptionError) Error() string {
 
 // Is makes errors.Is(err, ErrCorrupt) true.
 func (e *CorruptionError) Is(target error) bool { return target == ErrCorrupt }
+
+// noSpace is ErrNoSpace: "log: disk full", unwrapping to syscall.ENOSPC.
+type noSpace struct{}
+
+func (noSpace) Error() string { return "log: disk full" }
+func (noSpace) Unwrap() error { return syscall.ENOSPC }
