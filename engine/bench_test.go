@@ -5,6 +5,7 @@ import (
 
 	"zabd/engine"
 	"zabd/engine/enginetest"
+	"zabd/log"
 	"zabd/log/vfs"
 )
 
@@ -13,7 +14,8 @@ import (
 // packages run the same body).
 func BenchmarkNativeAppend(b *testing.B) {
 	enginetest.RunBenchmarks(b, func(b *testing.B, dir string) enginetest.Appender {
-		e, err := engine.OpenNative(vfs.Default, dir, engine.NativeOptions{})
+		// Preallocated segments, as zabd runs the native engine.
+		e, err := engine.OpenNative(vfs.Default, dir, engine.NativeOptions{Log: log.Options{Preallocate: true}})
 		if err != nil {
 			b.Fatal(err)
 		}
