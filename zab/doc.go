@@ -19,6 +19,15 @@
 //     reported once that create is durable.
 //   - After a storage failure the pipeline is failed for good: it answers
 //     every later write with the error and never acknowledges past it.
+//     The one exception is a full disk on storage that can resume
+//     (engine.Native, log.ErrNoSpace): the failed txns and every txn
+//     prepped after them are answered with ErrDiskFull (SystemError on the
+//     wire), dropped from the pending overlay, and never logged; their
+//     zxids are skipped; reads go on, and the next write tries the disk
+//     again. Apache ZooKeeper has no such path: its log-syncing thread dies
+//     on the IOException and the server shuts down, so its clients see
+//     the connection drop (ConnectionLoss) and cannot tell whether the
+//     write happened; zabd knows it did not, and says so with SystemError.
 //   - Apply and watch delivery happen in zxid order on one goroutine; a
 //     connection receives a change's watch events before any reply that
 //     reflects the change (deliveries are handed to net before done runs).

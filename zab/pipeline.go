@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"zabd/log"
@@ -27,6 +28,17 @@ var ErrStopped = errors.New("zab: pipeline stopped")
 // ErrStorageFailed wraps the storage error that stopped the pipeline taking
 // writes. It is sticky: every later write gets it.
 var ErrStorageFailed = errors.New("zab: storage failed, not taking writes")
+
+// ErrDiskFull wraps a storage error matching log.ErrNoSpace from storage
+// that can resume (engine.Native): the write was refused and nothing of it
+// was kept, reads go on, and later writes are tried again. Clients get
+// SystemError (see the package doc).
+var ErrDiskFull = errors.New("zab: disk full, write refused")
+
+// resumer is storage whose full-disk failures are not sticky: after an
+// append fails with log.ErrNoSpace it refuses every append until Resume
+// (engine.Native).
+type resumer interface{ Resume() error }
 
 // Done receives a request's outcome. It is called exactly once, from the
 // applier goroutine, and must not block.
@@ -82,6 +94,7 @@ type entry struct {
 	durable <-chan error // the engine's answer for txn's record
 	res     tree.Result
 	done    Done
+	barrier chan struct{} // if set, the entry only marks a place: closed when the applier reaches it
 }
 
 // Pipeline is the standalone write path. Submit, Read and the tree
@@ -102,6 +115,11 @@ type Pipeline struct {
 
 	failMu sync.Mutex
 	failed error // sticky storage failure
+	// noSpace is set when a write failed for a full disk: the pending
+	// overlay holds txns that will never apply, so the next Submit must
+	// reset it (resumeAfterNoSpace) before it preps.
+	noSpace       atomic.Bool
+	noSpaceLogged time.Time // guarded by failMu
 
 	treeMu  sync.RWMutex // guards tree (Apply holds it exclusively)
 	tree    *tree.Tree
@@ -162,6 +180,12 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 		done(tree.Result{}, err)
 		return
 	}
+	if req.Op != tree.OpSync && p.noSpace.Load() {
+		if err := p.resumeAfterNoSpace(); err != nil {
+			done(tree.Result{}, err)
+			return
+		}
+	}
 	e := &entry{sid: sid, done: done}
 	if req.Op == tree.OpSync {
 		e.res = tree.Result{Path: req.Path}
@@ -208,6 +232,41 @@ func (p *Pipeline) fail(err error) error {
 	return p.failed
 }
 
+// refuseNoSpace answers a txn the storage refused for a full disk: not
+// sticky, but the pending overlay must be reset before the next prep.
+func (p *Pipeline) refuseNoSpace(err error) error {
+	p.noSpace.Store(true)
+	p.failMu.Lock()
+	if now := p.cfg.Now(); now.Sub(p.noSpaceLogged) >= 10*time.Second {
+		p.noSpaceLogged = now
+		p.cfg.Logger.Error("disk full: refusing writes until there is space; reads go on", "err", err)
+	}
+	p.failMu.Unlock()
+	return fmt.Errorf("%w: %w", ErrDiskFull, err)
+}
+
+// resumeAfterNoSpace runs before the first prep after a write failed for a
+// full disk. The storage refuses every append from that failure until
+// Resume, so every txn prepped since the failed one failed too (they were
+// prepped against an overlay holding it). It waits until the applier has
+// answered everything queued, drops the whole pending overlay (all of it is
+// applied or failed), and lets the storage take appends again. The zxids of
+// the failed txns are not reused. Caller holds prepMu, so nothing is
+// enqueued meanwhile; the applier does not need prepMu.
+func (p *Pipeline) resumeAfterNoSpace() error {
+	b := make(chan struct{})
+	p.queue <- &entry{barrier: b}
+	<-b
+	p.pendingMu.Lock()
+	p.pending.Applied(int64(uint64(p.cfg.Epoch)<<32 | uint64(p.counter)))
+	p.pendingMu.Unlock()
+	p.noSpace.Store(false)
+	if err := p.cfg.Storage.(resumer).Resume(); err != nil {
+		return p.fail(err)
+	}
+	return nil
+}
+
 // applyLoop takes entries in zxid order, waits for each txn to be durable
 // (the engine group-commits everything enqueued while a sync runs), applies
 // it, delivers its watch events, and answers. Entries without a txn are
@@ -232,6 +291,12 @@ func (p *Pipeline) applyLoop() {
 		if e == nil {
 			return
 		}
+		if e.barrier != nil {
+			p.endBatch(last, applied)
+			last, applied = 0, 0
+			close(e.barrier)
+			continue
+		}
 		if e.txn == nil {
 			p.treeMu.RLock()
 			e.res.Zxid = p.tree.LastZxid()
@@ -240,13 +305,16 @@ func (p *Pipeline) applyLoop() {
 			continue
 		}
 		if err := <-e.durable; err != nil {
-			// NB: every failure is sticky today. A recoverable one (disk
-			// full) must not be: but txns queued behind the failed one
-			// were prepped against state that includes it, so they must
-			// fail too and must never reach the log — the engine has to
-			// refuse everything enqueued after the failure until the
-			// pipeline, holding prepMu with the queue drained and the
-			// pending overlay reset, tells it to go on.
+			// A full disk is not sticky when the storage can resume: it
+			// refuses everything enqueued after the failure (txns queued
+			// behind the failed one were prepped against state that
+			// includes it) until resumeAfterNoSpace, holding prepMu with
+			// the queue drained and the pending overlay reset, tells it
+			// to go on. Anything else (a failed fsync, EIO) is sticky.
+			if _, ok := p.cfg.Storage.(resumer); ok && errors.Is(err, log.ErrNoSpace) {
+				e.done(tree.Result{}, p.refuseNoSpace(err))
+				continue
+			}
 			e.done(tree.Result{}, p.fail(err))
 			continue
 		}

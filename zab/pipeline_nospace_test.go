@@ -1,0 +1,166 @@
+package zab
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"zabd/engine"
+	"zabd/log"
+	"zabd/log/vfs"
+	"zabd/log/vfs/errorfs"
+	"zabd/tree"
+)
+
+// submitWait submits req and waits (bounded) for its answer.
+func submitWait(t *testing.T, p *Pipeline, req tree.Request) (tree.Result, error) {
+	t.Helper()
+	type answer struct {
+		res tree.Result
+		err error
+	}
+	ch := make(chan answer, 1)
+	p.Submit(1, req, func(res tree.Result, err error) { ch <- answer{res, err} })
+	select {
+	case a := <-ch:
+		return a.res, a.err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%v %s not answered", req.Op, req.Path)
+		return tree.Result{}, nil
+	}
+}
+
+func createReq(path, data string) tree.Request {
+	return tree.Request{Op: tree.OpCreate, Path: path, Data: []byte(data), ACL: tree.OpenACLUnsafe}
+}
+
+// describeReplayed replays the engine's log into a fresh tree and
+// describes it, to compare with the live tree.
+func describeReplayed(t *testing.T, eng engine.Engine) string {
+	t.Helper()
+	it, err := eng.Iter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	tr := tree.New(tree.Config{})
+	if _, err := Replay(tr, it); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	return tr.DescribeTree()
+}
+
+// TestPipelineDiskFull fills the disk under a write that a later write
+// (prepped while the first was pending) depends on: both are refused with
+// ErrDiskFull (not sticky, SystemError for the client), reads go on, and
+// once there is space the next writes succeed against a tree that never
+// saw the refused ones; the log (with a gap where their zxids were)
+// replays to the live tree.
+func TestPipelineDiskFull(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem)
+	eng, err := engine.OpenNative(efs, "/data/log", engine.NativeOptions{Log: log.Options{SegmentBytes: 4 << 10, Preallocate: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	p, err := NewPipeline(PipelineConfig{Tree: tree.New(tree.Config{}), Storage: eng, Epoch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if res, err := submitWait(t, p, createReq("/a", "1")); err != nil || res.Err != tree.CodeOK {
+		t.Fatalf("create /a: %v %v", res.Err, err)
+	}
+
+	efs.Add(errorfs.Rule{Op: errorfs.OpWrite, Err: errorfs.ErrNoSpace})
+	// Both are submitted before either is answered: the setData is
+	// prepped against the pending create.
+	type answer struct {
+		res tree.Result
+		err error
+	}
+	answers := make(chan answer, 2)
+	p.Submit(1, createReq("/b", "x"), func(res tree.Result, err error) { answers <- answer{res, err} })
+	p.Submit(1, tree.Request{Op: tree.OpSetData, Path: "/b", Data: []byte("y"), Version: 0},
+		func(res tree.Result, err error) { answers <- answer{res, err} })
+	for i := 0; i < 2; i++ {
+		select {
+		case a := <-answers:
+			if !errors.Is(a.err, ErrDiskFull) || !errors.Is(a.err, log.ErrNoSpace) || errors.Is(a.err, ErrStorageFailed) {
+				t.Fatalf("write %d on a full disk: got %v, want ErrDiskFull", i, a.err)
+			}
+			if code := tree.CodeOf(a.err); code != tree.CodeSystemError {
+				t.Errorf("client code %v, want SystemError", code)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("writes on a full disk not answered")
+		}
+	}
+	if p.Failed() != nil {
+		t.Fatalf("a full disk made the pipeline fail for good: %v", p.Failed())
+	}
+	// Reads go on.
+	if res := p.Read(1, 0, tree.Request{Op: tree.OpGetData, Path: "/a"}); res.Err != tree.CodeOK || string(res.Data) != "1" {
+		t.Errorf("read /a while the disk is full: %v %q", res.Err, res.Data)
+	}
+	// Still full: the next write is refused too (and tries the disk).
+	if _, err := submitWait(t, p, createReq("/c", "")); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("create /c on a full disk: %v", err)
+	}
+
+	efs.ClearRules() // space is back
+	// The refused create never happened: /b does not exist for prep.
+	if res, err := submitWait(t, p, tree.Request{Op: tree.OpSetData, Path: "/b", Data: []byte("z"), Version: -1}); err != nil || res.Err != tree.CodeNoNode {
+		t.Fatalf("setData /b after the refused create: %v %v, want NoNode", res.Err, err)
+	}
+	res, err := submitWait(t, p, createReq("/b", "again"))
+	if err != nil || res.Err != tree.CodeOK {
+		t.Fatalf("create /b with space back: %v %v", res.Err, err)
+	}
+	var st tree.Stat
+	p.WithTree(func(tr *tree.Tree) { st, _ = tr.StatOf("/b") })
+	if st.Version != 0 || st.Czxid <= 1<<32|1 {
+		t.Errorf("/b stat %+v: want version 0 and a czxid past the refused ones", st)
+	}
+	var live string
+	p.WithTree(func(tr *tree.Tree) { live = tr.DescribeTree() })
+	if d := cmp.Diff(live, describeReplayed(t, eng)); d != "" {
+		t.Errorf("log replayed differs from the live tree (-live +replayed):\n%s", d)
+	}
+}
+
+// TestPipelineFsyncFailureSticky: a failed fsync (even for a full disk)
+// stops the pipeline taking writes for good.
+func TestPipelineFsyncFailureSticky(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem)
+	eng, err := engine.OpenNative(efs, "/data/log", engine.NativeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	p, err := NewPipeline(PipelineConfig{Tree: tree.New(tree.Config{}), Storage: eng, Epoch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := submitWait(t, p, createReq("/a", "")); err != nil {
+		t.Fatal(err)
+	}
+	efs.Add(errorfs.Rule{Op: errorfs.OpSync, PathContains: "log.", Nth: 1, Err: errorfs.ErrNoSpace})
+	if _, err := submitWait(t, p, createReq("/b", "")); !errors.Is(err, ErrStorageFailed) {
+		t.Fatalf("write whose fsync failed: %v, want ErrStorageFailed", err)
+	}
+	efs.ClearRules()
+	if _, err := submitWait(t, p, createReq("/c", "")); !errors.Is(err, ErrStorageFailed) {
+		t.Fatalf("write after a failed fsync: %v, want ErrStorageFailed (sticky)", err)
+	}
+	var n int
+	p.WithTree(func(tr *tree.Tree) { n = tr.NodeCount() })
+	if res := p.Read(1, 0, tree.Request{Op: tree.OpExists, Path: "/b"}); res.Err != tree.CodeNoNode {
+		t.Errorf("/b exists after its fsync failed (%d nodes)", n)
+	}
+}
