@@ -41,9 +41,14 @@ type Config struct {
 	// purging of snapshots and log off, as ZooKeeper).
 	SnapRetainCount int
 	PurgeInterval   time.Duration
-	// LogSegmentBytes is the native log's segment size (0: the log's
-	// default). Not a zoo.cfg key; tests set it to see segments purged.
+	// LogSegmentBytes is the native log's segment size, each segment
+	// preallocated whole (0: the log's default, 64 MiB): zoo.cfg
+	// preAllocSize, in KiB as ZooKeeper reads it. Tests set it small to see
+	// segments purged.
 	LogSegmentBytes int64
+	// Repair (--repair, not a zoo.cfg key): cut a corrupt native log at
+	// the first bad record, moving the rest aside, before opening it.
+	Repair bool
 	// Raw holds every key as read, for the conf four-letter word.
 	Raw [][2]string
 }
@@ -144,6 +149,13 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 			if err == nil && c.SnapRetainCount < 3 {
 				logger.Warn("zoo.cfg: autopurge.snapRetainCount below the minimum, using 3", "line", line, "value", v)
 				c.SnapRetainCount = 3
+			}
+		case "preAllocSize", "zookeeper.preAllocSize":
+			// KiB, as ZooKeeper's; zabd preallocates whole segments, so
+			// it is the native log's segment size. Non-positive: default.
+			var kib int64
+			if kib, err = strconv.ParseInt(v, 10, 64); err == nil && kib > 0 {
+				c.LogSegmentBytes = kib << 10
 			}
 		case "autopurge.purgeInterval":
 			var hours int

@@ -44,6 +44,7 @@ func main() {
 			&cli.StringFlag{Name: "engine", Usage: "storage engine: native, pebble or badger (overrides engine)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file until shutdown"},
+			&cli.BoolFlag{Name: "repair", Usage: "if the native log is corrupt, move everything from the first bad record on aside (to <dataDir>/repair-<time>/) and cut the log there, then start"},
 		},
 		Action: run,
 	}
@@ -83,6 +84,7 @@ func run(cc *cli.Context) error {
 	if v := cc.String("engine"); v != "" {
 		cfg.Engine = v
 	}
+	cfg.Repair = cc.Bool("repair")
 	if err := cfg.validate(); err != nil {
 		return cli.Exit(err.Error(), exitConfig)
 	}
@@ -140,9 +142,14 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitStorage)
 	}
+	if cfg.Repair {
+		if err := repairLog(cfg, logger); err != nil {
+			return nil, err
+		}
+	}
 	eng, err := engine.Open(cfg.Engine, cfg.DataLogDir, engine.Options{
 		Logger: logger,
-		Native: engine.NativeOptions{Log: log.Options{SegmentBytes: cfg.LogSegmentBytes}},
+		Native: engine.NativeOptions{Log: log.Options{SegmentBytes: cfg.LogSegmentBytes, Preallocate: true}},
 	})
 	if me := (*engine.MismatchError)(nil); errors.As(err, &me) {
 		return nil, cli.Exit(fmt.Sprintf("data dir %s was written by engine %s; zabd was started with --engine %s (start it with --engine %s, or use another data dir)",

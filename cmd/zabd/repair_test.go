@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"zabd/log"
+	"zabd/log/vfs"
+)
+
+// TestRepairFlag writes znodes, damages a record in the middle of the
+// native log and checks: start-up refuses the log naming the damage;
+// with --repair it moves the tail aside, says what it cut, and serves the
+// znodes written before the damage; another engine refuses --repair.
+func TestRepairFlag(t *testing.T) {
+	dir := t.TempDir()
+	logs := &lockedBuffer{}
+	cfg := defaultConfig()
+	cfg.ClientAddr = "127.0.0.1:0"
+	cfg.DataDir = dir
+	cfg.TickTime = 200 * time.Millisecond
+	cfg.SnapCount = 1 << 20 // no snapshot: recovery is the log alone
+	cfg.LogSegmentBytes = 64 << 10
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	s, err := start(cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := connect(t, s.Addr)
+	const n = 20
+	for i := 0; i < n; i++ {
+		if _, err := c.Create(fmt.Sprintf("/r%02d", i), []byte("v"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Damage the data of the record that created /r10.
+	logDir := filepath.Join(dir, "log")
+	l, _, err := log.Open(vfs.Default, logDir, log.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, _ := l.Iter(0)
+	off, target := int64(log.SegmentHeaderBytes), int64(-1)
+	for it.Next() {
+		if strings.Contains(string(it.Record().Data), "/r10") {
+			target = off + log.FrameHeaderBytes
+			break
+		}
+		off += int64(log.FrameHeaderBytes + len(it.Record().Data))
+	}
+	it.Close()
+	names, _ := vfs.Default.List(logDir)
+	if target < 0 || len(names) != 1 {
+		t.Fatalf("record of /r10 not found (segments %v)", names)
+	}
+	seg := filepath.Join(logDir, names[0])
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[target] ^= 0xff
+	if err := os.WriteFile(seg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := start(cfg, logger); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("start on a corrupt log: %v, want a corruption error", err)
+	}
+	other := cfg
+	other.Engine, other.Repair = "pebble", true
+	if _, err := start(other, logger); err == nil || !strings.Contains(err.Error(), "--repair works on the native engine") {
+		t.Fatalf("--repair with pebble: %v", err)
+	}
+	cfg.Repair = true
+	s, err = start(cfg, logger)
+	if err != nil {
+		t.Fatalf("start --repair: %v\n%s", err, logs)
+	}
+	defer s.Close()
+	if !strings.Contains(logs.String(), "--repair CUT THE LOG") {
+		t.Errorf("no loud log line about the cut:\n%s", logs)
+	}
+	c, _ = connect(t, s.Addr)
+	for i := 0; i < n; i++ {
+		ok, _, err := c.Exists(fmt.Sprintf("/r%02d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != (i < 10) {
+			t.Errorf("/r%02d exists = %v after repair, want %v", i, ok, i < 10)
+		}
+	}
+	asides, _ := filepath.Glob(filepath.Join(dir, "repair-*", "*"))
+	if len(asides) != 2 { // the cut bytes and REPAIR.txt
+		t.Errorf("aside files %v", asides)
+	}
+	// Writes go on after the repair.
+	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Errorf("create after repair: %v", err)
+	}
+}
