@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,8 +12,12 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"zabd/engine"
 	"zabd/log"
 	"zabd/log/vfs"
+	"zabd/snapshot"
+	"zabd/tree"
+	"zabd/zab"
 )
 
 // TestRepairFlag writes znodes, damages a record in the middle of the
@@ -48,8 +53,13 @@ func TestRepairFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Damage the data of the record that created /r10.
+	// A snapshot of the whole tree (all 20 znodes): it starts after the
+	// cut the repair will make, so the repair must move it aside, or the
+	// restart would restore znodes the repaired log no longer has.
 	logDir := filepath.Join(dir, "log")
+	takeSnapshotOfLog(t, dir, logDir)
+
+	// Damage the data of the record that created /r10.
 	l, _, err := log.Open(vfs.Default, logDir, log.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -106,11 +116,43 @@ func TestRepairFlag(t *testing.T) {
 		}
 	}
 	asides, _ := filepath.Glob(filepath.Join(dir, "repair-*", "*"))
-	if len(asides) != 2 { // the cut bytes and REPAIR.txt
+	if len(asides) != 3 { // the cut bytes, REPAIR.txt and the snapshot
 		t.Errorf("aside files %v", asides)
+	}
+	if snaps, _ := filepath.Glob(filepath.Join(dir, engine.SnapshotDirName, "snapshot.*")); len(snaps) != 0 {
+		t.Errorf("snapshots past the cut left in place: %v", snaps)
 	}
 	// Writes go on after the repair.
 	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Errorf("create after repair: %v", err)
+	}
+}
+
+// takeSnapshotOfLog saves a snapshot of the tree the log in logDir holds.
+func takeSnapshotOfLog(t *testing.T, dataDir, logDir string) {
+	t.Helper()
+	l, _, err := log.Open(vfs.Default, logDir, log.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	it, err := l.Iter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tree.New(tree.Config{})
+	if _, err := zab.Replay(tr, it); err != nil {
+		t.Fatal(err)
+	}
+	it.Close()
+	store, err := engine.OpenSnapshotStore(vfs.Default, filepath.Join(dataDir, engine.SnapshotDirName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Save(func(w io.Writer) (log.Zxid, error) {
+		m, err := snapshot.Write(w, snapshot.Still(tr), snapshot.Options{})
+		return m.StartZxid, err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
