@@ -237,6 +237,7 @@ func (c *conn) readLoop() error {
 		switch {
 		case err == nil:
 		case errors.Is(err, jute.ErrUnknownOp):
+			c.waitWrites()
 			// ZooKeeper answers an unknown op with Unimplemented, then
 			// drops the connection.
 			c.srv.cfg.Logger.Warn("closing connection: unknown op code",
@@ -245,6 +246,7 @@ func (c *conn) readLoop() error {
 			c.closeAfterFlush("unknown op code " + hdr.Op.String())
 			return nil
 		case errors.Is(err, jute.ErrMalformed) && len(frame) >= 8:
+			c.waitWrites() // answered in its place: after earlier writes
 			// The header decoded but the record did not: ZooKeeper
 			// answers MarshallingError to that xid and goes on.
 			c.srv.cfg.Logger.Warn("malformed request", "remote", c.nc.RemoteAddr().String(),
@@ -380,12 +382,13 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 		c.sendReply(hdr.Xid, c.lastZxidNow(), tree.OpPing, tree.Result{})
 		return true
 	case tree.OpAuth:
+		c.waitWrites()
 		ids, err := tree.Authenticate(req.Scheme, req.Cred, c.srv.cfg.SuperDigest)
 		if err != nil {
 			// ZooKeeper answers AuthFailed and closes the connection.
 			c.sendReply(hdr.Xid, c.lastZxidNow(), tree.OpAuth, tree.Result{Err: tree.CodeAuthFailed})
 			c.closeAfterFlush("authentication failed for scheme " + req.Scheme)
-			return true
+			return false
 		}
 		c.mu.Lock()
 		auth := append(append([]tree.Id(nil), c.auth...), ids...)
@@ -445,6 +448,12 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 		c.mu.Lock()
 		for c.inflight >= maxInflight && !c.closing {
 			c.cond.Wait()
+		}
+		if c.closing {
+			// Closed while waiting for room (expired, say): submit
+			// nothing more for this session.
+			c.mu.Unlock()
+			return false
 		}
 		c.inflight++
 		c.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,8 @@ type entry struct {
 	txn     *tree.Txn
 	durable <-chan error // the engine's answer for txn's record
 	res     tree.Result
+	err     error // an answer known at Submit: the request could not be ordered
+	sync    bool  // a sync: answered in its place even after a storage failure
 	done    Done
 	barrier chan struct{} // if set, the entry only marks a place: closed when the applier reaches it
 }
@@ -106,9 +109,15 @@ type entry struct {
 type Pipeline struct {
 	cfg PipelineConfig
 
-	prepMu  sync.Mutex // guards counter, closed, and the order of enqueues (engine and queue)
+	prepMu  sync.Mutex // guards epoch, counter, closed, sessions, and the order of enqueues (engine and queue)
+	epoch   uint32
 	counter uint32
 	closed  bool
+	// sessions are the sessions a write may come from: created (prepped)
+	// and not closing. ZooKeeper's checkSession: a request from a session
+	// whose closeSession is already ordered gets SessionExpired, so it can
+	// never leave an ephemeral nobody will delete.
+	sessions map[int64]bool
 
 	pendingMu sync.Mutex // guards pending
 	pending   *tree.Pending
@@ -146,12 +155,17 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{
-		cfg:     cfg,
-		pending: tree.NewPending(),
-		tree:    cfg.Tree,
-		watches: tree.NewWatches(),
-		deliver: func([]tree.Delivery) {},
-		queue:   make(chan *entry, 4*cfg.MaxBatchTxns),
+		cfg:      cfg,
+		epoch:    cfg.Epoch,
+		sessions: make(map[int64]bool),
+		pending:  tree.NewPending(),
+		tree:     cfg.Tree,
+		watches:  tree.NewWatches(),
+		deliver:  func([]tree.Delivery) {},
+		queue:    make(chan *entry, 4*cfg.MaxBatchTxns),
+	}
+	for sid := range cfg.Tree.Sessions() {
+		p.sessions[sid] = true
 	}
 	p.wg.Add(1)
 	go p.applyLoop()
@@ -176,23 +190,47 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 		done(tree.Result{}, ErrStopped)
 		return
 	}
-	if err := p.Failed(); err != nil && req.Op != tree.OpSync {
-		done(tree.Result{}, err)
-		return
-	}
-	if req.Op != tree.OpSync && p.noSpace.Load() {
-		if err := p.resumeAfterNoSpace(); err != nil {
-			done(tree.Result{}, err)
+	e := &entry{sid: sid, done: done, sync: req.Op == tree.OpSync}
+	if !e.sync {
+		// Failures answer in their place in the order too, so a reply
+		// never overtakes an earlier one of the same session.
+		if err := p.Failed(); err != nil {
+			e.err = err
+			p.queue <- e
 			return
 		}
+		if p.noSpace.Load() {
+			if err := p.resumeAfterNoSpace(); err != nil {
+				e.err = err
+				p.queue <- e
+				return
+			}
+		}
 	}
-	e := &entry{sid: sid, done: done}
-	if req.Op == tree.OpSync {
+	switch req.Op {
+	case tree.OpSync:
 		e.res = tree.Result{Path: req.Path}
 		p.queue <- e
 		return
+	case tree.OpCreateSession:
+	case tree.OpCloseSession:
+		delete(p.sessions, sid)
+	default:
+		if sid != 0 && !p.sessions[sid] {
+			e.res = tree.Result{Err: tree.CodeSessionExpired}
+			p.queue <- e
+			return
+		}
 	}
-	zxid := int64(uint64(p.cfg.Epoch)<<32 | uint64(p.counter+1))
+	if p.counter == math.MaxUint32 {
+		// The counter would wrap: start a new epoch, as ZooKeeper's
+		// leader does at rollover. The next start's epoch is above
+		// every zxid in the log, so this one is never reused.
+		p.epoch++
+		p.counter = 0
+		p.cfg.Logger.Info("zxid counter exhausted; new epoch", "epoch", p.epoch)
+	}
+	zxid := int64(uint64(p.epoch)<<32 | uint64(p.counter+1))
 	hdr := tree.TxnHeader{Session: sid, Zxid: zxid, Time: p.cfg.Now().UnixMilli(), Type: req.Op}
 	p.pendingMu.Lock()
 	p.treeMu.RLock()
@@ -203,6 +241,9 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 		e.res = failedResult(req, err)
 		p.queue <- e
 		return
+	}
+	if req.Op == tree.OpCreateSession {
+		p.sessions[sid] = true
 	}
 	p.counter++
 	e.zxid = zxid
@@ -258,7 +299,7 @@ func (p *Pipeline) resumeAfterNoSpace() error {
 	p.queue <- &entry{barrier: b}
 	<-b
 	p.pendingMu.Lock()
-	p.pending.Applied(int64(uint64(p.cfg.Epoch)<<32 | uint64(p.counter)))
+	p.pending.Applied(int64(uint64(p.epoch)<<32 | uint64(p.counter)))
 	p.pendingMu.Unlock()
 	p.noSpace.Store(false)
 	if err := p.cfg.Storage.(resumer).Resume(); err != nil {
@@ -275,6 +316,11 @@ func (p *Pipeline) applyLoop() {
 	defer p.wg.Done()
 	var last int64
 	applied := 0
+	// poisoned is set once a txn failed: answers computed at prep time
+	// after it (NodeExists, BadVersion, ...) may reflect the txn that
+	// never happened, so they get the failure instead. The resume barrier
+	// after a full disk clears it; a sticky failure never does.
+	var poisoned error
 	for {
 		var e *entry
 		select {
@@ -289,15 +335,25 @@ func (p *Pipeline) applyLoop() {
 			}
 		}
 		if e == nil {
+			p.endBatch(last, applied)
 			return
 		}
 		if e.barrier != nil {
 			p.endBatch(last, applied)
 			last, applied = 0, 0
+			poisoned = nil
 			close(e.barrier)
 			continue
 		}
+		if e.err != nil {
+			e.done(tree.Result{}, e.err)
+			continue
+		}
 		if e.txn == nil {
+			if poisoned != nil && !e.sync {
+				e.done(tree.Result{}, poisoned)
+				continue
+			}
 			p.treeMu.RLock()
 			e.res.Zxid = p.tree.LastZxid()
 			p.treeMu.RUnlock()
@@ -312,10 +368,11 @@ func (p *Pipeline) applyLoop() {
 			// the queue drained and the pending overlay reset, tells it
 			// to go on. Anything else (a failed fsync, EIO) is sticky.
 			if _, ok := p.cfg.Storage.(resumer); ok && errors.Is(err, log.ErrNoSpace) {
-				e.done(tree.Result{}, p.refuseNoSpace(err))
-				continue
+				poisoned = p.refuseNoSpace(err)
+			} else {
+				poisoned = p.fail(err)
 			}
-			e.done(tree.Result{}, p.fail(err))
+			e.done(tree.Result{}, poisoned)
 			continue
 		}
 		p.treeMu.Lock()

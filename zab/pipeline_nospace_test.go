@@ -71,6 +71,9 @@ func TestPipelineDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	if _, err := submitWait(t, p, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000}); err != nil {
+		t.Fatalf("createSession: %v", err)
+	}
 	if res, err := submitWait(t, p, createReq("/a", "1")); err != nil || res.Err != tree.CodeOK {
 		t.Fatalf("create /a: %v %v", res.Err, err)
 	}
@@ -147,6 +150,9 @@ func TestPipelineFsyncFailureSticky(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	if _, err := submitWait(t, p, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000}); err != nil {
+		t.Fatalf("createSession: %v", err)
+	}
 	if _, err := submitWait(t, p, createReq("/a", "")); err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,20 @@ func (s *Service) CloseSession(sid int64, done Done) {
 		})
 		return
 	}
-	s.Submit(sid, tree.Request{Op: tree.OpCloseSession}, done)
+	s.submitClose(sid, done)
+}
+
+// submitClose orders sid's closeSession. If it cannot be made durable
+// (a full disk, say) the session is tracked again with a short life, so
+// expiry tries once more rather than leaving its ephemerals forever.
+func (s *Service) submitClose(sid int64, done Done) {
+	s.Submit(sid, tree.Request{Op: tree.OpCloseSession}, func(res tree.Result, err error) {
+		if err != nil {
+			s.cfg.Logger.Warn("closing a session failed; will retry at expiry", "session", sidHex(sid), "err", err)
+			s.sessions.Track(sid, s.cfg.TickTime, s.now())
+		}
+		done(res, err)
+	})
 }
 
 // SessionCount is the number of live sessions.
@@ -139,11 +152,7 @@ func (s *Service) expiryLoop() {
 			if s.cfg.OnExpire != nil {
 				s.cfg.OnExpire(sid)
 			}
-			s.Submit(sid, tree.Request{Op: tree.OpCloseSession}, func(_ tree.Result, err error) {
-				if err != nil {
-					s.cfg.Logger.Warn("closing expired session failed", "session", sidHex(sid), "err", err)
-				}
-			})
+			s.submitClose(sid, func(tree.Result, error) {})
 		}
 	}
 }

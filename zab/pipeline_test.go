@@ -1,0 +1,70 @@
+package zab
+
+import (
+	"errors"
+	"testing"
+
+	"zabd/engine"
+	"zabd/tree"
+)
+
+func newTestPipeline(t *testing.T, eng Storage) *Pipeline {
+	t.Helper()
+	p, err := NewPipeline(PipelineConfig{Tree: tree.New(tree.Config{}), Storage: eng, Epoch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// TestWriteFromClosedSession: once a session's closeSession is ordered,
+// its writes get SessionExpired (ZooKeeper's checkSession), so an
+// ephemeral can never outlive the session that owns it.
+func TestWriteFromClosedSession(t *testing.T) {
+	p := newTestPipeline(t, engine.NewMemory())
+	if _, err := submitWait(t, p, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := submitWait(t, p, tree.Request{Op: tree.OpCloseSession}); err != nil || res.Err != tree.CodeOK {
+		t.Fatalf("closeSession: %v %v", res.Err, err)
+	}
+	eph := tree.Request{Op: tree.OpCreate, Path: "/e", ACL: tree.OpenACLUnsafe, Mode: tree.ModeEphemeral}
+	if res, err := submitWait(t, p, eph); err != nil || res.Err != tree.CodeSessionExpired {
+		t.Fatalf("ephemeral create from a closed session: %v %v, want SessionExpired", res.Err, err)
+	}
+	if res := p.Read(1, 0, tree.Request{Op: tree.OpExists, Path: "/e"}); res.Err != tree.CodeNoNode {
+		t.Fatalf("/e exists: %v", res.Err)
+	}
+	// A session never created is refused the same way.
+	if res, err := submitWait(t, p, createReq("/x", "")); err != nil || res.Err != tree.CodeSessionExpired {
+		t.Fatalf("create from an unknown session: %v %v", res.Err, err)
+	}
+}
+
+// TestNoAnswerFromAFailedTxn: a request prepped against a pending txn
+// that then fails must not be answered from it (NodeExists for a node
+// that never existed): it gets the storage failure.
+func TestNoAnswerFromAFailedTxn(t *testing.T) {
+	mem := engine.NewMemory()
+	p := newTestPipeline(t, mem)
+	if _, err := submitWait(t, p, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("disk on fire")
+	mem.Fail(boom)
+	answers := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		p.Submit(1, createReq("/b", ""), func(res tree.Result, err error) {
+			if err == nil && res.Err != tree.CodeOK {
+				err = res.Err
+			}
+			answers <- err
+		})
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-answers; !errors.Is(err, ErrStorageFailed) {
+			t.Fatalf("answer %d: %v, want ErrStorageFailed (never NodeExists)", i, err)
+		}
+	}
+}
