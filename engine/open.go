@@ -113,8 +113,15 @@ func Open(kind, dir string, o Options) (Full, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("engine: creating data dir: %w", err)
+	}
+	if os.IsNotExist(statErr) {
+		// A new data dir's own entry must survive a power loss too.
+		if err := vfs.SyncDir(vfs.Default, filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, fmt.Errorf("engine: syncing the parent of new data dir %s: %w", dir, err)
+		}
 	}
 	if err := claimDir(dir, kind); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -128,6 +129,7 @@ type server struct {
 	snap     *zab.Snapshotter
 	svc      *zab.Service
 	srv      *net.Server
+	srvp     atomic.Pointer[net.Server] // srv, for goroutines started before it exists
 	serveErr chan error
 	rates    *rateWindow
 	stop     chan struct{} // stops the rate sampler
@@ -194,6 +196,9 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			"znodes", meta.Nodes, "sessions", meta.Sessions, "bytes", snapInfo.Bytes,
 			"took", time.Since(began).Round(time.Millisecond))
 	}
+	if err := checkLogCovers(cfg.DataDir, meta.StartZxid); err != nil {
+		return nil, cli.Exit(err.Error(), exitStorage)
+	}
 	it, err := eng.Iter(meta.StartZxid + 1)
 	if err != nil {
 		return nil, cli.Exit(fmt.Sprintf("reading the log: %v", err), exitStorage)
@@ -209,9 +214,13 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	logger.Info("recovered", "snapshot_zxid", meta.StartZxid.String(), "txns_replayed", n, "last_zxid", last.String(),
 		"znodes", t.NodeCount(), "sessions", len(t.Sessions()), "took", time.Since(began).Round(time.Millisecond))
 
+	epoch, err := nextEpoch(cfg.DataDir, last)
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("choosing the epoch: %v", err), exitStorage)
+	}
 	s.snap, err = zab.NewSnapshotter(zab.SnapshotterConfig{
 		Store:         snaps,
-		Log:           eng,
+		Log:           purgeRecorder{path: filepath.Join(cfg.DataDir, purgedFile), eng: eng},
 		SnapCount:     cfg.SnapCount,
 		RetainCount:   cfg.SnapRetainCount,
 		PurgeInterval: cfg.PurgeInterval,
@@ -225,7 +234,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		Pipeline: zab.PipelineConfig{
 			Tree:    t,
 			Storage: eng,
-			Epoch:   last.Epoch() + 1,
+			Epoch:   epoch,
 			Logger:  logger,
 			// The snapshotter counts applied txns; it never blocks.
 			AfterApply: s.snap.AfterApply,
@@ -233,8 +242,12 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		SessionSecret:          secret,
 		TickTime:               cfg.TickTime,
 		ContainerCheckInterval: cfg.ContainerCheckInterval,
-		OnExpire:               func(sid int64) { s.srv.SessionExpired(net.SessionID(sid)) },
-		Logger:                 logger,
+		OnExpire: func(sid int64) {
+			if srv := s.srvp.Load(); srv != nil {
+				srv.SessionExpired(net.SessionID(sid))
+			}
+		},
+		Logger: logger,
 	})
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitStorage)
@@ -253,6 +266,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		},
 		Logger: logger,
 	}, processor{svc: s.svc, eng: eng, rates: s.rates})
+	s.srvp.Store(s.srv)
 	s.svc.SetDeliverer(s.srv.Deliver)
 	s.snap.Start(s.svc.WithTree)
 	s.snap.AfterApply(int64(last), n) // a long replayed tail soon gets a snapshot
