@@ -1,7 +1,6 @@
 package vfs
 
 import (
-	"errors"
 	"os"
 	"syscall"
 )
@@ -20,8 +19,13 @@ func datasync(f *os.File) error {
 	}
 }
 
-// preallocate is fallocate(2) mode 0 (allocate and extend the size), falling
-// back to writing zeros on filesystems that do not support it.
+// preallocate extends f to size by writing zeros, as ZooKeeper does, not
+// with fallocate(2): fallocated blocks are "unwritten" extents, and every
+// fdatasync after writing into them must also journal their conversion.
+// go test -bench 'NativeAppend/writers=32/size=100$' ./engine, 3 runs
+// each: fallocate 14053-15894 ns/op (217 us per commit), zeros
+// 11718-12585 ns/op (173 us). The zeros are written in the background
+// (the log prepares its next segment ahead of need).
 func preallocate(f *os.File, size int64) error {
 	fi, err := f.Stat()
 	if err != nil {
@@ -30,17 +34,5 @@ func preallocate(f *os.File, size int64) error {
 	if fi.Size() >= size {
 		return nil
 	}
-	for {
-		err = syscall.Fallocate(int(f.Fd()), 0, 0, size)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS):
-		return preallocateZeros(f, size)
-	}
-	return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+	return preallocateZeros(f, size)
 }
