@@ -104,11 +104,13 @@ func (c *conn) enqueue(frame []byte) {
 }
 
 func (c *conn) sendEvent(ev tree.WatchEvent) {
-	c.enqueue(jute.AppendFrame(nil, jute.AppendNotification(nil, ev, tree.StateSyncConnected)))
+	b, at := jute.StartFrame(make([]byte, 0, 64+len(ev.Path)))
+	c.enqueue(jute.FinishFrame(jute.AppendNotification(b, ev, tree.StateSyncConnected), at))
 }
 
 func (c *conn) sendReply(xid int32, zxid int64, op tree.Op, res tree.Result) {
-	c.enqueue(jute.AppendFrame(nil, jute.AppendReply(nil, xid, zxid, op, res)))
+	b, at := jute.StartFrame(make([]byte, 0, 128))
+	c.enqueue(jute.FinishFrame(jute.AppendReply(b, xid, zxid, op, res), at))
 }
 
 // writeLoop flushes the outbound queue until the connection closes.
