@@ -25,6 +25,10 @@
 //     behind it and every later Append get the error (matching
 //     log.ErrSyncFailed); LastZxid never moves past the last success. zab
 //     stops taking writes; reopening the engine re-verifies the disk.
+//     One exception, native only: a full disk (log.ErrNoSpace, raised
+//     before anything of the batch was synced) pauses the engine instead:
+//     it refuses every append until Resume, so nothing prepared on top of
+//     a refused record can reach the log.
 //   - Iter and LastZxid see only durable records.
 //
 // Usage from a pipeline that stamps zxids in a critical section:
@@ -34,6 +38,8 @@
 //	mu.Unlock()
 //	if err := <-done; err != nil { ... stop taking writes ... }
 //
-// Not here yet: snapshots (SaveSnapshot/OpenSnapshot), preallocation,
-// retention policy.
+// Snapshots are not an Engine method: every engine shares SnapshotStore,
+// files under <dataDir>/snapshot (written as .tmp, fsynced, renamed,
+// directory fsynced; newest valid one restored, older ones as fallback).
+// Retention (zab.Snapshotter) purges the store and the engine together.
 package engine
