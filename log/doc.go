@@ -78,6 +78,13 @@
 // is corruption: Open returns a *CorruptionError naming segment, offset and
 // the last good zxid, matching ErrCorrupt, and changes nothing.
 //
+// Open keeps the bytes it verified (at most 1 GiB, the newest segments)
+// for the first Iter, which parses them from memory instead of reading
+// and checksumming the files again, and drops each segment's buffer once
+// past it (open_cache.go): recovery reads the log once. The first Append,
+// TruncateAfter, PurgeBefore or Close drops what no Iter took; after a
+// TruncateAfter or PurgeBefore, an iterator holding them reads the files.
+//
 // # Usage
 //
 //	l, rep, err := log.Open(vfs.Default, dir, log.Options{})

@@ -29,11 +29,26 @@ func (l *Log) Iter(from Zxid) (*Iterator, error) {
 			it.segs = append(it.segs, s)
 		}
 	}
+	if c := l.cache; c != nil {
+		// The first Iter after Open takes the bytes Open verified; the
+		// buffers of segments it will not read are released here.
+		l.cache, l.lent = nil, c
+		it.cache, it.mem = c, make([][]byte, len(it.segs))
+		for j, s := range it.segs {
+			if b, ok := c.bufs[s.first]; ok && int64(len(b)) >= s.size {
+				it.mem[j] = b[:s.size]
+			}
+		}
+		c.bufs = nil
+	}
 	return it, nil
 }
 
 // Iterator yields records in zxid order. It re-verifies every frame it
-// reads and stops with a *CorruptionError on damage.
+// reads from a file and stops with a *CorruptionError on damage. The first
+// iterator after Open reads the segments Open verified from Open's buffers
+// (see openCache): it parses their frames but does not recompute their
+// checksums, and drops each buffer once past its segment.
 //
 // Concurrency: single owner. Record's Data is freshly allocated for each
 // record and belongs to the caller.
@@ -43,6 +58,13 @@ type Iterator struct {
 	from Zxid
 	segs []segment // to read, in order; each bounded by its size
 	i    int       // index in segs of the open segment
+
+	// cache is the openCache this iterator took, if any; mem[j] is the
+	// verified bytes of segs[j] (nil: read the file); cur is the bytes of
+	// the segment being read from memory, nil when reading a file.
+	cache *openCache
+	mem   [][]byte
+	cur   []byte
 
 	f    vfs.File
 	r    *bufio.Reader
@@ -58,24 +80,44 @@ type Iterator struct {
 // it returns false, Err says whether iteration ended cleanly.
 func (it *Iterator) Next() bool {
 	for !it.done {
-		if it.f == nil {
+		if it.f == nil && it.cur == nil {
 			if it.i >= len(it.segs) {
 				it.done = true
+				it.release()
 				return false
 			}
-			if err := it.openSegment(); err != nil {
+			if b := it.takeMem(); b != nil {
+				it.cur, it.off = b, SegmentHeaderBytes
+			} else if err := it.openSegment(SegmentHeaderBytes); err != nil {
 				it.stop(err)
 				return false
 			}
 		}
 		s := &it.segs[it.i]
 		if it.off >= s.size {
-			it.f.Close()
-			it.f, it.r = nil, nil
+			if it.f != nil {
+				it.f.Close()
+			}
+			it.f, it.r, it.cur = nil, nil, nil
 			it.i++
 			continue
 		}
-		rec, err := it.readFrame(s)
+		if it.cur != nil && it.cache.stale.Load() {
+			// The log was truncated or purged: read the file from here,
+			// as an iterator that never had the buffers does.
+			it.release()
+			if err := it.openSegment(it.off); err != nil {
+				it.stop(err)
+				return false
+			}
+		}
+		var rec Record
+		var err error
+		if it.cur != nil {
+			rec, err = it.memFrame(s)
+		} else {
+			rec, err = it.readFrame(s)
+		}
 		if err != nil {
 			it.stop(err)
 			return false
@@ -88,7 +130,59 @@ func (it *Iterator) Next() bool {
 	return false
 }
 
-func (it *Iterator) openSegment() error {
+// takeMem returns the verified bytes of the next segment, nil if it must
+// be read from its file.
+func (it *Iterator) takeMem() []byte {
+	if it.mem == nil {
+		return nil
+	}
+	b := it.mem[it.i]
+	it.mem[it.i] = nil
+	if it.cache.stale.Load() {
+		it.release()
+		return nil
+	}
+	return b
+}
+
+// release drops every buffer taken from Open.
+func (it *Iterator) release() {
+	it.mem, it.cur = nil, nil
+}
+
+// memFrame parses the frame at it.off of the current segment's verified
+// bytes. Open checked every frame's checksum and zxid order; the bounds
+// and order are checked again because they are cheap.
+func (it *Iterator) memFrame(s *segment) (Record, error) {
+	corrupt := func(reason string) error {
+		return &CorruptionError{Segment: s.name, Offset: it.off, Zxid: it.prev, Reason: reason}
+	}
+	b := it.cur[it.off:]
+	if len(b) < FrameHeaderBytes {
+		return Record{}, corrupt("short frame")
+	}
+	n := binary.BigEndian.Uint32(b[0:4])
+	if n > MaxRecordBytes || int64(n) > int64(len(b))-FrameHeaderBytes {
+		return Record{}, corrupt("short frame")
+	}
+	z := Zxid(binary.BigEndian.Uint64(b[4:12]))
+	if z <= it.prev {
+		return Record{}, corrupt(fmt.Sprintf("zxid %v not above previous %v", z, it.prev))
+	}
+	var data []byte
+	if z >= it.from {
+		// A copy: Data belongs to the caller and must not pin the segment.
+		data = make([]byte, n)
+		copy(data, b[FrameHeaderBytes:])
+	}
+	it.off += int64(frameSize(int(n)))
+	it.prev = z
+	return Record{Zxid: z, Data: data}, nil
+}
+
+// openSegment opens the current segment's file, checks its header, and
+// positions the reader at off.
+func (it *Iterator) openSegment(off int64) error {
 	s := &it.segs[it.i]
 	f, err := it.fs.Open(filepath.Join(it.dir, s.name))
 	if err != nil {
@@ -104,7 +198,10 @@ func (it *Iterator) openSegment() error {
 	if hp != headerOK || h.first != s.first {
 		return &CorruptionError{Segment: s.name, Offset: 0, Zxid: it.prev, Reason: "bad segment header"}
 	}
-	it.off = SegmentHeaderBytes
+	if _, err := it.r.Discard(int(off - SegmentHeaderBytes)); err != nil {
+		return it.ioErr(s, SegmentHeaderBytes, err)
+	}
+	it.off = off
 	return nil
 }
 
@@ -161,6 +258,7 @@ func (it *Iterator) Err() error { return it.err }
 // Close releases the open file. It is safe to call more than once.
 func (it *Iterator) Close() error {
 	it.done = true
+	it.release()
 	if it.f != nil {
 		err := it.f.Close()
 		it.f, it.r = nil, nil

@@ -33,6 +33,10 @@ type Options struct {
 	// closed segment is cut to its last record. Off by default (tests look
 	// at every byte); zabd turns it on.
 	Preallocate bool
+
+	// openCacheBytes bounds the verified segment bytes Open keeps for the
+	// first Iter: 0 means defaultOpenCacheBytes, negative keeps none.
+	openCacheBytes int64
 }
 
 const (
@@ -49,6 +53,9 @@ func (o *Options) fill() error {
 	}
 	if o.BufferBytes == 0 {
 		o.BufferBytes = defaultBufferBytes
+	}
+	if o.openCacheBytes == 0 {
+		o.openCacheBytes = defaultOpenCacheBytes
 	}
 	return nil
 }
@@ -135,6 +142,11 @@ type Log struct {
 	// least one record and was synced whole before its successor existed.
 	segs   []segment
 	synced Zxid // last synced record, 0 if none
+	// cache: what Open read and verified, for the first Iter (nil once
+	// taken or dropped); lent: the cache the first Iter took, until
+	// TruncateAfter or PurgeBefore marks it stale. See openCache.
+	cache *openCache
+	lent  *openCache
 }
 
 // Open opens (creating if needed) the log in dir, verifies every segment,
@@ -181,6 +193,7 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 	var prev Zxid
 	var buf []byte
 	var lastFileSize int64
+	keep := cacheSegments{budget: o.openCacheBytes}
 	for i := range segs {
 		s := &segs[i]
 		isLast := i == len(segs)-1
@@ -217,6 +230,8 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 			s.size, s.last = res.end, res.last
 			rep.Records += res.records
 			prev = res.last
+			// Verified: keep the bytes for the first Iter, within budget.
+			buf = keep.add(s.first, buf)
 		}
 	}
 	if rep.TornTail && !o.ReadOnly {
@@ -228,6 +243,7 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 		}
 	}
 	l.segs = segs
+	l.cache = keep.cache(segs)
 	l.synced = prev
 	l.appended.Store(uint64(prev))
 	l.commitZxid = prev
@@ -514,6 +530,7 @@ func (l *Log) Append(recs ...Record) error {
 	if err := l.checkWritable(); err != nil {
 		return err
 	}
+	l.dropOpenCache(false)
 	last := l.LastZxid()
 	for _, r := range recs {
 		if r.Zxid <= last {
@@ -723,6 +740,7 @@ func (l *Log) TruncateAfter(z Zxid) error {
 	if err := l.checkWritable(); err != nil {
 		return err
 	}
+	l.dropOpenCache(true)
 	if z >= l.LastZxid() {
 		return l.recover(l.commit())
 	}
@@ -824,6 +842,7 @@ func (l *Log) PurgeBefore(z Zxid) error {
 	if err := l.checkWritable(); err != nil {
 		return err
 	}
+	l.dropOpenCache(true)
 	for {
 		l.mu.Lock()
 		// NB: the segment holding the commit point stays (rollback cuts it).
@@ -852,6 +871,7 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closed = true
+	l.dropOpenCache(false)
 	var err error
 	if l.err == nil && !l.o.ReadOnly {
 		err = l.recover(l.commit())
