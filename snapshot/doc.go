@@ -82,6 +82,13 @@
 // decoder and is reported as a *CorruptError that wraps it (errors.Is
 // still finds it).
 //
+// # Concurrency
+//
+// Read decompresses and parses on a goroutine of its own, handing batches
+// of records to the caller's goroutine, which alone builds the tree; the
+// first error in stream order is the one reported, and Read returns only
+// after that goroutine has stopped.
+//
 // # Usage
 //
 //	meta, err := snapshot.Write(f, pipeline.WithTree, snapshot.Options{})

@@ -44,7 +44,7 @@ func Read(r io.Reader, cfg tree.Config) (*tree.Tree, Meta, error) {
 	if err != nil {
 		return nil, Meta{}, err
 	}
-	dec, err := zstd.NewReader(cr, zstd.WithDecoderMaxWindow(maxDecoderWindow))
+	dec, err := zstd.NewReader(cr, zstd.WithDecoderMaxWindow(maxDecoderWindow), zstd.WithDecoderConcurrency(1))
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("snapshot: zstd: %w", err)
 	}
@@ -59,9 +59,134 @@ func Read(r io.Reader, cfg tree.Config) (*tree.Tree, Meta, error) {
 	return t, meta, nil
 }
 
-// readTree decodes the body records into a new tree.
+// readTree decodes the body records into a new tree. Decompression and
+// parsing run on a second goroutine (parse), which hands batches of
+// decoded records to this one; only this goroutine touches the tree. The
+// first error in stream order wins: parse flushes every record before its
+// own error, and a tree error here stops parse (done) and waits for it to
+// exit before returning, so no goroutine outlives Read.
 func (b *body) readTree(cfg tree.Config, meta *Meta) (*tree.Tree, error) {
+	out := make(chan []record, pipeDepth)
+	free := make(chan []record, pipeDepth+2)
+	done := make(chan struct{})
+	p := &parser{b: b, out: out, free: free, done: done}
+	var perr error
+	go func() {
+		defer close(out)
+		perr = p.parse(meta)
+	}()
 	t := tree.New(cfg)
+	var terr error
+	for recs := range out {
+		if terr == nil {
+			terr = putRecords(t, recs)
+			if terr != nil {
+				close(done) // parse stops at its next hand-over; drain until it closes out
+			}
+		}
+		clear(recs) // drop references to paths and data before reuse
+		select {
+		case free <- recs[:0]:
+		default:
+		}
+	}
+	if terr != nil {
+		return nil, terr
+	}
+	if perr != nil {
+		return nil, perr
+	}
+	t.SetLastZxid(int64(meta.StartZxid))
+	return t, nil
+}
+
+// pipeDepth is how many batches parse may run ahead of the tree; batchRecords
+// is a batch's size.
+const (
+	pipeDepth    = 4
+	batchRecords = 512
+)
+
+// record is one decoded session or node record and its body offset.
+type record struct {
+	at      int64
+	session bool
+	timeout int32
+	id      int64 // session id
+	path    string
+	node    tree.Node
+}
+
+// putRecords restores a batch into t.
+func putRecords(t *tree.Tree, recs []record) error {
+	for i := range recs {
+		r := &recs[i]
+		if r.session {
+			t.PutSession(r.id, r.timeout)
+			continue
+		}
+		if err := t.PutNode(r.path, r.node); err != nil {
+			return &CorruptError{Offset: r.at, Reason: "restoring a node", Err: err}
+		}
+	}
+	return nil
+}
+
+// errStopped is parse's result when readTree stopped it; never returned by Read.
+var errStopped = errors.New("snapshot: read stopped")
+
+// parser decodes the body into batches of records for readTree.
+type parser struct {
+	b    *body
+	out  chan<- []record
+	free chan []record
+	done <-chan struct{}
+	cur  []record
+}
+
+// add queues r, handing the batch over when it is full.
+func (p *parser) add(r record) error {
+	if p.cur == nil {
+		select {
+		case p.cur = <-p.free:
+		default:
+			p.cur = make([]record, 0, batchRecords)
+		}
+	}
+	p.cur = append(p.cur, r)
+	if len(p.cur) == batchRecords {
+		return p.flush()
+	}
+	return nil
+}
+
+// flush hands the pending records over, unless readTree has stopped.
+func (p *parser) flush() error {
+	if len(p.cur) == 0 {
+		return nil
+	}
+	select {
+	case p.out <- p.cur:
+		p.cur = nil
+		return nil
+	case <-p.done:
+		return errStopped
+	}
+}
+
+// parse decodes every record, verifying the order of paths, the end
+// record and the checksum, and fills meta's counts. Records before an
+// error are handed over before it is returned.
+func (p *parser) parse(meta *Meta) error {
+	err := p.records(meta)
+	if ferr := p.flush(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+func (p *parser) records(meta *Meta) error {
+	b := p.b
 	acls := aclCache{}
 	var nodes, sessions int64
 	prev := ""
@@ -69,70 +194,71 @@ func (b *body) readTree(cfg tree.Config, meta *Meta) (*tree.Tree, error) {
 		at := b.off()
 		tag, err := b.byte()
 		if err != nil {
-			return nil, b.corrupt(at, "reading a record tag", err)
+			return b.corrupt(at, "reading a record tag", err)
 		}
 		switch tag {
 		case tagSession:
 			id, err := b.varint()
 			if err != nil {
-				return nil, b.corrupt(at, "reading a session id", err)
+				return b.corrupt(at, "reading a session id", err)
 			}
 			to, err := b.varint()
 			if err != nil {
-				return nil, b.corrupt(at, "reading a session timeout", err)
+				return b.corrupt(at, "reading a session timeout", err)
 			}
 			if int64(int32(to)) != to {
-				return nil, b.corrupt(at, fmt.Sprintf("session %#x timeout %d out of range", id, to), nil)
+				return b.corrupt(at, fmt.Sprintf("session %#x timeout %d out of range", id, to), nil)
 			}
-			t.PutSession(id, int32(to))
+			if err := p.add(record{at: at, session: true, id: id, timeout: int32(to)}); err != nil {
+				return err
+			}
 			sessions++
 		case tagNode:
 			path, n, err := b.node(&acls)
 			if err != nil {
-				return nil, b.corrupt(at, "reading a node", err)
+				return b.corrupt(at, "reading a node", err)
 			}
 			if tree.ComparePaths(prev, path) >= 0 {
-				return nil, b.corrupt(at, fmt.Sprintf("node %q does not follow %q in path order", path, prev), nil)
+				return b.corrupt(at, fmt.Sprintf("node %q does not follow %q in path order", path, prev), nil)
 			}
-			if err := t.PutNode(path, n); err != nil {
-				return nil, b.corrupt(at, "restoring a node", err)
+			if err := p.add(record{at: at, path: path, node: n}); err != nil {
+				return err
 			}
 			prev = path
 			nodes++
 		case tagEnd:
 			wantNodes, err := b.uvarint()
 			if err != nil {
-				return nil, b.corrupt(at, "reading the end record", err)
+				return b.corrupt(at, "reading the end record", err)
 			}
 			wantSessions, err := b.uvarint()
 			if err != nil {
-				return nil, b.corrupt(at, "reading the end record", err)
+				return b.corrupt(at, "reading the end record", err)
 			}
 			if wantNodes != uint64(nodes) || wantSessions != uint64(sessions) {
-				return nil, b.corrupt(at, fmt.Sprintf("end record counts %d nodes and %d sessions, read %d and %d",
+				return b.corrupt(at, fmt.Sprintf("end record counts %d nodes and %d sessions, read %d and %d",
 					wantNodes, wantSessions, nodes, sessions), nil)
 			}
 			at = b.off()
 			want := b.hashSum()
 			sum, err := b.fixed(8)
 			if err != nil {
-				return nil, b.corrupt(at, "reading the checksum", err)
+				return b.corrupt(at, "reading the checksum", err)
 			}
 			if got := binary.BigEndian.Uint64(sum); got != want {
-				return nil, b.corrupt(at, fmt.Sprintf("checksum %#016x, content hashes to %#016x", got, want), nil)
+				return b.corrupt(at, fmt.Sprintf("checksum %#016x, content hashes to %#016x", got, want), nil)
 			}
 			more, err := b.more()
 			if err != nil {
-				return nil, b.corrupt(b.off(), "after the checksum", err)
+				return b.corrupt(b.off(), "after the checksum", err)
 			}
 			if more {
-				return nil, b.corrupt(b.off(), "data after the checksum", nil)
+				return b.corrupt(b.off(), "data after the checksum", nil)
 			}
 			meta.Nodes, meta.Sessions, meta.RawBytes = nodes, sessions, b.off()
-			t.SetLastZxid(int64(meta.StartZxid))
-			return t, nil
+			return nil
 		default:
-			return nil, b.corrupt(at, fmt.Sprintf("unknown record tag %d", tag), nil)
+			return b.corrupt(at, fmt.Sprintf("unknown record tag %d", tag), nil)
 		}
 	}
 }
@@ -360,6 +486,12 @@ func (b *body) fixed(n int) ([]byte, error) {
 }
 
 func (b *body) uvarint() (uint64, error) {
+	if b.r < b.w {
+		if c := b.buf[b.r]; c < 0x80 {
+			b.r++
+			return uint64(c), nil
+		}
+	}
 	if b.w-b.r >= binary.MaxVarintLen64 {
 		v, n := binary.Uvarint(b.buf[b.r:b.w])
 		if n <= 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -286,4 +287,67 @@ func TestFuzzySnapshotProperty(t *testing.T) {
 			t.Logf("%d txns, %d chunks, %d nodes in the snapshot, %d live", len(d.log), chunks, meta.Nodes, d.tr.NodeCount())
 		})
 	}
+}
+
+// TestReadPipelineErrors: parsing runs ahead of the tree on a second
+// goroutine. The first error in stream order must win whichever side
+// finds it, and Read must not leave that goroutine behind (a tree error
+// early in a long stream leaves the parser blocked on a full pipe).
+func TestReadPipelineErrors(t *testing.T) {
+	good, _ := writeBytes(t, everyKind(t), Options{})
+	hdr, _ := decompressed(t, good)
+	root := nodeRec("/", tree.KindPersistent)
+	const many = 20 * batchRecords
+	var nodes []byte
+	for i := 0; i < many; i++ {
+		nodes = append(nodes, nodeRec(fmt.Sprintf("/b%06d", i), tree.KindPersistent)...)
+	}
+	orphan := nodeRec("/a/b", tree.KindPersistent)
+	sealed := seal(hdr, root, nodes, endRec(many+1, 0))
+	rows := []struct {
+		name       string
+		raw        []byte
+		wantOffset int64
+		wantReason string
+	}{
+		{"tree error before many nodes and a parse error",
+			seal(hdr, root, orphan, nodes, []byte{9}), int64(len(root)), "restoring a node"},
+		{"parse error after many nodes", seal(hdr, root, nodes, []byte{9}), int64(len(root) + len(nodes)), "unknown record tag 9"},
+		{"tree error after many nodes", seal(hdr, root, nodes, nodeRec("/c/d", tree.KindPersistent), endRec(many+2, 0)),
+			int64(len(root) + len(nodes)), "restoring a node"},
+		{"checksum after many nodes", append(sealed[:len(sealed)-8:len(sealed)-8], 1, 2, 3, 4, 5, 6, 7, 8),
+			int64(len(sealed) - 8), "checksum"},
+	}
+	for _, tc := range rows {
+		t.Run(tc.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			tr, _, err := Read(bytes.NewReader(assemble(t, hdr, tc.raw)), tree.Config{})
+			var ce *CorruptError
+			if !errors.As(err, &ce) || tr != nil {
+				t.Fatalf("got tree=%v err=%v, want only a *CorruptError", tr != nil, err)
+			}
+			if ce.Offset != tc.wantOffset || !strings.Contains(err.Error(), tc.wantReason) {
+				t.Errorf("got offset %d %q, want offset %d mentioning %q", ce.Offset, err, tc.wantOffset, tc.wantReason)
+			}
+			// The parser has closed its pipe before Read returns; give it
+			// a bounded number of yields to finish returning.
+			got := runtime.NumGoroutine()
+			for i := 0; i < 1000 && got > before; i++ {
+				runtime.Gosched()
+				got = runtime.NumGoroutine()
+			}
+			if got > before {
+				t.Errorf("got %d goroutines after Read, want at most %d as before it", got, before)
+			}
+		})
+	}
+	t.Run("control", func(t *testing.T) {
+		tr, m, err := Read(bytes.NewReader(assemble(t, hdr, sealed)), tree.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := m.Nodes, int64(many+1); got != want || tr.NodeCount() < many {
+			t.Errorf("got meta %d nodes, tree %d, want %d", got, tr.NodeCount(), want)
+		}
+	})
 }
