@@ -3,12 +3,14 @@
 // purge before) and its implementations, plus the group-commit loop that
 // turns many concurrent appends into few fsyncs.
 //
-//   - Native: the native segmented log (package log) under a group-commit
-//     flusher modelled on pebble's record.LogWriter flush loop.
+//   - GroupCommitter: the one group-commit flush loop (modelled on
+//     pebble's record.LogWriter flush loop) under every engine below, for
+//     any store whose commit is one synced batch.
+//   - Native: the native segmented log (package log) under a
+//     GroupCommitter whose commit is one log Append and one Sync.
 //   - pebble and badger (sub-packages): one key per record (big-endian
 //     zxid) in github.com/cockroachdb/pebble/v2 or dgraph-io/badger/v4,
-//     under GroupCommitter, the same flush loop for any store whose
-//     commit is one synced batch.
+//     under a GroupCommitter.
 //   - Open picks native, pebble or badger by name (sub-packages register
 //     themselves when imported) on a data dir whose ENGINE file records
 //     the kind that wrote it; another kind is refused (*MismatchError).
@@ -25,10 +27,14 @@
 //     behind it and every later Append get the error (matching
 //     log.ErrSyncFailed); LastZxid never moves past the last success. zab
 //     stops taking writes; reopening the engine re-verifies the disk.
-//     One exception, native only: a full disk (log.ErrNoSpace, raised
-//     before anything of the batch was synced) pauses the engine instead:
-//     it refuses every append until Resume, so nothing prepared on top of
-//     a refused record can reach the log.
+//     One exception: a commit that fails with log.ErrNoSpace, promising
+//     nothing of the batch became durable, pauses the engine instead: the
+//     batch, everything queued behind it and every later append fail with
+//     it until Resume (refused once a sticky error is set), so nothing
+//     prepared on top of a refused record can reach the log. Only native
+//     makes that promise (the log rolls back to its last Sync); pebble and
+//     badger cannot tell, so for them every failure stays sticky (their
+//     Resume only reports it, their Paused is always nil).
 //   - Iter and LastZxid see only durable records.
 //
 // Usage from a pipeline that stamps zxids in a critical section:

@@ -42,21 +42,40 @@ func (o *GroupCommitOptions) fill() error {
 // write and one sync of the store under it). Records must reach the store
 // in slice order, so that after a crash the durable ones are a prefix. It
 // must not keep recs or their Data after it returns. Calls never overlap.
+//
+// An error matching log.ErrNoSpace promises that nothing of recs became
+// durable or visible and that the store may take writes again once there
+// is space (the native log rolls itself back to its last Sync): the
+// committer pauses instead of failing for good. A store that cannot
+// promise that must not return such an error (any other error is sticky).
 type CommitFunc func(recs []log.Record) error
 
-// GroupCommitter is the group-commit loop for engines built on a key-value
-// store (pebble, badger): callers enqueue, one flusher goroutine takes
-// everything queued (up to the batch bounds), hands it to the CommitFunc as
-// one batch, and wakes every waiter of that batch. While a commit runs, new
-// appends queue for the next one, so the number of syncs adapts to load
-// with no timer. It keeps the ordering, stickiness and visibility rules of
-// Engine (see Native, which has the same loop over the native log).
+// commitFunc is a CommitFunc that also reports how long its sync took (the
+// FsyncLatency sample).
+type commitFunc func(recs []log.Record) (time.Duration, error)
+
+// GroupCommitter is the group-commit loop of every engine: callers enqueue,
+// one flusher goroutine takes everything queued (up to the batch bounds),
+// hands it to the commit function as one batch, and wakes every waiter of
+// that batch. While a commit runs, new appends queue for the next one, so
+// the number of syncs adapts to load with no timer (the shape of pebble's
+// record.LogWriter flush loop). It keeps the ordering, stickiness and
+// visibility rules of Engine.
+//
+// A full disk is the one failure that is not sticky. When the commit
+// function fails a batch with an error matching log.ErrNoSpace (see
+// CommitFunc), that batch, everything queued behind it, and every later
+// append fail with that error until Resume: a caller whose later records
+// were prepared assuming the failed ones (the zab pipeline) must first
+// discard that state, then Resume. lastQueued is not rolled back, so the
+// zxids of failed records are never accepted again (the store sees a gap).
 //
 // Concurrency: all methods are safe for concurrent use. mu guards the queue
-// and the fields marked below; wmu serializes the CommitFunc with Exclusive
-// and Truncate (the store's write side has one owner at a time).
+// and the fields marked below; wmu serializes the commit function with
+// Exclusive and Truncate (the store's write side has one owner at a time).
+// Lock order: wmu before mu.
 type GroupCommitter struct {
-	commit CommitFunc
+	commit commitFunc
 	o      GroupCommitOptions
 
 	wmu sync.Mutex
@@ -65,26 +84,46 @@ type GroupCommitter struct {
 	cond *sync.Cond // signalled when queue grows or closing is set
 	// Guarded by mu.
 	// Invariant: durable <= lastQueued; queued zxids strictly increase and
-	// are all above durable; lastQueued is the last of them (or durable).
+	// are all above durable; lastQueued is the last of them (or durable,
+	// or the last zxid of a batch that failed).
 	queue      []*pending
 	lastQueued log.Zxid
 	durable    log.Zxid
 	err        error // sticky failure, wraps log.ErrSyncFailed
-	closing    bool
-	stats      Stats
-	done       chan struct{} // closed when the flusher exits
+	// paused is set when a batch failed for a full disk (it wraps
+	// log.ErrNoSpace): every append is refused with it until Resume.
+	paused  error
+	closing bool
+	stats   Stats
+	done    chan struct{} // closed when the flusher exits
+}
+
+type pending struct {
+	recs  []log.Record
+	bytes int
+	done  chan error // buffered 1; receives exactly one value
 }
 
 // NewGroupCommitter starts a flusher over a store whose last durable
-// record is last.
+// record is last. FsyncLatency counts the whole of each commit call.
 func NewGroupCommitter(last log.Zxid, o GroupCommitOptions, commit CommitFunc) (*GroupCommitter, error) {
 	if err := o.fill(); err != nil {
 		return nil, err
 	}
+	now := o.Now
+	return newGroupCommitter(last, o, func(recs []log.Record) (time.Duration, error) {
+		start := now()
+		err := commit(recs)
+		return now().Sub(start), err
+	}), nil
+}
+
+// newGroupCommitter starts a flusher; o is filled.
+func newGroupCommitter(last log.Zxid, o GroupCommitOptions, commit commitFunc) *GroupCommitter {
 	g := &GroupCommitter{commit: commit, o: o, lastQueued: last, durable: last, done: make(chan struct{})}
 	g.cond = sync.NewCond(&g.mu)
 	go g.flushLoop()
-	return g, nil
+	return g
 }
 
 // Append enqueues recs and waits until they are durable (Engine.Append).
@@ -103,15 +142,7 @@ func (g *GroupCommitter) AppendAsync(recs []log.Record) <-chan error {
 	ch := make(chan error, 1)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	switch {
-	case g.closing:
-		ch <- ErrClosed
-		return ch
-	case g.err != nil:
-		ch <- g.err
-		return ch
-	}
-	if err := checkOrder(g.lastQueued, recs); err != nil {
+	if err := g.admit(recs); err != nil {
 		ch <- err
 		return ch
 	}
@@ -129,6 +160,55 @@ func (g *GroupCommitter) AppendAsync(recs []log.Record) <-chan error {
 	return ch
 }
 
+// admit checks that recs may be enqueued. Caller holds mu.
+func (g *GroupCommitter) admit(recs []log.Record) error {
+	switch {
+	case g.closing:
+		return ErrClosed
+	case g.err != nil:
+		return g.err
+	case g.paused != nil:
+		return g.paused
+	}
+	return checkOrder(g.lastQueued, recs)
+}
+
+// checkOrder checks recs' zxids increase from after last, and their sizes.
+func checkOrder(last log.Zxid, recs []log.Record) error {
+	for _, r := range recs {
+		if r.Zxid <= last {
+			return fmt.Errorf("engine: %w: append %v after %v", log.ErrOutOfOrder, r.Zxid, last)
+		}
+		if len(r.Data) > log.MaxRecordBytes {
+			return fmt.Errorf("engine: %w: zxid %v has %d bytes", log.ErrRecordTooLarge, r.Zxid, len(r.Data))
+		}
+		last = r.Zxid
+	}
+	return nil
+}
+
+// Resume lets appends in again after a failure for a full disk (see
+// GroupCommitter). The next batch retries the disk; if it is still full
+// that batch fails and the committer pauses again. It returns the sticky
+// failure, if any, in which case nothing resumes.
+func (g *GroupCommitter) Resume() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err != nil {
+		return g.err
+	}
+	g.paused = nil
+	return nil
+}
+
+// Paused returns the disk-full failure that is holding appends back, nil
+// if none.
+func (g *GroupCommitter) Paused() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.paused
+}
+
 // LastZxid returns the last durable zxid.
 func (g *GroupCommitter) LastZxid() log.Zxid {
 	g.mu.Lock()
@@ -136,7 +216,7 @@ func (g *GroupCommitter) LastZxid() log.Zxid {
 	return g.durable
 }
 
-// Stats implements StatsReporter: Fsyncs counts commits.
+// Stats implements StatsReporter: Fsyncs counts successful commits.
 func (g *GroupCommitter) Stats() Stats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -176,20 +256,24 @@ func (g *GroupCommitter) flushLoop() {
 			recs = append(recs, p.recs...)
 		}
 		g.wmu.Lock()
-		start := g.o.Now()
-		err := g.commit(recs)
-		lat := g.o.Now().Sub(start)
-		g.wmu.Unlock()
+		lat, err := g.commit(recs)
 		last := recs[len(recs)-1].Zxid
 		clear(recs) // drop references to callers' data
 
+		// Still holding wmu, so a Truncate or Exclusive waiting for this
+		// commit sees its outcome.
 		g.mu.Lock()
 		var failed []*pending
-		if err != nil {
+		switch {
+		case err != nil && errors.Is(err, log.ErrNoSpace) && g.err == nil:
+			g.paused = fmt.Errorf("engine: appends paused until Resume: %w", err)
+			err = g.paused
+			failed, g.queue = g.queue, nil
+		case err != nil:
 			g.setErr(err)
 			err = g.err
 			failed, g.queue = g.queue, nil
-		} else {
+		default:
 			g.durable = last
 			g.stats.Fsyncs++
 			g.stats.Records += uint64(nrec)
@@ -197,6 +281,7 @@ func (g *GroupCommitter) flushLoop() {
 			g.stats.FsyncLatency.observe(lat, g.stats.Fsyncs)
 		}
 		g.mu.Unlock()
+		g.wmu.Unlock()
 		for _, p := range batch {
 			p.done <- err
 		}

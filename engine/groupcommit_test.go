@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
+	"syscall"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"zabd/engine"
 	"zabd/engine/enginetest"
@@ -174,4 +178,110 @@ func TestGroupCommitterBatchesAndSticks(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
+}
+
+// TestGroupCommitterPausesOnNoSpace fails a commit with log.ErrNoSpace
+// while appends are queued behind it: that batch, the queued ones and
+// appends before Resume fail with ErrNoSpace (not sticky); their zxids are
+// not accepted again; Resume with the disk still full pauses again on the
+// next commit; with space back, appends go on. Any other failure, a bare
+// syscall.ENOSPC included (what pebble or badger would report), is sticky
+// and Resume refuses.
+func TestGroupCommitterPausesOnNoSpace(t *testing.T) {
+	ctx := context.Background()
+	full := fmt.Errorf("store: write: %w", log.ErrNoSpace)
+	setFail := func(e *gcEngine, err error) {
+		e.mu.Lock()
+		e.fail = err
+		e.mu.Unlock()
+	}
+	e := newGCEngine(t, engine.GroupCommitOptions{MaxBatchRecords: 1})
+	if err := e.Append(ctx, enginetest.Recs(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.hold, e.entered, e.release = true, make(chan struct{}), make(chan struct{})
+	e.mu.Unlock()
+	dones := []<-chan error{e.AppendAsync(enginetest.Recs(2, 1))}
+	<-e.entered // commit of 2 in flight; 3 and 4 queue behind it
+	dones = append(dones, e.AppendAsync(enginetest.Recs(3, 1)), e.AppendAsync(enginetest.Recs(4, 1)))
+	setFail(e, full)
+	close(e.release)
+	for i, d := range dones {
+		if err := <-d; !errors.Is(err, log.ErrNoSpace) || errors.Is(err, log.ErrSyncFailed) {
+			t.Errorf("append %d: got %v, want ErrNoSpace and not ErrSyncFailed", i+2, err)
+		}
+	}
+	if err := e.Append(ctx, enginetest.Recs(5, 1)); !errors.Is(err, log.ErrNoSpace) {
+		t.Errorf("append before Resume: got %v, want ErrNoSpace", err)
+	}
+	if e.Paused() == nil {
+		t.Error("Paused() = nil after a full disk")
+	}
+	if got := e.LastZxid(); got != 1 {
+		t.Errorf("LastZxid while paused = %v, want 1", got)
+	}
+
+	// Resumed with the disk still full: the next commit pauses again.
+	if err := e.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Append(ctx, enginetest.Recs(6, 1)); !errors.Is(err, log.ErrNoSpace) {
+		t.Errorf("append after Resume on a full disk: got %v, want ErrNoSpace", err)
+	}
+
+	// Space is back.
+	setFail(e, nil)
+	if err := e.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if e.Paused() != nil {
+		t.Errorf("Paused() = %v after Resume", e.Paused())
+	}
+	if err := e.Append(ctx, enginetest.Recs(4, 1)); !errors.Is(err, log.ErrOutOfOrder) {
+		t.Errorf("reusing a failed zxid: got %v, want ErrOutOfOrder", err)
+	}
+	if err := e.Append(ctx, enginetest.Recs(7, 2)); err != nil {
+		t.Fatalf("append after Resume: %v", err)
+	}
+	e.mu.Lock()
+	got := e.commits
+	e.mu.Unlock()
+	if want := [][]log.Zxid{{1}, {7, 8}}; !cmp.Equal(got, want) {
+		t.Errorf("commits (-want +got):\n%s", cmp.Diff(want, got))
+	}
+	if st := e.Stats(); st.Fsyncs != 2 || st.Records != 3 {
+		t.Errorf("stats %+v, want 3 records in 2 commits", st)
+	}
+
+	// A failure that does not match log.ErrNoSpace is sticky, paused or not.
+	for _, failure := range []error{syscall.ENOSPC, errors.New("disk on fire")} {
+		setFail(e, full)
+		if err := e.Append(ctx, enginetest.Recs(e.LastZxid()+10, 1)); !errors.Is(err, log.ErrNoSpace) {
+			t.Fatalf("got %v, want ErrNoSpace", err)
+		}
+		if err := e.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		setFail(e, failure)
+		err := e.Append(ctx, enginetest.Recs(e.LastZxid()+20, 1))
+		if !errors.Is(err, log.ErrSyncFailed) || errors.Is(err, log.ErrNoSpace) {
+			t.Errorf("%v: got %v, want sticky ErrSyncFailed and not ErrNoSpace", failure, err)
+		}
+		if err := e.Resume(); !errors.Is(err, log.ErrSyncFailed) {
+			t.Errorf("%v: Resume after a sticky failure: got %v, want it refused", failure, err)
+		}
+		if e.Paused() != nil {
+			t.Errorf("%v: Paused() = %v with a sticky failure", failure, e.Paused())
+		}
+		setFail(e, nil)
+		if err := e.Append(ctx, enginetest.Recs(e.LastZxid()+30, 1)); !errors.Is(err, log.ErrSyncFailed) {
+			t.Errorf("%v: append after Resume refused: got %v, want sticky ErrSyncFailed", failure, err)
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		e = newGCEngine(t, engine.GroupCommitOptions{})
+	}
+	e.Close()
 }

@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"zabd/log"
@@ -23,67 +21,37 @@ type NativeOptions struct {
 	Now func() time.Time
 }
 
+// fill validates o and sets defaults, the same as GroupCommitOptions.
 func (o *NativeOptions) fill() error {
-	if o.MaxBatchRecords < 0 || o.MaxBatchBytes < 0 {
-		return fmt.Errorf("engine: negative batch bound in %+v", *o)
+	g := o.groupCommit()
+	if err := g.fill(); err != nil {
+		return err
 	}
-	if o.MaxBatchRecords == 0 {
-		o.MaxBatchRecords = 4096
-	}
-	if o.MaxBatchBytes == 0 {
-		o.MaxBatchBytes = 4 << 20
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.MaxBatchRecords, o.MaxBatchBytes, o.Now = g.MaxBatchRecords, g.MaxBatchBytes, g.Now
 	return nil
 }
 
-// Native is the engine on the native segmented log with a group-commit
-// loop: callers enqueue, one flusher goroutine takes everything queued (up
-// to the batch bounds), appends it to the log, issues one Sync, and wakes
-// every waiter of that batch. While a Sync runs, new appends queue for the
-// next batch, so the number of fsyncs adapts to load with no timer.
+func (o *NativeOptions) groupCommit() GroupCommitOptions {
+	return GroupCommitOptions{MaxBatchRecords: o.MaxBatchRecords, MaxBatchBytes: o.MaxBatchBytes, Now: o.Now}
+}
+
+// Native is the engine on the native segmented log under a GroupCommitter
+// whose commit is one log Append of the batch and one Sync. Stats.Fsyncs
+// counts those Syncs and FsyncLatency times them alone (not the Append).
 //
-// A full disk is the one failure that is not sticky. When the log fails a
-// batch with log.ErrNoSpace (having rolled itself back to the last
-// successful Sync), that batch, everything queued behind it, and every
-// later append fail with that error until Resume: a caller whose later
-// records were prepared assuming the failed ones (the zab pipeline) must
-// first discard that state, then Resume. The zxids of failed records are
-// never reused by the pipeline; the log accepts the gap.
+// A full disk is not sticky (see GroupCommitter): the log fails the batch
+// with log.ErrNoSpace having rolled itself back to its last successful
+// Sync, so nothing of the batch is in the log; the engine refuses appends
+// until Resume. Paused reports it.
 //
-// Concurrency: all methods are safe for concurrent use. mu guards the queue
-// and state below; wmu serializes the flusher's log writes with
-// TruncateAfter and PurgeBefore (the log's write side has one owner at a
-// time).
+// Concurrency: all methods are safe for concurrent use. The committer's
+// write side (its commit, Truncate, Exclusive) is the one owner of the
+// log's write side; Close closes the log after the committer stopped.
 type Native struct {
 	log    *log.Log
 	report log.OpenReport
 	o      NativeOptions
-
-	wmu sync.Mutex
-
-	mu   sync.Mutex
-	cond *sync.Cond // signalled when queue grows or closing is set
-	// Guarded by mu.
-	// Invariant: queued zxids are strictly increasing and all above the
-	// log's LastZxid; lastQueued is the last of them (or the log's last).
-	queue      []*pending
-	lastQueued log.Zxid
-	err        error // sticky failure, wraps log.ErrSyncFailed
-	// paused is set when a batch failed for a full disk (it wraps
-	// log.ErrNoSpace): every append is refused with it until Resume.
-	paused  error
-	closing bool
-	stats   Stats
-	done    chan struct{} // closed when the flusher exits
-}
-
-type pending struct {
-	recs  []log.Record
-	bytes int
-	done  chan error // buffered 1; receives exactly one value
+	g      *GroupCommitter
 }
 
 var (
@@ -106,10 +74,21 @@ func OpenNative(fsys vfs.FS, dir string, o NativeOptions) (*Native, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Native{log: l, report: rep, o: o, lastQueued: l.LastZxid(), done: make(chan struct{})}
-	n.cond = sync.NewCond(&n.mu)
-	go n.flushLoop()
+	n := &Native{log: l, report: rep, o: o}
+	n.g = newGroupCommitter(l.LastZxid(), o.groupCommit(), n.commit)
 	return n, nil
+}
+
+// commit is the committer's commit function: the batch appended to the
+// log and synced. The log's errors pass through unchanged (log.ErrNoSpace
+// after its rollback pauses the committer; anything else is sticky).
+func (n *Native) commit(recs []log.Record) (time.Duration, error) {
+	if err := n.log.Append(recs...); err != nil {
+		return 0, err
+	}
+	start := n.o.Now()
+	err := n.log.Sync()
+	return n.o.Now().Sub(start), err
 }
 
 // OpenReport returns what opening the log found (segments, records, a cut
@@ -117,166 +96,18 @@ func OpenNative(fsys vfs.FS, dir string, o NativeOptions) (*Native, error) {
 func (n *Native) OpenReport() log.OpenReport { return n.report }
 
 // Append implements Engine.
-func (n *Native) Append(ctx context.Context, recs []log.Record) error {
-	ch := n.AppendAsync(recs)
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (n *Native) Append(ctx context.Context, recs []log.Record) error { return n.g.Append(ctx, recs) }
 
 // AppendAsync implements AsyncAppender.
-func (n *Native) AppendAsync(recs []log.Record) <-chan error {
-	ch := make(chan error, 1)
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.admit(recs); err != nil {
-		ch <- err
-		return ch
-	}
-	if len(recs) == 0 {
-		ch <- nil
-		return ch
-	}
-	p := &pending{recs: recs, done: ch}
-	for _, r := range recs {
-		p.bytes += len(r.Data)
-	}
-	n.queue = append(n.queue, p)
-	n.lastQueued = recs[len(recs)-1].Zxid
-	n.cond.Signal()
-	return ch
-}
-
-// admit checks that recs may be enqueued. Caller holds mu.
-func (n *Native) admit(recs []log.Record) error {
-	switch {
-	case n.closing:
-		return ErrClosed
-	case n.err != nil:
-		return n.err
-	case n.paused != nil:
-		return n.paused
-	}
-	return checkOrder(n.lastQueued, recs)
-}
+func (n *Native) AppendAsync(recs []log.Record) <-chan error { return n.g.AppendAsync(recs) }
 
 // Resume lets appends in again after a failure for a full disk (see
-// Native). The next batch retries the disk; if it is still full that batch
-// fails and the engine pauses again. It returns the sticky failure, if any,
-// in which case nothing resumes.
-func (n *Native) Resume() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.err != nil {
-		return n.err
-	}
-	n.paused = nil
-	return nil
-}
+// GroupCommitter.Resume); it returns the sticky failure, if any.
+func (n *Native) Resume() error { return n.g.Resume() }
 
 // Paused returns the disk-full failure that is holding appends back, nil
 // if none.
-func (n *Native) Paused() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.paused
-}
-
-// checkOrder checks recs' zxids increase from after last, and their sizes.
-func checkOrder(last log.Zxid, recs []log.Record) error {
-	for _, r := range recs {
-		if r.Zxid <= last {
-			return fmt.Errorf("engine: %w: append %v after %v", log.ErrOutOfOrder, r.Zxid, last)
-		}
-		if len(r.Data) > log.MaxRecordBytes {
-			return fmt.Errorf("engine: %w: zxid %v has %d bytes", log.ErrRecordTooLarge, r.Zxid, len(r.Data))
-		}
-		last = r.Zxid
-	}
-	return nil
-}
-
-// flushLoop is the group-commit loop (the flusher). It exits once closing
-// is set and the queue is drained.
-func (n *Native) flushLoop() {
-	defer close(n.done)
-	var batch []*pending
-	var recs []log.Record
-	for {
-		n.mu.Lock()
-		for len(n.queue) == 0 && !n.closing {
-			n.cond.Wait()
-		}
-		if len(n.queue) == 0 {
-			n.mu.Unlock()
-			return
-		}
-		batch = batch[:0]
-		nrec, nbytes := 0, 0
-		for _, p := range n.queue {
-			if len(batch) > 0 && (nrec+len(p.recs) > n.o.MaxBatchRecords || nbytes+p.bytes > n.o.MaxBatchBytes) {
-				break
-			}
-			batch = append(batch, p)
-			nrec += len(p.recs)
-			nbytes += p.bytes
-		}
-		rest := copy(n.queue, n.queue[len(batch):])
-		clear(n.queue[rest:])
-		n.queue = n.queue[:rest]
-		n.mu.Unlock()
-
-		recs = recs[:0]
-		for _, p := range batch {
-			recs = append(recs, p.recs...)
-		}
-		n.wmu.Lock()
-		err := n.log.Append(recs...)
-		start := n.o.Now()
-		if err == nil {
-			err = n.log.Sync()
-		}
-		lat := n.o.Now().Sub(start)
-		n.wmu.Unlock()
-		clear(recs) // drop references to callers' data
-
-		n.mu.Lock()
-		var failed []*pending
-		switch {
-		case err != nil && errors.Is(err, log.ErrNoSpace) && n.err == nil:
-			n.paused = fmt.Errorf("engine: appends paused until Resume: %w", err)
-			err = n.paused
-			failed, n.queue = n.queue, nil
-		case err != nil:
-			n.setErr(err)
-			err = n.err
-			failed, n.queue = n.queue, nil
-		default:
-			n.stats.Fsyncs++
-			n.stats.Records += uint64(nrec)
-			n.stats.Bytes += uint64(nbytes)
-			n.stats.FsyncLatency.observe(lat, n.stats.Fsyncs)
-		}
-		n.mu.Unlock()
-		for _, p := range batch {
-			p.done <- err
-		}
-		for _, p := range failed {
-			p.done <- err
-		}
-		clear(batch)
-	}
-}
-
-// setErr makes err the sticky failure if there is none yet. Caller holds mu.
-func (n *Native) setErr(err error) {
-	if n.err == nil {
-		n.err = fmt.Errorf("engine: %w", err)
-	}
-}
+func (n *Native) Paused() error { return n.g.Paused() }
 
 // Iter implements Engine.
 func (n *Native) Iter(from log.Zxid) (Iterator, error) {
@@ -292,75 +123,26 @@ func (n *Native) LastZxid() log.Zxid { return n.log.SyncedZxid() }
 
 // TruncateAfter implements Engine.
 func (n *Native) TruncateAfter(z log.Zxid) error {
-	// Checked before and after taking wmu: fail fast rather than wait for
-	// a batch in flight, and be sure nothing was queued meanwhile.
-	if err := n.truncateAllowed(z); err != nil {
-		return err
-	}
-	n.wmu.Lock()
-	defer n.wmu.Unlock()
-	if err := n.truncateAllowed(z); err != nil {
-		return err
-	}
-	err := n.log.TruncateAfter(z)
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err != nil {
-		n.setErr(err)
-		return n.err
-	}
-	if len(n.queue) == 0 {
-		n.lastQueued = n.log.LastZxid()
-	}
-	return nil
-}
-
-func (n *Native) truncateAllowed(z log.Zxid) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	switch {
-	case n.closing:
-		return ErrClosed
-	case n.err != nil:
-		return n.err
-	case len(n.queue) > 0:
-		return fmt.Errorf("%w: truncate after %v with %d appends queued", ErrBusy, z, len(n.queue))
-	}
-	return nil
+	return n.g.Truncate(z, func() (log.Zxid, error) {
+		if err := n.log.TruncateAfter(z); err != nil {
+			return 0, err
+		}
+		return n.log.LastZxid(), nil
+	})
 }
 
 // PurgeBefore implements Engine.
 func (n *Native) PurgeBefore(z log.Zxid) error {
-	n.wmu.Lock()
-	defer n.wmu.Unlock()
-	n.mu.Lock()
-	closing := n.closing
-	n.mu.Unlock()
-	if closing {
-		return ErrClosed
-	}
-	return n.log.PurgeBefore(z)
+	return n.g.Exclusive(func(log.Zxid) error { return n.log.PurgeBefore(z) })
 }
 
 // Stats implements StatsReporter.
-func (n *Native) Stats() Stats {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.stats
-}
+func (n *Native) Stats() Stats { return n.g.Stats() }
 
 // Close implements Engine: queued appends are committed (or failed) first.
 func (n *Native) Close() error {
-	n.mu.Lock()
-	if n.closing {
-		n.mu.Unlock()
-		return ErrClosed
+	if err := n.g.Close(); err != nil {
+		return err
 	}
-	n.closing = true
-	n.cond.Broadcast()
-	n.mu.Unlock()
-	<-n.done
-	n.wmu.Lock()
-	defer n.wmu.Unlock()
 	return n.log.Close()
 }

@@ -221,6 +221,18 @@ func (e *Engine) LastZxid() log.Zxid { return e.g.LastZxid() }
 // Stats implements engine.StatsReporter.
 func (e *Engine) Stats() engine.Stats { return e.g.Stats() }
 
+// Badger gives no way to tell that nothing of a failed batch became
+// durable: a transaction is in the memtable (and its mmapped WAL) before
+// DB.Sync, and a large batch is several transactions, so a failed commit
+// (ENOSPC included) may still reach disk later. So every commit failure
+// stays sticky: the commit function never returns an error matching
+// log.ErrNoSpace, Paused is always nil, and Resume only reports the sticky
+// failure (nil if none); it never resumes anything.
+func (e *Engine) Resume() error { return e.g.Resume() }
+
+// Paused is always nil (see Resume).
+func (e *Engine) Paused() error { return e.g.Paused() }
+
 // Iter implements engine.Engine.
 func (e *Engine) Iter(from log.Zxid) (engine.Iterator, error) {
 	last := e.g.LastZxid()

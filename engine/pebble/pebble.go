@@ -155,6 +155,17 @@ func (e *Engine) LastZxid() log.Zxid { return e.g.LastZxid() }
 // Stats implements engine.StatsReporter.
 func (e *Engine) Stats() engine.Stats { return e.g.Stats() }
 
+// Pebble gives no way to tell that nothing of a failed batch became durable:
+// it applies a batch to the memtable before the WAL sync it waits on, so a
+// failed commit (ENOSPC included) may still be flushed to an sstable later.
+// So every commit failure stays sticky: the commit function never returns
+// an error matching log.ErrNoSpace, Paused is always nil, and Resume only
+// reports the sticky failure (nil if none); it never resumes anything.
+func (e *Engine) Resume() error { return e.g.Resume() }
+
+// Paused is always nil (see Resume).
+func (e *Engine) Paused() error { return e.g.Paused() }
+
 // Iter implements engine.Engine.
 func (e *Engine) Iter(from log.Zxid) (engine.Iterator, error) {
 	last := e.g.LastZxid()
