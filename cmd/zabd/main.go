@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -45,6 +46,7 @@ func main() {
 			&cli.StringFlag{Name: "engine", Usage: "storage engine: native, pebble or badger (overrides engine)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file until shutdown"},
+			&cli.StringFlag{Name: "trace", Usage: "write a Go execution trace (go tool trace) to this file until shutdown; large, for short runs"},
 			&cli.BoolFlag{Name: "repair", Usage: "if the native log is corrupt, move everything from the first bad record on aside (to <dataDir>/repair-<time>/) and cut the log there, then start"},
 		},
 		Action: run,
@@ -99,6 +101,17 @@ func run(cc *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("--cpuprofile: %v", err), exitConfig)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if p := cc.String("trace"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--trace: %v", err), exitConfig)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return cli.Exit(fmt.Sprintf("--trace: %v", err), exitConfig)
+		}
+		defer trace.Stop()
 	}
 	return serve(cfg, logger)
 }
