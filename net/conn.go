@@ -6,6 +6,7 @@ import (
 	"io"
 	stdnet "net"
 	"sync"
+	"syscall"
 	"time"
 
 	"zabd/net/jute"
@@ -21,19 +22,28 @@ import (
 const maxInflight = 1000
 
 // conn is one client connection. The reader goroutine (serve) owns the
-// request side; the writer goroutine owns the socket's write side. mu
+// request side. Writes to the socket are serialized by the writing flag:
+// whoever enqueues a message onto an empty queue while nobody is writing
+// tries it at once without blocking (no goroutine hand-off on the common
+// path); whatever that attempt cannot write goes to the front of the queue
+// for the writer goroutine, which blocks as long as the client needs. mu
 // guards everything below it.
 type conn struct {
 	srv *Server
 	nc  stdnet.Conn
-	id  tree.WatcherID
-	ip  string
+	// tryWrite makes one non-blocking write to the socket and says how
+	// much it took; nil: every write goes through writeLoop.
+	tryWrite func([]byte) (int, error)
+	id       tree.WatcherID
+	ip       string
 
 	mu       sync.Mutex
-	cond     *sync.Cond // signalled when out grows, inflight drops, or closing
+	wcond    *sync.Cond // the writer's: signalled when out grows or closing
+	icond    *sync.Cond // signalled when inflight drops or closing
 	out      [][]byte   // framed bytes to send, in order
 	outBytes int
-	inflight int // writes submitted and not yet answered
+	writing  bool // someone (writeLoop or an inline attempt) is writing to the socket
+	inflight int  // writes submitted and not yet answered
 	closing  bool
 	reason   string
 	sid      SessionID
@@ -50,8 +60,14 @@ type conn struct {
 
 func newConn(s *Server, nc stdnet.Conn, id tree.WatcherID, ip string) *conn {
 	c := &conn{srv: s, nc: nc, id: id, ip: ip, lastCxid: -1}
-	c.cond = sync.NewCond(&c.mu)
+	c.wcond = sync.NewCond(&c.mu)
+	c.icond = sync.NewCond(&c.mu)
 	c.auth = []tree.Id{{Scheme: "ip", ID: ip}}
+	if sc, ok := nc.(syscall.Conn); ok && inlineWrites {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.tryWrite = func(b []byte) (int, error) { return writeNonBlocking(raw, b) }
+		}
+	}
 	return c
 }
 
@@ -70,7 +86,8 @@ func (c *conn) closeWith(reason string) {
 	}
 	c.closing = true
 	c.reason = reason
-	c.cond.Broadcast()
+	c.wcond.Broadcast()
+	c.icond.Broadcast()
 	c.mu.Unlock()
 	c.nc.Close()
 }
@@ -82,25 +99,65 @@ func (c *conn) closeAfterFlush(reason string) {
 	if reason != "" {
 		c.reason = reason
 	}
-	c.cond.Broadcast()
+	c.wcond.Broadcast()
 	c.mu.Unlock()
 }
 
-// enqueue appends one framed message to the outbound queue.
+// enqueue sends one framed message after everything enqueued before it.
+// When the queue is empty and no write is under way, the caller writes it
+// to the socket itself with one non-blocking write; the writer goroutine
+// takes over only what the socket did not accept.
 func (c *conn) enqueue(frame []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return
 	}
+	if c.tryWrite != nil && !c.writing && len(c.out) == 0 {
+		c.writing = true
+		c.mu.Unlock()
+		n, err := c.tryWrite(frame)
+		c.mu.Lock()
+		c.writing = false
+		if err != nil {
+			c.mu.Unlock()
+			c.closeWith("write failed: " + err.Error())
+			c.mu.Lock()
+			return
+		}
+		if n == len(frame) {
+			c.sent++
+			c.srv.stats.send()
+			if len(c.out) > 0 {
+				c.wcond.Signal() // queued while we wrote: the writer's now
+			}
+			return
+		}
+		// The rest goes first, before anything queued while we wrote.
+		c.out = append(c.out, nil)
+		copy(c.out[1:], c.out)
+		c.out[0] = frame[n:]
+		c.outBytes += len(frame) - n
+		c.checkOutbound()
+		c.wcond.Broadcast()
+		return
+	}
 	c.out = append(c.out, frame)
 	c.outBytes += len(frame)
-	if c.outBytes > c.srv.cfg.MaxOutboundBytes {
+	c.checkOutbound()
+	if !c.writing {
+		c.wcond.Signal() // else whoever is writing hands over when done
+	}
+}
+
+// checkOutbound closes a connection whose client does not read: its
+// unsent bytes passed MaxOutboundBytes. mu is held.
+func (c *conn) checkOutbound() {
+	if c.outBytes > c.srv.cfg.MaxOutboundBytes && !c.closing {
 		c.closing = true
 		c.reason = "client is not reading its replies and events (outbound queue full)"
 		go c.nc.Close()
 	}
-	c.cond.Broadcast()
 }
 
 func (c *conn) sendEvent(ev tree.WatchEvent) {
@@ -118,8 +175,8 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 	defer close(done)
 	for {
 		c.mu.Lock()
-		for len(c.out) == 0 && !c.closing {
-			c.cond.Wait()
+		for (len(c.out) == 0 || c.writing) && !c.closing {
+			c.wcond.Wait()
 		}
 		if c.closing {
 			c.mu.Unlock()
@@ -128,6 +185,7 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 		batch := c.out
 		c.out = nil
 		c.outBytes = 0
+		c.writing = true
 		c.mu.Unlock()
 		bufs := make(stdnet.Buffers, 0, len(batch))
 		closeHere := false
@@ -144,6 +202,7 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 			return
 		}
 		c.mu.Lock()
+		c.writing = false
 		c.sent += uint64(n)
 		c.mu.Unlock()
 		for i := 0; i < n; i++ {
@@ -183,7 +242,7 @@ func (c *conn) serve() {
 	// gets a bounded wait.
 	c.mu.Lock()
 	for c.inflight > 0 {
-		c.cond.Wait()
+		c.icond.Wait()
 	}
 	c.mu.Unlock()
 	c.closeAfterFlush(reason)
@@ -449,7 +508,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 	if hdr.Op.IsWrite() || hdr.Op == tree.OpSync {
 		c.mu.Lock()
 		for c.inflight >= maxInflight && !c.closing {
-			c.cond.Wait()
+			c.icond.Wait()
 		}
 		if c.closing {
 			// Closed while waiting for room (expired, say): submit
@@ -479,7 +538,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 			c.mu.Lock()
 			c.inflight--
 			c.lastZxid = zxid
-			c.cond.Broadcast()
+			c.icond.Broadcast()
 			c.mu.Unlock()
 		})
 		return true
@@ -500,7 +559,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 func (c *conn) waitWrites() {
 	c.mu.Lock()
 	for c.inflight > 0 && !c.closing {
-		c.cond.Wait()
+		c.icond.Wait()
 	}
 	c.mu.Unlock()
 }
