@@ -26,9 +26,10 @@ type Point struct {
 
 // StandardPoints is the `make bench` set: create at 1, 8 and 32 sessions
 // (the throughput-vs-sessions curve), then get and mixed (90% reads) at 32
-// sessions, each warmup + d long, closed loop, fixed seeds.
+// sessions, each warmup + d long, closed loop, fixed seeds, 100-byte values
+// (the size the storage targets are stated in).
 func StandardPoints(d, warmup time.Duration) []Point {
-	base := Config{Duration: d, Warmup: warmup, KeySpace: 1000, ValueBytes: 64}
+	base := Config{Duration: d, Warmup: warmup, KeySpace: 1000, ValueBytes: 100}
 	var ps []Point
 	for i, s := range []int{1, 8, 32} {
 		c := base
