@@ -183,7 +183,7 @@ func TestSuiteAgainstZooKeeper(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	res, err := RunSuite(ctx, SuiteConfig{
-		Targets: []Target{ZooKeeperTarget(dir), ZabdTarget(dir, filepath.Join(dir, "no-zabd"), "native")},
+		Targets: []Target{ZooKeeperTarget(dir, ""), ZabdTarget(dir, filepath.Join(dir, "no-zabd"), "native", "")},
 		Points:  []Point{{Label: "create s=1", Workload: Create{}, Config: c1}, {Label: "create s=4", Workload: Create{}, Config: c4}},
 		Repeat:  2,
 	})

@@ -12,14 +12,15 @@ import (
 
 // ZooKeeperTarget starts Apache ZooKeeper (from the installed jars, via
 // bench/launch) in a fresh directory under dir, with forceSync on so its
-// writes are as durable as zabd's.
-func ZooKeeperTarget(dir string) Target {
+// writes are as durable as zabd's; pinned to cpus (taskset's list) unless
+// that is empty.
+func ZooKeeperTarget(dir, cpus string) Target {
 	return Target{Name: "zookeeper", Start: func(ctx context.Context) ([]string, func() error, error) {
 		d, err := os.MkdirTemp(dir, "zookeeper-")
 		if err != nil {
 			return nil, nil, err
 		}
-		p, err := launch.StartApacheZK(ctx, launch.ZKOptions{Dir: d, ForceSync: true})
+		p, err := launch.StartApacheZK(ctx, launch.ZKOptions{Dir: d, ForceSync: true, CPUs: cpus})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -28,8 +29,8 @@ func ZooKeeperTarget(dir string) Target {
 }
 
 // ZabdTarget starts the zabd binary bin with the given storage engine in a
-// fresh directory under dir, forceSync on.
-func ZabdTarget(dir, bin, engine string) Target {
+// fresh directory under dir, forceSync on; pinned to cpus unless empty.
+func ZabdTarget(dir, bin, engine, cpus string) Target {
 	return Target{Name: "zabd-" + engine, Start: func(ctx context.Context) ([]string, func() error, error) {
 		abs, err := filepath.Abs(bin)
 		if err != nil {
@@ -39,7 +40,7 @@ func ZabdTarget(dir, bin, engine string) Target {
 		if err != nil {
 			return nil, nil, err
 		}
-		p, err := launch.StartZabd(ctx, abs, launch.ZabdOptions{Dir: d, Engine: engine, ForceSync: true})
+		p, err := launch.StartZabd(ctx, abs, launch.ZabdOptions{Dir: d, Engine: engine, ForceSync: true, CPUs: cpus})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -303,3 +303,59 @@ func TestProcessExecDoesNotWait(t *testing.T) {
 		t.Fatalf("Kill: %v", err)
 	}
 }
+
+func TestPinArgv(t *testing.T) {
+	argv := []string{"/bin/server", "--flag"}
+	got, err := pinArgv(argv, "")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("no CPUs: got %v, %v; want argv unchanged", got, err)
+	}
+	for _, bad := range []string{"0;rm", "a", "-1", "0 1"} {
+		if _, err := pinArgv(argv, bad); err == nil {
+			t.Errorf("CPU list %q accepted", bad)
+		}
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("taskset (util-linux) not installed")
+	}
+	got, err = pinArgv(argv, "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 || got[1] != "-c" || got[2] != "0" || got[3] != "/bin/server" || got[4] != "--flag" {
+		t.Fatalf("pinned argv %q", got)
+	}
+}
+
+// TestPinnedProcessRunsOnItsCPU starts a child under a CPU list and reads
+// the affinity it got from inside it.
+func TestPinnedProcessRunsOnItsCPU(t *testing.T) {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("taskset (util-linux) not installed")
+	}
+	argv, err := pinArgv([]string{"sh", "-c", "grep Cpus_allowed_list /proc/self/status"}, "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(argv[0], argv[1:]...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(string(out)); len(f) != 2 || f[1] != "0" {
+		t.Fatalf("child's affinity: %q, want CPU 0 only", out)
+	}
+	if own := OwnCPUs(); own == "" {
+		t.Error("OwnCPUs is empty on Linux")
+	}
+}
+
+func TestCountCPUList(t *testing.T) {
+	for list, want := range map[string]int{"0": 1, "0-1": 2, "0-3,8,10-11": 7, "": 0, "x": 0, "3-1": 0, "0-": 0} {
+		if got := countCPUList(list); got != want {
+			t.Errorf("countCPUList(%q) = %d, want %d", list, got, want)
+		}
+	}
+	if MachineCPUs() < 1 {
+		t.Error("MachineCPUs found no CPU")
+	}
+}

@@ -18,6 +18,7 @@ type ZabdOptions struct {
 	ExtraCfg  map[string]string // laid over BaseZooCfg; "" removes a key
 	ExtraArgs []string          // appended to the command line
 	Env       []string          // appended to the environment
+	CPUs      string            // run under taskset -c CPUs (e.g. "0"); empty: anywhere
 
 	StartTimeout time.Duration // default DefaultStartTimeout
 	StopTimeout  time.Duration // default DefaultStopTimeout
@@ -51,6 +52,9 @@ func StartZabd(ctx context.Context, bin string, o ZabdOptions) (*Process, error)
 		"--data-dir", p.DataDir,
 		"--engine", engine,
 	}, o.ExtraArgs...)
+	if p.argv, err = pinArgv(p.argv, o.CPUs); err != nil {
+		return nil, err
+	}
 	p.env = append(os.Environ(), o.Env...)
 	if err := p.start(ctx); err != nil {
 		return nil, err

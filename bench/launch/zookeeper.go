@@ -26,6 +26,7 @@ type ZKOptions struct {
 	SysProps  map[string]string // extra -Dk=v
 	ClassPath string            // default: ZooKeeperClassPath()
 	Java      string            // default: $JAVA_HOME/bin/java, else java on PATH
+	CPUs      string            // run under taskset -c CPUs (e.g. "0"); empty: anywhere
 
 	StartTimeout time.Duration // default DefaultStartTimeout
 	StopTimeout  time.Duration // default DefaultStopTimeout
@@ -166,7 +167,9 @@ func StartApacheZK(ctx context.Context, o ZKOptions) (*Process, error) {
 		argv = append(argv, "-D"+k+"="+props[k])
 	}
 	argv = append(argv, "-cp", cp, ZooKeeperMainClass, p.ConfigPath)
-	p.argv = argv
+	if p.argv, err = pinArgv(argv, o.CPUs); err != nil {
+		return nil, err
+	}
 	p.env = os.Environ()
 	if err := p.start(ctx); err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"zabd/bench"
+	"zabd/bench/launch"
 )
 
 // benchCommand is `zabctl bench` (one workload against running servers)
@@ -188,6 +189,7 @@ func benchSuiteCommand() *cli.Command {
 			&cli.DurationFlag{Name: "point-duration", Value: 3 * time.Second, Usage: "measured length of each point"},
 			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "warm-up before each point"},
 			&cli.StringFlag{Name: "work-dir", Usage: "where the servers keep their data (default: a temp dir, removed)"},
+			&cli.StringFlag{Name: "server-cpus", Usage: "throughput points: run each server under `taskset -c LIST` (e.g. 0); start zabctl itself under taskset on the other CPUs so the generator never competes with the server"},
 			&cli.IntFlag{Name: "recovery-restarts", Usage: "recovery: timed restarts per target (default: --repeat, at least 3)"},
 		}, recoveryFlags("recovery-", 200_000)...),
 		Action: benchSuiteAction,
@@ -208,13 +210,14 @@ func benchSuiteAction(c *cli.Context) error {
 		defer os.RemoveAll(d)
 		work = d
 	}
+	cpus := c.String("server-cpus")
 	var targets []bench.Target
 	if !c.Bool("no-zookeeper") {
-		targets = append(targets, bench.ZooKeeperTarget(work))
+		targets = append(targets, bench.ZooKeeperTarget(work, cpus))
 	}
 	if bin := c.String("zabd"); bin != "" {
 		for _, e := range benchSplitList(c.String("engines")) {
-			targets = append(targets, bench.ZabdTarget(work, bin, e))
+			targets = append(targets, bench.ZabdTarget(work, bin, e, cpus))
 		}
 	}
 	if len(targets) == 0 {
@@ -278,7 +281,7 @@ func benchSuiteAction(c *cli.Context) error {
 	meta := bench.MarkdownMeta{
 		Title:   "zabd vs Apache ZooKeeper",
 		Command: benchCommandLine(os.Args),
-		Host:    benchHost(),
+		Host:    benchHost() + benchPinning(cpus),
 		Plots:   plots,
 	}
 	err = res.WriteMarkdown(f, meta)
@@ -298,7 +301,24 @@ func benchSuiteAction(c *cli.Context) error {
 
 // benchHost is a line about the machine the figures come from.
 func benchHost() string {
-	return fmt.Sprintf("%s/%s, %d cores, %s%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), benchLoadAvg())
+	cores := launch.MachineCPUs()
+	if cores == 0 {
+		cores = runtime.NumCPU()
+	}
+	return fmt.Sprintf("%s/%s, %d cores, %s%s", runtime.GOOS, runtime.GOARCH, cores, runtime.Version(), benchLoadAvg())
+}
+
+// benchPinning says where the servers and the generator ran, when the
+// servers were pinned.
+func benchPinning(serverCPUs string) string {
+	if serverCPUs == "" {
+		return ""
+	}
+	gen := launch.OwnCPUs()
+	if gen == "" {
+		gen = "unknown"
+	}
+	return fmt.Sprintf("; throughput points: each server pinned to CPUs %s (taskset), the load generator on CPUs %s", serverCPUs, gen)
 }
 
 // benchCommandLine quotes args the way a shell would need them.
