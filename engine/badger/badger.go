@@ -38,9 +38,10 @@ var ErrCorrupt = errors.New("badger engine: corrupt store")
 // Engine is the badger engine. Safe for concurrent use (see
 // engine.GroupCommitter; the badger DB is itself safe for concurrent use).
 type Engine struct {
-	db  *badger.DB
-	dir string
-	g   *engine.GroupCommitter
+	db      *badger.DB
+	dir     string
+	g       *engine.GroupCommitter
+	dirSync *dirSyncer // used by commit only (the group-commit goroutine)
 }
 
 var (
@@ -86,7 +87,7 @@ func Open(dir string, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("badger engine: opening %s: %w", dir, err)
 	}
-	e := &Engine{db: db, dir: dir}
+	e := &Engine{db: db, dir: dir, dirSync: newDirSyncer(dir)}
 	last, err := e.lastAtOrBelow(^log.Zxid(0))
 	if err == nil {
 		e.g, err = engine.NewGroupCommitter(last, o.GroupCommit, e.commit)
@@ -137,6 +138,10 @@ func (e *Engine) commit(recs []log.Record) error {
 	}
 	if err := e.db.Sync(); err != nil {
 		return fmt.Errorf("badger engine: sync after %v: %w", recs[len(recs)-1].Zxid, err)
+	}
+	// A commit may have made badger start a new WAL file.
+	if err := e.dirSync.check(); err != nil {
+		return fmt.Errorf("badger engine: after %v: %w", recs[len(recs)-1].Zxid, err)
 	}
 	return nil
 }

@@ -23,8 +23,9 @@
 //     stops at the last durable zxid as of the call.
 //   - PurgeBefore never deletes the last record, so LastZxid survives it.
 //
-// Known limit: badger does not fsync its directory when it creates a new
-// memtable WAL file, so on power loss (not on a process crash) the newest
-// WAL file's directory entry may be lost on filesystems that do not order
-// it before the file's data.
+// Badger does not fsync its directory when it creates a new memtable WAL
+// file; on power loss the newest WAL file's directory entry could be lost
+// with acknowledged records in it. So every group commit ends with a
+// directory check (dirSyncer): when the directory changed since it was last
+// fsynced, it is fsynced before the commit is acknowledged.
 package badger
