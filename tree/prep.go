@@ -20,6 +20,11 @@ type Pending struct {
 	// Invariant: queue[head:] zxids are non-decreasing.
 	queue []queued
 	head  int
+
+	// scratch and order are reused by every Prep with this Pending (the
+	// view of the request being prepped), so a prep allocates no map.
+	scratch map[string]change
+	order   []string
 }
 
 type queued struct {
@@ -121,6 +126,17 @@ func (e *MultiError) Result() Result {
 func (t *Tree) Prep(p *Pending, req Request, hdr TxnHeader) (Txn, error) {
 	hdr.Type = req.Op
 	v := &view{t: t, p: p}
+	if p != nil {
+		v.scratch, v.order = p.scratch, p.order[:0]
+		defer func() {
+			clear(v.scratch)
+			clear(v.order) // drop the paths
+			if len(v.order) > 64 {
+				v.scratch, v.order = nil, nil // a big multi: do not keep its tables
+			}
+			p.scratch, p.order = v.scratch, v.order[:0]
+		}()
+	}
 	var txn Txn
 	var err error
 	if req.Op == OpMulti {
@@ -325,7 +341,7 @@ func (v *view) prepCreate(req Request, hdr TxnHeader) (Txn, error) {
 		return Txn{}, err
 	}
 	if sequential {
-		path += fmt.Sprintf("%010d", parent.cversion)
+		path = sequentialName(path, parent.cversion)
 	}
 	if !validPath(path) {
 		return Txn{}, CodeBadArguments
@@ -532,4 +548,29 @@ func (v *view) prepCloseSession(hdr TxnHeader) (Txn, error) {
 		v.deleteNode(pp, parent, path, hdr.Zxid)
 	}
 	return Txn{TxnHeader: hdr}, nil
+}
+
+// sequentialName is prefix followed by n as ZooKeeper formats a sequence
+// number ("%010d": at least ten characters, zero-padded after any sign).
+func sequentialName(prefix string, n int32) string {
+	b := make([]byte, 0, len(prefix)+11)
+	b = append(b, prefix...)
+	v := int64(n)
+	width := 10
+	if v < 0 {
+		b = append(b, '-')
+		v = -v
+		width--
+	}
+	var digits [10]byte
+	i := len(digits)
+	for v > 0 || i == len(digits) {
+		i--
+		digits[i] = byte('0' + v%10)
+		v /= 10
+	}
+	for pad := width - (len(digits) - i); pad > 0; pad-- {
+		b = append(b, '0')
+	}
+	return string(append(b, digits[i:]...))
 }

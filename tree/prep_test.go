@@ -2,6 +2,8 @@ package tree
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -268,5 +270,14 @@ func TestMultiResults(t *testing.T) {
 	// An empty multi succeeds with no results.
 	if res := h.must(0, Request{Op: OpMulti}); len(res.Results) != 0 {
 		t.Errorf("empty multi results = %v", res.Results)
+	}
+}
+
+func TestSequentialNameMatchesZooKeeperFormat(t *testing.T) {
+	for _, n := range []int32{0, 1, 9, 10, 123456789, 999999999, 1000000000, math.MaxInt32, -1, -123, -999999999, -1000000000, math.MinInt32} {
+		want := "/a/seq-" + fmt.Sprintf("%010d", n)
+		if got := sequentialName("/a/seq-", n); got != want {
+			t.Errorf("sequentialName(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

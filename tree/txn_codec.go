@@ -55,6 +55,11 @@ func (e *TxnDecodeError) Is(target error) bool { return target == ErrCorruptTxn 
 // AppendTxn appends the encoding of txn to dst. It panics if txn is not
 // encodable (unknown type, nested multi): those are programming errors.
 func AppendTxn(dst []byte, txn Txn) []byte {
+	if dst == nil {
+		// One allocation for the common single-node txn: header varints,
+		// path, data, a few ACL entries and trailing fields.
+		dst = make([]byte, 0, 64+len(txn.Path)+len(txn.Data)+24*len(txn.ACL))
+	}
 	dst = append(dst, TxnFormatV1)
 	dst = binary.AppendVarint(dst, int64(txn.Type))
 	dst = binary.AppendVarint(dst, txn.Session)

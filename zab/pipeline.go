@@ -90,9 +90,11 @@ func (c *PipelineConfig) validate() error {
 // prepared) or res (an answer known at prep: an error, or sync) is set.
 type entry struct {
 	sid     int64
-	zxid    int64 // 0 for entries that carry no txn
-	txn     *tree.Txn
-	durable <-chan error // the engine's answer for txn's record
+	zxid    int64     // 0 for entries that carry no txn
+	txn     *tree.Txn // nil, or &own
+	own     tree.Txn
+	rec     [1]log.Record // the txn's log record, handed to storage
+	durable <-chan error  // the engine's answer for txn's record
 	res     tree.Result
 	err     error // an answer known at Submit: the request could not be ordered
 	sync    bool  // a sync: answered in its place even after a storage failure
@@ -247,8 +249,10 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 	}
 	p.counter++
 	e.zxid = zxid
-	e.txn = &txn
-	e.durable = p.cfg.Storage.AppendAsync([]log.Record{{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}})
+	e.own = txn
+	e.txn = &e.own
+	e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}
+	e.durable = p.cfg.Storage.AppendAsync(e.rec[:])
 	p.queue <- e
 }
 
