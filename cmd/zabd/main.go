@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	stdnet "net"
@@ -91,29 +92,38 @@ func run(cc *cli.Context) error {
 	if err := cfg.validate(); err != nil {
 		return cli.Exit(err.Error(), exitConfig)
 	}
-	if p := cc.String("cpuprofile"); p != "" {
-		f, err := os.Create(p)
+	for _, prof := range []struct {
+		flag  string
+		start func(io.Writer) error
+		stop  func()
+	}{
+		{"cpuprofile", pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{"trace", trace.Start, trace.Stop},
+	} {
+		stop, err := startProfile(cc.String(prof.flag), prof.start, prof.stop)
 		if err != nil {
-			return cli.Exit(fmt.Sprintf("--cpuprofile: %v", err), exitConfig)
+			return cli.Exit(fmt.Sprintf("--%s: %v", prof.flag, err), exitConfig)
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return cli.Exit(fmt.Sprintf("--cpuprofile: %v", err), exitConfig)
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if p := cc.String("trace"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("--trace: %v", err), exitConfig)
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return cli.Exit(fmt.Sprintf("--trace: %v", err), exitConfig)
-		}
-		defer trace.Stop()
+		defer stop()
 	}
 	return serve(cfg, logger)
+}
+
+// startProfile creates path and starts a profile writing to it; stop ends
+// the profile and closes the file. An empty path starts nothing.
+func startProfile(path string, start func(io.Writer) error, end func()) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { end(); f.Close() }, nil
 }
 
 func serve(cfg Config, logger *slog.Logger) error {
