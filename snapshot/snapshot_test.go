@@ -329,11 +329,13 @@ func TestReadPipelineErrors(t *testing.T) {
 			if ce.Offset != tc.wantOffset || !strings.Contains(err.Error(), tc.wantReason) {
 				t.Errorf("got offset %d %q, want offset %d mentioning %q", ce.Offset, err, tc.wantOffset, tc.wantReason)
 			}
-			// The parser has closed its pipe before Read returns; give it
-			// a bounded number of yields to finish returning.
+			// The parser has closed its pipe before Read returns; all it
+			// has left is to return. Give it a bounded time for that (on a
+			// loaded machine under -race, yields alone are not enough: the
+			// thread running it may be waiting for a CPU).
 			got := runtime.NumGoroutine()
-			for i := 0; i < 1000 && got > before; i++ {
-				runtime.Gosched()
+			for deadline := time.Now().Add(2 * time.Second); got > before && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
 				got = runtime.NumGoroutine()
 			}
 			if got > before {
