@@ -226,11 +226,65 @@ func (t *Tree) seek(from string) *item {
 // ComparePaths), parents before children, until fn returns false. fn must
 // not change the tree; n points into it. Walk("", fn) visits every node.
 // A snapshot writer may walk in chunks, resuming from the last path seen.
+//
+// Cost O(n) plus one B-tree search per 64 children visited: a node's
+// children are contiguous in the B-tree, so they are read in runs rather
+// than found one by one.
 func (t *Tree) Walk(from string, fn func(path string, n *Node) bool) {
-	for it := t.seek(from); it != nil; it = t.next(it, t.root) {
-		if !fn(it.path, &it.node) {
+	it := t.seek(from)
+	if it == nil || !t.walkSubtree(it, fn) {
+		return
+	}
+	// Then what follows it's subtree: the later siblings of it and of each
+	// of its ancestors, with their subtrees.
+	for cur := it; cur != t.root; cur = t.parentItem(cur) {
+		if !t.eachChild(cur.parent, cur.name, false, func(c *item) bool { return t.walkSubtree(c, fn) }) {
 			return
 		}
+	}
+}
+
+// walkSubtree calls fn for it and its descendants in path order; false
+// when fn stopped the walk.
+func (t *Tree) walkSubtree(it *item, fn func(path string, n *Node) bool) bool {
+	if !fn(it.path, &it.node) {
+		return false
+	}
+	if it.node.numChildren == 0 {
+		return true
+	}
+	return t.eachChild(childParentKey(it.path), "", true, func(c *item) bool { return t.walkSubtree(c, fn) })
+}
+
+// eachChild calls visit, in name order, for the children under parent key
+// pk named after `after` (or equal to it, if inclusive), until visit
+// returns false (then eachChild does too). Children are fetched from the
+// B-tree in runs of up to 64, so visit runs outside any B-tree iteration
+// and may walk whole subtrees; the tree must not change meanwhile.
+func (t *Tree) eachChild(pk, after string, inclusive bool, visit func(*item) bool) bool {
+	var run [64]*item
+	for {
+		n := 0
+		t.nodes.AscendGreaterOrEqual(&item{parent: pk, name: after}, func(c *item) bool {
+			switch {
+			case c.parent != pk:
+				return false
+			case c.name == "", !inclusive && c.name == after: // the root itself, key ("", ""); or the start
+				return true
+			}
+			run[n] = c
+			n++
+			return n < len(run)
+		})
+		for _, c := range run[:n] {
+			if !visit(c) {
+				return false
+			}
+		}
+		if n < len(run) {
+			return true
+		}
+		after, inclusive = run[n-1].name, false
 	}
 }
 

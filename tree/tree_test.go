@@ -116,6 +116,53 @@ func TestWalk(t *testing.T) {
 	}
 }
 
+// TestWalkWideParents checks Walk against the node-by-node successor
+// (next) on a tree whose parents have more children than one run of
+// eachChild (64), from every path and from just after each, with early
+// stops, so resuming inside a wide parent and crossing run boundaries are
+// covered.
+func TestWalkWideParents(t *testing.T) {
+	h := newHarness(t, Config{})
+	for _, p := range []string{"/w", "/x"} {
+		h.must(0, create(p, "", ModePersistent))
+	}
+	for i := 0; i < 150; i++ {
+		h.must(0, create(fmt.Sprintf("/w/k%03d", i), "", ModePersistent))
+	}
+	for i := 0; i < 70; i++ {
+		h.must(0, create(fmt.Sprintf("/w/k050/c%02d", i), "", ModePersistent))
+		h.must(0, create(fmt.Sprintf("/x/%02d", i), "", ModePersistent))
+	}
+	tr := h.tr
+	reference := func(from string, limit int) []string {
+		var out []string
+		for it := tr.seek(from); it != nil && len(out) < limit; it = tr.next(it, tr.root) {
+			out = append(out, it.path)
+		}
+		return out
+	}
+	var froms []string
+	tr.Walk("", func(p string, _ *Node) bool {
+		froms = append(froms, p, p+"0", p+"/")
+		return true
+	})
+	if len(froms) != 3*(2+150+70+70+4) { // the nodes made here; /, /zookeeper{,/config,/quota}
+		t.Fatalf("full walk saw %d nodes", len(froms)/3)
+	}
+	for _, from := range froms {
+		for _, limit := range []int{1, 63, 64, 65, 1 << 30} {
+			var got []string
+			tr.Walk(from, func(p string, _ *Node) bool {
+				got = append(got, p)
+				return len(got) < limit
+			})
+			if diff := cmp.Diff(reference(from, limit), got); diff != "" {
+				t.Fatalf("Walk(%q) stopping after %d (-want +got):\n%s", from, limit, diff)
+			}
+		}
+	}
+}
+
 func TestReads(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.must(0, create("/r", "data", ModePersistent))
