@@ -38,14 +38,25 @@ func rawAfterSession(s int, desc string, b []byte) step {
 		}
 		t := time.NewTimer(quietWait)
 		defer t.Stop()
-		select {
-		case r := <-ss.replies:
+		answered := func(r reply) (obs, error) {
 			o := obs{err: r.Err, events: r.Events, note: fmt.Sprintf("xid=%d", r.Xid)}
 			if len(r.Body) > 0 {
 				o.res = rBytes{r.Body}
 			}
 			return o, nil
+		}
+		select {
+		case r := <-ss.replies:
+			return answered(r)
 		case <-ss.closed:
+			// A server that answers and then closes (unknown op code) may
+			// be seen closed with its answer still queued: the answer
+			// came first.
+			select {
+			case r := <-ss.replies:
+				return answered(r)
+			default:
+			}
 			return obs{closed: true}, nil
 		case <-t.C:
 			return obs{noReply: true}, nil
