@@ -96,3 +96,17 @@ func TestOpenConformance(t *testing.T) {
 		})
 	}
 }
+
+func TestCloseReleasesGoroutines(t *testing.T) {
+	for _, kind := range engine.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			enginetest.RunCloseReleasesGoroutines(t, func(t *testing.T, dir string) engine.Engine {
+				e, err := engine.Open(kind, dir, engine.Options{Small: true})
+				if err != nil {
+					t.Fatalf("Open(%s): %v", kind, err)
+				}
+				return e
+			})
+		})
+	}
+}

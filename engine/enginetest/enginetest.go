@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -411,4 +412,31 @@ func benchAppend(b *testing.B, e Appender, writers, size int) {
 		b.ReportMetric(float64(st.Records-before.Records)/float64(fsyncs), "records/fsync")
 		b.ReportMetric(float64((st.FsyncLatency.Total-before.FsyncLatency.Total).Microseconds())/float64(fsyncs), "commit-µs")
 	}
+}
+
+// RunCloseReleasesGoroutines opens, uses and closes an engine five times
+// in fresh directories and checks that no goroutine outlives them (the
+// group commit loop, segment preparation, pebble's and badger's own
+// workers). Call it from a test that does not run in parallel with others.
+func RunCloseReleasesGoroutines(t *testing.T, open func(t *testing.T, dir string) engine.Engine) {
+	before := runtime.NumGoroutine()
+	for range 5 {
+		e := open(t, t.TempDir())
+		if err := e.Append(context.Background(), Recs(1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		ReadAll(t, e, 0)
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Exiting goroutines may still be unwinding: poll, bounded.
+	var after int
+	for range 200 {
+		if after = runtime.NumGoroutine(); after <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("goroutines: %d before opening 5 engines, %d after closing them", before, after)
 }
