@@ -58,6 +58,12 @@ type Report struct {
 	GeneratorCPUPct  float64 `json:"generator_cpu_pct"`
 	GeneratorCores   int     `json:"generator_cores"`
 	GeneratorLimited bool    `json:"generator_limited"`
+	// StealPct is the share of the machine's CPU time, in percent, that
+	// the hypervisor gave to others while this VM's vCPUs wanted to run
+	// (steal in /proc/stat), over the load phase; -1 where not measured.
+	// On a shared VM it is the noise gauge: runs above stealNoisyPct are
+	// flagged, and figures from them are not comparable.
+	StealPct float64 `json:"steal_pct"`
 
 	Notes []string `json:"notes,omitempty"`
 
@@ -76,6 +82,10 @@ func (r *Report) flag() {
 		r.Notes = append(r.Notes, fmt.Sprintf(
 			"generator used %.0f%% of a core (%d cores here): figures may be limited by the generator, not the server",
 			r.GeneratorCPUPct, r.GeneratorCores))
+	}
+	if r.StealPct > stealNoisyPct {
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"the hypervisor took %.0f%% of this machine's CPU time during the run (steal): the machine was shared, figures are noisy", r.StealPct))
 	}
 	if r.Mode == "open" && r.Issued > 0 && r.LateStarts*100 > r.Issued {
 		r.Notes = append(r.Notes, fmt.Sprintf(
@@ -119,6 +129,9 @@ func (r Report) WriteText(w io.Writer) error {
 		b.WriteString("  GENERATOR-LIMITED")
 	}
 	b.WriteString("\n")
+	if r.StealPct >= 0 {
+		fmt.Fprintf(&b, "steal       %.1f%% of the machine's CPU time\n", r.StealPct)
+	}
 	if len(r.ErrorsByCode) > 0 {
 		b.WriteString("errors     ")
 		for _, k := range sortedKeys(r.ErrorsByCode) {

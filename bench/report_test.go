@@ -64,6 +64,9 @@ func TestReportFlags(t *testing.T) {
 		{name: "generator hot", r: Report{GeneratorCPUPct: 95, GeneratorCores: 2}, wantLimited: true, wantNotes: 1},
 		{name: "open loop fell behind", r: Report{Mode: "open", Issued: 1000, LateStarts: 11}, wantNotes: 1},
 		{name: "closed loop lag ignored", r: Report{Mode: "closed", Issued: 1000, LateStarts: 500}},
+		{name: "steal at the bound", r: Report{StealPct: 5}},
+		{name: "shared machine", r: Report{StealPct: 5.5}, wantNotes: 1},
+		{name: "steal unknown", r: Report{StealPct: -1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,7 +113,10 @@ func TestMedianReport(t *testing.T) {
 
 func suiteFixture() *SuiteResult {
 	cell := func(point, target string, ops, p99 float64) PointResult {
-		r := Report{OpsPerSec: ops, P50Ms: p99 / 4, P90Ms: p99 / 2, P99Ms: p99, P999Ms: p99 * 2, MaxMs: p99 * 3, GeneratorCPUPct: 20}
+		r := Report{OpsPerSec: ops, P50Ms: p99 / 4, P90Ms: p99 / 2, P99Ms: p99, P999Ms: p99 * 2, MaxMs: p99 * 3, GeneratorCPUPct: 20, StealPct: 3}
+		if target == "zabd-native" {
+			r.StealPct = -1 // not measured
+		}
 		return PointResult{Point: point, Target: target, Runs: []Report{r}, Median: r}
 	}
 	return &SuiteResult{
@@ -146,14 +152,14 @@ func TestSuiteRatiosAndTable(t *testing.T) {
 		}
 	}
 	want := strings.Join([]string{
-		"| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU % | ops/s vs zookeeper | p99 vs zookeeper |",
-		"|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-		"| create s=1 | zookeeper | 1000 | 1.00 | 2.00 | 4.00 | 8.00 | 12.00 | 0 | 20 |  |  |",
-		"| create s=1 | zabd-native | 1500 | 0.50 | 1.00 | 2.00 | 4.00 | 6.00 | 0 | 20 | 1.50x | 0.50x |",
-		"| create s=8 | zookeeper | 4000 | 2.00 | 4.00 | 8.00 | 16.00 | 24.00 | 0 | 20 |  |  |",
-		"| create s=8 | zabd-native | 2000 | 4.00 | 8.00 | 16.00 | 32.00 | 48.00 | 0 | 20 | 0.50x | 2.00x |",
-		"| get s=8 | zookeeper | 20000 | 0.25 | 0.50 | 1.00 | 2.00 | 3.00 | 0 | 20 |  |  |",
-		"| get s=8 | zabd-native | failed | | | | | | | | | |",
+		"| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU % | steal % | ops/s vs zookeeper | p99 vs zookeeper |",
+		"|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+		"| create s=1 | zookeeper | 1000 | 1.00 | 2.00 | 4.00 | 8.00 | 12.00 | 0 | 20 | 3 |  |  |",
+		"| create s=1 | zabd-native | 1500 | 0.50 | 1.00 | 2.00 | 4.00 | 6.00 | 0 | 20 | - | 1.50x | 0.50x |",
+		"| create s=8 | zookeeper | 4000 | 2.00 | 4.00 | 8.00 | 16.00 | 24.00 | 0 | 20 | 3 |  |  |",
+		"| create s=8 | zabd-native | 2000 | 4.00 | 8.00 | 16.00 | 32.00 | 48.00 | 0 | 20 | - | 0.50x | 2.00x |",
+		"| get s=8 | zookeeper | 20000 | 0.25 | 0.50 | 1.00 | 2.00 | 3.00 | 0 | 20 | 3 |  |  |",
+		"| get s=8 | zabd-native | failed | | | | | | | | | | |",
 		"",
 	}, "\n")
 	if d := cmp.Diff(want, s.Table()); d != "" {

@@ -30,6 +30,10 @@ const maxRecorders = 64
 // a figure is flagged as possibly limited by the generator.
 const generatorLimitPct = 80
 
+// stealNoisyPct: a run during which the hypervisor took more than this
+// share of the machine's CPU (steal) is flagged as noisy.
+const stealNoisyPct = 5
+
 // Run runs workload w as cfg says and reports what it measured. It returns
 // an error only when the run could not take place (bad config, no session,
 // setup failed); request failures during the load are counted in the
@@ -98,6 +102,7 @@ type loadResult struct {
 	wall      time.Duration // load phase incl. drain
 	cpu       time.Duration // generator CPU over wall
 	cpuOK     bool
+	stealPct  float64 // machine steal over the load phase, -1 if unknown
 	slots     int64
 	exhausted bool
 	forced    bool // drain bound hit: sessions were closed under requests
@@ -108,6 +113,7 @@ type loadResult struct {
 func runLoad(ctx context.Context, e *env, w Workload, nworkers int) loadResult {
 	cfg := e.cfg
 	cpu0, cpuOK := processCPU()
+	steal0, ticks0, ticksOK := machineTicks()
 	start := cfg.Clock.Now()
 	p := newPacer(start, cfg.Rate, cfg.Warmup, cfg.Duration, cfg.Timeout, cfg.Ops, w.maxSlots(cfg))
 	planned := cfg.Warmup + cfg.Duration
@@ -212,8 +218,14 @@ wait:
 		report("done")
 	}
 	cpu1, cpuOK1 := processCPU()
+	steal1, ticks1, ticksOK1 := machineTicks()
+	stealPct := -1.0
+	if ticksOK && ticksOK1 && ticks1 > ticks0 {
+		stealPct = 100 * float64(steal1-steal0) / float64(ticks1-ticks0)
+	}
 	return loadResult{
-		recs: recs, start: start, warmEnd: p.warmEnd,
+		stealPct: stealPct,
+		recs:     recs, start: start, warmEnd: p.warmEnd,
 		wall: cfg.Clock.Now().Sub(start), cpu: cpu1 - cpu0, cpuOK: cpuOK && cpuOK1,
 		slots: p.slots(), exhausted: p.exhausted.Load(), forced: forced,
 		open: p.open, planned: planned,
@@ -313,6 +325,7 @@ func buildReport(cfg Config, w Workload, e *env, res loadResult) Report {
 	if res.cpuOK && res.wall > 0 {
 		r.GeneratorCPUPct = 100 * res.cpu.Seconds() / res.wall.Seconds()
 	}
+	r.StealPct = res.stealPct
 	r.Notes = append(r.Notes, e.notes...)
 	if res.exhausted {
 		r.Notes = append(r.Notes, fmt.Sprintf("ran out of keys after %d requests (warm-up included); raise the key space", cfg.KeySpace))

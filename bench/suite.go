@@ -141,8 +141,8 @@ func RunSuite(ctx context.Context, sc SuiteConfig) (*SuiteResult, error) {
 					continue
 				}
 				c.Runs = append(c.Runs, r)
-				logf("%-18s %-14s run %d/%d: %9.1f ops/s  p99 %7.3f ms  errors %d  generator %3.0f%%",
-					p.Label, t.name, rep+1, sc.Repeat, r.OpsPerSec, r.P99Ms, r.Errors, r.GeneratorCPUPct)
+				logf("%-18s %-14s run %d/%d: %9.1f ops/s  p99 %7.3f ms  errors %d  generator %3.0f%%  steal %3.0f%%",
+					p.Label, t.name, rep+1, sc.Repeat, r.OpsPerSec, r.P99Ms, r.Errors, r.GeneratorCPUPct, r.StealPct)
 			}
 		}
 	}
@@ -181,6 +181,7 @@ func MedianReport(runs []Report) Report {
 	m.MeanMs = fig(func(r Report) float64 { return r.MeanMs })
 	m.DurationS = fig(func(r Report) float64 { return r.DurationS })
 	m.GeneratorCPUPct = fig(func(r Report) float64 { return r.GeneratorCPUPct })
+	m.StealPct = fig(func(r Report) float64 { return r.StealPct })
 	m.Issued, m.Succeeded, m.Failed, m.Errors = 0, 0, 0, 0
 	m.ErrorsByCode = map[string]int64{}
 	m.GeneratorLimited = false
@@ -307,12 +308,16 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 func (s *SuiteResult) Table() string {
 	var b strings.Builder
 	base := s.Baseline
-	fmt.Fprintf(&b, "| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU %% | ops/s vs %s | p99 vs %s |\n", base, base)
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(&b, "| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU %% | steal %% | ops/s vs %s | p99 vs %s |\n", base, base)
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range s.Results {
 		if len(r.Runs) == 0 {
-			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | |\n", r.Point, r.Target)
+			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | | |\n", r.Point, r.Target)
 			continue
+		}
+		steal := "-"
+		if m := r.Median.StealPct; m >= 0 {
+			steal = fmt.Sprintf("%.0f", m)
 		}
 		m := r.Median
 		cpu := fmt.Sprintf("%.0f", m.GeneratorCPUPct)
@@ -328,8 +333,8 @@ func (s *SuiteResult) Table() string {
 				p99 = fmt.Sprintf("%.2fx", v)
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s |\n",
-			r.Point, r.Target, m.OpsPerSec, m.P50Ms, m.P90Ms, m.P99Ms, m.P999Ms, m.MaxMs, m.Errors, cpu, ops, p99)
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s |\n",
+			r.Point, r.Target, m.OpsPerSec, m.P50Ms, m.P90Ms, m.P99Ms, m.P999Ms, m.MaxMs, m.Errors, cpu, steal, ops, p99)
 	}
 	return b.String()
 }
