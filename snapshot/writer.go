@@ -39,6 +39,34 @@ type Options struct {
 	// Stop, if set and closed, makes Write give up between chunks with
 	// ErrStopped (e.g. at shutdown).
 	Stop <-chan struct{}
+	// Duty paces the walk for a background snapshot: after each chunk
+	// Write pauses so that the time it spends working (copying the chunk
+	// out, encoding, compressing, writing; wall time, so a busy machine
+	// slows it further) is at most Duty percent of the time it takes.
+	// 100, 0 or out of range: no pauses.
+	Duty int
+	// After waits between chunks when Duty paces; default time.After.
+	After func(time.Duration) <-chan time.Time
+}
+
+// pace waits between chunks: long enough that worked is Duty percent of
+// the time (no wait at 100), and returns ErrStopped if Stop is closed
+// first.
+func (o *Options) pace(worked time.Duration) error {
+	if o.Duty >= 100 {
+		select {
+		case <-o.Stop:
+			return ErrStopped
+		default:
+			return nil
+		}
+	}
+	select {
+	case <-o.Stop:
+		return ErrStopped
+	case <-o.After(worked * time.Duration(100-o.Duty) / time.Duration(o.Duty)):
+		return nil
+	}
 }
 
 // ErrStopped is returned by Write when Options.Stop was closed.
@@ -56,6 +84,12 @@ func (o *Options) fill() {
 	}
 	if o.Level == 0 {
 		o.Level = zstd.SpeedFastest
+	}
+	if o.Duty <= 0 || o.Duty > 100 {
+		o.Duty = 100
+	}
+	if o.After == nil {
+		o.After = time.After
 	}
 }
 
@@ -109,6 +143,7 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 		started = true
 	}
 
+	began := o.Now()
 	src(take)
 	hdr := appendHeader(make([]byte, 0, HeaderBytes), meta.StartZxid, meta.Time.UnixMilli())
 	if _, err := cw.Write(hdr); err != nil {
@@ -168,11 +203,10 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 		if done {
 			break
 		}
-		select {
-		case <-o.Stop:
-			return Meta{}, fmt.Errorf("%w after %d nodes", ErrStopped, meta.Nodes)
-		default:
+		if err := o.pace(o.Now().Sub(began)); err != nil {
+			return Meta{}, fmt.Errorf("%w after %d nodes", err, meta.Nodes)
 		}
+		began = o.Now()
 		src(take)
 	}
 

@@ -45,8 +45,8 @@ type SnapshotterConfig struct {
 	PurgeInterval time.Duration
 	// Rand draws the thresholds; default seeded from the clock.
 	Rand *rand.Rand
-	// Snapshot tunes the writer (chunk sizes, level); Stop is set by the
-	// snapshotter.
+	// Snapshot tunes the writer (chunk sizes, level, pacing); Stop is set
+	// by the snapshotter. Duty 0 means DefaultSnapshotDuty (100: unpaced).
 	Snapshot snapshot.Options
 	Logger   *slog.Logger
 	// Now is the clock for durations; default time.Now.
@@ -82,8 +82,21 @@ func (c *SnapshotterConfig) fill() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Snapshot.Duty == 0 {
+		c.Snapshot.Duty = DefaultSnapshotDuty
+	}
 	return nil
 }
+
+// DefaultSnapshotDuty paces background snapshots to work at most half the
+// time (snapshot.Options.Duty), leaving the rest of a CPU to requests.
+// Unpaced, a snapshot of a large tree takes a whole CPU for its walk and
+// compression while requests queue behind it; paced, it takes about twice
+// as long, and a threshold crossed meanwhile is skipped as before. With
+// 8 creates outstanding on each of 32 sessions over 400k znodes, pacing
+// took p99 from 47-66 ms to 17-24 ms (README, "Snapshots and tail
+// latency").
+const DefaultSnapshotDuty = 50
 
 // SnapshotterStats counts the snapshotter's work since it was made.
 type SnapshotterStats struct {

@@ -81,8 +81,13 @@ func TestSnapshotterConfig(t *testing.T) {
 		}
 	}
 	s, err := NewSnapshotter(SnapshotterConfig{Store: store})
-	if err != nil || s.cfg.SnapCount != 100000 || s.cfg.RetainCount != 3 || s.cfg.PurgeInterval != 0 {
+	if err != nil || s.cfg.SnapCount != 100000 || s.cfg.RetainCount != 3 || s.cfg.PurgeInterval != 0 || s.cfg.Snapshot.Duty != DefaultSnapshotDuty {
 		t.Errorf("defaults: %+v %v", s.cfg, err)
+	}
+	// Snapshots can be left unpaced.
+	s, err = NewSnapshotter(SnapshotterConfig{Store: store, Snapshot: snapshot.Options{Duty: 100}})
+	if err != nil || s.cfg.Snapshot.Duty != 100 {
+		t.Errorf("Duty 100 not kept: %+v %v", s.cfg.Snapshot, err)
 	}
 }
 
