@@ -12,6 +12,9 @@
 // e.g. zab.Pipeline.WithTree), and compresses and writes each chunk with
 // the lock released, so txns are applied between chunks. Each chunk
 // resumes strictly after the last path written (tree.Walk in path order).
+// With Options.Duty below 100 it also pauses between chunks, so that a
+// background snapshot works at most that share of the time and leaves the
+// rest of a CPU to the requests it runs beside.
 //
 // Meta.StartZxid is the tree's LastZxid when the walk began (read in the
 // first chunk, together with the sessions). Every node written reflects at

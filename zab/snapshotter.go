@@ -93,9 +93,9 @@ func (c *SnapshotterConfig) fill() error {
 // Unpaced, a snapshot of a large tree takes a whole CPU for its walk and
 // compression while requests queue behind it; paced, it takes about twice
 // as long, and a threshold crossed meanwhile is skipped as before. With
-// 8 creates outstanding on each of 32 sessions over 400k znodes, pacing
-// took p99 from 47-66 ms to 17-24 ms (README, "Snapshots and tail
-// latency").
+// 8 creates outstanding on each of 32 sessions over 400k znodes, two sets
+// of 3 alternating runs: p99 47-66 -> 17-24 ms and 29-68 -> 21-31 ms
+// (README, "Snapshots and tail latency").
 const DefaultSnapshotDuty = 50
 
 // SnapshotterStats counts the snapshotter's work since it was made.
