@@ -83,30 +83,25 @@ func TestOpenMismatch(t *testing.T) {
 	}
 }
 
+// opener opens (or reopens) an engine of kind in dir, small.
+func opener(kind string) func(t *testing.T, dir string) engine.Engine {
+	return func(t *testing.T, dir string) engine.Engine {
+		e, err := engine.Open(kind, dir, engine.Options{Small: true})
+		if err != nil {
+			t.Fatalf("Open(%s): %v", kind, err)
+		}
+		return e
+	}
+}
+
 func TestOpenConformance(t *testing.T) {
 	for _, kind := range engine.Kinds() {
-		t.Run(kind, func(t *testing.T) {
-			enginetest.RunReopenTests(t, func(t *testing.T, dir string) engine.Engine {
-				e, err := engine.Open(kind, dir, engine.Options{Small: true})
-				if err != nil {
-					t.Fatalf("Open(%s): %v", kind, err)
-				}
-				return e
-			})
-		})
+		t.Run(kind, func(t *testing.T) { enginetest.RunReopenTests(t, opener(kind)) })
 	}
 }
 
 func TestCloseReleasesGoroutines(t *testing.T) {
 	for _, kind := range engine.Kinds() {
-		t.Run(kind, func(t *testing.T) {
-			enginetest.RunCloseReleasesGoroutines(t, func(t *testing.T, dir string) engine.Engine {
-				e, err := engine.Open(kind, dir, engine.Options{Small: true})
-				if err != nil {
-					t.Fatalf("Open(%s): %v", kind, err)
-				}
-				return e
-			})
-		})
+		t.Run(kind, func(t *testing.T) { enginetest.RunCloseReleasesGoroutines(t, opener(kind)) })
 	}
 }

@@ -179,7 +179,7 @@ func (t *Tree) parentItem(it *item) *item {
 	return p
 }
 
-// afterSubtree returns the first node after it's subtree in path order,
+// afterSubtree returns the first node after its subtree in path order,
 // not climbing above top (nil if the walk leaves top's subtree).
 func (t *Tree) afterSubtree(it, top *item) *item {
 	for it != top && it != t.root {
@@ -235,7 +235,7 @@ func (t *Tree) Walk(from string, fn func(path string, n *Node) bool) {
 	if it == nil || !t.walkSubtree(it, fn) {
 		return
 	}
-	// Then what follows it's subtree: the later siblings of it and of each
+	// Then what follows its subtree: the later siblings of it and of each
 	// of its ancestors, with their subtrees.
 	for cur := it; cur != t.root; cur = t.parentItem(cur) {
 		if !t.eachChild(cur.parent, cur.name, false, func(c *item) bool { return t.walkSubtree(c, fn) }) {

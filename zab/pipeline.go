@@ -86,13 +86,12 @@ func (c *PipelineConfig) validate() error {
 	return nil
 }
 
-// entry is one request in flight. Exactly one of txn (a write that
-// prepared) or res (an answer known at prep: an error, or sync) is set.
+// entry is one request in flight: a write that prepared (zxid set, txn
+// holds it) or an answer known at prep (zxid 0, res: an error, or sync).
 type entry struct {
 	sid     int64
-	zxid    int64     // 0 for entries that carry no txn
-	txn     *tree.Txn // nil, or &own
-	own     tree.Txn
+	zxid    int64 // 0 for entries that carry no txn
+	txn     tree.Txn
 	rec     [1]log.Record // the txn's log record, handed to storage
 	durable <-chan error  // the engine's answer for txn's record
 	res     tree.Result
@@ -249,8 +248,7 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 	}
 	p.counter++
 	e.zxid = zxid
-	e.own = txn
-	e.txn = &e.own
+	e.txn = txn
 	e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}
 	e.durable = p.cfg.Storage.AppendAsync(e.rec[:])
 	p.queue <- e
@@ -353,7 +351,7 @@ func (p *Pipeline) applyLoop() {
 			e.done(tree.Result{}, e.err)
 			continue
 		}
-		if e.txn == nil {
+		if e.zxid == 0 {
 			if poisoned != nil && !e.sync {
 				e.done(tree.Result{}, poisoned)
 				continue
@@ -380,7 +378,7 @@ func (p *Pipeline) applyLoop() {
 			continue
 		}
 		p.treeMu.Lock()
-		res, evs := p.tree.ApplyResult(*e.txn)
+		res, evs := p.tree.ApplyResult(e.txn)
 		if len(evs) > 0 {
 			p.watchMu.Lock()
 			ds := p.watches.TriggerAll(evs)

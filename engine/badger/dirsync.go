@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"zabd/log/vfs"
 )
 
 // dirSyncer makes new directory entries durable before a group commit is
@@ -52,15 +54,7 @@ func (d *dirSyncer) check() error {
 }
 
 func fsyncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("badger engine: opening dir %s to fsync it: %w", dir, err)
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := vfs.SyncDir(vfs.Default, dir); err != nil {
 		return fmt.Errorf("badger engine: fsync dir %s: %w", dir, err)
 	}
 	return nil
