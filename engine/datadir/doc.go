@@ -1,0 +1,31 @@
+// Package datadir owns what a zabd data directory holds besides the log and
+// the snapshots. Today that is the lock that makes one process its only
+// writer.
+//
+// # The lock
+//
+// Acquire takes an exclusive flock(2) on <dir>/zabd.lock and holds it until
+// Release or the process's death (the kernel drops it with the file
+// descriptor, so a kill -9 never leaves a stale lock behind). The holder
+// writes its pid and what it is (its client address) into the file; a
+// contender reads them to say who holds the dir.
+//
+// Invariants:
+//
+//   - A process that holds the lock of a dir is the only zabd process
+//     reading or writing anything else in it: zabd takes the lock of its
+//     data dir and its log dir before it reads or writes anything in them,
+//     and never releases it while it runs.
+//   - The lock file is never removed: removing it would let two processes
+//     lock two different files of the same name. Its content is only a
+//     description; the flock is the truth.
+//   - A dir held by a live process is refused at once (*HeldError). A dir
+//     held by a process that is exiting (killed, its files not yet closed)
+//     is waited for, up to Options.WaitForExiting, and then refused. After
+//     Acquire returns, the previous holder, if it was still exiting, has
+//     closed every file it had (its other locks, its listening sockets).
+//
+// The lock is advisory: it keeps zabd processes apart, not other programs.
+// It is an operating-system lock, not a vfs one: it exists to keep
+// processes apart, which an in-memory filesystem has no notion of.
+package datadir
