@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"zabd/log/vfs"
 )
@@ -81,6 +82,27 @@ func Kinds() []string {
 
 // ErrUnknownKind matches Open's error for a kind it does not have.
 var ErrUnknownKind = errors.New("engine: unknown kind")
+
+// ErrStoreLocked matches an engine's refusal to open a store that another
+// process (or another engine in this one) has open: pebble and badger keep
+// a lock file of their own.
+var ErrStoreLocked = errors.New("engine: store is open in another process")
+
+// WrapLocked returns err wrapped so that it matches ErrStoreLocked when it
+// is a storage library's lock contention (the flock's EAGAIN, which pebble
+// and badger report without wrapping the errno, or pebble's refusal of a
+// second open in one process), and err unchanged otherwise.
+func WrapLocked(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if errors.Is(err, syscall.EAGAIN) || strings.Contains(msg, syscall.EAGAIN.Error()) ||
+		strings.Contains(msg, "lock held by current process") {
+		return fmt.Errorf("%w: %w", ErrStoreLocked, err)
+	}
+	return err
+}
 
 // MismatchError is Open's refusal of a data dir written by another kind of
 // engine.

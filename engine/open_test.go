@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"zabd/engine"
@@ -103,5 +104,51 @@ func TestOpenConformance(t *testing.T) {
 func TestCloseReleasesGoroutines(t *testing.T) {
 	for _, kind := range engine.Kinds() {
 		t.Run(kind, func(t *testing.T) { enginetest.RunCloseReleasesGoroutines(t, opener(kind)) })
+	}
+}
+
+// TestOpenLockedStore: pebble and badger lock their own directory; a second
+// open while the first is open is refused with ErrStoreLocked, and the
+// first stays usable.
+func TestOpenLockedStore(t *testing.T) {
+	for _, kind := range []string{"pebble", "badger"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			e, err := engine.Open(kind, dir, engine.Options{Small: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if e2, err := engine.Open(kind, dir, engine.Options{Small: true}); !errors.Is(err, engine.ErrStoreLocked) {
+				if e2 != nil {
+					e2.Close()
+				}
+				t.Fatalf("second open: got %v, want ErrStoreLocked", err)
+			}
+			if err := e.Append(context.Background(), enginetest.Recs(1, 1)); err != nil {
+				t.Fatalf("append after the refused open: %v", err)
+			}
+		})
+	}
+}
+
+func TestWrapLocked(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("disk on fire"), false},
+		{syscall.EAGAIN, true},
+		{errors.New(`Cannot acquire directory lock on "x". err: resource temporarily unavailable`), true},
+		{errors.New("pebble: lock held by current process"), true},
+	} {
+		got := engine.WrapLocked(tc.err)
+		if errors.Is(got, engine.ErrStoreLocked) != tc.want {
+			t.Errorf("WrapLocked(%v) = %v, want locked=%v", tc.err, got, tc.want)
+		}
+		if tc.err != nil && !errors.Is(got, tc.err) {
+			t.Errorf("WrapLocked(%v) lost the cause", tc.err)
+		}
 	}
 }

@@ -85,7 +85,7 @@ func Open(dir string, o Options) (*Engine, error) {
 	bo = bo.WithValueThreshold(o.ValueThreshold)
 	db, err := badger.Open(bo)
 	if err != nil {
-		return nil, fmt.Errorf("badger engine: opening %s: %w", dir, err)
+		return nil, fmt.Errorf("badger engine: opening %s: %w", dir, engine.WrapLocked(err))
 	}
 	e := &Engine{db: db, dir: dir, dirSync: newDirSyncer(dir)}
 	last, err := e.lastAtOrBelow(^log.Zxid(0))

@@ -78,7 +78,7 @@ func Open(dir string, o Options) (*Engine, error) {
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
-		return nil, fmt.Errorf("pebble engine: opening %s: %w", dir, err)
+		return nil, fmt.Errorf("pebble engine: opening %s: %w", dir, engine.WrapLocked(err))
 	}
 	e := &Engine{db: db, dir: dir}
 	last, err := e.lastAtOrBelow(^log.Zxid(0))
