@@ -22,6 +22,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"zabd/engine"
+	"zabd/engine/datadir"
 	"zabd/log"
 	"zabd/log/vfs"
 	"zabd/net"
@@ -34,6 +35,7 @@ const (
 	exitConfig  = 2
 	exitStorage = 3
 	exitListen  = 4
+	exitInUse   = 5 // the data dir (or log dir) is locked by another process
 )
 
 func main() {
@@ -148,6 +150,8 @@ func serve(cfg Config, logger *slog.Logger) error {
 // server is a running standalone zabd.
 type server struct {
 	Addr     string
+	locks    []*datadir.Lock // the data dir's and the log dir's, held for the process's life
+	ln       stdnet.Listener // the client port, bound before storage is opened
 	eng      engine.Full
 	snap     *zab.Snapshotter
 	svc      *zab.Service
@@ -158,11 +162,26 @@ type server struct {
 	stop     chan struct{} // stops the rate sampler
 }
 
-// start recovers the data dir and starts serving clients.
+// start recovers the data dir and starts serving clients. Before it reads
+// or writes anything in the data dir and the log dir it locks them, and
+// before it opens storage it binds the client port: a second zabd on the
+// same dirs or the same port is refused without touching the first's files.
 func start(cfg Config, logger *slog.Logger) (*server, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, cli.Exit(fmt.Sprintf("creating data dir: %v", err), exitStorage)
+	s := &server{serveErr: make(chan error, 1), rates: newRateWindow(10*time.Second, time.Second), stop: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	if err := s.lockDirs(cfg); err != nil {
+		return nil, err
 	}
+	l, err := stdnet.Listen("tcp", cfg.ClientAddr)
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("listening on %s: %v", cfg.ClientAddr, err), exitListen)
+	}
+	s.ln = l
 	secret, err := loadSecret(filepath.Join(cfg.DataDir, "session.secret"))
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitStorage)
@@ -179,9 +198,13 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if me := (*engine.MismatchError)(nil); errors.As(err, &me) {
 		return nil, cli.Exit(fmt.Sprintf("data dir %s was written by engine %s; zabd was started with --engine %s (start it with --engine %s, or use another data dir)",
 			me.Dir, me.Found, me.Want, me.Found), exitStorage)
+	} else if errors.Is(err, engine.ErrStoreLocked) {
+		return nil, cli.Exit(fmt.Sprintf("the %s store in %s is open in another process (it holds the store's own lock, not %s): stop that process; %v",
+			cfg.Engine, filepath.Join(cfg.DataLogDir, engine.Subdir(cfg.Engine)), datadir.LockFile, err), exitInUse)
 	} else if err != nil {
 		return nil, cli.Exit(fmt.Sprintf("opening the %s engine in %s: %v", cfg.Engine, cfg.DataLogDir, err), exitStorage)
 	}
+	s.eng = eng
 	if n, ok := eng.(*engine.Native); !ok {
 		logger.Info("opened the log", "engine", cfg.Engine, "dir", cfg.DataLogDir, "last_zxid", eng.LastZxid().String())
 	} else if rep := n.OpenReport(); rep.TornTail {
@@ -189,14 +212,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	} else {
 		logger.Info("opened the log", "engine", cfg.Engine, "dir", cfg.DataLogDir, "report", rep.String())
 	}
-	s := &server{eng: eng, serveErr: make(chan error, 1), rates: newRateWindow(10*time.Second, time.Second), stop: make(chan struct{})}
 	go s.rates.sampleEvery(time.Second, eng, s.stop)
-	ok := false
-	defer func() {
-		if !ok {
-			s.Close()
-		}
-	}()
 
 	// Recovery: the newest readable snapshot (an older one if the newest
 	// is damaged), then the log replayed from its start zxid + 1.
@@ -294,13 +310,9 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	s.snap.Start(s.svc.WithTree)
 	s.snap.AfterApply(int64(last), n) // a long replayed tail soon gets a snapshot
 
-	l, err := stdnet.Listen("tcp", cfg.ClientAddr)
-	if err != nil {
-		return nil, cli.Exit(fmt.Sprintf("listening on %s: %v", cfg.ClientAddr, err), exitListen)
-	}
-	s.Addr = l.Addr().String()
+	s.Addr = s.ln.Addr().String()
 	logger.Info("serving", "addr", s.Addr, "data_dir", cfg.DataDir, "engine", cfg.Engine)
-	go func() { s.serveErr <- s.srv.Serve(l) }()
+	go func() { s.serveErr <- s.srv.Serve(s.ln) }()
 	ok = true
 	return s, nil
 }
@@ -324,10 +336,52 @@ func (s *server) Close() error {
 		s.svc.Close()
 		failed = s.svc.Failed()
 	}
-	if err := s.eng.Close(); err != nil && failed == nil {
-		failed = fmt.Errorf("closing the log: %w", err)
+	if s.ln != nil {
+		s.ln.Close() // the server closed it, unless it never got it
 	}
+	if s.eng != nil {
+		if err := s.eng.Close(); err != nil && failed == nil {
+			failed = fmt.Errorf("closing the log: %w", err)
+		}
+	}
+	for _, l := range s.locks { // last: nothing in the dirs is open now
+		l.Release()
+	}
+	s.locks = nil
 	return failed
+}
+
+// lockDirs creates the data dir and the log dir if needed and locks each
+// (once when they are the same directory), refusing dirs another process
+// holds with exitInUse.
+func (s *server) lockDirs(cfg Config) error {
+	owner := "zabd, clients on " + cfg.ClientAddr
+	var locked []os.FileInfo
+	for _, d := range []struct{ what, dir string }{{"data dir", cfg.DataDir}, {"data log dir", cfg.DataLogDir}} {
+		if err := os.MkdirAll(d.dir, 0o755); err != nil {
+			return cli.Exit(fmt.Sprintf("creating %s %s: %v", d.what, d.dir, err), exitStorage)
+		}
+		st, err := os.Stat(d.dir)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("%s %s: %v", d.what, d.dir, err), exitStorage)
+		}
+		same := false
+		for _, o := range locked {
+			same = same || os.SameFile(o, st)
+		}
+		if same {
+			continue
+		}
+		l, err := datadir.Acquire(d.dir, datadir.Options{What: d.what, Owner: owner})
+		if errors.Is(err, datadir.ErrHeld) {
+			return cli.Exit(err.Error(), exitInUse)
+		} else if err != nil {
+			return cli.Exit(err.Error(), exitStorage)
+		}
+		s.locks = append(s.locks, l)
+		locked = append(locked, st)
+	}
+	return nil
 }
 
 // loadSecret reads the data dir's session secret, making it on first start.
