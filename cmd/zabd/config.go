@@ -49,6 +49,11 @@ type Config struct {
 	// Repair (--repair, not a zoo.cfg key): cut a corrupt native log at
 	// the first bad record, moving the rest aside, before opening it.
 	Repair bool
+	// Servers are zoo.cfg's server.N lines, sorted by id. Until quorum
+	// mode exists, validate refuses an ensemble (see checkStandalone).
+	Servers []QuorumServer
+	// StandaloneEnabled is standaloneEnabled (default true).
+	StandaloneEnabled bool
 	// Raw holds every key as read, for the conf four-letter word.
 	Raw [][2]string
 }
@@ -86,6 +91,7 @@ func defaultConfig() Config {
 		ContainerCheckInterval: time.Minute,
 		SnapCount:              100000,
 		SnapRetainCount:        3,
+		StandaloneEnabled:      true,
 	}
 }
 
@@ -157,12 +163,23 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 			if kib, err = strconv.ParseInt(v, 10, 64); err == nil && kib > 0 {
 				c.LogSegmentBytes = kib << 10
 			}
+		case "standaloneEnabled":
+			c.StandaloneEnabled, err = strconv.ParseBool(v)
+		case "dynamicConfigFile":
+			err = fmt.Errorf("a dynamic configuration file is not supported (it lists an ensemble's servers, and quorum mode is not implemented yet); list server.N lines in zoo.cfg")
 		case "autopurge.purgeInterval":
 			var hours int
 			hours, err = strconv.Atoi(v)
 			c.PurgeInterval = time.Duration(max(hours, 0)) * time.Hour
 		default:
-			if !knownKeys[k] && !strings.HasPrefix(k, "server.") && !strings.HasPrefix(k, "group.") && !strings.HasPrefix(k, "weight.") {
+			if strings.HasPrefix(k, "server.") {
+				var qs QuorumServer
+				if qs, err = parseServerLine(k, v); err == nil {
+					c.Servers = append(c.Servers, qs)
+				}
+				break
+			}
+			if !knownKeys[k] && !strings.HasPrefix(k, "group.") && !strings.HasPrefix(k, "weight.") {
 				logger.Warn("zoo.cfg: unknown key ignored", "line", line, "key", k)
 			}
 		}
@@ -172,6 +189,19 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("reading zoo.cfg: %w", err)
+	}
+	sort.Slice(c.Servers, func(i, j int) bool { return c.Servers[i].ID < c.Servers[j].ID })
+	for i := 1; i < len(c.Servers); i++ {
+		if c.Servers[i].ID == c.Servers[i-1].ID {
+			return fmt.Errorf("zoo.cfg: server.%d is listed twice", c.Servers[i].ID)
+		}
+	}
+	if len(c.Servers) == 1 {
+		msg := "zoo.cfg: one server.N line: running standalone, as ZooKeeper does with standaloneEnabled=true"
+		if !c.StandaloneEnabled {
+			msg = "zoo.cfg: one server.N line with standaloneEnabled=false: running standalone (a quorum of one; reconfig is not supported)"
+		}
+		logger.Warn(msg, "server", c.Servers[0].ID)
 	}
 	if port != "" || addr != "" {
 		h, p, _ := stdnet.SplitHostPort(c.ClientAddr)
@@ -198,6 +228,9 @@ func loadZooCfg(path string, c *Config, logger *slog.Logger) error {
 func (c *Config) validate() error {
 	if c.TickTime <= 0 {
 		return fmt.Errorf("tickTime must be positive, got %v", c.TickTime)
+	}
+	if err := checkStandalone(c.Servers); err != nil {
+		return err
 	}
 	if c.MinSessionTimeout <= 0 {
 		c.MinSessionTimeout = 2 * c.TickTime

@@ -52,3 +52,70 @@ func TestParseZooCfgErrors(t *testing.T) {
 		t.Error("unknown engine accepted")
 	}
 }
+
+func TestParseServerLine(t *testing.T) {
+	for _, tc := range []struct {
+		key, value string
+		want       QuorumServer
+	}{
+		{"server.1", "127.0.0.1:2888:3888", QuorumServer{ID: 1, Addrs: []QuorumAddr{{"127.0.0.1", 2888, 3888}}}},
+		{"server.2", "zk2:2888:3888:participant;2181", QuorumServer{ID: 2, Addrs: []QuorumAddr{{"zk2", 2888, 3888}}, ClientAddr: "0.0.0.0:2181"}},
+		{"server.3", "zk3:2888:3888:observer;127.0.0.1:2183", QuorumServer{ID: 3, Addrs: []QuorumAddr{{"zk3", 2888, 3888}}, Observer: true, ClientAddr: "127.0.0.1:2183"}},
+		{"server.4", "[::1]:2888:3888", QuorumServer{ID: 4, Addrs: []QuorumAddr{{"::1", 2888, 3888}}}},
+		{"server.5", "a:1:2|b:3:4", QuorumServer{ID: 5, Addrs: []QuorumAddr{{"a", 1, 2}, {"b", 3, 4}}}},
+	} {
+		got, err := parseServerLine(tc.key, tc.value)
+		if err != nil {
+			t.Errorf("%s=%s: %v", tc.key, tc.value, err)
+			continue
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("%s=%s (-want +got):\n%s", tc.key, tc.value, d)
+		}
+	}
+	for _, bad := range [][2]string{
+		{"server.x", "a:1:2"}, {"server.1", "a"}, {"server.1", "a:1"}, {"server.1", "a:1:2:leader"},
+		{"server.1", "a:0:2"}, {"server.1", "a:1:99999"}, {"server.1", "[::1:1:2"}, {"server.1", ":1:2"},
+		{"server.1", "a:1:2;nope"}, {"server.1", "a:1:2|b:3:4:observer"}, {"server.1", "a:1:2:3:4"},
+	} {
+		if got, err := parseServerLine(bad[0], bad[1]); err == nil {
+			t.Errorf("%s=%s: got %+v, want an error", bad[0], bad[1], got)
+		}
+	}
+}
+
+// An ensemble is refused (each member would run standalone: split brain);
+// one server line runs standalone, as ZooKeeper does.
+func TestEnsembleConfigRefused(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name, cfg string
+		refused   bool
+	}{
+		{"three participants", "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n", true},
+		{"two participants", "server.1=a:1:2\nserver.2=b:1:2\n", true},
+		{"one participant and an observer", "server.1=a:1:2\nserver.9=b:1:2:observer\n", true},
+		{"one participant", "server.1=127.0.0.1:2888:3888;2181\n", false},
+		{"one participant, standaloneEnabled=false", "standaloneEnabled=false\nserver.1=a:1:2\n", false},
+		{"none", "tickTime=2000\n", false},
+	} {
+		c := defaultConfig()
+		if err := parseZooCfg(strings.NewReader("dataDir=/tmp/x\n"+tc.cfg), &c, quiet); err != nil {
+			t.Fatalf("%s: parse: %v", tc.name, err)
+		}
+		err := c.validate()
+		if tc.refused {
+			if err == nil || !strings.Contains(err.Error(), "quorum mode") || !strings.Contains(err.Error(), "server.1") {
+				t.Errorf("%s: got %v, want a refusal naming quorum mode and the servers", tc.name, err)
+			}
+		} else if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	for _, bad := range []string{"server.1=a:1:2\nserver.1=b:1:2\n", "dynamicConfigFile=/etc/zk/zoo.cfg.dynamic\n", "standaloneEnabled=maybe\n"} {
+		c := defaultConfig()
+		if err := parseZooCfg(strings.NewReader(bad), &c, quiet); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+}
