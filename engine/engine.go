@@ -28,8 +28,10 @@ type Engine interface {
 	// LastZxid returns the last durable record's zxid, 0 if none.
 	LastZxid() log.Zxid
 	// TruncateAfter durably removes every record above z. It fails with
-	// ErrBusy if appends are queued. If nothing at or below z remains the
-	// engine becomes empty (LastZxid 0).
+	// ErrBusy if appends are queued or being committed, and an Append
+	// made while it runs fails with ErrBusy: no append passes a truncate.
+	// If nothing at or below z remains the engine becomes empty
+	// (LastZxid 0).
 	TruncateAfter(z log.Zxid) error
 	// PurgeBefore may remove records below z (native: whole segments); it
 	// never removes a record >= z nor the last record, so LastZxid is
@@ -95,6 +97,7 @@ func (l *Latency) observe(d time.Duration, n uint64) {
 var (
 	// ErrClosed is returned by methods of a closed engine.
 	ErrClosed = errors.New("engine: closed")
-	// ErrBusy is returned by TruncateAfter while appends are queued.
+	// ErrBusy is returned by TruncateAfter while appends are queued or
+	// being committed, and by appends made while a truncate runs.
 	ErrBusy = errors.New("engine: appends in flight")
 )

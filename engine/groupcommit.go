@@ -92,10 +92,18 @@ type GroupCommitter struct {
 	err        error // sticky failure, wraps log.ErrSyncFailed
 	// paused is set when a batch failed for a full disk (it wraps
 	// log.ErrNoSpace): every append is refused with it until Resume.
-	paused  error
-	closing bool
-	stats   Stats
-	done    chan struct{} // closed when the flusher exits
+	paused error
+	// inflight: the flusher has taken a batch off the queue and not yet
+	// reported its outcome. A truncate is refused (ErrBusy) while it is
+	// set or the queue is not empty.
+	inflight bool
+	// truncating: a Truncate is cutting the store; appends are refused
+	// with ErrBusy meanwhile, since they would be admitted against a last
+	// zxid that is about to go (no append may pass a truncate).
+	truncating bool
+	closing    bool
+	stats      Stats
+	done       chan struct{} // closed when the flusher exits
 }
 
 type pending struct {
@@ -169,6 +177,8 @@ func (g *GroupCommitter) admit(recs []log.Record) error {
 		return g.err
 	case g.paused != nil:
 		return g.paused
+	case g.truncating:
+		return fmt.Errorf("%w: append during a truncate", ErrBusy)
 	}
 	return checkOrder(g.lastQueued, recs)
 }
@@ -249,6 +259,7 @@ func (g *GroupCommitter) flushLoop() {
 		rest := copy(g.queue, g.queue[len(batch):])
 		clear(g.queue[rest:])
 		g.queue = g.queue[:rest]
+		g.inflight = true
 		g.mu.Unlock()
 
 		recs = recs[:0]
@@ -263,6 +274,7 @@ func (g *GroupCommitter) flushLoop() {
 		// Still holding wmu, so a Truncate or Exclusive waiting for this
 		// commit sees its outcome.
 		g.mu.Lock()
+		g.inflight = false
 		var failed []*pending
 		switch {
 		case err != nil && errors.Is(err, log.ErrNoSpace) && g.err == nil:
@@ -307,25 +319,38 @@ func (g *GroupCommitter) setErr(err error) {
 
 // Truncate runs truncate, which durably removes every record above z and
 // returns the new last zxid, with the write side held. It fails with
-// ErrBusy while appends are queued, ErrClosed after Close, and the sticky
-// error after a failure; a failing truncate becomes the sticky failure.
+// ErrBusy while appends are queued or a batch is being committed,
+// ErrClosed after Close, and the sticky error after a failure; a failing
+// truncate becomes the sticky failure. Appends made while truncate runs
+// are refused with ErrBusy: none is admitted against the old last zxid,
+// so none can be committed after the cut.
 func (g *GroupCommitter) Truncate(z log.Zxid, truncate func() (log.Zxid, error)) error {
-	// Checked before and after taking wmu: fail fast rather than wait for
-	// a commit in flight, and be sure nothing was queued meanwhile.
-	if err := g.truncateAllowed(z); err != nil {
+	// Checked before taking wmu too: fail fast rather than wait for a
+	// commit in flight.
+	g.mu.Lock()
+	err := g.truncateAllowed(z)
+	g.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
+	g.mu.Lock()
 	if err := g.truncateAllowed(z); err != nil {
+		g.mu.Unlock()
 		return err
 	}
-	if g.LastZxid() <= z {
+	if g.durable <= z {
+		g.mu.Unlock()
 		return nil
 	}
+	g.truncating = true
+	g.mu.Unlock()
+
 	last, err := truncate()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.truncating = false
 	if err != nil {
 		g.setErr(err)
 		return g.err
@@ -333,23 +358,22 @@ func (g *GroupCommitter) Truncate(z log.Zxid, truncate func() (log.Zxid, error))
 	if last > z {
 		panic(fmt.Sprintf("engine: truncate after %v left last zxid %v", z, last))
 	}
-	g.durable = last
-	if len(g.queue) == 0 {
-		g.lastQueued = last
-	}
+	// Nothing was admitted while truncating, and nothing was queued or in
+	// flight before: the queue is empty.
+	g.durable, g.lastQueued = last, last
 	return nil
 }
 
+// truncateAllowed says why a truncate may not start now, if it may not.
+// Caller holds mu.
 func (g *GroupCommitter) truncateAllowed(z log.Zxid) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	switch {
 	case g.closing:
 		return ErrClosed
 	case g.err != nil:
 		return g.err
-	case len(g.queue) > 0:
-		return fmt.Errorf("%w: truncate after %v with %d appends queued", ErrBusy, z, len(g.queue))
+	case len(g.queue) > 0 || g.inflight:
+		return fmt.Errorf("%w: truncate after %v with %d appends queued (in flight: %v)", ErrBusy, z, len(g.queue), g.inflight)
 	}
 	return nil
 }

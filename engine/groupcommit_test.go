@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -284,4 +285,85 @@ func TestGroupCommitterPausesOnNoSpace(t *testing.T) {
 		e = newGCEngine(t, engine.GroupCommitOptions{})
 	}
 	e.Close()
+}
+
+// No append passes a truncate: an append made while the truncation runs
+// is refused with ErrBusy, never committed after the cut (it was admitted
+// against the old last zxid, so it would leave a gap).
+func TestGroupCommitterAppendDuringTruncate(t *testing.T) {
+	ctx := context.Background()
+	e := newGCEngine(t, engine.GroupCommitOptions{})
+	defer e.Close()
+	if err := e.Append(ctx, enginetest.Recs(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	var during <-chan error
+	err := e.Truncate(5, func() (log.Zxid, error) {
+		during = e.AppendAsync(enginetest.Recs(11, 1))
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.recs = e.recs[:5]
+		return 5, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-during; !errors.Is(err, engine.ErrBusy) {
+		t.Fatalf("append during the truncate: got %v, want ErrBusy", err)
+	}
+	if got := e.LastZxid(); got != 5 {
+		t.Fatalf("LastZxid after the truncate = %v, want 5", got)
+	}
+	// After the truncate, appends continue from the cut.
+	if err := e.Append(ctx, enginetest.Recs(6, 2)); err != nil {
+		t.Fatalf("append after the truncate: %v", err)
+	}
+	e.mu.Lock()
+	var got []log.Zxid
+	for _, r := range e.recs {
+		got = append(got, r.Zxid)
+	}
+	e.mu.Unlock()
+	if d := cmp.Diff([]log.Zxid{1, 2, 3, 4, 5, 6, 7}, got); d != "" {
+		t.Fatalf("records (-want +got):\n%s", d)
+	}
+}
+
+// A batch the flusher has taken off the queue but not committed yet (it
+// waits for the write side, here held by Exclusive) counts as queued: a
+// truncate then fails at once with ErrBusy rather than cut under it.
+func TestGroupCommitterTruncateWithBatchInFlight(t *testing.T) {
+	ctx := context.Background()
+	e := newGCEngine(t, engine.GroupCommitOptions{})
+	defer e.Close()
+	if err := e.Append(ctx, enginetest.Recs(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	var pending <-chan error
+	err := e.Exclusive(func(log.Zxid) error {
+		pending = e.AppendAsync(enginetest.Recs(11, 1))
+		if !e.WaitInFlight(10 * time.Second) {
+			return errors.New("the flusher did not take the batch within 10 s")
+		}
+		res := make(chan error, 1)
+		go func() { res <- e.TruncateAfter(5) }()
+		select {
+		case err := <-res:
+			if !errors.Is(err, engine.ErrBusy) {
+				return fmt.Errorf("truncate with a batch in flight: got %v, want ErrBusy", err)
+			}
+		case <-time.After(10 * time.Second):
+			return errors.New("truncate with a batch in flight blocked instead of failing with ErrBusy")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-pending; err != nil {
+		t.Fatalf("the batch in flight: %v", err)
+	}
+	if got := e.LastZxid(); got != 11 {
+		t.Fatalf("LastZxid = %v, want 11", got)
+	}
 }
