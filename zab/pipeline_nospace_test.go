@@ -2,6 +2,7 @@ package zab
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +37,44 @@ func createReq(path, data string) tree.Request {
 	return tree.Request{Op: tree.OpCreate, Path: path, Data: []byte(data), ACL: tree.OpenACLUnsafe}
 }
 
+// gatedStorage is a native engine whose append outcomes can be held back
+// from the pipeline (the appends themselves go through at once).
+type gatedStorage struct {
+	*engine.Native
+	mu   sync.Mutex
+	hold chan struct{} // nil: outcomes pass at once
+}
+
+// holdOutcomes holds every append's outcome from now on until release.
+func (g *gatedStorage) holdOutcomes() (release func()) {
+	hold := make(chan struct{})
+	g.mu.Lock()
+	g.hold = hold
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		g.hold = nil
+		g.mu.Unlock()
+		close(hold)
+	}
+}
+
+func (g *gatedStorage) AppendAsync(recs []log.Record) <-chan error {
+	inner := g.Native.AppendAsync(recs)
+	g.mu.Lock()
+	hold := g.hold
+	g.mu.Unlock()
+	if hold == nil {
+		return inner
+	}
+	out := make(chan error, 1)
+	go func() {
+		<-hold
+		out <- <-inner
+	}()
+	return out
+}
+
 // describeReplayed replays the engine's log into a fresh tree and
 // describes it, to compare with the live tree.
 func describeReplayed(t *testing.T, eng engine.Engine) string {
@@ -66,7 +105,8 @@ func TestPipelineDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	p, err := NewPipeline(PipelineConfig{Tree: tree.New(tree.Config{}), Storage: eng, Epoch: 1})
+	gated := &gatedStorage{Native: eng}
+	p, err := NewPipeline(PipelineConfig{Tree: tree.New(tree.Config{}), Storage: gated, Epoch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +126,15 @@ func TestPipelineDiskFull(t *testing.T) {
 		err error
 	}
 	answers := make(chan answer, 2)
+	// The create's outcome is held back from the applier until the
+	// setData is prepped: otherwise, on a busy machine, the applier may
+	// see the failure first and the setData is prepped against a tree
+	// without /b (NoNode), which is right but not what this tests.
+	release := gated.holdOutcomes()
 	p.Submit(1, createReq("/b", "x"), func(res tree.Result, err error) { answers <- answer{res, err} })
 	p.Submit(1, tree.Request{Op: tree.OpSetData, Path: "/b", Data: []byte("y"), Version: 0},
 		func(res tree.Result, err error) { answers <- answer{res, err} })
+	release()
 	for i := 0; i < 2; i++ {
 		select {
 		case a := <-answers:

@@ -125,12 +125,20 @@ func TestSnapshotterWithPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := tree.New(tree.Config{})
-	p, err := NewPipeline(PipelineConfig{Tree: tr, Storage: eng, Epoch: 1, AfterApply: snap.AfterApply})
+	// The applier tells the snapshotter of a batch after answering it;
+	// each write waits for that too, so whether a kick is there to see
+	// does not depend on how the goroutines were scheduled.
+	applied := make(chan int, 1024)
+	afterApply := func(last int64, n int) {
+		snap.AfterApply(last, n)
+		applied <- n
+	}
+	p, err := NewPipeline(PipelineConfig{Tree: tr, Storage: eng, Epoch: 1, AfterApply: afterApply})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	i := 0
+	i, seen := 0, 0 // writes made, and writes the snapshotter was told of
 	var live []string // paths created and not deleted, oldest first
 	write := func() {
 		req := tree.Request{Op: tree.OpCreate, Path: fmt.Sprintf("/n%04d", i), Data: []byte{byte(i)}, ACL: tree.OpenACLUnsafe}
@@ -158,6 +166,14 @@ func TestSnapshotterWithPipeline(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("write %d not answered", i)
+		}
+		for seen < i {
+			select {
+			case n := <-applied:
+				seen += n
+			case <-time.After(10 * time.Second):
+				t.Fatalf("write %d: the snapshotter was not told of it", i)
+			}
 		}
 	}
 	fuzzy := func(fn func(*tree.Tree)) {
