@@ -18,7 +18,9 @@ import (
 // xids for auth; ZooKeeper echoes both.
 
 // maxInflight bounds one connection's writes in flight; the reader stops
-// reading (TCP back-pressure) until some complete.
+// reading (TCP back-pressure) until some complete. Config's
+// MaxConnOutstandingBytes bounds their bytes, and the server's writeBudget
+// bounds all connections' together.
 const maxInflight = 1000
 
 // conn is one client connection. The reader goroutine (serve) owns the
@@ -44,11 +46,13 @@ type conn struct {
 	outBytes int
 	writing  bool // someone (writeLoop or an inline attempt) is writing to the socket
 	inflight int  // writes submitted and not yet answered
-	closing  bool
-	reason   string
-	sid      SessionID
-	timeout  time.Duration
-	auth     []tree.Id // immutable once published; replaced on change
+	// inflightBytes is the request frame bytes of those writes.
+	inflightBytes int64
+	closing       bool
+	reason        string
+	sid           SessionID
+	timeout       time.Duration
+	auth          []tree.Id // immutable once published; replaced on change
 
 	// stats, guarded by mu
 	received, sent uint64
@@ -89,6 +93,7 @@ func (c *conn) closeWith(reason string) {
 	c.wcond.Broadcast()
 	c.icond.Broadcast()
 	c.mu.Unlock()
+	c.srv.budget.wake() // a reader waiting for the server's budget gives up
 	c.nc.Close()
 }
 
@@ -325,7 +330,7 @@ func (c *conn) readLoop() error {
 		default:
 			return c.protocolError("decoding "+hdr.Op.String()+" request", err)
 		}
-		if !c.handle(hdr, req) {
+		if !c.handle(hdr, req, int64(len(frame))) {
 			return nil
 		}
 		if len(frame) > 4096 {
@@ -422,7 +427,9 @@ func (c *conn) establish(sid SessionID, timeout time.Duration) {
 }
 
 // handle dispatches one request; false ends the connection.
-func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
+// handle answers one request; size is its frame's length. It returns false
+// when the connection is done.
+func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool {
 	p := c.srv.proc
 	c.mu.Lock()
 	sid := c.sid
@@ -506,8 +513,11 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 		return true
 	}
 	if hdr.Op.IsWrite() || hdr.Op == tree.OpSync {
+		// Room on this connection, then in the server's budget; until
+		// there is, nothing more is read from this client.
+		maxBytes := c.srv.cfg.MaxConnOutstandingBytes
 		c.mu.Lock()
-		for c.inflight >= maxInflight && !c.closing {
+		for (c.inflight >= maxInflight || (c.inflight > 0 && c.inflightBytes+size > maxBytes)) && !c.closing {
 			c.icond.Wait()
 		}
 		if c.closing {
@@ -517,7 +527,16 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 			return false
 		}
 		c.inflight++
+		c.inflightBytes += size
 		c.mu.Unlock()
+		if !c.srv.budget.acquire(size, c.isClosing) {
+			c.mu.Lock()
+			c.inflight--
+			c.inflightBytes -= size
+			c.icond.Broadcast()
+			c.mu.Unlock()
+			return false
+		}
 		op, xid := hdr.Op, hdr.Xid
 		p.Submit(sid, req, func(res tree.Result, err error) {
 			if err != nil {
@@ -535,8 +554,10 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request) bool {
 			}
 			c.sendReply(xid, zxid, op, res)
 			c.srv.stats.latency(c.srv.cfg.Now().Sub(start))
+			c.srv.budget.release(size)
 			c.mu.Lock()
 			c.inflight--
+			c.inflightBytes -= size
 			c.lastZxid = zxid
 			c.icond.Broadcast()
 			c.mu.Unlock()

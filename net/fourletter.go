@@ -109,6 +109,11 @@ func (s *Server) fourLetterOutput(word string) string {
 		kv("packets_sent", sn.sent)
 		kv("num_alive_connections", len(s.connections()))
 		kv("outstanding_requests", s.outstanding())
+		// zabd's: the server-wide budget of writes in flight (see Config).
+		bc, bb, bw := s.budget.snapshot()
+		kv("outstanding_writes", bc)
+		kv("outstanding_write_bytes", bb)
+		kv("readers_throttled", bw)
 		kv("znode_count", st.NodeCount)
 		kv("watch_count", watches)
 		kv("watched_paths", paths)

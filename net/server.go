@@ -17,6 +17,13 @@ import (
 // DefaultMaxBuffer is jute.maxbuffer's default: the largest frame accepted.
 const DefaultMaxBuffer = 0xfffff
 
+// Defaults of the bounds on writes in flight (see Config).
+const (
+	DefaultGlobalOutstandingLimit  = 1000 // ZooKeeper's globalOutstandingLimit default
+	DefaultGlobalOutstandingBytes  = 64 << 20
+	DefaultMaxConnOutstandingBytes = 16 << 20
+)
+
 // DefaultFourLetterWords is the default 4lw.commands.whitelist: the
 // harmless, read-only ones.
 var DefaultFourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "isro"}
@@ -35,6 +42,16 @@ type Config struct {
 	// MaxOutboundBytes bounds a connection's unsent bytes; a client that
 	// lets more pile up is disconnected. Default 64 MiB.
 	MaxOutboundBytes int
+	// GlobalOutstandingLimit bounds the writes (and syncs) in flight
+	// across all connections, as ZooKeeper's globalOutstandingLimit
+	// (default 1000); GlobalOutstandingBytes bounds their request bytes
+	// (default 64 MiB), and MaxConnOutstandingBytes one connection's
+	// (default 16 MiB). Past a bound the server stops reading from the
+	// client that would cross it until answers make room; nothing read is
+	// dropped, and a request alone in flight is always let in.
+	GlobalOutstandingLimit  int
+	GlobalOutstandingBytes  int64
+	MaxConnOutstandingBytes int64
 	// Conf lists the configuration for the conf word, in order.
 	Conf [][2]string
 	// Dirs returns the data and log dir sizes for the dirs word.
@@ -61,6 +78,15 @@ func (c *Config) fill() {
 	}
 	if c.MaxOutboundBytes <= 0 {
 		c.MaxOutboundBytes = 64 << 20
+	}
+	if c.GlobalOutstandingLimit <= 0 {
+		c.GlobalOutstandingLimit = DefaultGlobalOutstandingLimit
+	}
+	if c.GlobalOutstandingBytes <= 0 {
+		c.GlobalOutstandingBytes = DefaultGlobalOutstandingBytes
+	}
+	if c.MaxConnOutstandingBytes <= 0 {
+		c.MaxConnOutstandingBytes = DefaultMaxConnOutstandingBytes
 	}
 	if c.Version == "" {
 		c.Version = "3.8.4-zabd"
@@ -90,6 +116,7 @@ type Server struct {
 
 	nextID atomic.Uint64
 	stats  serverStats
+	budget *writeBudget // writes in flight across all connections
 	start  time.Time
 }
 
@@ -104,6 +131,7 @@ func NewServer(cfg Config, p Processor) *Server {
 		bySession: make(map[SessionID]*conn),
 		perIP:     make(map[string]int),
 		start:     cfg.Now(),
+		budget:    newWriteBudget(cfg.GlobalOutstandingLimit, cfg.GlobalOutstandingBytes),
 	}
 	for _, w := range cfg.FourLetterWords {
 		s.four[strings.TrimSpace(w)] = true

@@ -54,6 +54,14 @@ type Config struct {
 	Servers []QuorumServer
 	// StandaloneEnabled is standaloneEnabled (default true).
 	StandaloneEnabled bool
+	// GlobalOutstandingLimit is globalOutstandingLimit: writes in flight
+	// across all connections (default 1000, as ZooKeeper);
+	// GlobalOutstandingBytes and ConnOutstandingBytes (zabd's keys
+	// globalOutstandingBytes and connectionOutstandingBytes) bound their
+	// request bytes server-wide and per connection. 0: net's defaults.
+	GlobalOutstandingLimit int
+	GlobalOutstandingBytes int64
+	ConnOutstandingBytes   int64
 	// Raw holds every key as read, for the conf four-letter word.
 	Raw [][2]string
 }
@@ -76,7 +84,7 @@ var knownKeys = map[string]bool{
 	"initLimit": true, "syncLimit": true, "preAllocSize": true,
 	"forceSync": true, "admin.enableServer": true, "admin.serverPort": true,
 	"standaloneEnabled": true, "reconfigEnabled": true, "electionAlg": true,
-	"globalOutstandingLimit": true, "leaderServes": true, "peerType": true,
+	"leaderServes": true, "peerType": true,
 	"syncEnabled": true, "metricsProvider.className": true,
 }
 
@@ -163,6 +171,16 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 			if kib, err = strconv.ParseInt(v, 10, 64); err == nil && kib > 0 {
 				c.LogSegmentBytes = kib << 10
 			}
+		case "globalOutstandingLimit", "zookeeper.globalOutstandingLimit":
+			c.GlobalOutstandingLimit, err = positiveInt(v)
+		case "globalOutstandingBytes":
+			var n int
+			n, err = positiveInt(v)
+			c.GlobalOutstandingBytes = int64(n)
+		case "connectionOutstandingBytes":
+			var n int
+			n, err = positiveInt(v)
+			c.ConnOutstandingBytes = int64(n)
 		case "standaloneEnabled":
 			c.StandaloneEnabled, err = strconv.ParseBool(v)
 		case "dynamicConfigFile":
@@ -301,6 +319,15 @@ func millis(v string) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(n) * time.Millisecond, nil
+}
+
+// positiveInt parses a whole number above zero.
+func positiveInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err == nil && n <= 0 {
+		err = fmt.Errorf("must be above zero")
+	}
+	return n, err
 }
 
 func parseIntAnyBase(v string) (int, error) {

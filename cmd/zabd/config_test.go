@@ -119,3 +119,21 @@ func TestEnsembleConfigRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestOutstandingLimits(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := defaultConfig()
+	in := "globalOutstandingLimit=500\nglobalOutstandingBytes=1048576\nconnectionOutstandingBytes=65536\n"
+	if err := parseZooCfg(strings.NewReader(in), &c, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if c.GlobalOutstandingLimit != 500 || c.GlobalOutstandingBytes != 1<<20 || c.ConnOutstandingBytes != 64<<10 {
+		t.Fatalf("got %d, %d, %d", c.GlobalOutstandingLimit, c.GlobalOutstandingBytes, c.ConnOutstandingBytes)
+	}
+	for _, bad := range []string{"globalOutstandingLimit=0", "globalOutstandingBytes=-1", "connectionOutstandingBytes=lots"} {
+		c := defaultConfig()
+		if err := parseZooCfg(strings.NewReader(bad), &c, quiet); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -231,7 +231,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, cli.Exit(fmt.Sprintf("restoring a snapshot: %v", err), exitStorage)
 	}
 	if snapInfo.Path != "" {
-		logger.Info("restored snapshot", "file", snapInfo.Path, "start_zxid", meta.StartZxid.String(),
+		logger.Info("restored snapshot", "file", snapInfo.Path, "start_zxid", meta.StartZxid.String(), "end_zxid", endZxidString(meta),
 			"znodes", meta.Nodes, "sessions", meta.Sessions, "bytes", snapInfo.Bytes,
 			"took", time.Since(began).Round(time.Millisecond))
 	}
@@ -298,8 +298,12 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		MaxClientCnxns:    cfg.MaxClientCnxns,
 		MaxBuffer:         cfg.MaxBuffer,
 		FourLetterWords:   cfg.FourLetterWords,
-		SuperDigest:       cfg.SuperDigest,
-		Conf:              cfg.confDump(),
+		// Bounds on writes in flight, by count and bytes.
+		GlobalOutstandingLimit:  cfg.GlobalOutstandingLimit,
+		GlobalOutstandingBytes:  cfg.GlobalOutstandingBytes,
+		MaxConnOutstandingBytes: cfg.ConnOutstandingBytes,
+		SuperDigest:             cfg.SuperDigest,
+		Conf:                    cfg.confDump(),
 		Dirs: func() (int64, int64) {
 			return dirSize(cfg.DataDir), dirSize(cfg.DataLogDir)
 		},
