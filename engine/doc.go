@@ -48,4 +48,9 @@
 // files under <dataDir>/snapshot (written as .tmp, fsynced, renamed,
 // directory fsynced; newest valid one restored, older ones as fallback).
 // Retention (zab.Snapshotter) purges the store and the engine together.
+// Files are named by the zxid the walk began at; whether one can stand
+// for the state at a zxid z, which a cut of the log at z must ask, is
+// SnapshotStore.UsableFor (the rule is snapshot.Meta.UsableFor: its walk
+// also ended at or before z), which reads only the file's header and
+// trailer.
 package engine

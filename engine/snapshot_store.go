@@ -31,7 +31,9 @@ const (
 // "snapshot." and 16 lower-case hex digits, so names sort in zxid order.
 func SnapshotName(z log.Zxid) string { return fmt.Sprintf("%s%016x", snapPrefix, uint64(z)) }
 
-// SnapshotInfo names one stored snapshot.
+// SnapshotInfo names one stored snapshot. It holds what the directory
+// listing says (List reads no file); the end zxid is in the file's
+// trailer: ReadMeta, UsableFor.
 type SnapshotInfo struct {
 	StartZxid log.Zxid
 	Path      string // the file's path in the store's FS
@@ -180,7 +182,8 @@ func (s *SnapshotStore) Open(info SnapshotInfo) (io.ReadCloser, error) {
 }
 
 // Load reads one stored snapshot into a new tree built with cfg (LastZxid
-// = its start zxid). Errors name the file; damage matches
+// = its start zxid); the Meta says where its walk ended, if it is of a
+// version that records it. Errors name the file; damage matches
 // snapshot.ErrCorrupt, and so does a header whose start zxid is not the
 // one in the file name.
 func (s *SnapshotStore) Load(info SnapshotInfo, cfg tree.Config) (*tree.Tree, snapshot.Meta, error) {
@@ -198,6 +201,52 @@ func (s *SnapshotStore) Load(info SnapshotInfo, cfg tree.Config) (*tree.Tree, sn
 		return nil, snapshot.Meta{}, fmt.Errorf("engine: snapshot %s: %w", info.Path, err)
 	}
 	return t, m, nil
+}
+
+// ReadMeta reads what a stored snapshot says about itself without reading
+// its body (snapshot.ReadMeta: the header and the trailer, two small
+// reads): its start and end zxids, time, version and size. Errors name the
+// file; damage matches snapshot.ErrCorrupt, and so does a header whose
+// start zxid is not the one in the file name.
+func (s *SnapshotStore) ReadMeta(info SnapshotInfo) (snapshot.Meta, error) {
+	f, err := s.fs.Open(info.Path)
+	if err != nil {
+		return snapshot.Meta{}, fmt.Errorf("engine: opening snapshot: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return snapshot.Meta{}, fmt.Errorf("engine: snapshot %s: %w", info.Path, err)
+	}
+	m, err := snapshot.ReadMeta(f, fi.Size())
+	if err != nil {
+		return snapshot.Meta{}, fmt.Errorf("engine: snapshot %s: %w", info.Path, err)
+	}
+	if m.StartZxid != info.StartZxid {
+		err := &snapshot.CorruptError{InHeader: true, Offset: 8, Reason: fmt.Sprintf("start zxid %v, file name says %v", m.StartZxid, info.StartZxid)}
+		return snapshot.Meta{}, fmt.Errorf("engine: snapshot %s: %w", info.Path, err)
+	}
+	return m, nil
+}
+
+// UsableFor applies snapshot.Meta.UsableFor to a stored snapshot: whether
+// it can stand for the state at zxid z (its walk began and ended at or
+// before z), as a cut of the log at z (--repair, TRUNC) or a replay to z
+// needs. One that starts after z is not read (its Meta then holds only
+// StartZxid); otherwise ReadMeta reads its header and trailer, and the
+// Meta it returns says why (EndZxid, or EndKnown false for a version 1
+// snapshot, which is never usable for a cut). With an error (the file
+// cannot be read, or its header or trailer is damaged) the snapshot cannot
+// be proven usable either: usable is false.
+func (s *SnapshotStore) UsableFor(info SnapshotInfo, z log.Zxid) (m snapshot.Meta, usable bool, err error) {
+	if info.StartZxid > z {
+		return snapshot.Meta{StartZxid: info.StartZxid}, false, nil
+	}
+	m, err = s.ReadMeta(info)
+	if err != nil {
+		return snapshot.Meta{StartZxid: info.StartZxid}, false, err
+	}
+	return m, m.UsableFor(z), nil
 }
 
 // LoadNewest restores the newest readable snapshot. Each one that fails to

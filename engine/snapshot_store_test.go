@@ -16,6 +16,7 @@ import (
 	"zabd/log/vfs"
 	"zabd/log/vfs/errorfs"
 	"zabd/snapshot"
+	"zabd/snapshot/snapshottest"
 	"zabd/tree"
 )
 
@@ -375,4 +376,133 @@ func TestSnapshotStoreRemovesStaleTmp(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSave(t, s, 0x100000001)
+}
+
+// saveSpan saves a snapshot whose walk began at start and ended at end:
+// the tree's LastZxid moves from start to end between its chunks, as
+// txns applied during a fuzzy walk move it.
+func saveSpan(t testing.TB, s *SnapshotStore, start, end log.Zxid) SnapshotInfo {
+	t.Helper()
+	tr := snapTree(t, start)
+	calls := 0
+	src := func(fn func(*tree.Tree)) {
+		calls++
+		if calls == 2 {
+			tr.SetLastZxid(int64(end))
+		}
+		fn(tr)
+	}
+	info, err := s.Save(func(w io.Writer) (log.Zxid, error) {
+		m, err := snapshot.Write(w, src, snapshot.Options{ChunkNodes: 1, Now: func() time.Time { return time.UnixMilli(1) }})
+		if err == nil && (m.StartZxid != start || m.EndZxid != end) {
+			t.Fatalf("wrote [%v, %v], want [%v, %v]", m.StartZxid, m.EndZxid, start, end)
+		}
+		return m.StartZxid, err
+	})
+	if err != nil {
+		t.Fatalf("save [%v, %v]: %v", start, end, err)
+	}
+	return info
+}
+
+// rewriteFile replaces a file of fs by f(its bytes).
+func rewriteFile(t testing.TB, fs vfs.FS, p string, f func([]byte) []byte) {
+	t.Helper()
+	b, err := vfs.ReadFile(fs, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = f(b)
+	if err := fs.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := vfs.WriteFile(fs, p, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotStoreUsableFor applies the rule "usable for the state at z
+// only if the walk began and ended at or before z" to stored files,
+// reading only their header and trailer: a snapshot that straddles z is
+// not usable, nor is a version 1 one (its end is unknown), nor one whose
+// trailer or header is damaged (with the error naming the file).
+func TestSnapshotStoreUsableFor(t *testing.T) {
+	fs := vfs.NewMem()
+	s, err := OpenSnapshotStore(fs, "/snap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	still := saveSpan(t, s, 0x100000010, 0x100000010)
+	fuzzy := saveSpan(t, s, 0x100000020, 0x100000030)
+	old := saveSpan(t, s, 0x100000040, 0x100000040)
+	rewriteFile(t, fs, old.Path, func(b []byte) []byte {
+		v1, err := snapshottest.Version1(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v1
+	})
+	badTrailer := saveSpan(t, s, 0x100000050, 0x100000050)
+	rewriteFile(t, fs, badTrailer.Path, func(b []byte) []byte { b[len(b)-3] ^= 0x10; return b })
+	misnamed := SnapshotInfo{StartZxid: 0x100000011, Path: "/snap/" + SnapshotName(0x100000011)}
+	if err := vfs.WriteFile(fs, misnamed.Path, mustRead(t, fs, still.Path)); err != nil {
+		t.Fatal(err)
+	}
+	rows := []struct {
+		name       string
+		info       SnapshotInfo
+		z          log.Zxid
+		want       bool
+		wantEnd    log.Zxid
+		wantErr    string // "" for none; else a part of the message (the error matches snapshot.ErrCorrupt)
+		wantUnread bool   // starts after z: no file read
+	}{
+		{"still walk, at its zxid", still, 0x100000010, true, 0x100000010, "", false},
+		{"still walk, after", still, 0x100000025, true, 0x100000010, "", false},
+		{"still walk, before", still, 0x10000000f, false, 0, "", true},
+		{"straddles z", fuzzy, 0x100000025, false, 0x100000030, "", false},
+		{"straddles z at its start", fuzzy, 0x100000020, false, 0x100000030, "", false},
+		{"fuzzy walk, z at its end", fuzzy, 0x100000030, true, 0x100000030, "", false},
+		{"version 1, z after its start", old, 0x200000000, false, 0, "", false},
+		{"damaged trailer", badTrailer, 0x200000000, false, 0, "trailer checksum", false},
+		{"start zxid not the file name's", misnamed, 0x200000000, false, 0, "file name says", false},
+	}
+	for _, tc := range rows {
+		t.Run(tc.name, func(t *testing.T) {
+			m, usable, err := s.UsableFor(tc.info, tc.z)
+			if usable != tc.want {
+				t.Errorf("UsableFor(%v) of %s: got %v, want %v (meta %+v, err %v)", tc.z, tc.info.Path, usable, tc.want, m, err)
+			}
+			if tc.wantErr == "" && err != nil {
+				t.Errorf("got error %v, want none", err)
+			}
+			if tc.wantErr != "" && (!errors.Is(err, snapshot.ErrCorrupt) || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), tc.info.Path)) {
+				t.Errorf("got error %v, want a corruption error naming %s and mentioning %q", err, tc.info.Path, tc.wantErr)
+			}
+			if m.StartZxid != tc.info.StartZxid || m.EndZxid != tc.wantEnd || (m.Version == 0) != (tc.wantUnread || tc.wantErr != "") {
+				t.Errorf("got meta %+v, want start %v end %v (read: %v)", m, tc.info.StartZxid, tc.wantEnd, !tc.wantUnread && tc.wantErr == "")
+			}
+		})
+	}
+	// Load agrees with ReadMeta on the end, and still loads a version 1
+	// snapshot (recovery replays the whole log after it).
+	for _, info := range []SnapshotInfo{still, fuzzy, old} {
+		_, lm, err := s.Load(info, tree.Config{})
+		if err != nil {
+			t.Fatalf("load %s: %v", info.Path, err)
+		}
+		rm, err := s.ReadMeta(info)
+		if err != nil || rm.EndZxid != lm.EndZxid || rm.Version != lm.Version || rm.Bytes != lm.Bytes {
+			t.Errorf("%s: ReadMeta %+v %v, Load %+v", info.Path, rm, err, lm)
+		}
+	}
+}
+
+func mustRead(t testing.TB, fs vfs.FS, p string) []byte {
+	t.Helper()
+	b, err := vfs.ReadFile(fs, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -23,24 +23,44 @@
 // the snapshot, setting LastZxid = StartZxid, and replaying the log from
 // StartZxid+1 yields exactly the live tree.
 //
+// Meta.EndZxid is the tree's LastZxid when the walk ended (read in the
+// last chunk): every txn whose effect the snapshot may hold is <= EndZxid.
+// So the snapshot spans [StartZxid, EndZxid] (closed), and it can stand
+// for the state at a zxid Z only if StartZxid <= Z and EndZxid <= Z
+// (Meta.UsableFor). One that straddles Z (start <= Z < end) may hold txns
+// above Z; replay cannot take them out. Callers that cut the log at Z
+// (--repair, a follower's TRUNC) or replay to Z must apply the rule.
+// Plain recovery replays the whole log after StartZxid and so needs no
+// end: the log holds every txn the tree ever applied, unless it was cut
+// after the snapshot was taken.
+//
+// Version 1 snapshots did not record their end. A reader reports it
+// unknown (Meta.EndKnown false, EndZxid 0) and UsableFor is false for
+// them at every Z: the end may be anywhere at or after the start, so no
+// cut can be proven safe. Plain recovery uses them as it always did.
+//
 // Invariants of a written stream:
 //   - node paths strictly increase in path order (tree.ComparePaths), so a
 //     parent precedes its children: a node present when the walk passed
 //     its position is written, and a node created behind the walk is
 //     written with none of its descendants;
 //   - the end record's counts equal the records before it;
-//   - the checksum covers the header and every decompressed byte before it.
+//   - the checksum covers the header and every decompressed byte before it;
+//   - start zxid <= end zxid; the trailer's checksum covers the header and
+//     the end zxid, so a trailer belongs to its header.
 //
-// # Format, version 1
+// # Format, version 2
 //
-// Integers in the header and the checksum are big-endian; in the body,
-// "uvarint" and "varint" are encoding/binary's (varint is zig-zag).
+// Integers in the header, the checksum and the trailer are big-endian; in
+// the body, "uvarint" and "varint" are encoding/binary's (varint is
+// zig-zag).
 //
 //	file
-//	+---------------------+--------------------------------------------+
-//	| header, 32 bytes    | body: one zstd stream (klauspost/compress) |
-//	| (not compressed)    | whose decompressed content is below        |
-//	+---------------------+--------------------------------------------+
+//	+------------------+-----------------------------------+-------------------+
+//	| header, 32 bytes | body: one zstd stream             | trailer, 16 bytes |
+//	| (not compressed) | (klauspost/compress) whose        | (not compressed)  |
+//	|                  | decompressed content is below     |                   |
+//	+------------------+-----------------------------------+-------------------+
 //
 //	header
 //	+--------+---------+------------+--------------+-------------------------+
@@ -48,6 +68,13 @@
 //	| "ZBDS" | uint32  | uint64     | int64 ms     | uint64                  |
 //	| 4      | 4       | 8          | 8            | 8                       |
 //	+--------+---------+------------+--------------+-------------------------+
+//
+//	trailer: the last 16 bytes of the file, written after the walk
+//	+------------+--------------------------------------------------------+
+//	| end zxid   | xxhash64 (seed 0) of the 32 header bytes followed by   |
+//	| uint64     | the 8 end zxid bytes                                   |
+//	| 8          | 8                                                      |
+//	+------------+--------------------------------------------------------+
 //
 //	decompressed body: records, each led by a tag byte, then the checksum
 //	+-----------------+----------------+-----+----------------+------------+
@@ -68,19 +95,36 @@
 //	                every decompressed byte before the checksum
 //
 // Sessions are written first (as of StartZxid), then nodes in path order.
-// Nothing may follow the checksum. Frozen: the magic, version 1's layout,
-// the tags, the hash, the node kind numbers (tree.NodeKind), and the limit
-// MaxFieldBytes on any length a reader accepts. The compressed bytes are
-// not frozen (a zstd upgrade may change them); the decompressed content is,
-// and testdata/format/v1 holds a golden file the reader must keep reading.
+// Nothing may follow the checksum inside the zstd stream, and nothing but
+// the trailer may follow the stream. The trailer is at a fixed place (the
+// file's end), so ReadMeta learns both zxids from two small reads without
+// decompressing anything; Read, which streams, holds the last 16 bytes
+// back from the zstd decoder and checks them once the body has checked.
+//
+// # Format, version 1
+//
+// Version 2 without the trailer: the header (version 1), then the zstd
+// stream, which ends the file. Its decompressed content is laid out as in
+// version 2.
+//
+// # Frozen
+//
+// The magic, version 1's and version 2's layouts, the tags, the hashes,
+// the node kind numbers (tree.NodeKind), and the limit MaxFieldBytes on
+// any length a reader accepts. The compressed bytes are not frozen (a zstd
+// upgrade may change them); the decompressed content, the header and the
+// trailer are. testdata/format/v<N> holds a golden file of every version,
+// which the reader must keep reading; the writer must reproduce the
+// current version's.
 //
 // # Errors
 //
-// Bytes from disk never cause a panic. A bad magic, header checksum,
-// truncation, garbage, broken compression, a bad record or a checksum
-// mismatch is a *CorruptError (matching ErrCorrupt) naming where in the
-// file (header) or the decompressed body (offset) it was found; callers
-// add the file name. An error of the underlying reader while reading the
+// Bytes from disk never cause a panic. A bad magic, header or trailer
+// checksum, truncation, garbage, broken compression, a bad record, a
+// checksum mismatch or an end zxid before the start is a *CorruptError
+// (matching ErrCorrupt) naming where in the file (header, trailer: a file
+// offset) or the decompressed body (offset) it was found; callers add the
+// file name. An error of the underlying reader while reading the
 // header is wrapped as it is; in the body it reaches Read through the zstd
 // decoder and is reported as a *CorruptError that wraps it (errors.Is
 // still finds it).
@@ -98,4 +142,7 @@
 //	...
 //	t, meta, err := snapshot.Read(f, tree.Config{...})
 //	// then replay the log from meta.StartZxid+1 over t (t.LastZxid() == meta.StartZxid)
+//	...
+//	m, err := snapshot.ReadMeta(f, size) // header and trailer only
+//	if !m.UsableFor(z) { /* not for a state at z: pick an older one */ }
 package snapshot

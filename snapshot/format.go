@@ -11,12 +11,21 @@ import (
 	"zabd/log"
 )
 
-// Format constants. Frozen for version 1 (see the package doc).
+// Format constants. Frozen: the magic, version 1's and version 2's layouts
+// (see the package doc).
 const (
-	Magic   = "ZBDS"
-	Version = 1
+	Magic = "ZBDS"
+	// Version1 files have no trailer: they do not record where the walk
+	// ended (Meta.EndZxid is unknown).
+	Version1 = 1
+	// Version2 adds the trailer after the body: the walk's end zxid.
+	Version2 = 2
+	// Version is what Write writes.
+	Version = Version2
 	// HeaderBytes is the size of the uncompressed header.
 	HeaderBytes = 32
+	// TrailerBytes is the size of the uncompressed trailer (version 2 on).
+	TrailerBytes = 16
 	// MaxFieldBytes bounds every length a reader accepts (path, data,
 	// scheme, id): no txn can carry more (log.MaxRecordBytes).
 	MaxFieldBytes = log.MaxRecordBytes
@@ -27,40 +36,82 @@ const (
 )
 
 // Meta describes one snapshot.
+//
+// Invariant (checked by every reader): StartZxid <= EndZxid when the end
+// is known (Version >= Version2).
 type Meta struct {
+	// Version is the format version of the stream: Version for one just
+	// written; Version1 for an old one, whose EndZxid is unknown.
+	Version int
 	// StartZxid is the tree's LastZxid when the walk began: replaying the
 	// log from StartZxid+1 over the restored tree makes it exact.
 	StartZxid log.Zxid
+	// EndZxid is the tree's LastZxid when the walk ended (when it copied
+	// its last chunk): a fuzzy snapshot may hold txns applied during the
+	// walk, and every one of them is <= EndZxid. Zero in a version 1
+	// snapshot, which does not record it (unknown, not "zxid 0"), and from
+	// ReadHeader (it is in the trailer; ReadMeta reads both). See
+	// UsableFor.
+	EndZxid log.Zxid
 	// Time is when the walk began (millisecond precision).
 	Time time.Time
 	// Nodes and Sessions count what the snapshot holds; known once the
-	// whole stream is written or read (zero from ReadHeader).
+	// whole stream is written or read (zero from ReadHeader and ReadMeta).
 	Nodes    int64
 	Sessions int64
 	// RawBytes is the size of the decompressed body, checksum included.
 	RawBytes int64
-	// Bytes is the size of the whole stream as stored (header and
-	// compressed body).
+	// Bytes is the size of the whole stream as stored (header, compressed
+	// body and trailer).
 	Bytes int64
+}
+
+// EndKnown reports whether the snapshot records where its walk ended
+// (version 2 on).
+func (m Meta) EndKnown() bool { return m.Version >= Version2 }
+
+// UsableFor reports whether the snapshot can stand for the state at zxid
+// z: restored, then replayed with the log's txns in (StartZxid, z], it is
+// exactly the tree the server had at z. That holds if and only if every
+// txn the snapshot may hold is <= z: StartZxid <= z and EndZxid <= z. A
+// snapshot whose walk began at or before z but ended after it (start <= z
+// < end) straddles z: it may hold txns above z, and no replay takes them
+// out again.
+//
+// A version 1 snapshot does not know its end, which may be anywhere at or
+// after its start, so it is never provably usable for a zxid: UsableFor is
+// false for it, whatever z. Every cut of the log (--repair, TRUNC) and
+// every replay to a zxid must use this rule. Plain recovery need not: it
+// replays the whole log after StartZxid, which holds every txn a snapshot
+// can hold (a txn is applied, and so can be walked, only once it is
+// durable in the log) as long as the log was not cut after the snapshot
+// was taken; there a version 1 snapshot serves as it always did.
+func (m Meta) UsableFor(z log.Zxid) bool {
+	return m.EndKnown() && m.StartZxid <= z && m.EndZxid <= z
 }
 
 // ErrCorrupt is matched (errors.Is) by every *CorruptError.
 var ErrCorrupt = errors.New("snapshot: corrupt")
 
-// CorruptError says where a snapshot stream is damaged: in the header
-// (Offset is a file offset) or in the body (Offset is an offset in the
-// decompressed body, since compressed offsets are not precise).
+// CorruptError says where a snapshot stream is damaged: in the header or
+// the trailer (Offset is a file offset) or in the body (Offset is an
+// offset in the decompressed body, since compressed offsets are not
+// precise).
 type CorruptError struct {
-	InHeader bool
-	Offset   int64
-	Reason   string
-	Err      error // the underlying cause, if any (e.g. a zstd error)
+	InHeader  bool
+	InTrailer bool
+	Offset    int64
+	Reason    string
+	Err       error // the underlying cause, if any (e.g. a zstd error)
 }
 
 func (e *CorruptError) Error() string {
 	where := "body (decompressed) offset"
-	if e.InHeader {
+	switch {
+	case e.InHeader:
 		where = "header offset"
+	case e.InTrailer:
+		where = "trailer, file offset"
 	}
 	s := fmt.Sprintf("snapshot: corrupt at %s %d: %s", where, e.Offset, e.Reason)
 	if e.Err != nil {
@@ -74,7 +125,7 @@ func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
 
-// appendHeader encodes a header.
+// appendHeader encodes a header of the current version.
 func appendHeader(dst []byte, start log.Zxid, timeMs int64) []byte {
 	dst = append(dst, Magic...)
 	dst = binary.BigEndian.AppendUint32(dst, Version)
@@ -83,7 +134,8 @@ func appendHeader(dst []byte, start log.Zxid, timeMs int64) []byte {
 	return binary.BigEndian.AppendUint64(dst, xxhash.Sum64(dst[len(dst)-24:]))
 }
 
-// decodeHeader checks and decodes a header of HeaderBytes bytes.
+// decodeHeader checks and decodes a header of HeaderBytes bytes, of any
+// version this package reads.
 func decodeHeader(b []byte) (Meta, error) {
 	if string(b[:4]) != Magic {
 		return Meta{}, &CorruptError{InHeader: true, Offset: 0, Reason: fmt.Sprintf("bad magic %q", b[:4])}
@@ -91,11 +143,44 @@ func decodeHeader(b []byte) (Meta, error) {
 	if sum := binary.BigEndian.Uint64(b[24:32]); sum != xxhash.Sum64(b[:24]) {
 		return Meta{}, &CorruptError{InHeader: true, Offset: 24, Reason: fmt.Sprintf("header checksum %#016x does not match", sum)}
 	}
-	if v := binary.BigEndian.Uint32(b[4:8]); v != Version {
+	v := binary.BigEndian.Uint32(b[4:8])
+	if v != Version1 && v != Version2 {
 		return Meta{}, &CorruptError{InHeader: true, Offset: 4, Reason: fmt.Sprintf("unknown version %d", v)}
 	}
 	return Meta{
+		Version:   int(v),
 		StartZxid: log.Zxid(binary.BigEndian.Uint64(b[8:16])),
 		Time:      time.UnixMilli(int64(binary.BigEndian.Uint64(b[16:24]))),
 	}, nil
+}
+
+// appendTrailer encodes the trailer that follows the body of a snapshot
+// whose header is hdr: the end zxid and a checksum of the header and the
+// end zxid, which ties the trailer to its header.
+func appendTrailer(dst, hdr []byte, end log.Zxid) []byte {
+	at := len(dst)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(end))
+	return binary.BigEndian.AppendUint64(dst, trailerSum(hdr, dst[at:at+8]))
+}
+
+func trailerSum(hdr, end []byte) uint64 {
+	h := xxhash.New()
+	h.Write(hdr)
+	h.Write(end)
+	return h.Sum64()
+}
+
+// decodeTrailer checks the TrailerBytes bytes b found at file offset at
+// after the body of a snapshot whose header is hdr (decoded as m), and
+// sets m.EndZxid.
+func decodeTrailer(b, hdr []byte, at int64, m *Meta) error {
+	if sum := binary.BigEndian.Uint64(b[8:16]); sum != trailerSum(hdr, b[:8]) {
+		return &CorruptError{InTrailer: true, Offset: at + 8, Reason: fmt.Sprintf("trailer checksum %#016x does not match", sum)}
+	}
+	end := log.Zxid(binary.BigEndian.Uint64(b[:8]))
+	if end < m.StartZxid {
+		return &CorruptError{InTrailer: true, Offset: at, Reason: fmt.Sprintf("end zxid %v is before start zxid %v", end, m.StartZxid)}
+	}
+	m.EndZxid = end
+	return nil
 }

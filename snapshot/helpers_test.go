@@ -2,12 +2,14 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
 
+	"zabd/log"
 	"zabd/tree"
 )
 
@@ -55,7 +57,11 @@ func (d *driver) must(session int64, req tree.Request) {
 
 // everyKind builds a tree holding every node kind, nil and empty data,
 // several ACLs, and sessions.
-func everyKind(t testing.TB) *tree.Tree {
+func everyKind(t testing.TB) *tree.Tree { return everyKindDriver(t).tr }
+
+// everyKindDriver is everyKind with the driver that built it, to apply
+// more.
+func everyKindDriver(t testing.TB) *driver {
 	d := newDriver(t, tree.Config{ExtendedTypesEnabled: true})
 	open := tree.OpenACLUnsafe
 	d.must(0x11, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000})
@@ -80,7 +86,7 @@ func everyKind(t testing.TB) *tree.Tree {
 	d.must(0x11, tree.Request{Op: tree.OpCreate, Path: "/a/b", ACL: open})
 	d.must(0x11, tree.Request{Op: tree.OpCreate, Path: "/a/b/c", Data: bytes.Repeat([]byte("x"), 3000), ACL: open})
 	d.must(0x11, tree.Request{Op: tree.OpCreate, Path: "/zookeeper/quota/a", ACL: open})
-	return d.tr
+	return d
 }
 
 // workload issues random writes: creates of every kind, deletes, setData,
@@ -186,7 +192,11 @@ func writeBytes(t testing.TB, tr *tree.Tree, o Options) ([]byte, Meta) {
 	return buf.Bytes(), m
 }
 
-// decompressed returns the header and decompressed body of a snapshot.
+// fileVersion is the version a snapshot's header claims.
+func fileVersion(file []byte) uint32 { return binary.BigEndian.Uint32(file[4:8]) }
+
+// decompressed returns the header and decompressed body of a snapshot of
+// either version (the trailer of a version 2 one is left out: trailer()).
 func decompressed(t testing.TB, file []byte) (hdr, raw []byte) {
 	t.Helper()
 	dec, err := zstd.NewReader(nil)
@@ -194,14 +204,23 @@ func decompressed(t testing.TB, file []byte) (hdr, raw []byte) {
 		t.Fatal(err)
 	}
 	defer dec.Close()
-	raw, err = dec.DecodeAll(file[HeaderBytes:], nil)
+	body := file[HeaderBytes:]
+	if fileVersion(file) >= Version2 {
+		body = body[:len(body)-TrailerBytes]
+	}
+	raw, err = dec.DecodeAll(body, nil)
 	if err != nil {
 		t.Fatalf("decompress: %v", err)
 	}
 	return file[:HeaderBytes], raw
 }
 
-// assemble builds a snapshot file from a header and a decompressed body.
+// trailer returns the trailer of a version 2 snapshot.
+func trailer(file []byte) []byte { return file[len(file)-TrailerBytes:] }
+
+// assemble builds a snapshot file from a header and a decompressed body,
+// with a valid trailer (end zxid = start zxid) if the header is version 2
+// on.
 func assemble(t testing.TB, hdr, raw []byte) []byte {
 	t.Helper()
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
@@ -209,5 +228,14 @@ func assemble(t testing.TB, hdr, raw []byte) []byte {
 		t.Fatal(err)
 	}
 	defer enc.Close()
-	return enc.EncodeAll(raw, append([]byte(nil), hdr...))
+	file := enc.EncodeAll(raw, append([]byte(nil), hdr...))
+	if fileVersion(hdr) >= Version2 {
+		file = appendTrailer(file, hdr, log.Zxid(binary.BigEndian.Uint64(hdr[8:16])))
+	}
+	return file
+}
+
+// withTrailer returns file with its last TrailerBytes replaced by tr.
+func withTrailer(file, tr []byte) []byte {
+	return append(bytes.Clone(file[:len(file)-TrailerBytes]), tr...)
 }

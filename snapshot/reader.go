@@ -16,10 +16,52 @@ import (
 // can make the decoder reserve; the writer's levels use at most 8 MiB.
 const maxDecoderWindow = 64 << 20
 
-// ReadHeader reads and checks only the header: StartZxid and Time.
+// ReadHeader reads and checks only the header: Version, StartZxid and
+// Time. EndZxid stays zero even in a version 2 snapshot: it is in the
+// trailer (ReadMeta reads both).
 func ReadHeader(r io.Reader) (Meta, error) {
 	_, m, err := readHeader(r)
 	return m, err
+}
+
+// ReadMeta reads what a snapshot of size bytes says about itself without
+// reading its body: the header and, from version 2 on, the trailer, so
+// Version, StartZxid, EndZxid, Time and Bytes (= size); the counts stay
+// zero. Two small reads, whatever the size: cheap enough for every
+// snapshot of a store. The body is not verified, so a snapshot ReadMeta
+// accepts may still fail Read. Damage in the header or trailer is a
+// *CorruptError with a file offset.
+func ReadMeta(r io.ReaderAt, size int64) (Meta, error) {
+	hdr := make([]byte, HeaderBytes)
+	if n, err := r.ReadAt(hdr, 0); n < HeaderBytes {
+		if err == nil || errors.Is(err, io.EOF) {
+			return Meta{}, &CorruptError{InHeader: true, Offset: int64(n), Reason: fmt.Sprintf("truncated header (%d of %d bytes)", n, HeaderBytes)}
+		}
+		return Meta{}, fmt.Errorf("snapshot: reading header: %w", err)
+	}
+	m, err := decodeHeader(hdr)
+	if err != nil {
+		return Meta{}, err
+	}
+	m.Bytes = size
+	if !m.EndKnown() {
+		return m, nil
+	}
+	at := size - TrailerBytes
+	if at <= HeaderBytes {
+		return Meta{}, &CorruptError{InTrailer: true, Offset: size, Reason: fmt.Sprintf("no room for a body and the trailer: %d bytes in all, a version %d snapshot has more than %d", size, m.Version, HeaderBytes+TrailerBytes)}
+	}
+	tr := make([]byte, TrailerBytes)
+	if n, err := r.ReadAt(tr, at); n < TrailerBytes {
+		if err == nil || errors.Is(err, io.EOF) {
+			return Meta{}, &CorruptError{InTrailer: true, Offset: at + int64(n), Reason: fmt.Sprintf("truncated trailer (%d of %d bytes)", n, TrailerBytes)}
+		}
+		return Meta{}, fmt.Errorf("snapshot: reading the trailer at offset %d: %w", at, err)
+	}
+	if err := decodeTrailer(tr, hdr, at, &m); err != nil {
+		return Meta{}, err
+	}
+	return m, nil
 }
 
 func readHeader(r io.Reader) ([]byte, Meta, error) {
@@ -34,17 +76,24 @@ func readHeader(r io.Reader) ([]byte, Meta, error) {
 	return hdr, m, err
 }
 
-// Read reads a whole snapshot into a new tree built with cfg, verifying
-// the checksum, and sets the tree's LastZxid to Meta.StartZxid: the caller
-// then replays the log from StartZxid+1. Damage is a *CorruptError; no
-// tree is returned with an error.
+// Read reads a whole snapshot of any version into a new tree built with
+// cfg, verifying the checksums, and sets the tree's LastZxid to
+// Meta.StartZxid: the caller then replays the log from StartZxid+1.
+// Damage is a *CorruptError; no tree is returned with an error.
 func Read(r io.Reader, cfg tree.Config) (*tree.Tree, Meta, error) {
 	cr := &countReader{r: r}
 	hdr, meta, err := readHeader(cr)
 	if err != nil {
 		return nil, Meta{}, err
 	}
-	dec, err := zstd.NewReader(cr, zstd.WithDecoderMaxWindow(maxDecoderWindow), zstd.WithDecoderConcurrency(1))
+	var src io.Reader = cr
+	var tail *tailReader
+	if meta.EndKnown() {
+		// The trailer follows the zstd stream: keep it from the decoder.
+		tail = &tailReader{r: cr, keep: TrailerBytes}
+		src = tail
+	}
+	dec, err := zstd.NewReader(src, zstd.WithDecoderMaxWindow(maxDecoderWindow), zstd.WithDecoderConcurrency(1))
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("snapshot: zstd: %w", err)
 	}
@@ -54,6 +103,22 @@ func Read(r io.Reader, cfg tree.Config) (*tree.Tree, Meta, error) {
 	t, err := b.readTree(cfg, &meta)
 	if err != nil {
 		return nil, Meta{}, err
+	}
+	if tail != nil {
+		// The body ended where the zstd stream did, and the decoder read
+		// its source to the end to know that: what tail holds is the last
+		// bytes of the file.
+		tr, err := tail.tail()
+		if err != nil {
+			return nil, Meta{}, &CorruptError{InTrailer: true, Offset: cr.n, Reason: "reading the trailer", Err: err}
+		}
+		at := cr.n - int64(len(tr))
+		if len(tr) < TrailerBytes {
+			return nil, Meta{}, &CorruptError{InTrailer: true, Offset: cr.n, Reason: fmt.Sprintf("truncated trailer (%d of %d bytes)", len(tr), TrailerBytes)}
+		}
+		if err := decodeTrailer(tr, hdr, at, &meta); err != nil {
+			return nil, Meta{}, err
+		}
 	}
 	meta.Bytes = cr.n
 	return t, meta, nil

@@ -34,7 +34,7 @@ func TestRoundTripEveryKind(t *testing.T) {
 			if diff := cmp.Diff(wm, rm); diff != "" {
 				t.Errorf("Read's Meta differs from Write's (-write +read):\n%s", diff)
 			}
-			wantMeta := Meta{StartZxid: log.Zxid(live.LastZxid()), Time: time.UnixMilli(1234),
+			wantMeta := Meta{Version: Version, StartZxid: log.Zxid(live.LastZxid()), EndZxid: log.Zxid(live.LastZxid()), Time: time.UnixMilli(1234),
 				Nodes: int64(live.NodeCount()), Sessions: 2, RawBytes: wm.RawBytes, Bytes: int64(len(file))}
 			if diff := cmp.Diff(wantMeta, wm); diff != "" {
 				t.Errorf("Meta (-want +got):\n%s", diff)
@@ -54,8 +54,12 @@ func TestRoundTripEveryKind(t *testing.T) {
 				t.Errorf("/a/empty data: got %#v, want empty non-nil", n.Data)
 			}
 			m, err := ReadHeader(bytes.NewReader(file))
-			if err != nil || m.StartZxid != wm.StartZxid || !m.Time.Equal(wm.Time) {
+			if err != nil || m.StartZxid != wm.StartZxid || !m.Time.Equal(wm.Time) || m.Version != Version || m.EndZxid != 0 {
 				t.Errorf("ReadHeader: %+v %v", m, err)
+			}
+			m, err = ReadMeta(bytes.NewReader(file), int64(len(file)))
+			if want := (Meta{Version: Version, StartZxid: wm.StartZxid, EndZxid: wm.EndZxid, Time: wm.Time, Bytes: wm.Bytes}); err != nil || !cmp.Equal(want, m) {
+				t.Errorf("ReadMeta: got %+v %v, want %+v", m, err, want)
 			}
 		})
 	}
@@ -92,10 +96,18 @@ func TestReadCorrupt(t *testing.T) {
 		f(b)
 		return b
 	}
-	hdrV2 := mutate(hdr, func(b []byte) {
-		binary.BigEndian.PutUint32(b[4:], 2)
+	hdrV3 := mutate(hdr, func(b []byte) {
+		binary.BigEndian.PutUint32(b[4:], 3)
 		binary.BigEndian.PutUint64(b[24:], xxhash.Sum64(b[:24]))
 	})
+	// The same file labelled version 1 (header and body checksums
+	// recomputed), so the trailer is where version 1 allows nothing.
+	hdrV1 := mutate(hdr, func(b []byte) {
+		binary.BigEndian.PutUint32(b[4:], Version1)
+		binary.BigEndian.PutUint64(b[24:], xxhash.Sum64(b[:24]))
+	})
+	v1WithTrailer := append(assemble(t, hdrV1, seal(hdrV1, raw[:len(raw)-8])), trailer(good)...)
+	trailerAt := int64(len(good) - TrailerBytes)
 	rows := []struct {
 		name       string
 		file       []byte
@@ -107,7 +119,7 @@ func TestReadCorrupt(t *testing.T) {
 		{"truncated header", good[:20], true, 20, "truncated header"},
 		{"bad magic", mutate(good, func(b []byte) { b[0] = 'X' }), true, 0, "bad magic"},
 		{"flipped header byte", mutate(good, func(b []byte) { b[12] ^= 1 }), true, 24, "header checksum"},
-		{"unknown version", append(hdrV2, good[HeaderBytes:]...), true, 4, "unknown version 2"},
+		{"unknown version", append(hdrV3, good[HeaderBytes:]...), true, 4, "unknown version 3"},
 		{"header only", good[:HeaderBytes], false, 0, "truncated"},
 		{"truncated compressed body", good[:len(good)-5], false, -1, ""},
 		{"garbage after the zstd stream", append(bytes.Clone(good), "garbage!"...), false, -1, ""},
@@ -130,6 +142,16 @@ func TestReadCorrupt(t *testing.T) {
 			binary.AppendUvarint(nil, MaxFieldBytes+2))), false, 0, "above"},
 		{"huge data length, short stream", assemble(t, hdr, seal(hdr, []byte{tagNode, 1, '/', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 			binary.AppendUvarint(nil, MaxFieldBytes))), false, 0, "truncated"},
+		{"flipped end zxid byte", mutate(good, func(b []byte) { b[trailerAt+7] ^= 0x01 }), false, trailerAt + 8, "trailer checksum"},
+		{"flipped trailer checksum byte", mutate(good, func(b []byte) { b[len(b)-1] ^= 0x80 }), false, trailerAt + 8, "trailer checksum"},
+		{"trailer of another header", withTrailer(good, appendTrailer(nil, appendHeader(nil, 7, 0), 9)), false, trailerAt + 8, "trailer checksum"},
+		{"end zxid before start zxid", withTrailer(good, appendTrailer(nil, hdr, 0x100000001)), false, trailerAt, "end zxid 0x100000001 is before start zxid"},
+		{"trailer missing", good[:len(good)-TrailerBytes], false, -1, ""},
+		{"trailer torn", good[:len(good)-3], false, -1, ""},
+		{"zero trailer", withTrailer(good, make([]byte, TrailerBytes)), false, trailerAt + 8, "trailer checksum"},
+		{"data after the trailer", append(bytes.Clone(good), 0), false, trailerAt + 1 + 8, "trailer checksum"},
+		{"data between the body and the trailer", append(append(bytes.Clone(good[:trailerAt]), "garbage!"...), trailer(good)...), false, int64(len(raw)), "after the checksum"},
+		{"version 1 file with a trailer", v1WithTrailer, false, -1, ""},
 	}
 	for _, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,8 +166,10 @@ func TestReadCorrupt(t *testing.T) {
 			if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("got %T %v, want a *CorruptError", err, err)
 			}
-			if ce.InHeader != tc.wantHeader || (tc.wantOffset >= 0 && ce.Offset != tc.wantOffset) {
-				t.Errorf("got header=%v offset=%d, want header=%v offset=%d (%v)", ce.InHeader, ce.Offset, tc.wantHeader, tc.wantOffset, err)
+			wantTrailer := strings.Contains(tc.wantReason, "trailer") || strings.Contains(tc.wantReason, "end zxid")
+			if ce.InHeader != tc.wantHeader || ce.InTrailer != wantTrailer || (tc.wantOffset >= 0 && ce.Offset != tc.wantOffset) {
+				t.Errorf("got header=%v trailer=%v offset=%d, want header=%v trailer=%v offset=%d (%v)",
+					ce.InHeader, ce.InTrailer, ce.Offset, tc.wantHeader, wantTrailer, tc.wantOffset, err)
 			}
 			if !strings.Contains(err.Error(), tc.wantReason) {
 				t.Errorf("got %q, want it to mention %q", err, tc.wantReason)
@@ -188,8 +212,8 @@ func TestReadEveryTruncationAndFlip(t *testing.T) {
 
 // TestWriteConcurrentWithApply takes a snapshot through a Source guarded by
 // a RWMutex while another goroutine applies txns under the write lock (as
-// zab's applier does), then checks snapshot + replay == live. Run with
-// -race.
+// zab's applier does), then checks snapshot + replay == live, and
+// snapshot + replay to its end == the live tree then. Run with -race.
 func TestWriteConcurrentWithApply(t *testing.T) {
 	d := newDriver(t, tree.Config{ExtendedTypesEnabled: true})
 	w := newWorkload(d, 42)
@@ -225,6 +249,7 @@ func TestWriteConcurrentWithApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkReplay(t, buf.Bytes(), meta, d)
+	checkUsableAtEnd(t, buf.Bytes(), meta, d)
 }
 
 // checkReplay restores file, replays d's log after meta.StartZxid and
@@ -253,7 +278,8 @@ func checkReplay(t *testing.T, file []byte, meta Meta, d *driver) {
 // TestFuzzySnapshotProperty: for random workloads, a snapshot taken in
 // small chunks while random txns are applied between chunks, restored and
 // replayed from its start zxid, equals the live tree (nodes, every stat
-// field, data, ACLs, sessions).
+// field, data, ACLs, sessions); replayed only up to its end zxid, it
+// equals the live tree as it was then.
 func TestFuzzySnapshotProperty(t *testing.T) {
 	seeds := 12
 	if testing.Short() {
@@ -284,6 +310,7 @@ func TestFuzzySnapshotProperty(t *testing.T) {
 				w.step()
 			}
 			checkReplay(t, buf.Bytes(), meta, d)
+			checkUsableAtEnd(t, buf.Bytes(), meta, d)
 			t.Logf("%d txns, %d chunks, %d nodes in the snapshot, %d live", len(d.log), chunks, meta.Nodes, d.tr.NodeCount())
 		})
 	}

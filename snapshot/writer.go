@@ -102,13 +102,14 @@ type entry struct {
 
 // Write streams a snapshot of the tree behind src to w: the header, then
 // one zstd stream holding the sessions, the nodes in path order and the
-// checksum. The walk is fuzzy (see the package doc): it copies at most one
-// chunk of nodes at a time, under one call of src. w is written only
-// between calls of src. The returned Meta is complete (counts and sizes).
+// checksum, then the trailer with the end zxid. The walk is fuzzy (see the
+// package doc): it copies at most one chunk of nodes at a time, under one
+// call of src. w is written only between calls of src. The returned Meta
+// is complete (start and end zxids, counts and sizes).
 func Write(w io.Writer, src Source, o Options) (Meta, error) {
 	o.fill()
 	cw := &countWriter{w: w}
-	meta := Meta{Time: time.UnixMilli(o.Now().UnixMilli())}
+	meta := Meta{Version: Version, Time: time.UnixMilli(o.Now().UnixMilli())}
 	var (
 		chunk    []entry
 		sessions map[int64]int32
@@ -121,6 +122,7 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 			meta.StartZxid = log.Zxid(t.LastZxid())
 			sessions = t.Sessions()
 		}
+		meta.EndZxid = log.Zxid(t.LastZxid()) // as of this chunk; the last one's stays
 		n, size := 0, 0
 		skip := started // the resume path, if it still exists, was written
 		done = true
@@ -221,6 +223,12 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 	}
 	if err := enc.Close(); err != nil {
 		return Meta{}, fmt.Errorf("snapshot: finishing the zstd stream: %w", err)
+	}
+	if meta.EndZxid < meta.StartZxid {
+		return Meta{}, fmt.Errorf("snapshot: the tree's last zxid went back during the walk, from %v at its start to %v at its end", meta.StartZxid, meta.EndZxid)
+	}
+	if _, err := cw.Write(appendTrailer(make([]byte, 0, TrailerBytes), hdr, meta.EndZxid)); err != nil {
+		return Meta{}, fmt.Errorf("snapshot: writing the trailer at offset %d: %w", cw.n, err)
 	}
 	meta.Bytes = cw.n
 	return meta, nil

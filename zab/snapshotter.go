@@ -248,7 +248,7 @@ func (s *Snapshotter) TakeSnapshot(src snapshot.Source) (engine.SnapshotInfo, er
 		}
 		return info, err
 	}
-	s.cfg.Logger.Info("snapshot: saved", "file", info.Path, "start_zxid", info.StartZxid.String(),
+	s.cfg.Logger.Info("snapshot: saved", "file", info.Path, "start_zxid", info.StartZxid.String(), "end_zxid", meta.EndZxid.String(),
 		"nodes", meta.Nodes, "sessions", meta.Sessions, "bytes", info.Bytes, "raw_bytes", meta.RawBytes,
 		"took", took.Round(time.Millisecond))
 	if s.cfg.PurgeInterval > 0 {

@@ -138,7 +138,7 @@ func TestSnapshotterWithPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	i, seen := 0, 0 // writes made, and writes the snapshotter was told of
+	i, seen := 0, 0   // writes made, and writes the snapshotter was told of
 	var live []string // paths created and not deleted, oldest first
 	write := func() {
 		req := tree.Request{Op: tree.OpCreate, Path: fmt.Sprintf("/n%04d", i), Data: []byte{byte(i)}, ACL: tree.OpenACLUnsafe}

@@ -11,12 +11,15 @@ import (
 	"zabd/engine"
 	"zabd/log"
 	"zabd/log/vfs"
+	"zabd/snapshot"
 )
 
 // repairLog is --repair: if the native log refuses to open for corruption,
 // log.Repair moves everything from the first bad record on into
-// <dataDir>/repair-<UTC time>/ and cuts the log there. It says loudly what
-// was cut. Other engines refuse --repair.
+// <dataDir>/repair-<UTC time>/ and cuts the log there; then every snapshot
+// that cannot stand for the state at the cut goes into the same directory
+// (moveUnusableSnapshots). It says loudly what was cut and moved. Other
+// engines refuse --repair.
 func repairLog(cfg Config, logger *slog.Logger) error {
 	if cfg.Engine != "native" {
 		return cli.Exit(fmt.Sprintf("--repair works on the native engine's log only; the %s engine checks and repairs its own files (start without --repair)", cfg.Engine), exitConfig)
@@ -35,7 +38,7 @@ func repairLog(cfg Config, logger *slog.Logger) error {
 		logger.Info("--repair: the log has no corruption; nothing cut", "dir", dir)
 		return nil
 	}
-	if err := moveSnapshotsAfter(cfg, rep.KeptZxid, rep.AsideDir, logger); err != nil {
+	if err := moveUnusableSnapshots(cfg, rep.KeptZxid, rep.AsideDir, logger); err != nil {
 		return cli.Exit(fmt.Sprintf("--repair: %v", err), exitStorage)
 	}
 	logger.Error("--repair CUT THE LOG: records after the kept zxid are gone from the server; the cut bytes are kept aside",
@@ -46,11 +49,17 @@ func repairLog(cfg Config, logger *slog.Logger) error {
 	return nil
 }
 
-// moveSnapshotsAfter moves every snapshot that starts after kept into
-// aside: such a snapshot holds txns the repaired log no longer has, so
-// restoring it and replaying the log would not be a state the server ever
-// had at one zxid.
-func moveSnapshotsAfter(cfg Config, kept log.Zxid, aside string, logger *slog.Logger) error {
+// moveUnusableSnapshots moves into aside every snapshot that cannot stand
+// for the state at kept, where the repair cut the log
+// (engine.SnapshotStore.UsableFor): one that starts after the cut, one
+// whose walk ended after it (a fuzzy snapshot holds the txns applied while
+// it was written, up to its end zxid, so one that straddles the cut holds
+// txns the repaired log no longer has), one of format version 1, which
+// does not record where its walk ended, and one whose header or trailer
+// cannot be read. Restoring any of them and replaying the log would give a
+// tree the server never had at one zxid. They are moved, not removed: an
+// operator can still look at them.
+func moveUnusableSnapshots(cfg Config, kept log.Zxid, aside string, logger *slog.Logger) error {
 	dir := filepath.Join(cfg.DataDir, engine.SnapshotDirName)
 	if _, err := vfs.Default.Stat(dir); vfs.IsNotExist(err) {
 		return nil
@@ -65,15 +74,27 @@ func moveSnapshotsAfter(cfg Config, kept log.Zxid, aside string, logger *slog.Lo
 	}
 	moved := 0
 	for _, info := range infos {
-		if info.StartZxid <= kept {
+		m, usable, err := store.UsableFor(info, kept)
+		if usable {
 			continue
+		}
+		var why string
+		switch {
+		case info.StartZxid > kept:
+			why = "it starts after the cut"
+		case err != nil:
+			why = fmt.Sprintf("its header or trailer cannot be read (%v), so it cannot be shown to end at or before the cut", err)
+		case !m.EndKnown():
+			why = fmt.Sprintf("it is of format version %d, which does not record where its walk ended, so it may hold txns after the cut", m.Version)
+		default:
+			why = fmt.Sprintf("its walk ended at zxid %v, after the cut: it holds txns the repaired log no longer has", m.EndZxid)
 		}
 		to := filepath.Join(aside, filepath.Base(info.Path))
 		if err := vfs.Default.Rename(info.Path, to); err != nil {
-			return fmt.Errorf("moving snapshot %s past the cut aside: %w", info.Path, err)
+			return fmt.Errorf("moving snapshot %s aside (%s): %w", info.Path, why, err)
 		}
-		logger.Error("--repair moved aside a snapshot that starts after the cut", "snapshot", info.Path, "to", to,
-			"start_zxid", info.StartZxid.String(), "kept_through_zxid", kept.String())
+		logger.Error("--repair moved aside a snapshot that cannot stand for the state at the cut", "snapshot", info.Path, "to", to,
+			"reason", why, "start_zxid", info.StartZxid.String(), "end_zxid", endZxidString(m), "kept_through_zxid", kept.String())
 		moved++
 	}
 	if moved == 0 {
@@ -83,4 +104,13 @@ func moveSnapshotsAfter(cfg Config, kept log.Zxid, aside string, logger *slog.Lo
 		return err
 	}
 	return vfs.SyncDir(vfs.Default, dir)
+}
+
+// endZxidString is a snapshot's end zxid for a log line, "unknown" when
+// it was not read or its version does not record it.
+func endZxidString(m snapshot.Meta) string {
+	if !m.EndKnown() {
+		return "unknown"
+	}
+	return m.EndZxid.String()
 }
