@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"zabd/engine"
+	"zabd/engine/datadir"
 	"zabd/log"
 	"zabd/log/vfs"
 	"zabd/log/vfs/errorfs"
@@ -85,7 +86,7 @@ func describeReplayed(t *testing.T, eng engine.Engine) string {
 	}
 	defer it.Close()
 	tr := tree.New(tree.Config{})
-	if _, err := Replay(tr, it); err != nil {
+	if _, err := datadir.Replay(tr, it); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
 	return tr.DescribeTree()

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"zabd/engine"
+	"zabd/engine/datadir"
 	"zabd/log"
 	"zabd/log/vfs"
 	"zabd/snapshot"
@@ -233,7 +234,7 @@ func TestSnapshotterWithPipeline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Replay(got, it); err != nil {
+		if _, err := datadir.Replay(got, it); err != nil {
 			t.Fatal(err)
 		}
 		it.Close()

@@ -223,43 +223,29 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, cli.Exit(fmt.Sprintf("opening the snapshots in %s: %v", snapDir, err), exitStorage)
 	}
-	t, meta, snapInfo, err := snaps.LoadNewest(tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled},
+	dd := datadir.Open(vfs.Default, cfg.DataDir)
+	rec, err := dd.Recover(eng, snaps, tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled},
 		func(bad engine.SnapshotInfo, err error) {
 			logger.Error("skipping an unreadable snapshot, trying an older one", "file", bad.Path, "err", err)
 		})
 	if err != nil {
-		return nil, cli.Exit(fmt.Sprintf("restoring a snapshot: %v", err), exitStorage)
-	}
-	if snapInfo.Path != "" {
-		logger.Info("restored snapshot", "file", snapInfo.Path, "start_zxid", meta.StartZxid.String(), "end_zxid", endZxidString(meta),
-			"znodes", meta.Nodes, "sessions", meta.Sessions, "bytes", snapInfo.Bytes,
-			"took", time.Since(began).Round(time.Millisecond))
-	}
-	if err := checkLogCovers(cfg.DataDir, meta.StartZxid); err != nil {
 		return nil, cli.Exit(err.Error(), exitStorage)
 	}
-	it, err := eng.Iter(meta.StartZxid + 1)
-	if err != nil {
-		return nil, cli.Exit(fmt.Sprintf("reading the log: %v", err), exitStorage)
+	t, meta, last := rec.Tree, rec.Meta, rec.Last
+	if rec.Snapshot.Path != "" {
+		logger.Info("restored snapshot", "file", rec.Snapshot.Path, "start_zxid", meta.StartZxid.String(), "end_zxid", endZxidString(meta),
+			"znodes", meta.Nodes, "sessions", meta.Sessions, "bytes", rec.Snapshot.Bytes)
 	}
-	n, err := zab.Replay(t, it)
-	it.Close()
-	if err != nil {
-		return nil, cli.Exit(err.Error(), exitStorage)
-	}
-	// The next epoch must be above every zxid ever used: the log's last,
-	// or the snapshot's if the log holds nothing after it.
-	last := max(eng.LastZxid(), meta.StartZxid)
-	logger.Info("recovered", "snapshot_zxid", meta.StartZxid.String(), "txns_replayed", n, "last_zxid", last.String(),
+	logger.Info("recovered", "snapshot_zxid", meta.StartZxid.String(), "txns_replayed", rec.Replayed, "last_zxid", last.String(),
 		"znodes", t.NodeCount(), "sessions", len(t.Sessions()), "took", time.Since(began).Round(time.Millisecond))
 
-	epoch, err := nextEpoch(cfg.DataDir, last)
+	epoch, err := dd.NextEpoch(last)
 	if err != nil {
 		return nil, cli.Exit(fmt.Sprintf("choosing the epoch: %v", err), exitStorage)
 	}
 	s.snap, err = zab.NewSnapshotter(zab.SnapshotterConfig{
 		Store:         snaps,
-		Log:           purgeRecorder{path: filepath.Join(cfg.DataDir, purgedFile), eng: eng},
+		Log:           dd.PurgeRecorder(eng),
 		SnapCount:     cfg.SnapCount,
 		RetainCount:   cfg.SnapRetainCount,
 		PurgeInterval: cfg.PurgeInterval,
@@ -312,7 +298,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	s.srvp.Store(s.srv)
 	s.svc.SetDeliverer(s.srv.Deliver)
 	s.snap.Start(s.svc.WithTree)
-	s.snap.AfterApply(int64(last), n) // a long replayed tail soon gets a snapshot
+	s.snap.AfterApply(int64(last), rec.Replayed) // a long replayed tail soon gets a snapshot
 
 	s.Addr = s.ln.Addr().String()
 	logger.Info("serving", "addr", s.Addr, "data_dir", cfg.DataDir, "engine", cfg.Engine)

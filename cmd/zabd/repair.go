@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"zabd/engine"
+	"zabd/engine/datadir"
 	"zabd/log"
 	"zabd/log/vfs"
 	"zabd/snapshot"
@@ -68,42 +69,12 @@ func moveUnusableSnapshots(cfg Config, kept log.Zxid, aside string, logger *slog
 	if err != nil {
 		return fmt.Errorf("opening the snapshots in %s: %w", dir, err)
 	}
-	infos, err := store.List()
-	if err != nil {
-		return fmt.Errorf("listing the snapshots in %s: %w", dir, err)
+	moved, err := datadir.SetAsideUnusable(vfs.Default, store, dir, kept, aside)
+	for _, m := range moved {
+		logger.Error("--repair moved aside a snapshot that cannot stand for the state at the cut", "snapshot", m.From, "to", m.To,
+			"reason", m.Why, "start_zxid", m.Meta.StartZxid.String(), "end_zxid", endZxidString(m.Meta), "kept_through_zxid", kept.String())
 	}
-	moved := 0
-	for _, info := range infos {
-		m, usable, err := store.UsableFor(info, kept)
-		if usable {
-			continue
-		}
-		var why string
-		switch {
-		case info.StartZxid > kept:
-			why = "it starts after the cut"
-		case err != nil:
-			why = fmt.Sprintf("its header or trailer cannot be read (%v), so it cannot be shown to end at or before the cut", err)
-		case !m.EndKnown():
-			why = fmt.Sprintf("it is of format version %d, which does not record where its walk ended, so it may hold txns after the cut", m.Version)
-		default:
-			why = fmt.Sprintf("its walk ended at zxid %v, after the cut: it holds txns the repaired log no longer has", m.EndZxid)
-		}
-		to := filepath.Join(aside, filepath.Base(info.Path))
-		if err := vfs.Default.Rename(info.Path, to); err != nil {
-			return fmt.Errorf("moving snapshot %s aside (%s): %w", info.Path, why, err)
-		}
-		logger.Error("--repair moved aside a snapshot that cannot stand for the state at the cut", "snapshot", info.Path, "to", to,
-			"reason", why, "start_zxid", info.StartZxid.String(), "end_zxid", endZxidString(m), "kept_through_zxid", kept.String())
-		moved++
-	}
-	if moved == 0 {
-		return nil
-	}
-	if err := vfs.SyncDir(vfs.Default, aside); err != nil {
-		return err
-	}
-	return vfs.SyncDir(vfs.Default, dir)
+	return err
 }
 
 // endZxidString is a snapshot's end zxid for a log line, "unknown" when

@@ -14,12 +14,12 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zabd/engine"
+	"zabd/engine/datadir"
 	"zabd/log"
 	"zabd/log/vfs"
 	"zabd/snapshot"
 	"zabd/snapshot/snapshottest"
 	"zabd/tree"
-	"zabd/zab"
 )
 
 // TestRepairFlag writes znodes, damages a record in the middle of the
@@ -116,7 +116,7 @@ func takeSnapshotOfLog(t *testing.T, dataDir, logDir string) {
 		t.Fatal(err)
 	}
 	tr := tree.New(tree.Config{})
-	if _, err := zab.Replay(tr, it); err != nil {
+	if _, err := datadir.Replay(tr, it); err != nil {
 		t.Fatal(err)
 	}
 	it.Close()

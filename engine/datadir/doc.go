@@ -1,6 +1,21 @@
-// Package datadir owns what a zabd data directory holds besides the log and
-// the snapshots. Today that is the lock that makes one process its only
-// writer.
+// Package datadir owns a zabd data directory's state besides the log and
+// the snapshot files themselves, over vfs so that a crash at any point can
+// be tested on a crashable in-memory filesystem (the lock excepted):
+//
+//   - Lock: the one process that may use the dir (see below).
+//   - Dir.NextEpoch, Dir.CurrentEpoch: the currentEpoch file; a start
+//     takes an epoch above every one used before and records it first.
+//   - Dir.PurgeRecorder, Dir.CheckLogCovers: the logPurgedBelow marker,
+//     recorded durably before the log is purged, so recovery refuses a
+//     snapshot the log no longer reaches back to (ErrLogHole).
+//   - Dir.Recover and Replay: the tree from the newest snapshot that reads
+//     back whole plus the log after it.
+//   - SetAsideUnusable: after a cut of the log at a zxid (a repair, a
+//     TRUNC), every snapshot that cannot stand for the state there is
+//     moved aside (snapshot.Meta.UsableFor).
+//
+// Each marker file is replaced whole (a .tmp written and fsynced, renamed,
+// the directory fsynced): a crash leaves its old value or its new one.
 //
 // # The lock
 //

@@ -1,4 +1,4 @@
-package zab
+package datadir
 
 import (
 	"errors"

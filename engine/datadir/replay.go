@@ -1,4 +1,4 @@
-package zab
+package datadir
 
 import (
 	"fmt"
@@ -53,7 +53,7 @@ func Replay(t *tree.Tree, it RecordIterator) (int, error) {
 			}
 			txn, err := tree.DecodeTxn(rec.Data)
 			if err != nil {
-				send(decoded{txns: batch, err: fmt.Errorf("zab: replay: txn at zxid %s: %w", rec.Zxid, err)})
+				send(decoded{txns: batch, err: fmt.Errorf("datadir: replay: txn at zxid %s: %w", rec.Zxid, err)})
 				return
 			}
 			batch = append(batch, txn)
@@ -65,7 +65,7 @@ func Replay(t *tree.Tree, it RecordIterator) (int, error) {
 			}
 		}
 		if err := it.Err(); err != nil {
-			send(decoded{txns: batch, err: fmt.Errorf("zab: replay: reading the log after zxid %s: %w", last, err)})
+			send(decoded{txns: batch, err: fmt.Errorf("datadir: replay: reading the log after zxid %s: %w", last, err)})
 			return
 		}
 		send(decoded{txns: batch})
