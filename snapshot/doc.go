@@ -90,11 +90,14 @@
 //	                | data (uvarint n+1, n bytes; 0 = nil data)
 //	                | acl (uvarint n+1, 0 = nil; n × (perms varint,
 //	                |      scheme (uvarint n, bytes), id (uvarint n, bytes)))
+//	secret record:  tag=4 | secret (uvarint n, n bytes; n >= 16)
 //	end record:     tag=3 | node count uvarint | session count uvarint
 //	checksum:       xxhash64 (seed 0) of the 32 header bytes followed by
 //	                every decompressed byte before the checksum
 //
-// Sessions are written first (as of StartZxid), then nodes in path order.
+// Sessions are written first (as of StartZxid), then the session secret
+// (tree.OpSessionSecret; at most one record, none when the tree has no
+// secret), then nodes in path order.
 // Nothing may follow the checksum inside the zstd stream, and nothing but
 // the trailer may follow the stream. The trailer is at a fixed place (the
 // file's end), so ReadMeta learns both zxids from two small reads without

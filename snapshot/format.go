@@ -33,6 +33,9 @@ const (
 	tagSession = 1
 	tagNode    = 2
 	tagEnd     = 3
+	// tagSessionSecret: the tree's session secret (version 2 streams,
+	// when the tree has one).
+	tagSessionSecret = 4
 )
 
 // Meta describes one snapshot.

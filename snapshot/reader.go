@@ -175,6 +175,7 @@ const (
 // record is one decoded session or node record and its body offset.
 type record struct {
 	at      int64
+	secret  []byte // a session secret record when not nil
 	session bool
 	timeout int32
 	id      int64 // session id
@@ -186,6 +187,10 @@ type record struct {
 func putRecords(t *tree.Tree, recs []record) error {
 	for i := range recs {
 		r := &recs[i]
+		if r.secret != nil {
+			t.SetSessionSecret(r.secret)
+			continue
+		}
 		if r.session {
 			t.PutSession(r.id, r.timeout)
 			continue
@@ -255,6 +260,7 @@ func (p *parser) records(meta *Meta) error {
 	acls := aclCache{}
 	var nodes, sessions int64
 	prev := ""
+	secrets := 0
 	for {
 		at := b.off()
 		tag, err := b.byte()
@@ -278,6 +284,21 @@ func (p *parser) records(meta *Meta) error {
 				return err
 			}
 			sessions++
+		case tagSessionSecret:
+			l, err := b.lenPrefix()
+			if err != nil {
+				return b.corrupt(at, "reading the session secret's length", err)
+			}
+			secret, err := b.bytes(l)
+			if err != nil {
+				return b.corrupt(at, "reading the session secret", err)
+			}
+			if secrets++; secrets > 1 || l < tree.MinSessionSecretBytes {
+				return b.corrupt(at, fmt.Sprintf("session secret record %d of %d bytes (one of at least %d allowed)", secrets, l, tree.MinSessionSecretBytes), nil)
+			}
+			if err := p.add(record{at: at, secret: secret}); err != nil {
+				return err
+			}
 		case tagNode:
 			path, n, err := b.node(&acls)
 			if err != nil {

@@ -113,6 +113,7 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 	var (
 		chunk    []entry
 		sessions map[int64]int32
+		secret   []byte
 		from     string
 		started  bool
 		done     bool
@@ -121,6 +122,7 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 		if !started {
 			meta.StartZxid = log.Zxid(t.LastZxid())
 			sessions = t.Sessions()
+			secret = slices.Clone(t.SessionSecret())
 		}
 		meta.EndZxid = log.Zxid(t.LastZxid()) // as of this chunk; the last one's stays
 		n, size := 0, 0
@@ -184,6 +186,11 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 				return Meta{}, err
 			}
 		}
+	}
+	if secret != nil {
+		buf = append(buf, tagSessionSecret)
+		buf = binary.AppendUvarint(buf, uint64(len(secret)))
+		buf = append(buf, secret...)
 	}
 	meta.Sessions = int64(len(ids))
 

@@ -1,6 +1,9 @@
 package tree
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Apply applies a committed txn and returns the watch events it triggers,
 // in ZooKeeper's order. See ApplyResult.
@@ -43,6 +46,8 @@ func (t *Tree) ApplyResult(txn Txn) (Result, []WatchEvent) {
 		res, evs = t.applyMulti(&txn, evs)
 	case OpCreateSession:
 		t.sessions[txn.Session] = txn.Timeout
+	case OpSessionSecret:
+		t.sessionSecret = slices.Clone(txn.Data)
 	case OpCloseSession:
 		for _, p := range t.Ephemerals(txn.Session) {
 			evs, _ = t.applyDelete(p, txn.Zxid, evs)

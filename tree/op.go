@@ -41,6 +41,10 @@ const (
 	OpCreateSession        Op = -10
 	OpCloseSession         Op = -11
 	OpError                Op = -1
+	// OpSessionSecret is zabd's own txn (never a client request): it sets
+	// the key session passwords are derived from, so that every member of
+	// an ensemble derives the same password for a session.
+	OpSessionSecret Op = -100
 )
 
 var opNames = map[Op]string{
@@ -56,7 +60,7 @@ var opNames = map[Op]string{
 	OpSASL: "sasl", OpGetEphemerals: "getEphemerals",
 	OpGetAllChildrenNumber: "getAllChildrenNumber", OpSetWatches2: "setWatches2",
 	OpAddWatch: "addWatch", OpWhoAmI: "whoAmI", OpCreateSession: "createSession",
-	OpCloseSession: "closeSession", OpError: "error",
+	OpCloseSession: "closeSession", OpError: "error", OpSessionSecret: "sessionSecret",
 }
 
 func (o Op) String() string {
@@ -73,7 +77,7 @@ func (o Op) IsWrite() bool {
 	switch o {
 	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL, OpDelete,
 		OpDeleteContainer, OpSetData, OpSetACL, OpCheck, OpMulti,
-		OpCreateSession, OpCloseSession, OpReconfig:
+		OpCreateSession, OpCloseSession, OpReconfig, OpSessionSecret:
 		return true
 	}
 	return false

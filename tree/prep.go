@@ -2,6 +2,7 @@ package tree
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -270,6 +271,11 @@ func (v *view) prepOne(req Request, hdr TxnHeader) (Txn, error) {
 		return v.prepCheck(req, hdr)
 	case OpCreateSession:
 		return Txn{TxnHeader: hdr, Timeout: req.SessionTimeout}, nil
+	case OpSessionSecret:
+		if len(req.Data) < MinSessionSecretBytes {
+			return Txn{}, CodeBadArguments
+		}
+		return Txn{TxnHeader: hdr, Data: slices.Clone(req.Data)}, nil
 	case OpCloseSession:
 		return v.prepCloseSession(hdr)
 	case OpReconfig:

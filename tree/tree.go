@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,10 +41,13 @@ type Tree struct {
 	// Invariant: lastZxid is the largest zxid applied (0 for a new tree).
 	lastZxid int64
 
-	sessions   map[int64]int32               // session id → timeout ms
-	ephemerals map[int64]map[string]struct{} // session id → its ephemeral paths
-	containers map[string]struct{}
-	ttls       map[string]struct{}
+	sessions map[int64]int32 // session id → timeout ms
+	// sessionSecret keys session passwords (OpSessionSecret); nil until
+	// the first such txn.
+	sessionSecret []byte
+	ephemerals    map[int64]map[string]struct{} // session id → its ephemeral paths
+	containers    map[string]struct{}
+	ttls          map[string]struct{}
 
 	count    int   // number of znodes, root included
 	dataSize int64 // Σ len(path)+len(data), as DataTree.approximateDataSize
@@ -339,6 +343,16 @@ func (t *Tree) NodeCount() int { return t.count }
 func (t *Tree) ApproximateDataSize() int64 { return t.dataSize }
 
 // Sessions returns a copy of the open sessions: id → timeout ms.
+// MinSessionSecretBytes is the shortest session secret accepted.
+const MinSessionSecretBytes = 16
+
+// SessionSecret returns the key session passwords are derived from, nil if
+// none was set. The caller must not modify it.
+func (t *Tree) SessionSecret() []byte { return t.sessionSecret }
+
+// SetSessionSecret sets the session secret (a snapshot being restored).
+func (t *Tree) SetSessionSecret(b []byte) { t.sessionSecret = slices.Clone(b) }
+
 func (t *Tree) Sessions() map[int64]int32 {
 	out := make(map[int64]int32, len(t.sessions))
 	for id, to := range t.sessions {
@@ -566,6 +580,9 @@ func (t *Tree) DescribeTree() string {
 	slices.Sort(ids)
 	for _, id := range ids {
 		fmt.Fprintf(&b, "session %#x timeout=%d\n", id, t.sessions[id])
+	}
+	if t.sessionSecret != nil {
+		fmt.Fprintf(&b, "session secret %d bytes, sha256 %x\n", len(t.sessionSecret), sha256.Sum256(t.sessionSecret))
 	}
 	return b.String()
 }

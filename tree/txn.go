@@ -29,6 +29,8 @@ type TxnHeader struct {
 //	OpCreateSession                 Timeout (ms); the session is Session
 //	OpCloseSession                  none: Apply deletes the session's
 //	                                ephemerals (found in the tree, path order)
+//	OpSessionSecret                 Data: the session password key (zabd's;
+//	                                at least MinSessionSecretBytes)
 //	OpError                         Err: a failed request, logged only if the
 //	                                pipeline chooses to burn a zxid for it
 //	OpMulti                         Txns: the sub-txns in request order; a

@@ -93,6 +93,8 @@ func appendBody(dst []byte, t *Txn, sub bool) []byte {
 		return binary.AppendVarint(dst, int64(t.Version))
 	case OpCreateSession:
 		return binary.AppendVarint(dst, int64(t.Timeout))
+	case OpSessionSecret:
+		return appendBuf(dst, t.Data)
 	case OpCloseSession:
 		return dst
 	case OpError:
@@ -330,6 +332,12 @@ func (d *decoder) body(t *Txn, sub bool) {
 		t.Version = d.int32("version")
 	case OpCreateSession:
 		t.Timeout = d.int32("timeout")
+	case OpSessionSecret:
+		if sub {
+			d.fail(d.off, "sessionSecret inside a multi")
+			return
+		}
+		t.Data = d.buf("secret")
 	case OpCloseSession:
 	case OpError:
 		t.Err = Code(d.int32("error code"))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,6 +57,7 @@ func sampleTxns(t testing.TB) []Txn {
 	step(0, Request{Op: OpMulti})
 	step(0, create("/a", "", ModePersistent)) // NodeExists error txn
 	step(0x1234567890, Request{Op: OpCloseSession})
+	step(0, Request{Op: OpSessionSecret, Data: []byte("0123456789abcdef0123456789abcdef")})
 	out = append(out, Txn{TxnHeader: TxnHeader{Zxid: 1 << 40, Type: OpReconfig}, Path: "/zookeeper/config", Data: []byte("server.1=a:1:2"), Version: -1})
 	return out
 }
@@ -189,5 +191,37 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The session secret is a txn like any other: applied, it is the tree's;
+// replayed again, nothing changes; too short a secret is refused at prep.
+func TestSessionSecretTxn(t *testing.T) {
+	tr := New(Config{})
+	p := NewPending()
+	if _, err := tr.Prep(p, Request{Op: OpSessionSecret, Data: []byte("short")}, TxnHeader{Zxid: 1, Type: OpSessionSecret}); err != CodeBadArguments {
+		t.Fatalf("short secret: %v, want BadArguments", err)
+	}
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	txn, err := tr.Prep(p, Request{Op: OpSessionSecret, Data: secret}, TxnHeader{Zxid: 1, Type: OpSessionSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret[0] = 'X' // the txn holds its own copy
+	dec, err := DecodeTxn(AppendTxn(nil, txn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Apply(dec)
+	if got := string(tr.SessionSecret()); got != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("secret after apply: %q", got)
+	}
+	before := tr.DescribeTree()
+	if !strings.Contains(before, "session secret 32 bytes") {
+		t.Fatalf("DescribeTree does not show the secret:\n%s", before)
+	}
+	tr.Apply(dec)
+	if tr.DescribeTree() != before {
+		t.Fatal("replaying the secret txn changed the tree")
 	}
 }

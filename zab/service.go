@@ -1,7 +1,9 @@
 package zab
 
 import (
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,11 +14,8 @@ import (
 // ServiceConfig configures a standalone server's core.
 type ServiceConfig struct {
 	Pipeline PipelineConfig
-	// SessionSecret keys session passwords; persist it with the data so
-	// clients can re-attach after a restart.
-	SessionSecret []byte
-	ServerID      int64
-	TickTime      time.Duration // expiry check granularity; default 2s
+	ServerID int64
+	TickTime time.Duration // expiry check granularity; default 2s
 	// ContainerCheckInterval is how often empty containers and expired
 	// TTL nodes are looked for (znode.container.checkIntervalMs);
 	// default 60s.
@@ -54,9 +53,6 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.Pipeline.Logger == nil {
 		cfg.Pipeline.Logger = cfg.Logger
 	}
-	if len(cfg.SessionSecret) == 0 {
-		return nil, errors.New("zab: service needs a session secret")
-	}
 	p, err := NewPipeline(cfg.Pipeline)
 	if err != nil {
 		return nil, err
@@ -65,7 +61,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	s := &Service{
 		Pipeline: p,
 		cfg:      cfg,
-		sessions: NewSessionTracker(cfg.SessionSecret, cfg.ServerID, now),
+		sessions: NewSessionTracker(cfg.Pipeline.Tree.SessionSecret(), cfg.ServerID, now),
 		stop:     make(chan struct{}),
 	}
 	for sid, to := range cfg.Pipeline.Tree.Sessions() {
@@ -77,9 +73,47 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	return s, nil
 }
 
+// ErrNoSessionSecret: sessions cannot be created before the session secret
+// is known (EnsureSessionSecret).
+var ErrNoSessionSecret = errors.New("zab: no session secret yet")
+
+// EnsureSessionSecret makes sure the tree has a session secret, logging a
+// tree.OpSessionSecret txn if it has none: with fallback when that is long
+// enough (the secret of a data dir from before the secret was replicated,
+// so its sessions' passwords stay valid), a random one otherwise. It waits
+// until the txn is durable and applied.
+func (s *Service) EnsureSessionSecret(fallback []byte) error {
+	if s.sessions.HasSecret() {
+		return nil
+	}
+	secret := fallback
+	if len(secret) < tree.MinSessionSecretBytes {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return fmt.Errorf("zab: making a session secret: %w", err)
+		}
+	}
+	answer := make(chan error, 1)
+	s.Submit(0, tree.Request{Op: tree.OpSessionSecret, Data: secret}, func(res tree.Result, err error) {
+		if err == nil && res.Err != tree.CodeOK {
+			err = res.Err
+		}
+		answer <- err
+	})
+	if err := <-answer; err != nil {
+		return fmt.Errorf("zab: logging the session secret: %w", err)
+	}
+	s.sessions.SetSecret(secret)
+	return nil
+}
+
 // CreateSession logs a createSession txn and calls done with the new id
 // and its password once it is durable.
 func (s *Service) CreateSession(timeout time.Duration, done func(sid int64, passwd []byte, err error)) {
+	if !s.sessions.HasSecret() {
+		done(0, nil, ErrNoSessionSecret)
+		return
+	}
 	sid := s.sessions.NextID()
 	req := tree.Request{Op: tree.OpCreateSession, SessionTimeout: int32(timeout.Milliseconds())}
 	s.Submit(sid, req, func(res tree.Result, err error) {

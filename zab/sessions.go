@@ -21,7 +21,7 @@ const SessionPasswordLen = 16
 // tree and no closeSession txn yet; sessions closing are no longer tracked.
 type SessionTracker struct {
 	mu       sync.Mutex
-	secret   []byte
+	secret   []byte // nil until SetSecret (or given to NewSessionTracker)
 	serverID int64
 	next     int64
 	sessions map[int64]*trackedSession
@@ -34,8 +34,10 @@ type trackedSession struct {
 
 // NewSessionTracker makes a tracker. secret keys the session passwords
 // (they are derived, not stored, as in ZooKeeper, but from a secret rather
-// than a constant); now seeds the session id counter the way ZooKeeper
-// does: (now ms << 24) >>> 8 | serverID << 56.
+// than a constant; the secret is the ensemble's, replicated as a
+// tree.OpSessionSecret txn, so every member derives the same password); it
+// may be nil until SetSecret. now seeds the session id counter the way
+// ZooKeeper does: (now ms << 24) >>> 8 | serverID << 56.
 func NewSessionTracker(secret []byte, serverID int64, now time.Time) *SessionTracker {
 	next := int64(uint64(now.UnixMilli())<<24>>8) | serverID<<56
 	return &SessionTracker{
@@ -58,9 +60,30 @@ func (s *SessionTracker) NextID() int64 {
 	}
 }
 
-// Password is the password of session sid.
+// SetSecret sets the key of the session passwords (once the txn carrying
+// it is applied).
+func (s *SessionTracker) SetSecret(secret []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secret = append([]byte(nil), secret...)
+}
+
+// HasSecret reports whether passwords can be derived yet.
+func (s *SessionTracker) HasSecret() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.secret != nil
+}
+
+// Password is the password of session sid (nil without a secret).
 func (s *SessionTracker) Password(sid int64) []byte {
-	m := hmac.New(sha256.New, s.secret)
+	s.mu.Lock()
+	secret := s.secret
+	s.mu.Unlock()
+	if secret == nil {
+		return nil
+	}
+	m := hmac.New(sha256.New, secret)
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(sid))
 	m.Write(b[:])
@@ -69,7 +92,8 @@ func (s *SessionTracker) Password(sid int64) []byte {
 
 // CheckPassword reports whether passwd is session sid's.
 func (s *SessionTracker) CheckPassword(sid int64, passwd []byte) bool {
-	return hmac.Equal(s.Password(sid), passwd)
+	pw := s.Password(sid)
+	return pw != nil && hmac.Equal(pw, passwd)
 }
 
 // Track starts (or restarts, after recovery) tracking sid.

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -182,10 +181,6 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, cli.Exit(fmt.Sprintf("listening on %s: %v", cfg.ClientAddr, err), exitListen)
 	}
 	s.ln = l
-	secret, err := loadSecret(filepath.Join(cfg.DataDir, "session.secret"))
-	if err != nil {
-		return nil, cli.Exit(err.Error(), exitStorage)
-	}
 	if cfg.Repair {
 		if err := repairLog(cfg, logger); err != nil {
 			return nil, err
@@ -264,7 +259,6 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			// The snapshotter counts applied txns; it never blocks.
 			AfterApply: s.snap.AfterApply,
 		},
-		SessionSecret:          secret,
 		TickTime:               cfg.TickTime,
 		ContainerCheckInterval: cfg.ContainerCheckInterval,
 		OnExpire: func(sid int64) {
@@ -275,6 +269,15 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		Logger: logger,
 	})
 	if err != nil {
+		return nil, cli.Exit(err.Error(), exitStorage)
+	}
+	// Session passwords are keyed by a secret in the replicated state; a
+	// new data dir logs one (an old one carries its file's secret over).
+	legacy, err := legacySecret(cfg.DataDir)
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("reading %s: %v", legacySecretFile, err), exitStorage)
+	}
+	if err := s.svc.EnsureSessionSecret(legacy); err != nil {
 		return nil, cli.Exit(err.Error(), exitStorage)
 	}
 	s.srv = net.NewServer(net.Config{
@@ -374,41 +377,18 @@ func (s *server) lockDirs(cfg Config) error {
 	return nil
 }
 
-// loadSecret reads the data dir's session secret, making it on first start.
-func loadSecret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= 32 {
-		return b, nil
+// legacySecretFile is where a data dir from before the session secret was
+// replicated kept it; it is read once, to carry its sessions' passwords
+// over, and never written.
+const legacySecretFile = "session.secret"
+
+// legacySecret reads the data dir's old session secret, nil if none.
+func legacySecret(dataDir string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, legacySecretFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading session secret %s: %w", path, err)
-	}
-	b = make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("writing session secret: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("writing session secret %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("syncing session secret %s: %w", tmp, err)
-	}
-	f.Close()
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("installing session secret: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return b, nil
+	return b, err
 }
 
 func dirSize(dir string) int64 {
