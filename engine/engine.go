@@ -31,7 +31,14 @@ type Engine interface {
 	// ErrBusy if appends are queued or being committed, and an Append
 	// made while it runs fails with ErrBusy: no append passes a truncate.
 	// If nothing at or below z remains the engine becomes empty
-	// (LastZxid 0).
+	// (LastZxid 0). Crash safety: after a crash while it runs, the
+	// reopened engine holds the log as before, the log cut at z, or a
+	// prefix of the old log in between (badger, native), never a log
+	// with a hole; a caller that did not see it return must issue it
+	// again (a ZAB follower would: it re-syncs on restart and the leader
+	// sends TRUNC again). Checked by enginetest.RunTruncateCrashTests
+	// (badger), RunKillDuringTruncate (badger, pebble) and, for native,
+	// TestNativeTruncateCrashAtEveryStep.
 	TruncateAfter(z log.Zxid) error
 	// PurgeBefore may remove records below z (native: whole segments); it
 	// never removes a record >= z nor the last record, so LastZxid is

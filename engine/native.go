@@ -121,7 +121,12 @@ func (n *Native) Iter(from log.Zxid) (Iterator, error) {
 // LastZxid implements Engine.
 func (n *Native) LastZxid() log.Zxid { return n.log.SyncedZxid() }
 
-// TruncateAfter implements Engine.
+// TruncateAfter implements Engine. Crash safety is log.Log.TruncateAfter's:
+// it removes the segments after z newest first, fsyncing the directory
+// after each, then cuts the segment holding z and fsyncs it, so a crash
+// at any point leaves a prefix of the old log no shorter than z (never a
+// hole), which the caller cuts again after the restart. Checked at every
+// file operation by TestNativeTruncateCrashAtEveryStep.
 func (n *Native) TruncateAfter(z log.Zxid) error {
 	return n.g.Truncate(z, func() (log.Zxid, error) {
 		if err := n.log.TruncateAfter(z); err != nil {

@@ -1,8 +1,13 @@
 // Package enginetest is the conformance suite every engine.Engine must
 // pass: ordering, durability visibility, truncation, purge, group commit
 // under concurrency, close, and (RunReopenTests) what survives a reopen;
-// RunBenchmarks is the shared append benchmark. Engine-specific tests
-// (crash recovery, fsync failure) live with each engine.
+// RunBenchmarks is the shared append benchmark. Crash safety of
+// TruncateAfter (truncate_crash.go): RunTruncateCrashTests for engines
+// that can stop a truncation between its durable steps (badger),
+// RunKillDuringTruncate (SIGKILL of a child process mid-truncation) for
+// engines on the real filesystem, RunTruncateBenchmarks. Other
+// engine-specific tests (crash recovery on vfs.Mem, fsync failure) live
+// with each engine.
 package enginetest
 
 import (

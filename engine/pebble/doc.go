@@ -9,6 +9,15 @@
 // failure sticky as engine.Engine requires). TruncateAfter and PurgeBefore
 // are one DeleteRange each, committed with Sync.
 //
+// Crash safety of TruncateAfter: DB.DeleteRange builds one batch holding
+// one range tombstone [z+1, end) and applies it with pebble.Sync, and a
+// batch is one WAL record, replayed whole or (torn, at the WAL's end) not
+// at all. So after a crash at any moment the store holds the log as it
+// was before the truncation or the log cut at z, never a part of the cut;
+// once TruncateAfter returns the cut is durable. PurgeBefore is atomic the
+// same way. (Its cost does not grow with the records removed: the
+// tombstone is dropped with the data at compaction.)
+//
 // Invariants:
 //
 //   - Every key in the store is exactly 8 bytes; any other key is reported
