@@ -177,9 +177,10 @@ func TestWritesInFlightBoundedByBytes(t *testing.T) {
 // throttledRun runs clients x perConn setData requests of value bytes
 // against a server with the given bounds and a processor that holds every
 // write; it answers the oldest held write whenever wantMax are held (the
-// most the bounds allow), or when nothing new was submitted for a second
-// (fewer remain, or a reader waits behind a ping for its own writes). It
-// returns the most writes and bytes held at once.
+// most the bounds allow), when every request not yet answered is held, or
+// when nothing new was submitted for two seconds (a reader may wait behind
+// a ping for its own writes). It returns the most writes and bytes held at
+// once.
 func throttledRun(t *testing.T, clients, perConn, value int, connMax, totalMax int64, wantMax int) (maxHeld int, maxBytes int64) {
 	proc := &heldProc{watches: tree.NewWatches()}
 	srv := NewServer(Config{
@@ -213,7 +214,7 @@ func throttledRun(t *testing.T, clients, perConn, value int, connMax, totalMax i
 			}()
 		}
 	}
-	answered, lastHeld, lastChange := 0, -1, time.Now()
+	answered, issued, lastHeld, lastChange := 0, 0, -1, time.Now()
 	deadline := time.Now().Add(60 * time.Second)
 	for answered < total {
 		select {
@@ -234,8 +235,10 @@ func throttledRun(t *testing.T, clients, perConn, value int, connMax, totalMax i
 		if held != lastHeld {
 			lastHeld, lastChange = held, time.Now()
 		}
-		if held > 0 && (held >= wantMax || time.Since(lastChange) > time.Second) {
+		unsubmitted := total - issued - held
+		if held > 0 && (held >= wantMax || unsubmitted == 0 || time.Since(lastChange) > 2*time.Second) {
 			proc.answerOne()
+			issued++
 			lastHeld = -1
 			continue
 		}
