@@ -177,4 +177,3 @@ func lastOf(l []log.Zxid) log.Zxid {
 	}
 	return l[len(l)-1]
 }
-
