@@ -102,11 +102,18 @@ func TestEnqueueOrderAcrossPartialWrites(t *testing.T) {
 		next[p]++
 	}
 	wg.Wait()
-	c.mu.Lock()
-	sent := c.sent
-	c.mu.Unlock()
-	if sent != producers*perProducer {
-		t.Errorf("sent counter %d, want %d", sent, producers*perProducer)
+	// The writer counts a batch once its write returns, which may be just
+	// after the client read the batch's last byte: wait for the count.
+	sent := func() uint64 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.sent
+	}
+	for deadline := time.Now().Add(10 * time.Second); sent() != producers*perProducer && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if got := sent(); got != producers*perProducer {
+		t.Errorf("sent counter %d, want %d", got, producers*perProducer)
 	}
 	c.closeWith("test over")
 	<-wdone
