@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"zabd/zab/quorum"
 )
 
 // ID is a server id (myid, the N of server.N): at least 1.
@@ -146,6 +148,7 @@ func same(a, b held) bool {
 type Election struct {
 	cfg      Config
 	voters   []ID // sorted
+	majority quorum.Majority
 	isVoter  map[ID]bool
 	observer bool
 
@@ -173,8 +176,14 @@ func New(cfg Config) (*Election, error) {
 		return nil, err
 	}
 	e := &Election{cfg: cfg, voters: slices.Sorted(slices.Values(cfg.Voters)), isVoter: map[ID]bool{}}
+	ids := make([]quorum.ID, 0, len(cfg.Voters))
 	for _, id := range cfg.Voters {
 		e.isVoter[id] = true
+		ids = append(ids, quorum.ID(id))
+	}
+	var err error
+	if e.majority, err = quorum.NewMajority(ids...); err != nil {
+		return nil, err
 	}
 	e.observer = !e.isVoter[cfg.ID]
 	return e, nil
@@ -311,13 +320,10 @@ func (e *Election) stepDecided(n Notification) {
 // quorum reports whether more than half of the voters hold a vote the
 // same as v (see same).
 func (e *Election) quorum(votes map[ID]held, v held) bool {
-	n := 0
-	for _, id := range e.voters {
-		if h, ok := votes[id]; ok && same(h, v) {
-			n++
-		}
-	}
-	return 2*n > len(e.voters)
+	return e.majority.Has(func(id quorum.ID) bool {
+		h, ok := votes[ID(id)]
+		return ok && same(h, v)
+	})
 }
 
 // leaderConfirmed is ZooKeeper's checkLeader: another member may be
