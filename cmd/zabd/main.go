@@ -181,6 +181,9 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, cli.Exit(fmt.Sprintf("listening on %s: %v", cfg.ClientAddr, err), exitListen)
 	}
 	s.ln = l
+	// Until it serves, connections are closed at once (as ZooKeeper does
+	// while it is not serving), not left waiting in the backlog.
+	stopRefusing := refuseUntilServing(l)
 	if cfg.Repair {
 		if err := repairLog(cfg, logger); err != nil {
 			return nil, err
@@ -304,6 +307,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	s.snap.AfterApply(int64(last), rec.Replayed) // a long replayed tail soon gets a snapshot
 
 	s.Addr = s.ln.Addr().String()
+	stopRefusing()
 	logger.Info("serving", "addr", s.Addr, "data_dir", cfg.DataDir, "engine", cfg.Engine)
 	go func() { s.serveErr <- s.srv.Serve(s.ln) }()
 	ok = true
