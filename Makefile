@@ -9,9 +9,10 @@ TEST_TIMEOUT ?= 40m
 
 all: build
 
+# -buildvcs=auto: record the commit (zabd --version, srvr) even where GOFLAGS turns it off.
 build:
-	$(GO) build -o $(BIN)/zabd ./cmd/zabd
-	$(GO) build -o $(BIN)/zabctl ./cmd/zabctl
+	$(GO) build -buildvcs=auto -o $(BIN)/zabd ./cmd/zabd
+	$(GO) build -buildvcs=auto -o $(BIN)/zabctl ./cmd/zabctl
 
 run: build
 	mkdir -p data

@@ -394,6 +394,7 @@ func (c *conn) handshake(frame []byte) bool {
 		}
 		c.establish(sid, timeout)
 		respond(sid, cr.Passwd, timeout)
+		c.srv.cfg.Logger.Debug("session re-attached", "session", sidString(sid), "remote", c.nc.RemoteAddr().String(), "timeout", timeout)
 		return true
 	}
 	type created struct {
@@ -414,6 +415,7 @@ func (c *conn) handshake(frame []byte) bool {
 	}
 	c.establish(r.sid, timeout)
 	respond(r.sid, r.passwd, timeout)
+	c.srv.cfg.Logger.Debug("session created", "session", sidString(r.sid), "remote", c.nc.RemoteAddr().String(), "timeout", timeout)
 	return true
 }
 
@@ -478,6 +480,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 			if err != nil {
 				res = tree.Result{Err: tree.CodeOf(err)}
 			}
+			c.srv.cfg.Logger.Debug("session closed by its client", "session", sidString(sid), "remote", c.nc.RemoteAddr().String(), "err", err)
 			c.sendReply(hdr.Xid, res.Zxid, hdr.Op, res)
 			close(done)
 		})

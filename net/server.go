@@ -246,6 +246,11 @@ func (s *Server) SessionExpired(sid SessionID) {
 	s.mu.Lock()
 	c := s.bySession[sid]
 	s.mu.Unlock()
+	remote := "(not connected)"
+	if c != nil {
+		remote = c.nc.RemoteAddr().String()
+	}
+	s.cfg.Logger.Debug("session expired", "session", sidString(sid), "remote", remote)
 	if c != nil {
 		c.closeWith("session expired")
 	}

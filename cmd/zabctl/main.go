@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"zabd/cmd/internal/buildinfo"
 
 	"zabd/tools/zkcli"
 )
@@ -45,9 +46,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
-	zkcli.Version = buildVersion()
+	info := buildinfo.Read()
+	zkcli.Version = info.Line("zabctl")
+	cli.VersionPrinter = func(cc *cli.Context) { fmt.Fprintln(cc.App.Writer, info.Line("zabctl")) }
 	app := &cli.App{
 		Name:      "zabctl",
+		Version:   info.ServerVersion(),
 		Usage:     "ZooKeeper-protocol client (zkCli.sh commands) for zabd and Apache ZooKeeper",
 		UsageText: "zabctl [-server host:port[,host:port...]] [-timeout ms] [command [args...]]\n   (no command: interactive shell reading commands from stdin)",
 		Reader:    stdin,
@@ -167,24 +171,4 @@ func stdinIsTerminal(r io.Reader) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func buildVersion() string {
-	v := "zabctl (devel)"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = "zabctl " + bi.Main.Version
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += "-" + s.Value[:12]
-		}
-		if s.Key == "vcs.time" {
-			v += ", built on " + s.Value
-		}
-	}
-	return v
 }

@@ -349,3 +349,15 @@ func TestAgainstZkCli(t *testing.T) {
 		t.Logf("zkCli.sh stdout kept at %s", p)
 	}
 }
+
+// --version prints the version, the commit and the Go version without
+// connecting anywhere.
+func TestVersionFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"zabctl", "--version"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if got := out.String(); !strings.HasPrefix(got, "zabctl 3.8.4-zabd (commit ") || !strings.Contains(got, "go1.") {
+		t.Fatalf("--version printed %q", got)
+	}
+}

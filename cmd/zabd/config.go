@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"zabd/engine"
+	"zabd/net"
 )
 
 // Config is a standalone server's configuration: zoo.cfg's keys, as
@@ -287,6 +288,28 @@ func (c *Config) validate() error {
 		c.FourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "isro"}
 	}
 	return nil
+}
+
+// logAttrs is the effective configuration as slog key/value pairs, for the
+// start-up line (limits left at 0 take net's defaults, shown as such).
+func (c *Config) logAttrs() []any {
+	orDefault := func(v, def int64) int64 {
+		if v <= 0 {
+			return def
+		}
+		return v
+	}
+	return []any{
+		"client_addr", c.ClientAddr, "data_dir", c.DataDir, "data_log_dir", c.DataLogDir, "engine", c.Engine,
+		"tick_time", c.TickTime, "session_timeout_min", c.MinSessionTimeout, "session_timeout_max", c.MaxSessionTimeout,
+		"4lw_whitelist", strings.Join(c.FourLetterWords, ","), "snap_count", c.SnapCount,
+		"autopurge_snap_retain_count", c.SnapRetainCount, "autopurge_interval", c.PurgeInterval,
+		"max_client_cnxns", c.MaxClientCnxns, "jute_maxbuffer", c.MaxBuffer,
+		"global_outstanding_limit", orDefault(int64(c.GlobalOutstandingLimit), net.DefaultGlobalOutstandingLimit),
+		"global_outstanding_bytes", orDefault(c.GlobalOutstandingBytes, net.DefaultGlobalOutstandingBytes),
+		"connection_outstanding_bytes", orDefault(c.ConnOutstandingBytes, net.DefaultMaxConnOutstandingBytes),
+		"container_check_interval", c.ContainerCheckInterval, "extended_types", c.ExtendedTypesEnabled,
+	}
 }
 
 // confDump is what the conf four-letter word prints: the effective

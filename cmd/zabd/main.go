@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"zabd/cmd/internal/buildinfo"
 	"zabd/engine"
 	"zabd/engine/datadir"
 	"zabd/log"
@@ -38,9 +40,12 @@ const (
 )
 
 func main() {
+	info := buildinfo.Read()
+	cli.VersionPrinter = func(cc *cli.Context) { fmt.Fprintln(cc.App.Writer, info.Line("zabd")) }
 	app := &cli.App{
-		Name:  "zabd",
-		Usage: "ZooKeeper-compatible coordination server",
+		Name:    "zabd",
+		Version: info.ServerVersion(),
+		Usage:   "ZooKeeper-compatible coordination server",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "zoo.cfg to read (Apache ZooKeeper's keys)"},
 			&cli.StringFlag{Name: "client-addr", Usage: "address to serve clients on (overrides clientPortAddress:clientPort)"},
@@ -93,6 +98,8 @@ func run(cc *cli.Context) error {
 	if err := cfg.validate(); err != nil {
 		return cli.Exit(err.Error(), exitConfig)
 	}
+	logger.Info("zabd starting", append([]any{"version", buildinfo.Read().ServerVersion(), "go", runtime.Version(), "pid", os.Getpid()},
+		cfg.logAttrs()...)...)
 	for _, prof := range []struct {
 		flag  string
 		start func(io.Writer) error
@@ -290,6 +297,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		MaxClientCnxns:    cfg.MaxClientCnxns,
 		MaxBuffer:         cfg.MaxBuffer,
 		FourLetterWords:   cfg.FourLetterWords,
+		Version:           buildinfo.Read().ServerVersion(),
 		// Bounds on writes in flight, by count and bytes.
 		GlobalOutstandingLimit:  cfg.GlobalOutstandingLimit,
 		GlobalOutstandingBytes:  cfg.GlobalOutstandingBytes,
