@@ -28,6 +28,13 @@ const (
 // harmless, read-only ones.
 var DefaultFourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "isro"}
 
+// FourLetterWords are the four-letter words zabd answers.
+var FourLetterWords = []string{"ruok", "srvr", "stat", "conf", "cons", "crst", "srst", "envi", "mntr", "wchs", "wchc", "wchp", "dirs", "isro"}
+
+// ZooKeeperOnlyFourLetterWords are Apache ZooKeeper's words that zabd does
+// not answer (a whitelist may name them; asked, they get "not supported").
+var ZooKeeperOnlyFourLetterWords = []string{"dump", "gtmk", "stmk", "hash"}
+
 // Config configures the client server. Zero values take the defaults noted.
 type Config struct {
 	TickTime          time.Duration // default 2s

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -91,7 +92,7 @@ var knownKeys = map[string]bool{
 
 func defaultConfig() Config {
 	return Config{
-		ClientAddr:             "127.0.0.1:2181",
+		ClientAddr:             ":2181", // all interfaces, as ZooKeeper
 		DataDir:                "./data",
 		Engine:                 "native",
 		TickTime:               2 * time.Second,
@@ -105,9 +106,9 @@ func defaultConfig() Config {
 }
 
 // parseZooCfg reads a zoo.cfg (Java properties: key=value, # and !
-// comments) into c. Relative dataDir paths are relative to the working
-// directory, as ZooKeeper's.
-func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
+// comments) named name (for messages) into c. Relative dataDir paths are
+// relative to the working directory, as ZooKeeper's.
+func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error {
 	port, addr := "", ""
 	sc := bufio.NewScanner(r)
 	line := 0
@@ -146,21 +147,21 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 		case "maxSessionTimeout":
 			c.MaxSessionTimeout, err = millis(v)
 		case "maxClientCnxns":
-			c.MaxClientCnxns, err = strconv.Atoi(v)
+			c.MaxClientCnxns, err = wholeNumber(v)
 		case "4lw.commands.whitelist":
 			c.FourLetterWords = splitList(v)
 		case "jute.maxbuffer":
 			c.MaxBuffer, err = parseIntAnyBase(v)
 		case "extendedTypesEnabled", "zookeeper.extendedTypesEnabled":
-			c.ExtendedTypesEnabled, err = strconv.ParseBool(v)
+			c.ExtendedTypesEnabled, err = boolean(v)
 		case "DigestAuthenticationProvider.superDigest", "zookeeper.DigestAuthenticationProvider.superDigest":
 			c.SuperDigest = v
 		case "znode.container.checkIntervalMs":
 			c.ContainerCheckInterval, err = millis(v)
 		case "snapCount":
-			c.SnapCount, err = strconv.Atoi(v)
+			c.SnapCount, err = wholeNumber(v)
 		case "autopurge.snapRetainCount":
-			c.SnapRetainCount, err = strconv.Atoi(v)
+			c.SnapRetainCount, err = wholeNumber(v)
 			if err == nil && c.SnapRetainCount < 3 {
 				logger.Warn("zoo.cfg: autopurge.snapRetainCount below the minimum, using 3", "line", line, "value", v)
 				c.SnapRetainCount = 3
@@ -168,9 +169,9 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 		case "preAllocSize", "zookeeper.preAllocSize":
 			// KiB, as ZooKeeper's; zabd preallocates whole segments, so
 			// it is the native log's segment size. Non-positive: default.
-			var kib int64
-			if kib, err = strconv.ParseInt(v, 10, 64); err == nil && kib > 0 {
-				c.LogSegmentBytes = kib << 10
+			var kib int
+			if kib, err = wholeNumber(v); err == nil && kib > 0 {
+				c.LogSegmentBytes = int64(kib) << 10
 			}
 		case "globalOutstandingLimit", "zookeeper.globalOutstandingLimit":
 			c.GlobalOutstandingLimit, err = positiveInt(v)
@@ -183,12 +184,12 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 			n, err = positiveInt(v)
 			c.ConnOutstandingBytes = int64(n)
 		case "standaloneEnabled":
-			c.StandaloneEnabled, err = strconv.ParseBool(v)
+			c.StandaloneEnabled, err = boolean(v)
 		case "dynamicConfigFile":
 			err = fmt.Errorf("a dynamic configuration file is not supported (it lists an ensemble's servers, and quorum mode is not implemented yet); list server.N lines in zoo.cfg")
 		case "autopurge.purgeInterval":
 			var hours int
-			hours, err = strconv.Atoi(v)
+			hours, err = wholeNumber(v)
 			c.PurgeInterval = time.Duration(max(hours, 0)) * time.Hour
 		default:
 			if strings.HasPrefix(k, "server.") {
@@ -198,33 +199,39 @@ func parseZooCfg(r io.Reader, c *Config, logger *slog.Logger) error {
 				}
 				break
 			}
-			if !knownKeys[k] && !strings.HasPrefix(k, "group.") && !strings.HasPrefix(k, "weight.") {
-				logger.Warn("zoo.cfg: unknown key ignored", "line", line, "key", k)
+			if !knownKeys[k] && notImplemented(k, v) == "" && !strings.HasPrefix(k, "group.") && !strings.HasPrefix(k, "weight.") {
+				logger.Warn("config: unknown key ignored", "file", name, "line", line, "key", k)
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("zoo.cfg line %d: %s=%q: %w", line, k, v, err)
+			return fmt.Errorf("%s line %d: %s=%q: %w", name, line, k, v, err)
+		}
+		if why := notImplemented(k, v); why != "" {
+			logger.Warn("config: key not implemented by zabd yet, ignored", "file", name, "line", line, "key", k, "value", v, "effect", why)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading zoo.cfg: %w", err)
+		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	sort.Slice(c.Servers, func(i, j int) bool { return c.Servers[i].ID < c.Servers[j].ID })
 	for i := 1; i < len(c.Servers); i++ {
 		if c.Servers[i].ID == c.Servers[i-1].ID {
-			return fmt.Errorf("zoo.cfg: server.%d is listed twice", c.Servers[i].ID)
+			return fmt.Errorf("%s: server.%d is listed twice", name, c.Servers[i].ID)
 		}
 	}
 	if len(c.Servers) == 1 {
-		msg := "zoo.cfg: one server.N line: running standalone, as ZooKeeper does with standaloneEnabled=true"
+		msg := "config: one server.N line: running standalone, as ZooKeeper does with standaloneEnabled=true"
 		if !c.StandaloneEnabled {
-			msg = "zoo.cfg: one server.N line with standaloneEnabled=false: running standalone (a quorum of one; reconfig is not supported)"
+			msg = "config: one server.N line with standaloneEnabled=false: running standalone (a quorum of one; reconfig is not supported)"
 		}
-		logger.Warn(msg, "server", c.Servers[0].ID)
+		logger.Warn(msg, "file", name, "server", c.Servers[0].ID)
 	}
 	if port != "" || addr != "" {
 		h, p, _ := stdnet.SplitHostPort(c.ClientAddr)
 		if port != "" {
+			if !validPortOrZero(port) {
+				return fmt.Errorf("%s: clientPort=%q is not a port number (0-65535)", name, port)
+			}
 			p = port
 		}
 		if addr != "" {
@@ -241,7 +248,35 @@ func loadZooCfg(path string, c *Config, logger *slog.Logger) error {
 		return fmt.Errorf("opening config: %w", err)
 	}
 	defer f.Close()
-	return parseZooCfg(f, c, logger)
+	return parseZooCfg(f, path, c, logger)
+}
+
+// notImplemented says what a key zabd recognises but does not implement
+// yet would have done, "" for every other key.
+func notImplemented(k, v string) string {
+	switch {
+	case strings.HasPrefix(k, "metricsProvider."):
+		return "no Prometheus /metrics endpoint is served (mntr has the figures)"
+	case k == "secureClientPort" || k == "secureClientPortAddress" || k == "client.secure" ||
+		strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "zookeeper.ssl.") || k == "serverCnxnFactory" || k == "client.portUnification":
+		return "no TLS: clients are served in plain text on clientPort only"
+	case k == "admin.enableServer" && strings.EqualFold(v, "true"), k == "admin.serverPort", k == "admin.serverAddress", k == "admin.commandURL":
+		return "no AdminServer HTTP endpoint (use the four-letter words)"
+	case strings.HasPrefix(k, "authProvider.") || k == "sessionRequireClientSASLAuth" || k == "enforce.auth.enabled":
+		return "no SASL: only digest, ip, world and super authentication"
+	case k == "forceSync" && strings.EqualFold(v, "no"):
+		return "zabd always syncs before it acknowledges a write"
+	case k == "reconfigEnabled" && strings.EqualFold(v, "true"):
+		return "reconfig is answered ReconfigDisabled"
+	case k == "readonlymode.enabled" && strings.EqualFold(v, "true"):
+		return "no read-only mode (it needs quorum mode)"
+	}
+	return ""
+}
+
+func validPortOrZero(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 func (c *Config) validate() error {
@@ -263,8 +298,15 @@ func (c *Config) validate() error {
 	if c.MaxBuffer <= 0 {
 		return fmt.Errorf("jute.maxbuffer must be positive, got %d", c.MaxBuffer)
 	}
-	if _, _, err := stdnet.SplitHostPort(c.ClientAddr); err != nil {
+	if _, p, err := stdnet.SplitHostPort(c.ClientAddr); err != nil {
 		return fmt.Errorf("client address %q: %w", c.ClientAddr, err)
+	} else if !validPortOrZero(p) {
+		return fmt.Errorf("client address %q: port %q is not in 0-65535", c.ClientAddr, p)
+	}
+	for _, w := range c.FourLetterWords {
+		if w != "*" && !slices.Contains(net.FourLetterWords, w) && !slices.Contains(net.ZooKeeperOnlyFourLetterWords, w) {
+			return fmt.Errorf("4lw.commands.whitelist: %q is not a four-letter word (zabd answers %s, or * for all)", w, strings.Join(net.FourLetterWords, ", "))
+		}
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("dataDir is required")
@@ -339,7 +381,7 @@ func (c *Config) confDump() [][2]string {
 func millis(v string) (time.Duration, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, err
+		return 0, errors.New("not a whole number of milliseconds")
 	}
 	return time.Duration(n) * time.Millisecond, nil
 }
@@ -347,15 +389,42 @@ func millis(v string) (time.Duration, error) {
 // positiveInt parses a whole number above zero.
 func positiveInt(v string) (int, error) {
 	n, err := strconv.Atoi(v)
-	if err == nil && n <= 0 {
-		err = fmt.Errorf("must be above zero")
+	if err != nil {
+		return 0, errors.New("not a whole number")
 	}
-	return n, err
+	if n <= 0 {
+		return 0, errors.New("must be above zero")
+	}
+	return n, nil
 }
 
 func parseIntAnyBase(v string) (int, error) {
 	n, err := strconv.ParseInt(v, 0, 64)
-	return int(n), err
+	if err != nil {
+		return 0, errors.New("not a whole number (decimal, or hex with 0x)")
+	}
+	return int(n), nil
+}
+
+// wholeNumber parses a whole number for messages that say so.
+func wholeNumber(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, errors.New("not a whole number")
+	}
+	return n, nil
+}
+
+// boolean parses true/false as Java's Boolean.parseBoolean would accept
+// them, refusing anything else rather than reading it as false.
+func boolean(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, errors.New("neither true nor false")
 }
 
 func splitList(v string) []string {

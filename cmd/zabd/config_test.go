@@ -24,7 +24,7 @@ someUnknownKey=1
 extendedTypesEnabled=true
 `
 	c := defaultConfig()
-	if err := parseZooCfg(strings.NewReader(in), &c, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := parseZooCfg(strings.NewReader(in), "zoo.cfg", &c, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.validate(); err != nil {
@@ -42,7 +42,7 @@ extendedTypesEnabled=true
 func TestParseZooCfgErrors(t *testing.T) {
 	for _, in := range []string{"tickTime=abc", "jute.maxbuffer=big", "maxClientCnxns=x"} {
 		c := defaultConfig()
-		if err := parseZooCfg(strings.NewReader(in), &c, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		if err := parseZooCfg(strings.NewReader(in), "zoo.cfg", &c, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
 			t.Errorf("%q: want an error", in)
 		}
 	}
@@ -100,7 +100,7 @@ func TestEnsembleConfigRefused(t *testing.T) {
 		{"none", "tickTime=2000\n", false},
 	} {
 		c := defaultConfig()
-		if err := parseZooCfg(strings.NewReader("dataDir=/tmp/x\n"+tc.cfg), &c, quiet); err != nil {
+		if err := parseZooCfg(strings.NewReader("dataDir=/tmp/x\n"+tc.cfg), "zoo.cfg", &c, quiet); err != nil {
 			t.Fatalf("%s: parse: %v", tc.name, err)
 		}
 		err := c.validate()
@@ -114,7 +114,7 @@ func TestEnsembleConfigRefused(t *testing.T) {
 	}
 	for _, bad := range []string{"server.1=a:1:2\nserver.1=b:1:2\n", "dynamicConfigFile=/etc/zk/zoo.cfg.dynamic\n", "standaloneEnabled=maybe\n"} {
 		c := defaultConfig()
-		if err := parseZooCfg(strings.NewReader(bad), &c, quiet); err == nil {
+		if err := parseZooCfg(strings.NewReader(bad), "zoo.cfg", &c, quiet); err == nil {
 			t.Errorf("%q: want an error", bad)
 		}
 	}
@@ -124,7 +124,7 @@ func TestOutstandingLimits(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	c := defaultConfig()
 	in := "globalOutstandingLimit=500\nglobalOutstandingBytes=1048576\nconnectionOutstandingBytes=65536\n"
-	if err := parseZooCfg(strings.NewReader(in), &c, quiet); err != nil {
+	if err := parseZooCfg(strings.NewReader(in), "zoo.cfg", &c, quiet); err != nil {
 		t.Fatal(err)
 	}
 	if c.GlobalOutstandingLimit != 500 || c.GlobalOutstandingBytes != 1<<20 || c.ConnOutstandingBytes != 64<<10 {
@@ -132,8 +132,60 @@ func TestOutstandingLimits(t *testing.T) {
 	}
 	for _, bad := range []string{"globalOutstandingLimit=0", "globalOutstandingBytes=-1", "connectionOutstandingBytes=lots"} {
 		c := defaultConfig()
-		if err := parseZooCfg(strings.NewReader(bad), &c, quiet); err == nil {
+		if err := parseZooCfg(strings.NewReader(bad), "zoo.cfg", &c, quiet); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// Values are checked before anything is opened, and errors name the file
+// and say what is wrong in words.
+func TestConfigErrorsNameTheFile(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct{ in, want string }{
+		{"tickTime=abc\n", "/etc/zk/zoo.cfg line 1: tickTime=\"abc\": not a whole number of milliseconds"},
+		{"\nmaxClientCnxns=many\n", "/etc/zk/zoo.cfg line 2: maxClientCnxns=\"many\": not a whole number"},
+		{"clientPort=99999\n", "/etc/zk/zoo.cfg: clientPort=\"99999\" is not a port number"},
+		{"extendedTypesEnabled=yes\n", "neither true nor false"},
+	} {
+		c := defaultConfig()
+		err := parseZooCfg(strings.NewReader(tc.in), "/etc/zk/zoo.cfg", &c, quiet)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want it to say %q", tc.in, err, tc.want)
+		}
+	}
+	c := defaultConfig()
+	c.FourLetterWords = []string{"ruok", "mntrr"}
+	if err := c.validate(); err == nil || !strings.Contains(err.Error(), `"mntrr" is not a four-letter word`) {
+		t.Errorf("a misspelt four-letter word: %v", err)
+	}
+	c = defaultConfig()
+	c.FourLetterWords = []string{"srvr", "dump", "*"} // ZooKeeper's own words are accepted
+	if err := c.validate(); err != nil {
+		t.Errorf("ZooKeeper's words: %v", err)
+	}
+	c = defaultConfig()
+	c.ClientAddr = "127.0.0.1:70000"
+	if err := c.validate(); err == nil {
+		t.Error("port 70000 accepted")
+	}
+}
+
+// Keys zabd recognises but does not implement get one warning each saying
+// what is missing; none is mistaken for an unknown key.
+func TestNotImplementedKeysWarnOnce(t *testing.T) {
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	in := "metricsProvider.className=x\nsecureClientPort=2182\nssl.keyStore.location=/k\nadmin.enableServer=true\nforceSync=no\nadmin.enableServer=false\n"
+	c := defaultConfig()
+	if err := parseZooCfg(strings.NewReader(in), "zoo.cfg", &c, logger); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "not implemented"); n != 5 {
+		t.Errorf("%d not-implemented warnings, want 5:\n%s", n, out)
+	}
+	if strings.Contains(out, "unknown key") {
+		t.Errorf("a recognised key was called unknown:\n%s", out)
 	}
 }

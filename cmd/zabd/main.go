@@ -43,11 +43,12 @@ func main() {
 	info := buildinfo.Read()
 	cli.VersionPrinter = func(cc *cli.Context) { fmt.Fprintln(cc.App.Writer, info.Line("zabd")) }
 	app := &cli.App{
-		Name:    "zabd",
-		Version: info.ServerVersion(),
-		Usage:   "ZooKeeper-compatible coordination server",
+		Name:      "zabd",
+		Version:   info.ServerVersion(),
+		ArgsUsage: "[zoo.cfg]",
+		Usage:     "ZooKeeper-compatible coordination server",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "zoo.cfg to read (Apache ZooKeeper's keys)"},
+			&cli.StringFlag{Name: "config", Usage: "zoo.cfg to read (Apache ZooKeeper's keys); or give it as the one argument"},
 			&cli.StringFlag{Name: "client-addr", Usage: "address to serve clients on (overrides clientPortAddress:clientPort)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "data directory (overrides dataDir)"},
 			&cli.StringFlag{Name: "engine", Usage: "storage engine: native, pebble or badger (overrides engine)"},
@@ -76,9 +77,20 @@ func run(cc *cli.Context) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(logger)
 
+	// The zoo.cfg: --config, or the one argument, as ZooKeeper's server
+	// mains take it.
+	cfgPath := cc.String("config")
+	switch args := cc.Args().Slice(); {
+	case len(args) > 1:
+		return cli.Exit(fmt.Sprintf("one zoo.cfg at most, got %d arguments: %q", len(args), args), exitConfig)
+	case len(args) == 1 && cfgPath != "" && args[0] != cfgPath:
+		return cli.Exit(fmt.Sprintf("two configurations: --config %s and the argument %s", cfgPath, args[0]), exitConfig)
+	case len(args) == 1:
+		cfgPath = args[0]
+	}
 	cfg := defaultConfig()
-	if p := cc.String("config"); p != "" {
-		if err := loadZooCfg(p, &cfg, logger); err != nil {
+	if cfgPath != "" {
+		if err := loadZooCfg(cfgPath, &cfg, logger); err != nil {
 			return cli.Exit(err.Error(), exitConfig)
 		}
 	}
@@ -87,7 +99,7 @@ func run(cc *cli.Context) error {
 	}
 	if v := cc.String("data-dir"); v != "" {
 		cfg.DataDir = v
-		if cc.String("config") == "" {
+		if cfgPath == "" {
 			cfg.DataLogDir = ""
 		}
 	}

@@ -315,7 +315,7 @@ func TestSnapshotConfigKeys(t *testing.T) {
 	for _, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {
 			c := defaultConfig()
-			err := parseZooCfg(strings.NewReader(tc.cfg), &c, slog.New(slog.DiscardHandler))
+			err := parseZooCfg(strings.NewReader(tc.cfg), "zoo.cfg", &c, slog.New(slog.DiscardHandler))
 			if err == nil {
 				err = c.validate()
 			}
