@@ -58,15 +58,29 @@ func main() {
 			&cli.BoolFlag{Name: "repair", Usage: "if the native log is corrupt, move everything from the first bad record on aside (to <dataDir>/repair-<time>/) and cut the log there, then start"},
 		},
 		Action: run,
+		// A fatal error is one structured log line with its exit code
+		// (see the README's exit codes), not a bare message.
+		ExitErrHandler: func(_ *cli.Context, err error) {
+			if err != nil {
+				exitWith(err)
+			}
+		},
 	}
 	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "zabd:", err)
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			os.Exit(ec.ExitCode())
-		}
-		os.Exit(1)
+		exitWith(err)
 	}
+}
+
+// exitWith logs err as the reason zabd stops and exits with its code
+// (exitConfig for one that carries none: a bad flag).
+func exitWith(err error) {
+	code := exitConfig
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		code = ec.ExitCode()
+	}
+	slog.Error("zabd cannot go on", "err", err.Error(), "exit_code", code)
+	os.Exit(code)
 }
 
 func run(cc *cli.Context) error {
