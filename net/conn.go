@@ -2,8 +2,10 @@ package net
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	stdnet "net"
 	"sync"
 	"syscall"
@@ -264,7 +266,11 @@ func (c *conn) serve() {
 	})
 	c.srv.forget(c)
 	if reason != "" {
-		log.Info("connection closed", "remote", c.nc.RemoteAddr().String(),
+		level := slog.LevelInfo
+		if c.session() == 0 && c.srv.proc.Status().WritesRefused != "" {
+			level = slog.LevelDebug // no session while writes are refused: said once already
+		}
+		log.Log(context.Background(), level, "connection closed", "remote", c.nc.RemoteAddr().String(),
 			"session", sidString(c.session()), "reason", reason)
 	}
 }
@@ -543,7 +549,9 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 		op, xid := hdr.Op, hdr.Xid
 		p.Submit(sid, req, func(res tree.Result, err error) {
 			if err != nil {
-				c.srv.cfg.Logger.Warn("write not accepted", "session", sidString(sid), "op", op.String(), "err", err)
+				// Debug: the processor logs why it refuses writes once,
+				// not once per request of every client.
+				c.srv.cfg.Logger.Debug("write not accepted", "session", sidString(sid), "op", op.String(), "err", err)
 				res = tree.Result{Err: tree.CodeOf(err)}
 				if res.Err == tree.CodeSystemError {
 					// ZooKeeper answers requests it cannot process

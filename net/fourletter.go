@@ -37,8 +37,16 @@ func (s *Server) fourLetterOutput(word string) string {
 	var b strings.Builder
 	switch word {
 	case "ruok":
+		// As ZooKeeper answers nothing when it is not serving: a server
+		// that refuses writes is not "ok", whatever it still reads.
+		if st.WritesRefused != "" {
+			return ""
+		}
 		return "imok"
 	case "isro":
+		if st.WritesRefused != "" {
+			return "ro"
+		}
 		return "rw"
 	case "srvr", "stat":
 		fmt.Fprintf(&b, "Zookeeper version: %s\n", s.cfg.Version)
@@ -128,6 +136,12 @@ func (s *Server) fourLetterOutput(word string) string {
 		var rl syscall.Rlimit
 		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
 			kv("max_file_descriptor_count", rl.Cur)
+		}
+		if st.WritesRefused != "" {
+			kv("writes_refused", 1)
+			kv("writes_refused_reason", strings.ReplaceAll(st.WritesRefused, "\n", " "))
+		} else {
+			kv("writes_refused", 0)
 		}
 		for _, e := range st.Extra {
 			kv(e[0], e[1])

@@ -128,8 +128,12 @@ type Pipeline struct {
 	// noSpace is set when a write failed for a full disk: the pending
 	// overlay holds txns that will never apply, so the next Submit must
 	// reset it (resumeAfterNoSpace) before it preps.
-	noSpace       atomic.Bool
-	noSpaceLogged time.Time // guarded by failMu
+	noSpace atomic.Bool
+	// diskFull is set from the first write refused for a full disk until
+	// a write is durable again: the degraded state operators see (mntr,
+	// ruok), logged once when it begins and once when it ends.
+	diskFull    atomic.Bool
+	diskFullErr error // the refusal that began it; guarded by failMu
 
 	treeMu  sync.RWMutex // guards tree (Apply holds it exclusively)
 	tree    *tree.Tree
@@ -279,13 +283,29 @@ func (p *Pipeline) fail(err error) error {
 // sticky, but the pending overlay must be reset before the next prep.
 func (p *Pipeline) refuseNoSpace(err error) error {
 	p.noSpace.Store(true)
-	p.failMu.Lock()
-	if now := p.cfg.Now(); now.Sub(p.noSpaceLogged) >= 10*time.Second {
-		p.noSpaceLogged = now
-		p.cfg.Logger.Error("disk full: refusing writes until there is space; reads go on", "err", err)
+	if !p.diskFull.Load() {
+		p.failMu.Lock()
+		p.diskFullErr = err
+		p.failMu.Unlock()
+		p.diskFull.Store(true)
+		p.cfg.Logger.Error("writes stopped: disk full; refusing writes until there is space, reads go on", "err", err)
 	}
-	p.failMu.Unlock()
 	return fmt.Errorf("%w: %w", ErrDiskFull, err)
+}
+
+// WritesRefused says why writes are refused now ("" when they are not):
+// the sticky storage failure, or a full disk until a write is durable
+// again.
+func (p *Pipeline) WritesRefused() string {
+	if err := p.Failed(); err != nil {
+		return err.Error()
+	}
+	if p.diskFull.Load() {
+		p.failMu.Lock()
+		defer p.failMu.Unlock()
+		return fmt.Sprintf("%v: %v", ErrDiskFull, p.diskFullErr)
+	}
+	return ""
 }
 
 // resumeAfterNoSpace runs before the first prep after a write failed for a
@@ -376,6 +396,10 @@ func (p *Pipeline) applyLoop() {
 			}
 			e.done(tree.Result{}, poisoned)
 			continue
+		}
+		if p.diskFull.Load() {
+			p.diskFull.Store(false)
+			p.cfg.Logger.Info("writes resumed: a write is durable again after the disk was full", "zxid", log.Zxid(e.zxid).String())
 		}
 		p.treeMu.Lock()
 		res, evs := p.tree.ApplyResult(e.txn)

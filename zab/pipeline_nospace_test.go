@@ -1,7 +1,11 @@
 package zab
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,4 +220,77 @@ func TestPipelineFsyncFailureSticky(t *testing.T) {
 	if res := p.Read(1, 0, tree.Request{Op: tree.OpExists, Path: "/b"}); res.Err != tree.CodeNoNode {
 		t.Errorf("/b exists after its fsync failed (%d nodes)", n)
 	}
+}
+
+// The degraded state is visible and logged once each way: WritesRefused
+// says why while the disk is full (however many writes are refused) and
+// is empty again once a write is durable; "writes stopped" and "writes
+// resumed" are each logged once. A failed fsync refuses writes for good.
+func TestWritesRefusedStateAndLogs(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := errorfs.Wrap(mem)
+	eng, err := engine.OpenNative(efs, "/data/log", engine.NativeOptions{Log: log.Options{SegmentBytes: 4 << 10, Preallocate: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	var logs syncBuffer
+	p, err := NewPipeline(PipelineConfig{Tree: tree.New(tree.Config{}), Storage: eng, Epoch: 1,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := submitWait(t, p, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000}); err != nil {
+		t.Fatal(err)
+	}
+	if why := p.WritesRefused(); why != "" {
+		t.Fatalf("healthy pipeline: WritesRefused = %q", why)
+	}
+	efs.Add(errorfs.Rule{Op: errorfs.OpWrite, Err: errorfs.ErrNoSpace})
+	for i := range 5 {
+		if _, err := submitWait(t, p, createReq(fmt.Sprintf("/full%d", i), "")); !errors.Is(err, ErrDiskFull) {
+			t.Fatalf("write %d on a full disk: %v", i, err)
+		}
+		if why := p.WritesRefused(); !strings.Contains(why, "disk full") {
+			t.Fatalf("write %d refused, WritesRefused = %q", i, why)
+		}
+	}
+	efs.ClearRules()
+	if _, err := submitWait(t, p, createReq("/ok", "")); err != nil {
+		t.Fatal(err)
+	}
+	if why := p.WritesRefused(); why != "" {
+		t.Fatalf("after a durable write: WritesRefused = %q", why)
+	}
+	out := logs.String()
+	if n, m := strings.Count(out, "writes stopped"), strings.Count(out, "writes resumed"); n != 1 || m != 1 {
+		t.Fatalf("logged 'writes stopped' %d and 'writes resumed' %d times, want once each:\n%s", n, m, out)
+	}
+	efs.Add(errorfs.Rule{Op: errorfs.OpSync, PathContains: "log.", Err: errors.New("disk on fire")})
+	if _, err := submitWait(t, p, createReq("/fire", "")); !errors.Is(err, ErrStorageFailed) {
+		t.Fatalf("write whose fsync failed: %v", err)
+	}
+	efs.ClearRules()
+	if why := p.WritesRefused(); !strings.Contains(why, "disk on fire") {
+		t.Fatalf("after a failed fsync: WritesRefused = %q", why)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,6 +1,7 @@
 package zab
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -161,7 +162,13 @@ func (s *Service) CloseSession(sid int64, done Done) {
 func (s *Service) submitClose(sid int64, done Done) {
 	s.Submit(sid, tree.Request{Op: tree.OpCloseSession}, func(res tree.Result, err error) {
 		if err != nil {
-			s.cfg.Logger.Warn("closing a session failed; will retry at expiry", "session", sidHex(sid), "err", err)
+			// While writes are refused the pipeline has said why, once;
+			// a line per retry would only repeat it.
+			level := slog.LevelWarn
+			if s.WritesRefused() != "" {
+				level = slog.LevelDebug
+			}
+			s.cfg.Logger.Log(context.Background(), level, "closing a session failed; will retry at expiry", "session", sidHex(sid), "err", err)
 			s.sessions.Track(sid, s.cfg.TickTime, s.now())
 		}
 		done(res, err)

@@ -53,7 +53,7 @@ func (p processor) LastZxid() int64 {
 }
 
 func (p processor) Status() net.Status {
-	st := net.Status{Mode: "standalone", Sessions: p.svc.SessionCount()}
+	st := net.Status{Mode: "standalone", Sessions: p.svc.SessionCount(), WritesRefused: p.svc.WritesRefused()}
 	p.svc.WithTree(func(t *tree.Tree) {
 		st.LastZxid = t.LastZxid()
 		st.NodeCount = t.NodeCount() + 1 // ZooKeeper also counts the "" alias of /
