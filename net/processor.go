@@ -45,11 +45,11 @@ type Processor interface {
 
 // Status is the processor's side of srvr/stat/mntr.
 type Status struct {
-	Mode           string // "standalone", "leader", "follower", "observer"
+	Mode string // "standalone", "leader", "follower", "observer"
 	// WritesRefused says why writes are refused now (a failed fsync, a
 	// full disk), "" when they are taken: ruok then answers nothing, isro
 	// "ro", and mntr's zk_writes_refused is 1.
-	WritesRefused string
+	WritesRefused  string
 	LastZxid       int64
 	NodeCount      int
 	ApproxDataSize int64
