@@ -61,6 +61,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "server", Value: "127.0.0.1:2181", Usage: "connect string host:port[,host:port...]"},
 			&cli.StringFlag{Name: "timeout", Value: "30000", Usage: "session timeout: milliseconds (as zkCli) or a Go duration such as 10s"},
 			&cli.StringFlag{Name: "connect-timeout", Usage: "how long to wait for a session (default: the session timeout)"},
+			&cli.StringSliceFlag{Name: "auth", Usage: "scheme:credential added to the session before the command runs (addauth), e.g. digest:user:password; repeatable"},
 		},
 		// Words that name no subcommand reach Action: zkcli reports
 		// "Command not found" for them exactly as zkCli does.
@@ -80,24 +81,54 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Action:    shellAction,
 	})
 	for _, zc := range zkcli.Commands() {
-		name := zc.Name
+		name, usage := zc.Name, "zabctl [-server ...] "+zc.UsageLine()
 		app.Commands = append(app.Commands, &cli.Command{
 			Name:            name,
-			Usage:           "zkCli " + name,
-			UsageText:       "zabctl [-server ...] " + zc.UsageLine(),
+			Usage:           zc.UsageLine(),
+			UsageText:       usage,
 			SkipFlagParsing: true,
 			Action: func(c *cli.Context) error {
-				return oneShot(c, append([]string{name}, c.Args().Slice()...))
+				args := c.Args().Slice()
+				if len(args) == 1 && (args[0] == "--help" || args[0] == "-help" || args[0] == "-h") {
+					fmt.Fprintf(c.App.Writer, "usage:   %s\nexample: %s\n", usage, commandExamples[name])
+					return nil
+				}
+				if name == "addauth" {
+					return cli.Exit("addauth in one-shot mode would end with this command's session: give --auth scheme:credential to the command that needs it, or use the shell", exitUsage)
+				}
+				return oneShot(c, append([]string{name}, args...))
 			},
 		})
 	}
 	return app
 }
 
+// commandExamples is one example per zkCli command, for CMD --help.
+var commandExamples = map[string]string{
+	"addWatch":             "zabctl addWatch -m PERSISTENT_RECURSIVE /app",
+	"addauth":              "zabctl --auth digest:alice:secret get /private   (addauth lasts one session: use --auth)",
+	"create":               "zabctl create -e -s /app/lock- \"\"",
+	"delete":               "zabctl delete -v 3 /app/config",
+	"deleteall":            "zabctl deleteall /app/tmp",
+	"get":                  "zabctl get -s /app/config",
+	"getAcl":               "zabctl getAcl /app",
+	"getAllChildrenNumber": "zabctl getAllChildrenNumber /app",
+	"getEphemerals":        "zabctl getEphemerals /app",
+	"ls":                   "zabctl ls -R /app",
+	"removewatches":        "zabctl removewatches /app -a",
+	"set":                  "zabctl set -v 2 /app/config new-value",
+	"setAcl":               "zabctl setAcl /app digest:alice:HASH=:cdrwa",
+	"stat":                 "zabctl stat /app",
+	"sync":                 "zabctl sync /app",
+	"version":              "zabctl version",
+	"whoami":               "zabctl --auth digest:alice:secret whoami",
+}
+
 // options turns the global flags into zkcli.Options.
 func options(c *cli.Context) (zkcli.Options, error) {
 	o := zkcli.Options{
 		Server:   c.String("server"),
+		Auth:     c.StringSlice("auth"),
 		Out:      c.App.Writer,
 		Err:      c.App.ErrWriter,
 		Location: time.Local,

@@ -361,3 +361,44 @@ func TestVersionFlag(t *testing.T) {
 		t.Fatalf("--version printed %q", got)
 	}
 }
+
+// CMD --help prints the command's syntax and an example without
+// connecting (the server here listens nowhere); a one-shot addauth, which
+// could not outlive its own session, is refused with the way to do it.
+func TestCommandHelpAndOneShotAddauth(t *testing.T) {
+	got := zabctl(t, "", "-server", "127.0.0.1:1", "get", "--help")
+	if got.code != 0 || got.stdout != "usage:   zabctl [-server ...] get [-s] [-w] path\nexample: zabctl get -s /app/config\n" {
+		t.Fatalf("get --help: %+v", got)
+	}
+	got = zabctl(t, "", "-server", "127.0.0.1:1", "addauth", "digest", "a:b")
+	if got.code != exitUsage || !strings.Contains(got.stderr, "--auth scheme:credential") {
+		t.Fatalf("one-shot addauth: %+v", got)
+	}
+	for _, zc := range []string{"ls", "create", "delete", "setAcl", "whoami", "version"} {
+		if got := zabctl(t, "", "-server", "127.0.0.1:1", zc, "-h"); got.code != 0 || !strings.Contains(got.stdout, "example: zabctl") {
+			t.Errorf("%s -h: %+v", zc, got)
+		}
+	}
+}
+
+// --auth adds the identity before the command runs.
+func TestAuthFlag(t *testing.T) {
+	addr := startServer(t)
+	got := zabctl(t, "", "-server", addr, "--auth", "digest:alice:secret", "whoami")
+	if got.code != 0 || !strings.Contains(got.stdout, "digest: alice\n") {
+		t.Fatalf("--auth then whoami: %+v", got)
+	}
+	got = zabctl(t, "", "-server", addr, "--auth", "nocolon", "whoami")
+	if got.code != exitUsage || !strings.Contains(got.stderr, "want scheme:credential") {
+		t.Fatalf("--auth without a scheme: %+v", got)
+	}
+}
+
+// help in the shell lists the commands, with no "Command not found".
+func TestShellHelp(t *testing.T) {
+	addr := startServer(t)
+	got := zabctl(t, "help\nquit\n", "-server", addr)
+	if got.code != 0 || !strings.Contains(got.stdout, "\tget [-s] [-w] path\n") || strings.Contains(got.stdout+got.stderr, "Command not found") {
+		t.Fatalf("help: %+v", got)
+	}
+}

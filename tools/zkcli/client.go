@@ -29,6 +29,9 @@ type Options struct {
 	// Location is the zone stat times are printed in (Java prints them in
 	// the JVM's default zone). Default time.Local.
 	Location *time.Location
+	// Auth is added to the session (addauth) as soon as it exists, before
+	// any command runs: "scheme:credential" each, e.g. "digest:user:pw".
+	Auth []string
 }
 
 func (o *Options) fill() {
@@ -147,6 +150,17 @@ func Dial(o Options) (*Client, error) {
 	defer timer.Stop()
 	select {
 	case <-c.hasSession:
+		for _, a := range o.Auth {
+			scheme, cred, ok := strings.Cut(a, ":")
+			if !ok || scheme == "" {
+				c.Close()
+				return nil, &Error{Kind: KindUsage, Msg: fmt.Sprintf("--auth %q: want scheme:credential, e.g. digest:user:password", a)}
+			}
+			if err := c.conn.AddAuth(scheme, []byte(cred)); err != nil {
+				c.Close()
+				return nil, zkErr(err, "")
+			}
+		}
 		return c, nil
 	case err = <-c.dialErr:
 	case <-timer.C:

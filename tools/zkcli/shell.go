@@ -74,8 +74,10 @@ func Shell(o Options, in io.Reader, prompt bool) error {
 			s.c.Close()
 		}
 	}()
+	// zkCli's banner; zabctl has no line editing or history (JLine's),
+	// so it never claims them.
 	if prompt {
-		fmt.Fprintln(c.out, "Welcome to ZooKeeper!\nJLine support is enabled")
+		fmt.Fprintln(c.out, "Welcome to ZooKeeper!\nJLine support is disabled: no line editing or history here (rlwrap zabctl gives both)")
 	} else {
 		fmt.Fprintln(c.out, "Welcome to ZooKeeper!\nJLine support is disabled")
 	}
@@ -173,6 +175,12 @@ func (s *shell) process(words []string) {
 
 func (s *shell) dispatch(words []string) error {
 	name := words[0]
+	if name == "help" {
+		// zkCli answers help as an unknown command (its usage, then
+		// "Command not found"); the list alone is what was asked for.
+		writeUsage(s.outw())
+		return nil
+	}
 	if _, ok := builtins[name]; !ok && name != "exit" && Lookup(name) == nil {
 		writeUsage(s.errw())
 		return &Error{Kind: KindUsage, Msg: "Command not found: Command not found " + name}
