@@ -18,6 +18,7 @@ import (
 type SnapshotStore interface {
 	Save(write func(w io.Writer) (log.Zxid, error)) (engine.SnapshotInfo, error)
 	Purge(keep int) (removed []engine.SnapshotInfo, oldestKept engine.SnapshotInfo, err error)
+	List() ([]engine.SnapshotInfo, error)
 }
 
 // LogPurger removes log records below a zxid (engine.Engine.PurgeBefore).
@@ -285,7 +286,11 @@ func (s *Snapshotter) purgeLocked() error {
 	s.mu.Lock()
 	s.stats.Purges++
 	s.mu.Unlock()
-	s.cfg.Logger.Info("purge: done", "snapshots_removed", len(removed), "kept", s.cfg.RetainCount,
+	kept := -1 // unknown if the store cannot be listed; the purge itself succeeded
+	if infos, err := s.cfg.Store.List(); err == nil {
+		kept = len(infos)
+	}
+	s.cfg.Logger.Info("purge: done", "snapshots_removed", len(removed), "snapshots_kept", kept, "retain_count", s.cfg.RetainCount,
 		"oldest_kept", oldest.StartZxid.String(), "log_purged_before", (oldest.StartZxid + 1).String())
 	return nil
 }
