@@ -351,6 +351,20 @@ func (e *Election) decide(v Vote, round uint64) {
 	e.decision = Decision{State: e.state, Vote: v, Round: round}
 }
 
+// UpdateEpoch sets the peer epoch of the vote a member that decided
+// reports, once the leader it elected established a new epoch (the
+// leader when a quorum synced, a learner at UPTODATE), so every member of
+// the ensemble tells a member that starts late the same vote
+// (ZooKeeper's updateElectionVote, ZOOKEEPER-1732). While looking it does
+// nothing.
+func (e *Election) UpdateEpoch(peerEpoch uint32) {
+	if e.state == Looking || e.state == 0 {
+		return
+	}
+	e.proposal.PeerEpoch = peerEpoch
+	e.decision.Vote.PeerEpoch = peerEpoch
+}
+
 // Tick advances time by one tick: a finalizing member decides once its
 // wait is over; a looking member that heard nothing for a while sends its
 // vote again.
