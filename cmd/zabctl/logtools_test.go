@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"zabd/bench/launch"
+	"zabd/engine"
 	"zabd/log"
 	"zabd/net/zktest"
 	"zabd/tools/logread/datadirtest"
@@ -35,6 +37,16 @@ func TestLogToolsCommandLine(t *testing.T) {
 	b[130] ^= 1 // inside the multi, the second segment's third record
 	os.WriteFile(seg, b, 0o644)
 	snap := filepath.Join(sound, "snapshot", "snapshot.0000000100000005")
+	notTxn := t.TempDir()
+	datadirtest.Write(t, notTxn, "pebble", txns, datadirtest.Options{})
+	e, err := engine.Open("pebble", notTxn, engine.Options{Small: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Append(context.Background(), []log.Record{{Zxid: log.MakeZxid(2, 8), Data: []byte("junk")}}); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
 
 	for _, tc := range []struct {
 		name   string
@@ -51,6 +63,9 @@ func TestLogToolsCommandLine(t *testing.T) {
 			`^\{"zxid":"0x200000005",[^\n]*"type":"delete","path":"/apple"\}\n$`, `^$`},
 		{"dump damaged: what is intact, then where it stops", []string{"log", "dump", damaged}, exitDamaged,
 			`0x100000006 1/6 [^\n]*\n$`, `log dump: stopped after zxid 0x100000006 \(6 txns read\): log: corrupt segment log.0000000100000005 at offset 124 \(after zxid 0x100000006\): checksum mismatch`},
+		{"dump a record that is not a txn", []string{"log", "dump", "--from", "2/7", notTxn}, exitDamaged,
+			`^0x200000007 2/7 [^\n]*\n0x200000008 2/8 UNDECODABLE \(tree: corrupt txn at offset 0: unknown format version 106\) size=4B\n$`,
+			`log dump: 1 records do not decode as txns, the first zxid 0x200000008 in pebble`},
 		{"dump by time", []string{"log", "dump", "--from", "2026-11-22T01:40:15Z", sound}, 0, `^0x200000006 2/6 [^\n]*\n0x200000007 2/7 [^\n]*\n$`, `^$`},
 		{"snapshot dump", []string{"snapshot", "dump", snap}, 0, `start zxid 0x100000005 1/5, end zxid 0x100000005 1/5,[^\n]*\nsession 0x1000a2b3c0001 timeout=30000ms\n`, `^$`},
 		{"no DATADIR", []string{"log", "dump"}, exitUsage, `^$`, `log dump takes DATADIR \(got 0 arguments\)`},

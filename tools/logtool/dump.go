@@ -45,7 +45,7 @@ func Dump(w io.Writer, d *logread.DataDir, o DumpOptions) (DumpResult, error) {
 		}
 		t, derr := tree.DecodeTxn(r.Data)
 		if derr != nil {
-			if f.matchUndecodable(r.Zxid) || f.From.Zxid <= r.Zxid && (f.To.Zxid == 0 || r.Zxid <= f.To.Zxid) {
+			if r.Zxid >= f.From.Zxid && (f.To.Zxid == 0 || r.Zxid <= f.To.Zxid) {
 				if res.Undecodable == 0 {
 					res.FirstUndecodable = logread.Record{Record: r.Record, File: r.File, Offset: r.Offset}
 					res.FirstUndecodable.Data = nil

@@ -33,7 +33,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	} else {
 		segs := ""
 		if r.Engine == "native" {
-			segs = fmt.Sprintf("%d segments, ", r.Log.Segments)
+			segs = fmt.Sprintf("%d segment%s, ", r.Log.Segments, plural(r.Log.Segments))
 		}
 		p("log: %s%d txns, zxids %s .. %s", segs, r.Log.Records, FormatZxid(r.Log.First), FormatZxid(r.Log.Last))
 	}
@@ -108,4 +108,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
