@@ -145,7 +145,7 @@ func (s *SnapshotStore) List() ([]SnapshotInfo, error) {
 	}
 	var out []SnapshotInfo
 	for _, name := range names {
-		z, ok := parseSnapshotName(name)
+		z, ok := ParseSnapshotName(name)
 		if !ok {
 			continue
 		}
@@ -163,7 +163,9 @@ func (s *SnapshotStore) List() ([]SnapshotInfo, error) {
 	return out, nil
 }
 
-func parseSnapshotName(name string) (log.Zxid, bool) {
+// ParseSnapshotName is the inverse of SnapshotName: the start zxid a
+// snapshot file's name gives, and whether it is a snapshot's name.
+func ParseSnapshotName(name string) (log.Zxid, bool) {
 	hex, ok := strings.CutPrefix(name, snapPrefix)
 	if !ok || len(hex) != 16 || strings.ToLower(hex) != hex {
 		return 0, false

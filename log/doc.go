@@ -96,6 +96,11 @@
 //	for it.Next() { use(it.Record()) }
 //	err = it.Err()
 //
+// Scan (scan.go) is the inspection tools' way in: it verifies and hands out
+// every record with its segment and offset, one segment in memory at a
+// time, changes nothing, and on corruption first hands out everything
+// before the damage.
+//
 // Repair (repair.go) is the operator's opt-in way past corruption (zabd
 // --repair): it copies the bytes from the first bad record to the end of
 // the log into an aside directory, durably, then cuts the log there.

@@ -42,3 +42,9 @@ func BenchmarkAppendValueLog(b *testing.B) {
 		return open(b, dir, badger.Options{ValueThreshold: 64})
 	})
 }
+
+func TestReader(t *testing.T) {
+	enginetest.RunReaderTests(t,
+		func(t *testing.T, dir string) engine.Engine { return open(t, dir, small) },
+		func(dir string) (enginetest.Reader, error) { return badger.OpenReader(dir, badger.ReaderOptions{}) }, false)
+}

@@ -40,6 +40,9 @@
 //     Acquire returns, the previous holder, if it was still exiting, has
 //     closed every file it had (its other locks, its listening sockets).
 //
+// Holding tells, without taking the lock or creating anything, whether a
+// process holds it now (Linux: /proc/locks), for the read-only tools.
+//
 // The lock is advisory: it keeps zabd processes apart, not other programs.
 // It is an operating-system lock, not a vfs one: it exists to keep
 // processes apart, which an in-memory filesystem has no notion of.

@@ -34,3 +34,9 @@ func TestReopen(t *testing.T) {
 func BenchmarkAppend(b *testing.B) {
 	enginetest.RunBenchmarks(b, func(b *testing.B, dir string) enginetest.Appender { return open(b, dir, pebble.Options{}) })
 }
+
+func TestReader(t *testing.T) {
+	enginetest.RunReaderTests(t,
+		func(t *testing.T, dir string) engine.Engine { return open(t, dir, small) },
+		func(dir string) (enginetest.Reader, error) { return pebble.OpenReader(dir, pebble.ReaderOptions{}) }, true)
+}

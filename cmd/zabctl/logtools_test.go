@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/google/go-cmp/cmp"
+
+	"zabd/bench/launch"
+	"zabd/engine"
+	"zabd/log"
+	"zabd/net/zktest"
+	"zabd/tools/logread/datadirtest"
+)
+
+// TestLogToolsCommandLine runs the log tools in-process against data dirs
+// written through the engines: exit codes (0 sound, 1 damage, 2 usage,
+// 4 cannot read), flags before or after DATADIR, and the one line that
+// says where damage is.
+func TestLogToolsCommandLine(t *testing.T) {
+	txns := datadirtest.History()
+	sound := t.TempDir()
+	datadirtest.Write(t, sound, "native", txns, datadirtest.Options{SnapshotsAt: []log.Zxid{datadirtest.Zxid(txns, 4)}})
+	damaged := t.TempDir()
+	datadirtest.Write(t, damaged, "native", txns, datadirtest.Options{})
+	seg := datadirtest.Segments(t, damaged)[1]
+	b, _ := os.ReadFile(seg)
+	b[130] ^= 1 // inside the multi, the second segment's third record
+	os.WriteFile(seg, b, 0o644)
+	snap := filepath.Join(sound, "snapshot", "snapshot.0000000100000005")
+	notTxn := t.TempDir()
+	datadirtest.Write(t, notTxn, "pebble", txns, datadirtest.Options{})
+	e, err := engine.Open("pebble", notTxn, engine.Options{Small: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Append(context.Background(), []log.Record{{Zxid: log.MakeZxid(2, 8), Data: []byte("junk")}}); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // regexp, unanchored
+		stderr string // regexp, unanchored
+	}{
+		{"verify sound", []string{"log", "verify", sound}, 0, `(?m)^SOUND$`, `^$`},
+		{"verify damaged", []string{"log", "verify", damaged}, exitDamaged,
+			`DAMAGED: log/log.0000000100000005 offset 124: checksum mismatch, after zxid 0x100000006 .*\nintact: the log's first 6 txns, 0x100000001 1/1 .. 0x100000006 1/6 \(the last good zxid\)`, `^$`},
+		{"dump", []string{"log", "dump", sound}, 0, `(?m)^0x200000004 2/4 .* multi ops=2 .*\n    \[0\] error err=0\(ok\)\n`, `^$`},
+		{"dump, flags after DATADIR", []string{"log", "dump", sound, "--json", "--type", "delete", "--from", "2/1", "--to=2/5"}, 0,
+			`^\{"zxid":"0x200000005",[^\n]*"type":"delete","path":"/apple"\}\n$`, `^$`},
+		{"dump damaged: what is intact, then where it stops", []string{"log", "dump", damaged}, exitDamaged,
+			`0x100000006 1/6 [^\n]*\n$`, `log dump: stopped after zxid 0x100000006 \(6 txns read\): log: corrupt segment log.0000000100000005 at offset 124 \(after zxid 0x100000006\): checksum mismatch`},
+		{"dump a record that is not a txn", []string{"log", "dump", "--from", "2/7", notTxn}, exitDamaged,
+			`^0x200000007 2/7 [^\n]*\n0x200000008 2/8 UNDECODABLE \(tree: corrupt txn at offset 0: unknown format version 106\) size=4B\n$`,
+			`log dump: 1 records do not decode as txns, the first zxid 0x200000008 in pebble`},
+		{"dump by time", []string{"log", "dump", "--from", "2026-11-22T01:40:15Z", sound}, 0, `^0x200000006 2/6 [^\n]*\n0x200000007 2/7 [^\n]*\n$`, `^$`},
+		{"snapshot dump", []string{"snapshot", "dump", snap}, 0, `start zxid 0x100000005 1/5, end zxid 0x100000005 1/5,[^\n]*\nsession 0x1000a2b3c0001 timeout=30000ms\n`, `^$`},
+		{"no DATADIR", []string{"log", "dump"}, exitUsage, `^$`, `log dump takes DATADIR \(got 0 arguments\)`},
+		{"bad --from", []string{"log", "dump", sound, "--from", "yesterday"}, exitUsage, `^$`, `--from "yesterday" is not a zxid`},
+		{"bad --type", []string{"log", "dump", "--type", "creat", sound}, exitUsage, `^$`, `unknown txn type "creat"`},
+		{"unknown flag after DATADIR", []string{"log", "verify", sound, "--bogus"}, exitUsage, `^$`, `unknown flag --bogus`},
+		{"not a data dir", []string{"log", "verify", t.TempDir()}, exitCannotRead, `^$`, `not a zabd data dir`},
+		{"missing snapshot file", []string{"snapshot", "dump", snap + "x"}, exitCannotRead, `^$`, `no such file`},
+		{"damaged snapshot file", []string{"snapshot", "dump", filepath.Join(damaged, "ENGINE")}, exitDamaged, `^$`, `snapshot: corrupt`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := zabctl(t, "", tc.args...)
+			if r.code != tc.code || !regexp.MustCompile(tc.stdout).MatchString(r.stdout) || !regexp.MustCompile(tc.stderr).MatchString(r.stderr) {
+				t.Errorf("zabctl %s: exit %d, want %d\nstdout:\n%s\nwant match %s\nstderr:\n%s\nwant match %s",
+					strings.Join(tc.args, " "), r.code, tc.code, r.stdout, tc.stdout, r.stderr, tc.stderr)
+			}
+		})
+	}
+}
+
+// TestLogToolsBesideARunningServer starts zabd (built with go build) on
+// each engine, writes znodes through go-zookeeper, and runs the tools on
+// its data dir while it runs: native and pebble read a consistent prefix
+// holding every acknowledged write and say so; badger is refused in one
+// line. The data dir's files are the server's alone: the tools create no
+// file there (the server may change its own meanwhile, so only new names
+// are looked for).
+func TestLogToolsBesideARunningServer(t *testing.T) {
+	for _, kind := range []string{"native", "pebble", "badger"} {
+		t.Run(kind, func(t *testing.T) {
+			p := zktest.StartZabd(t, launch.ZabdOptions{Engine: kind})
+			c := zktest.Connect(t, p.Addr)
+			const n = 20
+			for i := range n {
+				if _, err := c.Create(fmt.Sprintf("/live-%02d", i), []byte("v"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := c.Multi(&zk.CreateRequest{Path: "/live-m", Data: []byte("m"), Acl: zk.WorldACL(zk.PermAll)},
+				&zk.SetDataRequest{Path: "/live-00", Data: []byte("w"), Version: -1}); err != nil {
+				t.Fatal(err)
+			}
+			before := fileNames(t, p.DataDir)
+
+			dump := zabctl(t, "", "log", "dump", "--json", "--path", "/live-", p.DataDir)
+			verify := zabctl(t, "", "log", "verify", p.DataDir)
+			if kind == "badger" {
+				for _, r := range []result{dump, verify} {
+					if r.code != exitCannotRead || !strings.Contains(r.stderr+r.stdout, "badger locks its directory while a server runs, so it cannot be read beside it: stop the server, or copy the data dir while it is stopped and read the copy") ||
+						strings.Contains(r.stderr, "goroutine") {
+						t.Errorf("badger beside its server: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+					}
+				}
+			} else {
+				if dump.code != 0 || !strings.Contains(dump.stderr, "is held by pid") || !strings.Contains(dump.stderr, "read a consistent prefix of the log, up to zxid") {
+					t.Errorf("dump: exit %d, stderr:\n%s", dump.code, dump.stderr)
+				}
+				var paths []string
+				for _, l := range strings.Split(strings.TrimSpace(dump.stdout), "\n") {
+					var j struct {
+						Type, Path string
+						Ops        []struct{ Type, Path string }
+					}
+					if err := json.Unmarshal([]byte(l), &j); err != nil {
+						t.Fatalf("%v: %s", err, l)
+					}
+					if j.Type == "multi" {
+						paths = append(paths, "multi:"+j.Ops[0].Path+","+j.Ops[1].Path)
+					} else {
+						paths = append(paths, j.Type+":"+j.Path)
+					}
+				}
+				var want []string
+				for i := range n {
+					want = append(want, fmt.Sprintf("create:/live-%02d", i))
+				}
+				want = append(want, "multi:/live-m,/live-00")
+				if d := cmp.Diff(want, paths); d != "" {
+					t.Errorf("dumped txns (-want +got):\n%s", d)
+				}
+				if verify.code != 0 || !regexp.MustCompile(`(?m)^live: held by pid \d+ \(zabd, clients on 127\.0\.0\.1:\d+\); read a consistent prefix of the log, up to zxid 0x\w+$`).MatchString(verify.stdout) ||
+					!strings.Contains(verify.stdout, "\nSOUND\n") {
+					t.Errorf("verify: exit %d\n%s%s", verify.code, verify.stdout, verify.stderr)
+				}
+			}
+			for name := range fileNames(t, p.DataDir) {
+				if !before[name] && !serverFile(kind, name) {
+					t.Errorf("a file appeared in the data dir while the tools ran: %s", name)
+				}
+			}
+			// The server goes on serving, and its log with it.
+			if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// fileNames lists the files under dir by path relative to it. The
+// server changes its own files meanwhile: one removed between the listing
+// of its directory and the look at it is left out.
+func fileNames(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// serverFile: files the running server itself may create meanwhile (a
+// pebble WAL or table, a prepared native segment).
+func serverFile(kind, name string) bool {
+	switch kind {
+	case "native":
+		return strings.HasPrefix(name, "log/prealloc.") || strings.HasPrefix(name, "log/log.")
+	case "pebble":
+		return strings.HasPrefix(name, "pebble/")
+	}
+	return false
+}
