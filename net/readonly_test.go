@@ -34,7 +34,9 @@ func (p *roProc) Read(_ SessionID, _ tree.WatcherID, req tree.Request) tree.Resu
 }
 
 func (p *roProc) LastZxid() int64 { return 0x100000005 }
-func (p *roProc) Status() Status  { return Status{Mode: "standalone", WritesRefused: errRefused.Error()} }
+func (p *roProc) Status() Status {
+	return Status{Mode: "standalone", WritesRefused: errRefused.Error()}
+}
 
 // rawClient speaks the wire protocol with the jute codec, so the test
 // controls the ConnectRequest's readOnly byte (go-zookeeper never sends
