@@ -170,6 +170,9 @@ func openNative(dir string, o Options) (Full, error) {
 	if no.Now == nil {
 		no.Now = o.GroupCommit.Now
 	}
+	if no.Log.Logger == nil {
+		no.Log.Logger = o.Logger
+	}
 	n, err := OpenNative(vfs.Default, dir, no)
 	if err != nil {
 		return nil, err // not a typed nil in the interface

@@ -50,12 +50,19 @@
 //     allocated space and fdatasync need not update the file size. The
 //     next one is prepared in the background (file_pipeline.go) under a
 //     temporary name, "prealloc.N.tmp", that Open removes if a crash left
-//     it.
+//     it. On a nearly full disk a segment is preallocated smaller (half,
+//     a quarter, ... down to what its first record needs) and grows past
+//     that as it is written; Options.Logger hears once when that starts
+//     and once when whole segments fit again.
 //   - A full disk (ENOSPC from a write, preallocation, create or rename)
 //     is not sticky: the log is rolled back, durably, to the last
 //     successful Sync (ErrNoSpace): segments created since are removed and
 //     the last one is cut back, so no byte of a record whose Sync failed
 //     can reappear after later writes or a crash. The caller may retry.
+//     The error names the operation, what it asked for and what statfs
+//     said was free (when the vfs can tell): "log: disk full: preallocating
+//     segment log.X: asked 64 MiB, then down to 1.1 KiB, 512 B free on
+//     /data/log: ...".
 //   - Any other write-path failure (a failed fsync, even with ENOSPC; EIO;
 //     a failed roll-back) is sticky: the log never claims durability past
 //     it (ErrSyncFailed).

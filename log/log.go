@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -32,7 +33,16 @@ type Options struct {
 	// fills, so a roll costs a header write, two fsyncs and a rename. A
 	// closed segment is cut to its last record. Off by default (tests look
 	// at every byte); zabd turns it on.
+	//
+	// When the disk has not room for SegmentBytes, a segment is
+	// preallocated smaller: half, a quarter, ... down to what the record
+	// that starts it needs; only when even that does not fit does the
+	// roll fail with ErrNoSpace. Logger hears once when segments start
+	// being preallocated smaller and once when they are whole again.
 	Preallocate bool
+	// Logger receives the log's few lines of its own (preallocation
+	// shrinking on a nearly full disk). Default: nothing is logged.
+	Logger *slog.Logger
 
 	// openCacheBytes bounds the verified segment bytes Open keeps for the
 	// first Iter: 0 means defaultOpenCacheBytes, negative keeps none.
@@ -56,6 +66,9 @@ func (o *Options) fill() error {
 	}
 	if o.openCacheBytes == 0 {
 		o.openCacheBytes = defaultOpenCacheBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
 }
@@ -135,6 +148,9 @@ type Log struct {
 	seq    int          // numbers preparation files
 
 	appended atomic.Uint64 // last appended zxid (incl. unsynced); written under wmu
+	// shrunk is set while segments are preallocated smaller than
+	// SegmentBytes for want of space (logged when it flips).
+	shrunk atomic.Bool
 
 	mu sync.Mutex
 	// Guarded by mu (and changed only under wmu as well):
@@ -431,22 +447,48 @@ func (l *Log) fail(op string, err error) error {
 
 // noSpaceErr is a write-path failure for lack of space that rollback can
 // undo: ENOSPC from a write, a preallocation, a create or a rename (never
-// from an fsync, whose failure leaves the durable state unknown).
+// from an fsync, whose failure leaves the durable state unknown). detail
+// says what was asked for and what was free when it failed.
 type noSpaceErr struct {
-	op  string
-	err error
+	op     string
+	detail string
+	err    error
 }
 
-func (e *noSpaceErr) Error() string { return e.op + ": " + e.err.Error() }
+// what is the failed operation and its detail.
+func (e *noSpaceErr) what() string {
+	if e.detail == "" {
+		return e.op
+	}
+	return e.op + ": " + e.detail
+}
+
+func (e *noSpaceErr) Error() string { return e.what() + ": " + e.err.Error() }
 
 // writeFailed classifies err from op: running out of space is returned as
 // a *noSpaceErr for recover to roll back; anything else is sticky. Caller
 // holds wmu.
 func (l *Log) writeFailed(op string, err error) error {
-	if errors.Is(err, syscall.ENOSPC) {
-		return &noSpaceErr{op: op, err: err}
+	return l.writeFailedAsking(op, -1, err)
+}
+
+// writeFailedAsking is writeFailed for an operation that asked for asked
+// bytes (-1: unknown): a full disk's error says so and what was free.
+func (l *Log) writeFailedAsking(op string, asked int64, err error) error {
+	if !errors.Is(err, syscall.ENOSPC) {
+		return l.fail(op, err)
 	}
-	return l.fail(op, err)
+	var detail string
+	if pe := (*preallocError)(nil); errors.As(err, &pe) {
+		detail = pe.describe()
+		if free := vfs.NoSpaceDetail(l.fs, l.dir, -1); free != "" {
+			detail += ", " + free
+		}
+		err = pe.err
+	} else {
+		detail = vfs.NoSpaceDetail(l.fs, l.dir, asked)
+	}
+	return &noSpaceErr{op: op, detail: detail, err: err}
 }
 
 // recover turns a *noSpaceErr into a rollback to the commit point and an
@@ -459,7 +501,7 @@ func (l *Log) recover(err error) error {
 	if rerr := l.rollback(); rerr != nil {
 		return rerr
 	}
-	return fmt.Errorf("%w: %s: %w", ErrNoSpace, ns.op, ns.err)
+	return fmt.Errorf("%w: %s: %w", ErrNoSpace, ns.what(), ns.err)
 }
 
 // rollback puts the log back at the commit point, durably: segments created
@@ -543,7 +585,7 @@ func (l *Log) Append(recs ...Record) error {
 	}
 	for _, r := range recs {
 		if n := l.written + int64(len(l.buf)); l.f == nil || (n >= l.o.SegmentBytes && n > SegmentHeaderBytes) {
-			if err := l.roll(r.Zxid); err != nil {
+			if err := l.roll(r.Zxid, SegmentHeaderBytes+FrameHeaderBytes+int64(len(r.Data))); err != nil {
 				return l.recover(err)
 			}
 		}
@@ -566,7 +608,7 @@ func (l *Log) flush() error {
 	n, err := l.f.WriteAt(l.buf, l.written)
 	if err != nil {
 		// NB: n bytes may have reached the file; a rollback cuts them.
-		return l.writeFailed(fmt.Sprintf("write %s at offset %d", l.activeName(), l.written+int64(n)), err)
+		return l.writeFailedAsking(fmt.Sprintf("write %s at offset %d", l.activeName(), l.written), int64(len(l.buf)), err)
 	}
 	l.written += int64(n)
 	l.fileSize = max(l.fileSize, l.written)
@@ -631,10 +673,12 @@ func (l *Log) publishRolled() {
 // at its last record. The new one is the prepared file (see
 // file_pipeline.go), or a file created now: its header is written and
 // fsynced, it gets its name (create or rename) and the directory is
-// fsynced. The old segment's new records are not published to readers
-// until the next Sync. ENOSPC is returned as *noSpaceErr; other failures
-// are sticky. Caller holds wmu.
-func (l *Log) roll(first Zxid) error {
+// fsynced. need is what the record that starts the new segment takes with
+// the header: the least a preallocation on a nearly full disk may shrink
+// to. The old segment's new records are not published to readers until
+// the next Sync. ENOSPC is returned as *noSpaceErr; other failures are
+// sticky. Caller holds wmu.
+func (l *Log) roll(first Zxid, need int64) error {
 	if l.f != nil {
 		if err := l.flush(); err != nil {
 			return err
@@ -667,13 +711,13 @@ func (l *Log) roll(first Zxid) error {
 	var f vfs.File
 	var size int64
 	if l.o.Preallocate {
-		p, err := l.takePrepared()
+		p, err := l.takePrepared(need)
 		if err != nil {
-			return l.writeFailed("prepare segment "+name, err)
+			return l.writeFailed("preallocating segment "+name, err)
 		}
 		if _, err := p.f.WriteAt(hdr, 0); err != nil {
 			p.discard(l.fs)
-			return l.writeFailed("write header of "+name, err)
+			return l.writeFailedAsking("write header of "+name, int64(len(hdr)), err)
 		}
 		if err := p.f.Sync(); err != nil {
 			p.discard(l.fs)
@@ -694,7 +738,7 @@ func (l *Log) roll(first Zxid) error {
 		l.mu.Unlock()
 		l.f, l.written, l.fileSize = f, 0, 0
 		if _, err := f.WriteAt(hdr, 0); err != nil {
-			return l.writeFailed("write header of "+name, err)
+			return l.writeFailedAsking("write header of "+name, int64(len(hdr)), err)
 		}
 		if err := f.Sync(); err != nil {
 			return l.fail("fsync "+name, err)

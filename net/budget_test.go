@@ -96,15 +96,15 @@ type heldProc struct {
 	nextSID  SessionID
 }
 
-func (p *heldProc) CreateSession(_ time.Duration, done func(SessionID, []byte, error)) {
+func (p *heldProc) CreateSession(_ time.Duration, _ bool, done func(SessionID, []byte, bool, error)) {
 	p.mu.Lock()
 	p.nextSID++
 	sid := p.nextSID
 	p.mu.Unlock()
-	done(sid, make([]byte, 16), nil)
+	done(sid, make([]byte, 16), false, nil)
 }
-func (p *heldProc) ResumeSession(SessionID, []byte, time.Duration) bool { return false }
-func (p *heldProc) Touch(SessionID) bool                                { return true }
+func (p *heldProc) ResumeSession(SessionID, []byte, time.Duration) (bool, bool) { return false, false }
+func (p *heldProc) Touch(SessionID) bool                                        { return true }
 func (p *heldProc) CloseSession(_ SessionID, done func(tree.Result, error)) {
 	done(tree.Result{}, nil)
 }

@@ -53,6 +53,7 @@ type conn struct {
 	closing       bool
 	reason        string
 	sid           SessionID
+	readOnly      bool // a read-only session: its writes are answered NotReadOnly
 	timeout       time.Duration
 	auth          []tree.Id // immutable once published; replaced on change
 
@@ -345,6 +346,12 @@ func (c *conn) readLoop() error {
 	}
 }
 
+func (c *conn) isReadOnly() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readOnly
+}
+
 func (c *conn) isClosing() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -387,47 +394,56 @@ func (c *conn) handshake(frame []byte) bool {
 	timeout := time.Duration(cr.TimeOut) * time.Millisecond
 	timeout = max(timeout, c.srv.cfg.MinSessionTimeout)
 	timeout = min(timeout, c.srv.cfg.MaxSessionTimeout)
-	respond := func(sid SessionID, passwd []byte, to time.Duration) {
-		resp := jute.ConnectResponse{TimeOut: int32(to.Milliseconds()), SessionID: int64(sid), Passwd: passwd, Legacy: cr.Legacy}
+	respond := func(sid SessionID, passwd []byte, to time.Duration, readOnly bool) {
+		resp := jute.ConnectResponse{TimeOut: int32(to.Milliseconds()), SessionID: int64(sid), Passwd: passwd,
+			ReadOnly: readOnly, Legacy: cr.Legacy}
 		c.enqueue(jute.AppendFrame(nil, jute.AppendConnectResponse(nil, resp)))
 	}
 	if cr.SessionID != 0 {
 		sid := SessionID(cr.SessionID)
-		if !c.srv.proc.ResumeSession(sid, cr.Passwd, timeout) {
-			respond(0, make([]byte, 16), 0)
+		ok, readOnly := c.srv.proc.ResumeSession(sid, cr.Passwd, timeout)
+		if !ok {
+			respond(0, make([]byte, 16), 0, false)
 			c.closeAfterFlush("re-attach refused: session expired, unknown, or wrong password")
 			return false
 		}
-		c.establish(sid, timeout)
-		respond(sid, cr.Passwd, timeout)
-		c.srv.cfg.Logger.Debug("session re-attached", "session", sidString(sid), "remote", c.nc.RemoteAddr().String(), "timeout", timeout)
+		c.establish(sid, timeout, readOnly)
+		respond(sid, cr.Passwd, timeout, readOnly)
+		c.srv.cfg.Logger.Debug("session re-attached", "session", sidString(sid), "remote", c.nc.RemoteAddr().String(), "timeout", timeout,
+			"read_only", readOnly)
 		return true
 	}
 	type created struct {
-		sid    SessionID
-		passwd []byte
-		err    error
+		sid      SessionID
+		passwd   []byte
+		readOnly bool
+		err      error
 	}
 	ch := make(chan created, 1)
-	c.srv.proc.CreateSession(timeout, func(sid SessionID, passwd []byte, err error) {
-		ch <- created{sid, passwd, err}
+	c.srv.proc.CreateSession(timeout, cr.ReadOnly, func(sid SessionID, passwd []byte, readOnly bool, err error) {
+		ch <- created{sid, passwd, readOnly, err}
 	})
 	r := <-ch
 	if r.err != nil {
 		c.mu.Lock()
 		c.reason = "creating session: " + r.err.Error()
+		if !cr.ReadOnly {
+			c.reason += " (the client does not accept a read-only session)"
+		}
 		c.mu.Unlock()
 		return false
 	}
-	c.establish(r.sid, timeout)
-	respond(r.sid, r.passwd, timeout)
-	c.srv.cfg.Logger.Debug("session created", "session", sidString(r.sid), "remote", c.nc.RemoteAddr().String(), "timeout", timeout)
+	c.establish(r.sid, timeout, r.readOnly)
+	respond(r.sid, r.passwd, timeout, r.readOnly)
+	c.srv.cfg.Logger.Debug("session created", "session", sidString(r.sid), "remote", c.nc.RemoteAddr().String(), "timeout", timeout,
+		"read_only", r.readOnly)
 	return true
 }
 
-func (c *conn) establish(sid SessionID, timeout time.Duration) {
+func (c *conn) establish(sid SessionID, timeout time.Duration, readOnly bool) {
 	c.mu.Lock()
 	c.sid = sid
+	c.readOnly = readOnly
 	c.timeout = timeout
 	c.established = c.srv.cfg.Now()
 	c.mu.Unlock()
@@ -519,6 +535,14 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 	case tree.OpSASL:
 		c.waitWrites()
 		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeUnimplemented})
+		return true
+	}
+	if c.isReadOnly() && (hdr.Op.IsWrite() || hdr.Op == tree.OpSync) {
+		// A read-only session, as Apache ZooKeeper's read-only server
+		// (ReadOnlyRequestProcessor): every write and sync is answered
+		// with a bare ReplyHeader carrying NotReadOnly and the last zxid.
+		c.enqueue(jute.AppendFrame(nil, jute.AppendReplyHeader(nil,
+			jute.ReplyHeader{Xid: hdr.Xid, Zxid: c.lastZxidNow(), Err: tree.CodeNotReadOnly})))
 		return true
 	}
 	if hdr.Op.IsWrite() || hdr.Op == tree.OpSync {

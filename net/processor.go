@@ -15,12 +15,18 @@ type SessionID int64
 // the processor's goroutines and must not block.
 type Processor interface {
 	// CreateSession makes a session durable (a createSession txn) and
-	// calls done with its id and password.
-	CreateSession(timeout time.Duration, done func(sid SessionID, passwd []byte, err error))
+	// calls done with its id and password. readOnlyOK is the client's
+	// ConnectRequest readOnly flag: while writes are refused the processor
+	// may answer such a client with a read-only session (readOnly true),
+	// whose writes the connection answers NotReadOnly, as Apache
+	// ZooKeeper's read-only server does. A client that does not accept one
+	// gets an error, and its connection is closed.
+	CreateSession(timeout time.Duration, readOnlyOK bool, done func(sid SessionID, passwd []byte, readOnly bool, err error))
 	// ResumeSession re-attaches a live session whose password matches,
-	// with a newly negotiated timeout; false when the session is unknown,
-	// expired or the password is wrong.
-	ResumeSession(sid SessionID, passwd []byte, timeout time.Duration) bool
+	// with a newly negotiated timeout; ok is false when the session is
+	// unknown, expired or the password is wrong. readOnly says it is a
+	// read-only session.
+	ResumeSession(sid SessionID, passwd []byte, timeout time.Duration) (ok, readOnly bool)
 	// Touch extends a session's life; false when it is no longer live.
 	Touch(sid SessionID) bool
 	// CloseSession ends a session (a closeSession txn deleting its

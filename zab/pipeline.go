@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"zabd/log"
@@ -54,8 +55,13 @@ type PipelineConfig struct {
 	Tree    *tree.Tree // recovered tree; the pipeline owns it from now on
 	Storage Storage
 	// Epoch is the epoch to stamp; must be above the epoch of every zxid
-	// already in Storage.
-	Epoch uint32
+	// already in Storage. Zero means it could not be chosen at start (the
+	// disk was full when it was to be recorded): the pipeline starts with
+	// writes refused (EpochErr says why, as a full disk) and calls
+	// ChooseEpoch before the next write until it succeeds.
+	Epoch       uint32
+	ChooseEpoch func() (uint32, error)
+	EpochErr    error
 	// MaxBatchTxns bounds how many txns the applier applies before it
 	// releases their pending overlay entries (and sizes the queue).
 	MaxBatchTxns int
@@ -71,8 +77,15 @@ func (c *PipelineConfig) validate() error {
 	if c.Tree == nil || c.Storage == nil {
 		return errors.New("zab: pipeline needs a tree and storage")
 	}
-	if last := c.Storage.LastZxid(); uint32(uint64(last)>>32) >= c.Epoch {
-		return fmt.Errorf("zab: epoch %d not above last logged zxid %s", c.Epoch, last)
+	if c.Epoch == 0 {
+		if c.ChooseEpoch == nil {
+			return errors.New("zab: no epoch and no way to choose one")
+		}
+		if c.EpochErr == nil {
+			c.EpochErr = errors.New("zab: the epoch is not chosen yet")
+		}
+	} else if err := c.checkEpoch(c.Epoch); err != nil {
+		return err
 	}
 	if c.MaxBatchTxns <= 0 {
 		c.MaxBatchTxns = 1000
@@ -82,6 +95,14 @@ func (c *PipelineConfig) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// checkEpoch refuses an epoch not above the last logged zxid's.
+func (c *PipelineConfig) checkEpoch(epoch uint32) error {
+	if last := c.Storage.LastZxid(); uint32(uint64(last)>>32) >= epoch {
+		return fmt.Errorf("zab: epoch %d not above last logged zxid %s", epoch, last)
 	}
 	return nil
 }
@@ -172,6 +193,12 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	for sid := range cfg.Tree.Sessions() {
 		p.sessions[sid] = true
 	}
+	if p.epoch == 0 {
+		// Writes are refused from the start, as after a full disk, until
+		// the epoch is recorded and a write is durable.
+		p.diskFull.Store(true)
+		p.diskFullErr = cfg.EpochErr
+	}
 	p.wg.Add(1)
 	go p.applyLoop()
 	return p, nil
@@ -206,6 +233,13 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 		}
 		if p.noSpace.Load() {
 			if err := p.resumeAfterNoSpace(); err != nil {
+				e.err = err
+				p.queue <- e
+				return
+			}
+		}
+		if p.epoch == 0 {
+			if err := p.chooseEpoch(); err != nil {
 				e.err = err
 				p.queue <- e
 				return
@@ -256,6 +290,28 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 	e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}
 	e.durable = p.cfg.Storage.AppendAsync(e.rec[:])
 	p.queue <- e
+}
+
+// chooseEpoch tries again to choose (and record) the epoch that could not
+// be at start. A full disk refuses the write as ErrDiskFull, leaving
+// writes refused; any other failure is sticky. Caller holds prepMu.
+func (p *Pipeline) chooseEpoch() error {
+	epoch, err := p.cfg.ChooseEpoch()
+	if err == nil {
+		err = p.cfg.checkEpoch(epoch)
+	}
+	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			p.failMu.Lock()
+			p.diskFullErr = err
+			p.failMu.Unlock()
+			return fmt.Errorf("%w: choosing the epoch: %w", ErrDiskFull, err)
+		}
+		return p.fail(fmt.Errorf("choosing the epoch: %w", err))
+	}
+	p.epoch = epoch
+	p.cfg.Logger.Info("epoch chosen: writes are tried again", "epoch", epoch)
+	return nil
 }
 
 // failedResult turns a prep failure into the client's answer.

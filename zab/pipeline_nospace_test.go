@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -293,4 +294,59 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A pipeline started without an epoch (the disk was full when it was to
+// be recorded) refuses writes from the start, saying why; each write tries
+// to record the epoch again, and once that and the write succeed writes
+// are taken, stamped with the new epoch.
+func TestPipelineStartsWithoutEpoch(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem())
+	if err := efs.MkdirAll("/data", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.OpenNative(efs, "/data/log", engine.NativeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	dd := datadir.Open(efs, "/data")
+	efs.SetFree(0)
+	_, epochErr := dd.NextEpoch(eng.LastZxid())
+	if !errors.Is(epochErr, syscall.ENOSPC) {
+		t.Fatalf("NextEpoch on a full disk: %v", epochErr)
+	}
+	var logs syncBuffer
+	p, err := NewPipeline(PipelineConfig{Tree: tree.New(tree.Config{}), Storage: eng,
+		ChooseEpoch: func() (uint32, error) { return dd.NextEpoch(eng.LastZxid()) }, EpochErr: epochErr,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if why := p.WritesRefused(); !strings.Contains(why, "currentEpoch.tmp") || !strings.Contains(why, "0 B free on /data") {
+		t.Fatalf("WritesRefused at start = %q, want the epoch's failure", why)
+	}
+	for range 2 {
+		if _, err := submitWait(t, p, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000}); !errors.Is(err, ErrDiskFull) || p.Failed() != nil {
+			t.Fatalf("write without an epoch: %v (failed %v), want ErrDiskFull, not sticky", err, p.Failed())
+		}
+	}
+	if res, err := submitWait(t, p, tree.Request{Op: tree.OpSync, Path: "/"}); err != nil || res.Err != tree.CodeOK {
+		t.Fatalf("sync without an epoch: %v %v", res.Err, err)
+	}
+	efs.SetFree(-1)
+	res, err := submitWait(t, p, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000})
+	if err != nil || res.Err != tree.CodeOK {
+		t.Fatalf("write with room again: %v %v", res.Err, err)
+	}
+	if got := log.Zxid(eng.LastZxid()); got != 1<<32|1 {
+		t.Errorf("first zxid %v, want epoch 1 counter 1", got)
+	}
+	if why := p.WritesRefused(); why != "" {
+		t.Errorf("after a durable write: WritesRefused = %q", why)
+	}
+	if !strings.Contains(logs.String(), "writes resumed") {
+		t.Errorf("no 'writes resumed' line:\n%s", logs.String())
+	}
 }

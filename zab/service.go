@@ -36,6 +36,11 @@ type Service struct {
 	sessions *SessionTracker
 	stop     chan struct{}
 	wg       sync.WaitGroup
+
+	roMu sync.Mutex
+	// readOnly holds the read-only sessions (CreateSession): tracked for
+	// expiry like any session but never logged. Guarded by roMu.
+	readOnly map[int64]bool
 }
 
 // NewService starts the pipeline and the background loops. Sessions found
@@ -64,6 +69,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		cfg:      cfg,
 		sessions: NewSessionTracker(cfg.Pipeline.Tree.SessionSecret(), cfg.ServerID, now),
 		stop:     make(chan struct{}),
+		readOnly: make(map[int64]bool),
 	}
 	for sid, to := range cfg.Pipeline.Tree.Sessions() {
 		s.sessions.Track(sid, time.Duration(to)*time.Millisecond, now)
@@ -110,9 +116,23 @@ func (s *Service) EnsureSessionSecret(fallback []byte) error {
 
 // CreateSession logs a createSession txn and calls done with the new id
 // and its password once it is durable.
-func (s *Service) CreateSession(timeout time.Duration, done func(sid int64, passwd []byte, err error)) {
+//
+// readOnlyOK says the client accepts a read-only server (its
+// ConnectRequest's readOnly flag). While writes are refused such a client
+// gets a read-only session instead of an error (done's readOnly is true),
+// as Apache ZooKeeper's read-only server gives one a local session: an id
+// and password like any session's, tracked for expiry (pings keep it
+// alive) but never logged, so it has no ephemerals, its writes are
+// answered NotReadOnly by net, and it is gone at a restart. A full disk
+// is tried first (the createSession is the write that finds out whether
+// there is room again); a sticky storage failure is not.
+func (s *Service) CreateSession(timeout time.Duration, readOnlyOK bool, done func(sid int64, passwd []byte, readOnly bool, err error)) {
 	if !s.sessions.HasSecret() {
-		done(0, nil, ErrNoSessionSecret)
+		done(0, nil, false, ErrNoSessionSecret)
+		return
+	}
+	if readOnlyOK && s.Failed() != nil {
+		s.createReadOnly(timeout, done)
 		return
 	}
 	sid := s.sessions.NextID()
@@ -122,12 +142,51 @@ func (s *Service) CreateSession(timeout time.Duration, done func(sid int64, pass
 			err = res.Err
 		}
 		if err != nil {
-			done(0, nil, err)
+			if readOnlyOK && WritesRefusedError(err) {
+				s.createReadOnly(timeout, done)
+				return
+			}
+			done(0, nil, false, err)
 			return
 		}
 		s.sessions.Track(sid, timeout, s.now())
-		done(sid, s.sessions.Password(sid), nil)
+		done(sid, s.sessions.Password(sid), false, nil)
 	})
+}
+
+// WritesRefusedError reports whether err refused a write because writes
+// are refused as a whole (a full disk, a failed storage), not because of
+// the request.
+func WritesRefusedError(err error) bool {
+	return errors.Is(err, ErrDiskFull) || errors.Is(err, ErrStorageFailed)
+}
+
+// createReadOnly starts a read-only session (see CreateSession).
+func (s *Service) createReadOnly(timeout time.Duration, done func(sid int64, passwd []byte, readOnly bool, err error)) {
+	sid := s.sessions.NextID()
+	s.roMu.Lock()
+	s.readOnly[sid] = true
+	s.roMu.Unlock()
+	s.sessions.Track(sid, timeout, s.now())
+	done(sid, s.sessions.Password(sid), true, nil)
+}
+
+// ReadOnlySession reports whether sid is a read-only session (live or
+// not yet forgotten).
+func (s *Service) ReadOnlySession(sid int64) bool {
+	s.roMu.Lock()
+	defer s.roMu.Unlock()
+	return s.readOnly[sid]
+}
+
+// forgetReadOnly drops sid from the read-only sessions, reporting whether
+// it was one.
+func (s *Service) forgetReadOnly(sid int64) bool {
+	s.roMu.Lock()
+	defer s.roMu.Unlock()
+	ro := s.readOnly[sid]
+	delete(s.readOnly, sid)
+	return ro
 }
 
 // ResumeSession re-attaches a live session whose password matches.
@@ -147,6 +206,14 @@ func (s *Service) Touch(sid int64) bool {
 // ephemerals). Closing a session that is already closing or gone answers
 // ok at once with nothing logged.
 func (s *Service) CloseSession(sid int64, done Done) {
+	if s.forgetReadOnly(sid) {
+		// Never logged: nothing to log on close either.
+		s.sessions.Remove(sid)
+		var z int64
+		s.WithTree(func(t *tree.Tree) { z = t.LastZxid() })
+		done(tree.Result{Zxid: z}, nil)
+		return
+	}
 	if !s.sessions.Remove(sid) {
 		s.Submit(sid, tree.Request{Op: tree.OpSync}, func(res tree.Result, err error) {
 			done(tree.Result{Zxid: res.Zxid}, err)
@@ -189,11 +256,14 @@ func (s *Service) expiryLoop() {
 		case <-t.C:
 		}
 		for _, sid := range s.sessions.Expired(s.now()) {
-			s.cfg.Logger.Info("session expired", "session", sidHex(sid))
+			ro := s.forgetReadOnly(sid)
+			s.cfg.Logger.Info("session expired", "session", sidHex(sid), "read_only", ro)
 			if s.cfg.OnExpire != nil {
 				s.cfg.OnExpire(sid)
 			}
-			s.submitClose(sid, func(tree.Result, error) {})
+			if !ro {
+				s.submitClose(sid, func(tree.Result, error) {})
+			}
 		}
 	}
 }

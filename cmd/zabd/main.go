@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -31,13 +32,34 @@ import (
 	"zabd/zab"
 )
 
+// minFreeToOpen is the free space below which pebble and badger are not
+// opened: both write at open (pebble flushes its WAL into new sstables and
+// retries forever on a full disk, flooding the log; badger writes its pid
+// file and a memtable file), so a start on a full disk is a clear refusal
+// instead.
+const minFreeToOpen = 1 << 20
+
 // Exit codes.
 const (
 	exitConfig  = 2
 	exitStorage = 3
 	exitListen  = 4
 	exitInUse   = 5 // the data dir (or log dir) is locked by another process
+	exitNoSpace = 6 // the disk is too full to open storage at all
 )
+
+// storageExit is the exit for a storage failure at start: exitNoSpace,
+// with what was free, when the disk is full; exitStorage otherwise.
+func storageExit(msg string, err error, dir string) error {
+	// badger reports ENOSPC in text only (pkg/errors), as it does EAGAIN.
+	if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
+		if d := vfs.NoSpaceDetail(vfs.Default, dir, -1); d != "" {
+			msg += " (" + d + ")"
+		}
+		return cli.Exit("disk full: "+msg, exitNoSpace)
+	}
+	return cli.Exit(msg, exitStorage)
+}
 
 func main() {
 	info := buildinfo.Read()
@@ -222,6 +244,10 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			return nil, err
 		}
 	}
+	if sp, ok := vfs.SpaceOf(vfs.Default, cfg.DataLogDir); ok && cfg.Engine != "native" && sp.Free < minFreeToOpen {
+		return nil, cli.Exit(fmt.Sprintf("disk full: %s free on %s, and the %s engine writes when it opens (less than %s free is refused): free some space and start again",
+			vfs.FormatBytes(int64(min(sp.Free, 1<<62))), cfg.DataLogDir, cfg.Engine, vfs.FormatBytes(minFreeToOpen)), exitNoSpace)
+	}
 	eng, err := engine.Open(cfg.Engine, cfg.DataLogDir, engine.Options{
 		Logger: logger,
 		Native: engine.NativeOptions{Log: log.Options{SegmentBytes: cfg.LogSegmentBytes, Preallocate: true}},
@@ -233,7 +259,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, cli.Exit(fmt.Sprintf("the %s store in %s is open in another process (it holds the store's own lock, not %s): stop that process; %v",
 			cfg.Engine, filepath.Join(cfg.DataLogDir, engine.Subdir(cfg.Engine)), datadir.LockFile, err), exitInUse)
 	} else if err != nil {
-		return nil, cli.Exit(fmt.Sprintf("opening the %s engine in %s: %v", cfg.Engine, cfg.DataLogDir, err), exitStorage)
+		return nil, storageExit(fmt.Sprintf("opening the %s engine in %s: %v", cfg.Engine, cfg.DataLogDir, err), err, cfg.DataLogDir)
 	}
 	s.eng = eng
 	if n, ok := eng.(*engine.Native); !ok {
@@ -252,7 +278,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	snapDir := filepath.Join(cfg.DataDir, engine.SnapshotDirName)
 	snaps, err := engine.OpenSnapshotStore(vfs.Default, snapDir)
 	if err != nil {
-		return nil, cli.Exit(fmt.Sprintf("opening the snapshots in %s: %v", snapDir, err), exitStorage)
+		return nil, storageExit(fmt.Sprintf("opening the snapshots in %s: %v", snapDir, err), err, cfg.DataDir)
 	}
 	dd := datadir.Open(vfs.Default, cfg.DataDir)
 	rec, err := dd.Recover(eng, snaps, tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled},
@@ -260,7 +286,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			logger.Error("skipping an unreadable snapshot, trying an older one", "file", bad.Path, "err", err)
 		})
 	if err != nil {
-		return nil, cli.Exit(err.Error(), exitStorage)
+		return nil, storageExit(err.Error(), err, cfg.DataDir)
 	}
 	t, meta, last := rec.Tree, rec.Meta, rec.Last
 	if rec.Snapshot.Path != "" {
@@ -270,9 +296,16 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	logger.Info("recovered", "snapshot_zxid", meta.StartZxid.String(), "txns_replayed", rec.Replayed, "last_zxid", last.String(),
 		"znodes", t.NodeCount(), "sessions", len(t.Sessions()), "took", time.Since(began).Round(time.Millisecond))
 
-	epoch, err := dd.NextEpoch(last)
-	if err != nil {
-		return nil, cli.Exit(fmt.Sprintf("choosing the epoch: %v", err), exitStorage)
+	// A full disk here is not fatal: zabd serves reads (and read-only
+	// sessions) with writes refused, and every write tries to record the
+	// epoch again, so the start on a full disk is the same every time.
+	epoch, epochErr := dd.NextEpoch(last)
+	if errors.Is(epochErr, syscall.ENOSPC) {
+		logger.Error("disk full at start: serving reads only; writes are refused until the epoch can be recorded (each write tries again)",
+			"err", epochErr)
+		epoch = 0
+	} else if epochErr != nil {
+		return nil, cli.Exit(fmt.Sprintf("choosing the epoch: %v", epochErr), exitStorage)
 	}
 	s.snap, err = zab.NewSnapshotter(zab.SnapshotterConfig{
 		Store:         snaps,
@@ -288,10 +321,12 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 
 	s.svc, err = zab.NewService(zab.ServiceConfig{
 		Pipeline: zab.PipelineConfig{
-			Tree:    t,
-			Storage: eng,
-			Epoch:   epoch,
-			Logger:  logger,
+			Tree:        t,
+			Storage:     eng,
+			Epoch:       epoch,
+			ChooseEpoch: func() (uint32, error) { return dd.NextEpoch(last) },
+			EpochErr:    epochErr,
+			Logger:      logger,
 			// The snapshotter counts applied txns; it never blocks.
 			AfterApply: s.snap.AfterApply,
 		},
@@ -314,7 +349,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, cli.Exit(fmt.Sprintf("reading %s: %v", legacySecretFile, err), exitStorage)
 	}
 	if err := s.svc.EnsureSessionSecret(legacy); err != nil {
-		return nil, cli.Exit(err.Error(), exitStorage)
+		return nil, storageExit(err.Error(), err, cfg.DataLogDir)
 	}
 	s.srv = net.NewServer(net.Config{
 		TickTime:          cfg.TickTime,
@@ -390,7 +425,7 @@ func (s *server) lockDirs(cfg Config) error {
 	var locked []os.FileInfo
 	for _, d := range []struct{ what, dir string }{{"data dir", cfg.DataDir}, {"data log dir", cfg.DataLogDir}} {
 		if err := os.MkdirAll(d.dir, 0o755); err != nil {
-			return cli.Exit(fmt.Sprintf("creating %s %s: %v", d.what, d.dir, err), exitStorage)
+			return storageExit(fmt.Sprintf("creating %s %s: %v", d.what, d.dir, err), err, filepath.Dir(d.dir))
 		}
 		st, err := os.Stat(d.dir)
 		if err != nil {
@@ -407,7 +442,10 @@ func (s *server) lockDirs(cfg Config) error {
 		if errors.Is(err, datadir.ErrHeld) {
 			return cli.Exit(err.Error(), exitInUse)
 		} else if err != nil {
-			return cli.Exit(err.Error(), exitStorage)
+			return storageExit(err.Error(), err, d.dir)
+		}
+		if err := l.Unnamed(); err != nil {
+			slog.Warn("the lock is held but its file does not name this process (a full disk?)", "file", l.Path(), "err", err)
 		}
 		s.locks = append(s.locks, l)
 		locked = append(locked, st)

@@ -20,12 +20,15 @@ type processor struct {
 
 var _ net.Processor = processor{}
 
-func (p processor) CreateSession(timeout time.Duration, done func(net.SessionID, []byte, error)) {
-	p.svc.CreateSession(timeout, func(sid int64, pw []byte, err error) { done(net.SessionID(sid), pw, err) })
+func (p processor) CreateSession(timeout time.Duration, readOnlyOK bool, done func(net.SessionID, []byte, bool, error)) {
+	p.svc.CreateSession(timeout, readOnlyOK, func(sid int64, pw []byte, ro bool, err error) { done(net.SessionID(sid), pw, ro, err) })
 }
 
-func (p processor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) bool {
-	return p.svc.ResumeSession(int64(sid), pw, timeout)
+func (p processor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) (ok, readOnly bool) {
+	if !p.svc.ResumeSession(int64(sid), pw, timeout) {
+		return false, false
+	}
+	return true, p.svc.ReadOnlySession(int64(sid))
 }
 
 func (p processor) Touch(sid net.SessionID) bool { return p.svc.Touch(int64(sid)) }

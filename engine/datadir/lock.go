@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -122,9 +123,10 @@ func (s holderState) String() string {
 // Lock is an exclusive lock on a directory, held by this process until
 // Release. Safe for concurrent use.
 type Lock struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File // nil once released
+	path    string
+	mu      sync.Mutex
+	f       *os.File // nil once released
+	unnamed error    // why the file does not name this process; immutable
 }
 
 // Acquire locks dir, which must exist, for this process (see the package
@@ -173,11 +175,22 @@ func Acquire(dir string, o Options) (*Lock, error) {
 		}
 	}
 	if err := writeHolder(f, o.Owner, o.now()); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			// The flock is what excludes; the content only names the
+			// holder. A full disk must not stop a start (see Unnamed).
+			f.Truncate(0)
+			return &Lock{path: path, f: f, unnamed: fmt.Errorf("datadir: writing %s: %w", path, err)}, nil
+		}
 		f.Close()
 		return nil, fmt.Errorf("datadir: writing %s: %w", path, err)
 	}
 	return &Lock{path: path, f: f}, nil
 }
+
+// Unnamed says why the lock file does not name this process (it could not
+// be written: a full disk), nil when it does. The lock is held either way;
+// a second process is still refused, without the pid.
+func (l *Lock) Unnamed() error { return l.unnamed }
 
 // Path is the lock file's path.
 func (l *Lock) Path() string { return l.path }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"zabd/log"
 	"zabd/log/vfs"
@@ -71,6 +72,9 @@ func (d Dir) replace(name string, data []byte) error {
 	}
 	f, err := d.FS.Create(tmp)
 	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("datadir: writing %s: %s: %w", tmp, vfs.NoSpaceDetail(d.FS, d.Path, int64(len(data))), err)
+		}
 		return fmt.Errorf("datadir: writing %s: %w", tmp, err)
 	}
 	_, err = f.Write(data)
@@ -81,6 +85,10 @@ func (d Dir) replace(name string, data []byte) error {
 		err = cerr
 	}
 	if err != nil {
+		d.FS.Remove(tmp) // best effort: a leftover is removed by the next replace
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("datadir: writing %s: %s: %w", tmp, vfs.NoSpaceDetail(d.FS, d.Path, int64(len(data))), err)
+		}
 		return fmt.Errorf("datadir: writing %s: %w", tmp, err)
 	}
 	if err := d.FS.Rename(tmp, path); err != nil {

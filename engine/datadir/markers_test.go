@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -227,5 +230,34 @@ func TestRecover(t *testing.T) {
 	}
 	if _, err := d.Recover(eng, snaps, tree.Config{}, nil); !errors.Is(err, ErrLogHole) {
 		t.Fatalf("recover with the snapshot gone: %v, want ErrLogHole", err)
+	}
+}
+
+// A full disk fails NextEpoch with ENOSPC, saying what it asked for and
+// what was free, leaves no .tmp behind and the recorded epoch as it was;
+// with room again the same epoch is chosen.
+func TestNextEpochOnAFullDisk(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem())
+	if err := efs.MkdirAll("/data", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := Open(efs, "/data")
+	if _, err := d.NextEpoch(0); err != nil {
+		t.Fatal(err)
+	}
+	efs.SetFree(0)
+	_, err := d.NextEpoch(0)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("NextEpoch on a full disk: %v, want ENOSPC", err)
+	}
+	if want := "datadir: writing /data/currentEpoch.tmp: asked 2 B, 0 B free on /data: "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want it to begin %q", err, want)
+	}
+	if names, _ := efs.List("/data"); slices.Contains(names, "currentEpoch.tmp") {
+		t.Errorf("left currentEpoch.tmp behind: %v", names)
+	}
+	efs.SetFree(-1)
+	if e, err := d.NextEpoch(0); e != 2 || err != nil {
+		t.Errorf("NextEpoch with room again = %d, %v; want 2", e, err)
 	}
 }

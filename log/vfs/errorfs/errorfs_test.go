@@ -2,6 +2,7 @@ package errorfs_test
 
 import (
 	"errors"
+	"syscall"
 	"testing"
 
 	"zabd/log/vfs"
@@ -93,5 +94,63 @@ func TestOtherOps(t *testing.T) {
 	}
 	if _, err := mem.Stat("/d/bad"); !vfs.IsNotExist(err) {
 		t.Errorf("failed create left a file: %v", err)
+	}
+}
+
+// TestSetFree: with a budget, growth is charged (short write, refused
+// preallocation), truncation and removal give space back, and Space
+// reports the budget.
+func TestSetFree(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem())
+	efs.MkdirAll("/d", 0o755)
+	f, err := efs.Create("/d/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	efs.SetFree(100)
+	if n, err := f.WriteAt(make([]byte, 60), 0); n != 60 || err != nil {
+		t.Fatalf("WriteAt 60 with 100 free = %d, %v", n, err)
+	}
+	// Rewriting inside the file costs nothing: of 60 bytes at 50, 10
+	// overwrite and 40 of the 50 past the end fit.
+	if n, err := f.WriteAt(make([]byte, 60), 50); n != 50 || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("WriteAt 60 at 50 with 40 free = %d, %v; want 50, ENOSPC", n, err)
+	}
+	if got := efs.Free(); got != 0 {
+		t.Fatalf("free after filling = %d", got)
+	}
+	if err := f.Preallocate(200); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Preallocate on a full disk = %v, want ENOSPC", err)
+	}
+	if fi, _ := f.Stat(); fi.Size() != 100 {
+		t.Fatalf("size after refused preallocation = %d, want 100", fi.Size())
+	}
+	if err := f.Truncate(30); err != nil {
+		t.Fatal(err)
+	}
+	if sp, ok := vfs.SpaceOf(efs, "/d"); !ok || sp.Free != 70 {
+		t.Fatalf("Space after truncating 100 to 30 = %+v, %v; want 70 free", sp, ok)
+	}
+	if err := f.Preallocate(70); err != nil {
+		t.Fatalf("Preallocate within the budget: %v", err)
+	}
+	f.Close()
+	if err := efs.Remove("/d/x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := efs.Free(); got != 100 {
+		t.Fatalf("free after removing the 70-byte file = %d, want 100", got)
+	}
+	if _, ok := vfs.SpaceOf(vfs.NewMem(), "/"); ok {
+		t.Errorf("MemFS claims to know its free space")
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB",
+		64 << 20: "64 MiB", 1 << 20: "1.0 MiB", 10 << 30: "10 GiB"} {
+		if got := vfs.FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
