@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,18 @@ const (
 	// zxid make a segment file name.
 	segmentPrefix = "log."
 )
+
+// segmentsOf returns the segment files among names, in zxid order.
+func segmentsOf(names []string) []segment {
+	var segs []segment
+	for _, n := range names {
+		if z, ok := ParseSegmentName(n); ok {
+			segs = append(segs, segment{name: n, first: z})
+		}
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i].first < segs[j].first })
+	return segs
+}
 
 // SegmentName returns the file name of the segment whose first record is
 // first: "log." and 16 hex digits, so names sort in zxid order.

@@ -184,12 +184,10 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 	if err != nil {
 		return nil, rep, fmt.Errorf("log: list %s: %w", dir, err)
 	}
-	var segs []segment
+	segs := segmentsOf(names)
 	var stale []string
 	for _, n := range names {
-		if z, ok := ParseSegmentName(n); ok {
-			segs = append(segs, segment{name: n, first: z})
-		} else if isPrepName(n) {
+		if isPrepName(n) {
 			stale = append(stale, n)
 		}
 	}
@@ -204,7 +202,6 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 			return nil, rep, fmt.Errorf("log: sync dir %s: %w", dir, err)
 		}
 	}
-	sort.Slice(segs, func(i, j int) bool { return segs[i].first < segs[j].first })
 
 	var prev Zxid
 	var buf []byte

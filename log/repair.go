@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"zabd/log/vfs"
@@ -84,13 +83,7 @@ func Repair(fsys vfs.FS, dir, aside string) (RepairReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("log: repair: list %s: %w", dir, err)
 	}
-	var segs []segment
-	for _, n := range names {
-		if z, ok := ParseSegmentName(n); ok {
-			segs = append(segs, segment{name: n, first: z})
-		}
-	}
-	sort.Slice(segs, func(i, j int) bool { return segs[i].first < segs[j].first })
+	segs := segmentsOf(names)
 	at := -1
 	for i, s := range segs {
 		if s.name == ce.Segment {

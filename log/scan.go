@@ -3,7 +3,6 @@ package log
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 
 	"zabd/log/vfs"
 )
@@ -49,13 +48,7 @@ func Scan(fsys vfs.FS, dir string, o ScanOptions, fn func(ScannedRecord) error) 
 	if err != nil {
 		return rep, fmt.Errorf("log: list %s: %w", dir, err)
 	}
-	var segs []segment
-	for _, n := range names {
-		if z, ok := ParseSegmentName(n); ok {
-			segs = append(segs, segment{name: n, first: z})
-		}
-	}
-	sort.Slice(segs, func(i, j int) bool { return segs[i].first < segs[j].first })
+	segs := segmentsOf(names)
 	rep.Segments = len(segs)
 	var prev Zxid
 	var buf []byte

@@ -37,8 +37,9 @@ func Recs(from log.Zxid, n int) []log.Record {
 	return out
 }
 
-// ReadAll iterates e from from and returns the records, failing t on error.
-func ReadAll(t testing.TB, e engine.Engine, from log.Zxid) []log.Record {
+// ReadAll iterates e (an engine or a Reader) from from and returns the
+// records, failing t on error.
+func ReadAll(t testing.TB, e Reader, from log.Zxid) []log.Record {
 	t.Helper()
 	it, err := e.Iter(from)
 	if err != nil {

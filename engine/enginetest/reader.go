@@ -61,22 +61,6 @@ func DirState(t testing.TB, dir string) map[string]string {
 // must fail with an error matching engine.ErrStoreLocked.
 func RunReaderTests(t *testing.T, open func(t *testing.T, dir string) engine.Engine, openReader func(dir string) (Reader, error), readsLive bool) {
 	ctx := context.Background()
-	readAll := func(t *testing.T, r Reader, from log.Zxid) []log.Record {
-		t.Helper()
-		it, err := r.Iter(from)
-		if err != nil {
-			t.Fatalf("Iter(%v): %v", from, err)
-		}
-		defer it.Close()
-		var got []log.Record
-		for it.Next() {
-			got = append(got, it.Record())
-		}
-		if err := it.Err(); err != nil {
-			t.Fatalf("Iter(%v): %v", from, err)
-		}
-		return got
-	}
 	t.Run("beside an open engine and after", func(t *testing.T) {
 		dir := t.TempDir()
 		e := open(t, dir)
@@ -114,11 +98,11 @@ func RunReaderTests(t *testing.T, open func(t *testing.T, dir string) engine.Eng
 			if err != nil {
 				t.Fatalf("live=%v: open: %v", live, err)
 			}
-			if got := readAll(t, r, 0); !cmp.Equal(got, want) {
+			if got := ReadAll(t, r, 0); !cmp.Equal(got, want) {
 				t.Errorf("live=%v: read %d records, want %d (first diff: %s)", live, len(got), len(want), firstDiff(want, got))
 			}
 			from := want[1234].Zxid
-			if got := readAll(t, r, from); !cmp.Equal(got, want[1234:]) {
+			if got := ReadAll(t, r, from); !cmp.Equal(got, want[1234:]) {
 				t.Errorf("live=%v: from %v read %d records, want %d", live, from, len(got), len(want)-1234)
 			}
 			if err := r.Close(); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"zabd/log"
 	"zabd/tools/logread"
+	"zabd/tools/zkcli"
 	"zabd/tree"
 )
 
@@ -138,23 +139,9 @@ func opJSON(t *tree.Txn) OpJSON {
 func formatACL(acl []tree.ACL) []string {
 	out := make([]string, 0, len(acl))
 	for _, a := range acl {
-		out = append(out, a.ID.Scheme+":"+a.ID.ID+":"+permString(a.Perms))
+		out = append(out, a.ID.Scheme+":"+a.ID.ID+":"+zkcli.PermString(a.Perms))
 	}
 	return out
-}
-
-// permString writes permissions as zkCli does: cdrwa.
-func permString(p int32) string {
-	var b strings.Builder
-	for _, c := range []struct {
-		bit int32
-		ch  byte
-	}{{tree.PermCreate, 'c'}, {tree.PermDelete, 'd'}, {tree.PermRead, 'r'}, {tree.PermWrite, 'w'}, {tree.PermAdmin, 'a'}} {
-		if p&c.bit != 0 {
-			b.WriteByte(c.ch)
-		}
-	}
-	return b.String()
 }
 
 // appendText appends the one-line text form of a txn (and, for a multi,

@@ -158,7 +158,7 @@ func (p *Peer) stepLeader(m Message) {
 			return
 		}
 		h.epochAcked = true
-		h.currentEpoch, h.last, h.base = m.Epoch, m.Zxid, m.Prev
+		h.last, h.base = m.Zxid, m.Prev
 		p.epochAcks[h.id] = true
 		if p.lphaseL == pEpochAcks {
 			p.maybeSync()
@@ -213,7 +213,7 @@ func (p *Peer) stepFollowerInfo(m Message) {
 		p.lookForLeader()
 		return
 	}
-	h := &handler{id: m.From, conn: m.Conn, observer: p.observers[m.From], accepted: m.Epoch, heard: p.tick}
+	h := &handler{id: m.From, conn: m.Conn, observer: p.observers[m.From], heard: p.tick}
 	p.handlers[m.From] = h
 	if p.lphaseL == pDiscovery {
 		p.accepted[m.From] = m.Epoch

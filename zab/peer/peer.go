@@ -81,12 +81,10 @@ type handler struct {
 	id       ID
 	conn     uint64
 	observer bool
-	accepted uint32 // its acceptedEpoch (FOLLOWERINFO)
 
-	epochAcked   bool
-	currentEpoch uint32   // from ACKEPOCH
-	last         log.Zxid // from ACKEPOCH
-	base         log.Zxid // from ACKEPOCH: the lowest zxid it can truncate to
+	epochAcked bool
+	last       log.Zxid // from ACKEPOCH
+	base       log.Zxid // from ACKEPOCH: the lowest zxid it can truncate to
 
 	synced     bool     // the sync stream was sent
 	sent       log.Zxid // the greatest zxid sent to it (stream, proposals, informs)
