@@ -19,8 +19,9 @@ import (
 	"zabd/net"
 )
 
-// Config is a standalone server's configuration: zoo.cfg's keys, as
-// Apache ZooKeeper reads them, then flags on top.
+// Config is a server's configuration: zoo.cfg's keys, as Apache
+// ZooKeeper 3.8 reads them, then flags on top. validate settles it: after
+// it, Quorum says whether this server is a member of an ensemble.
 type Config struct {
 	ClientAddr             string // clientPortAddress:clientPort
 	DataDir                string
@@ -54,8 +55,24 @@ type Config struct {
 	// Servers are zoo.cfg's server.N lines, sorted by id. Until quorum
 	// mode exists, validate refuses an ensemble (see checkStandalone).
 	Servers []QuorumServer
-	// StandaloneEnabled is standaloneEnabled (default true).
+	// StandaloneEnabled is standaloneEnabled (default true): one
+	// participant alone runs standalone; false runs it as a quorum of one.
 	StandaloneEnabled bool
+	// InitLimit and SyncLimit are initLimit and syncLimit, in ticks: how
+	// long a follower may take to connect to and sync with the leader, and
+	// how far it may fall behind. 0: not set, which an ensemble refuses,
+	// as ZooKeeper does (its sample zoo.cfg has 10 and 5).
+	InitLimit, SyncLimit int
+	// PeerType is peerType: "participant", "observer", or "" when zoo.cfg
+	// does not say (then this server's server.N line decides).
+	PeerType string
+	// ReadOnlyModeEnabled is readonlymode.enabled: a member cut off from
+	// its quorum would serve reads. Not implemented yet (warned about).
+	ReadOnlyModeEnabled bool
+	// Quorum is this server's place in an ensemble, set by validate from
+	// the server.N lines, <DataDir>/myid and the keys above; nil when it
+	// runs standalone.
+	Quorum *QuorumConfig
 	// GlobalOutstandingLimit is globalOutstandingLimit: writes in flight
 	// across all connections (default 1000, as ZooKeeper);
 	// GlobalOutstandingBytes and ConnOutstandingBytes (zabd's keys
@@ -66,6 +83,15 @@ type Config struct {
 	ConnOutstandingBytes   int64
 	// Raw holds every key as read, for the conf four-letter word.
 	Raw [][2]string
+
+	// cfgName is the zoo.cfg read ("" when none), and cfgLines the line
+	// each key was last set on ("server.<id>" for server lines), for
+	// messages about what validate finds wrong.
+	cfgName  string
+	cfgLines map[string]int
+	// cfgClientAddr is the client address clientPort and
+	// clientPortAddress gave ("" when neither), to tell it from a flag's.
+	cfgClientAddr string
 }
 
 // knownKeys are zoo.cfg keys zabd reads or deliberately accepts (ZooKeeper
@@ -83,11 +109,8 @@ var knownKeys = map[string]bool{
 	"autopurge.snapRetainCount":                          true,
 	"autopurge.purgeInterval":                            true,
 	// accepted, used by later issues (replication, snapshots, retention)
-	"initLimit": true, "syncLimit": true, "preAllocSize": true,
-	"forceSync": true, "admin.enableServer": true, "admin.serverPort": true,
-	"standaloneEnabled": true, "reconfigEnabled": true, "electionAlg": true,
-	"leaderServes": true, "peerType": true,
-	"syncEnabled": true, "metricsProvider.className": true,
+	"preAllocSize": true, "forceSync": true, "admin.enableServer": true, "admin.serverPort": true,
+	"reconfigEnabled": true, "leaderServes": true, "syncEnabled": true, "metricsProvider.className": true,
 }
 
 func defaultConfig() Config {
@@ -110,6 +133,7 @@ func defaultConfig() Config {
 // relative to the working directory, as ZooKeeper's.
 func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error {
 	port, addr := "", ""
+	c.cfgName = name
 	sc := bufio.NewScanner(r)
 	line := 0
 	for sc.Scan() {
@@ -128,6 +152,12 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			v = strings.TrimSpace(v[1:])
 		}
 		c.Raw = append(c.Raw, [2]string{k, v})
+		if c.cfgLines == nil {
+			c.cfgLines = map[string]int{}
+		}
+		if !strings.HasPrefix(k, "server.") { // those under serverKey(id)
+			c.cfgLines[k] = line
+		}
 		var err error
 		switch k {
 		case "clientPort":
@@ -185,6 +215,26 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			c.ConnOutstandingBytes = int64(n)
 		case "standaloneEnabled":
 			c.StandaloneEnabled, err = boolean(v)
+		case "initLimit":
+			c.InitLimit, err = wholeNumber(v)
+		case "syncLimit":
+			c.SyncLimit, err = wholeNumber(v)
+		case "peerType":
+			switch strings.ToLower(v) { // as ZooKeeper, any case
+			case "participant", "observer":
+				c.PeerType = strings.ToLower(v)
+			default:
+				err = errors.New("neither participant nor observer")
+			}
+		case "electionAlg":
+			// ZooKeeper 3.6 removed algorithms 0-2; 3 (fast leader
+			// election) is the only one it and zabd run.
+			var alg int
+			if alg, err = wholeNumber(v); err == nil && alg != 3 {
+				err = fmt.Errorf("only electionAlg=3 (fast leader election) is supported, as in ZooKeeper 3.8; remove the line or set it to 3")
+			}
+		case "readonlymode.enabled", "zookeeper.readonlymode.enabled":
+			c.ReadOnlyModeEnabled, err = boolean(v)
 		case "dynamicConfigFile":
 			err = fmt.Errorf("a dynamic configuration file is not supported (it lists an ensemble's servers, and quorum mode is not implemented yet); list server.N lines in zoo.cfg")
 		case "autopurge.purgeInterval":
@@ -195,7 +245,12 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			if strings.HasPrefix(k, "server.") {
 				var qs QuorumServer
 				if qs, err = parseServerLine(k, v); err == nil {
+					if prev, dup := c.cfgLines[serverKey(qs.ID)]; dup {
+						err = fmt.Errorf("server.%d is listed twice (first on line %d)", qs.ID, prev)
+						break
+					}
 					c.Servers = append(c.Servers, qs)
+					c.cfgLines[serverKey(qs.ID)] = line
 				}
 				break
 			}
@@ -214,18 +269,7 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 		return fmt.Errorf("reading %s: %w", name, err)
 	}
 	sort.Slice(c.Servers, func(i, j int) bool { return c.Servers[i].ID < c.Servers[j].ID })
-	for i := 1; i < len(c.Servers); i++ {
-		if c.Servers[i].ID == c.Servers[i-1].ID {
-			return fmt.Errorf("%s: server.%d is listed twice", name, c.Servers[i].ID)
-		}
-	}
-	if len(c.Servers) == 1 {
-		msg := "config: one server.N line: running standalone, as ZooKeeper does with standaloneEnabled=true"
-		if !c.StandaloneEnabled {
-			msg = "config: one server.N line with standaloneEnabled=false: running standalone (a quorum of one; reconfig is not supported)"
-		}
-		logger.Warn(msg, "file", name, "server", c.Servers[0].ID)
-	}
+	warnEnsembleShape(c.Servers, c.StandaloneEnabled, name, logger)
 	if port != "" || addr != "" {
 		h, p, _ := stdnet.SplitHostPort(c.ClientAddr)
 		if port != "" {
@@ -238,6 +282,7 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			h = addr
 		}
 		c.ClientAddr = stdnet.JoinHostPort(h, p)
+		c.cfgClientAddr = c.ClientAddr
 	}
 	return nil
 }
@@ -268,8 +313,8 @@ func notImplemented(k, v string) string {
 		return "zabd always syncs before it acknowledges a write"
 	case k == "reconfigEnabled" && strings.EqualFold(v, "true"):
 		return "reconfig is answered ReconfigDisabled"
-	case k == "readonlymode.enabled" && strings.EqualFold(v, "true"):
-		return "no read-only mode (it needs quorum mode)"
+	case (k == "readonlymode.enabled" || k == "zookeeper.readonlymode.enabled") && strings.EqualFold(v, "true"):
+		return "no read-only mode: a member cut off from its quorum stops serving instead of serving reads"
 	}
 	return ""
 }
@@ -282,9 +327,6 @@ func validPortOrZero(p string) bool {
 func (c *Config) validate() error {
 	if c.TickTime <= 0 {
 		return fmt.Errorf("tickTime must be positive, got %v", c.TickTime)
-	}
-	if err := checkStandalone(c.Servers); err != nil {
-		return err
 	}
 	if c.MinSessionTimeout <= 0 {
 		c.MinSessionTimeout = 2 * c.TickTime
@@ -329,6 +371,19 @@ func (c *Config) validate() error {
 	if c.FourLetterWords == nil {
 		c.FourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "isro"}
 	}
+	// Last: the ensemble (myid is read from the final dataDir, and the
+	// client address may come from this server's server.N line).
+	q, err := c.quorumConfig()
+	if err != nil {
+		return err
+	}
+	c.Quorum = q
+	if q != nil && !quorumModeImplemented {
+		if err := checkStandalone(q.Servers); err != nil {
+			return err
+		}
+		c.Quorum = nil // a quorum of one runs standalone meanwhile
+	}
 	return nil
 }
 
@@ -341,7 +396,18 @@ func (c *Config) logAttrs() []any {
 		}
 		return v
 	}
-	return []any{
+	var quorum []any
+	if q := c.Quorum; q != nil {
+		ids := make([]string, len(q.Servers))
+		for i, s := range q.Servers {
+			ids[i] = strconv.FormatUint(s.ID, 10)
+			if s.Observer {
+				ids[i] += "(observer)"
+			}
+		}
+		quorum = []any{"my_id", q.MyID, "role", q.role(), "servers", strings.Join(ids, ","), "init_limit", q.InitLimit, "sync_limit", q.SyncLimit}
+	}
+	return append(quorum,
 		"client_addr", c.ClientAddr, "data_dir", c.DataDir, "data_log_dir", c.DataLogDir, "engine", c.Engine,
 		"tick_time", c.TickTime, "session_timeout_min", c.MinSessionTimeout, "session_timeout_max", c.MaxSessionTimeout,
 		"4lw_whitelist", strings.Join(c.FourLetterWords, ","), "snap_count", c.SnapCount,
@@ -351,7 +417,7 @@ func (c *Config) logAttrs() []any {
 		"global_outstanding_bytes", orDefault(c.GlobalOutstandingBytes, net.DefaultGlobalOutstandingBytes),
 		"connection_outstanding_bytes", orDefault(c.ConnOutstandingBytes, net.DefaultMaxConnOutstandingBytes),
 		"container_check_interval", c.ContainerCheckInterval, "extended_types", c.ExtendedTypesEnabled,
-	}
+	)
 }
 
 // confDump is what the conf four-letter word prints: the effective
@@ -372,7 +438,20 @@ func (c *Config) confDump() [][2]string {
 		{"maxClientCnxns", fmt.Sprint(c.MaxClientCnxns)},
 		{"minSessionTimeout", fmt.Sprint(c.MinSessionTimeout.Milliseconds())},
 		{"maxSessionTimeout", fmt.Sprint(c.MaxSessionTimeout.Milliseconds())},
-		{"serverId", "0"},
+	}
+	if q := c.Quorum; q == nil {
+		out = append(out, [2]string{"serverId", "0"})
+	} else { // as ZooKeeper's QuorumPeer adds them
+		self := q.Self().Addrs[0]
+		peerType := "0" // LearnerType's ordinal: PARTICIPANT
+		if q.Observer {
+			peerType = "1"
+		}
+		out = append(out, [][2]string{
+			{"serverId", strconv.FormatUint(q.MyID, 10)},
+			{"initLimit", fmt.Sprint(q.InitLimit)}, {"syncLimit", fmt.Sprint(q.SyncLimit)}, {"electionAlg", "3"},
+			{"electionPort", fmt.Sprint(self.ElectionPort)}, {"quorumPort", fmt.Sprint(self.QuorumPort)}, {"peerType", peerType},
+		}...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	return out

@@ -84,42 +84,6 @@ func TestParseServerLine(t *testing.T) {
 	}
 }
 
-// An ensemble is refused (each member would run standalone: split brain);
-// one server line runs standalone, as ZooKeeper does.
-func TestEnsembleConfigRefused(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, tc := range []struct {
-		name, cfg string
-		refused   bool
-	}{
-		{"three participants", "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n", true},
-		{"two participants", "server.1=a:1:2\nserver.2=b:1:2\n", true},
-		{"one participant and an observer", "server.1=a:1:2\nserver.9=b:1:2:observer\n", true},
-		{"one participant", "server.1=127.0.0.1:2888:3888;2181\n", false},
-		{"one participant, standaloneEnabled=false", "standaloneEnabled=false\nserver.1=a:1:2\n", false},
-		{"none", "tickTime=2000\n", false},
-	} {
-		c := defaultConfig()
-		if err := parseZooCfg(strings.NewReader("dataDir=/tmp/x\n"+tc.cfg), "zoo.cfg", &c, quiet); err != nil {
-			t.Fatalf("%s: parse: %v", tc.name, err)
-		}
-		err := c.validate()
-		if tc.refused {
-			if err == nil || !strings.Contains(err.Error(), "quorum mode") || !strings.Contains(err.Error(), "server.1") {
-				t.Errorf("%s: got %v, want a refusal naming quorum mode and the servers", tc.name, err)
-			}
-		} else if err != nil {
-			t.Errorf("%s: %v", tc.name, err)
-		}
-	}
-	for _, bad := range []string{"server.1=a:1:2\nserver.1=b:1:2\n", "dynamicConfigFile=/etc/zk/zoo.cfg.dynamic\n", "standaloneEnabled=maybe\n"} {
-		c := defaultConfig()
-		if err := parseZooCfg(strings.NewReader(bad), "zoo.cfg", &c, quiet); err == nil {
-			t.Errorf("%q: want an error", bad)
-		}
-	}
-}
-
 func TestOutstandingLimits(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	c := defaultConfig()

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	stdnet "net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -123,7 +129,8 @@ func validPort(p string) bool {
 // than one voting member, or any observer. Each member would otherwise
 // run as an independent standalone server and acknowledge writes the
 // others never see (split brain). One participant alone runs standalone,
-// as ZooKeeper runs it when standaloneEnabled is true.
+// as ZooKeeper runs it when standaloneEnabled is true. validate calls it
+// while quorumModeImplemented is false.
 func checkStandalone(servers []QuorumServer) error {
 	var voters, observers []string
 	for _, s := range servers {
@@ -142,4 +149,265 @@ func checkStandalone(servers []QuorumServer) error {
 		"is not implemented in this zabd yet; run as standalone servers, its members would each acknowledge writes "+
 		"the others never see, so zabd refuses to start. Remove the server.N lines to run one standalone server",
 		len(voters), len(observers), listed)
+}
+
+// quorumModeImplemented: while false, validate refuses an ensemble (with
+// checkStandalone) after reading and checking its quorum configuration,
+// and runs a quorum of one standalone. Set it to true when cmd/zabd starts
+// a member for Config.Quorum; checkStandalone can go then.
+var quorumModeImplemented = false
+
+// QuorumConfig is this server's place in an ensemble: what a member needs
+// beyond a standalone server's configuration.
+type QuorumConfig struct {
+	// MyID is this server's id, read from <dataDir>/myid.
+	MyID uint64
+	// Servers are every server.N line, sorted by id, this one included.
+	// This server's ClientAddr is the address it serves clients on (from
+	// its line, or else from clientPort, as ZooKeeper fills it in); the
+	// others' are what their lines give ("" for none).
+	Servers []QuorumServer
+	// InitLimit and SyncLimit are initLimit and syncLimit, in ticks of
+	// tickTime; both above zero.
+	InitLimit, SyncLimit int
+	// Observer is this member's role: an observer follows the leader
+	// but never votes.
+	Observer bool
+}
+
+// Self is this server's own server.N line.
+func (q *QuorumConfig) Self() QuorumServer {
+	for _, s := range q.Servers {
+		if s.ID == q.MyID {
+			return s
+		}
+	}
+	panic(fmt.Sprintf("zabd: myid %d is not among the %d servers", q.MyID, len(q.Servers)))
+}
+
+func (q *QuorumConfig) role() string {
+	if q.Observer {
+		return "observer"
+	}
+	return "participant"
+}
+
+// myidFile is the file in dataDir holding this server's id, as ZooKeeper's.
+const myidFile = "myid"
+
+// serverKey is the key Config.cfgLines holds server.N's line under (the
+// written key may carry leading zeros).
+func serverKey(id uint64) string { return "server." + strconv.FormatUint(id, 10) }
+
+// cfgAt names where key was set: "zoo.cfg line 7", or the file alone.
+func (c *Config) cfgAt(key string) string {
+	name := c.cfgName
+	if name == "" {
+		name = "zoo.cfg"
+	}
+	if line, ok := c.cfgLines[key]; ok {
+		return fmt.Sprintf("%s line %d", name, line)
+	}
+	return name
+}
+
+// serverNames lists servers as "server.1 (line 5), server.2 (line 6)".
+func (c *Config) serverNames(servers []QuorumServer) string {
+	names := make([]string, len(servers))
+	for i, s := range servers {
+		names[i] = serverKey(s.ID)
+		if line, ok := c.cfgLines[serverKey(s.ID)]; ok {
+			names[i] += fmt.Sprintf(" (line %d)", line)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// quorumConfig reads this server's place in the ensemble the server.N
+// lines describe, as ZooKeeper 3.8's QuorumPeerConfig does, and settles
+// c.ClientAddr from this server's line. It returns nil when they describe
+// no ensemble: no lines, or one participant with standaloneEnabled=true
+// (which runs standalone). Errors name zoo.cfg and the line, or the myid
+// file.
+func (c *Config) quorumConfig() (*QuorumConfig, error) {
+	var voters, observers []QuorumServer
+	for _, s := range c.Servers {
+		if s.Observer {
+			observers = append(observers, s)
+		} else {
+			voters = append(voters, s)
+		}
+	}
+	switch {
+	case len(c.Servers) == 0:
+		return nil, nil
+	case len(voters) == 0:
+		return nil, fmt.Errorf("%s: every server.N line is an observer: %s; an ensemble needs participants, which vote, and observers only follow them "+
+			"(ZooKeeper refuses this too)", c.cfgAt(""), c.serverNames(observers))
+	case len(voters) == 1 && c.StandaloneEnabled && len(observers) > 0:
+		return nil, fmt.Errorf("%s: one participant, %s, and observers, %s, with standaloneEnabled=true: the participant would run standalone, "+
+			"which observers cannot follow (ZooKeeper refuses this too); set standaloneEnabled=false to run a quorum of one with observers",
+			c.cfgAt(""), c.serverNames(voters), c.serverNames(observers))
+	case len(voters) == 1 && c.StandaloneEnabled:
+		return nil, nil
+	}
+	for _, l := range []struct {
+		key, what string
+		v, sample int
+	}{
+		{"initLimit", "the ticks a follower has to connect to the leader and sync with it", c.InitLimit, 10},
+		{"syncLimit", "the ticks a follower may fall behind the leader before it is dropped", c.SyncLimit, 5},
+	} {
+		if l.v > 0 {
+			continue
+		}
+		if _, set := c.cfgLines[l.key]; set {
+			return nil, fmt.Errorf("%s: %s=%d: an ensemble needs it above zero (%s; ZooKeeper's sample zoo.cfg has %s=%d)",
+				c.cfgAt(l.key), l.key, l.v, l.what, l.key, l.sample)
+		}
+		return nil, fmt.Errorf("%s: %s is not set, and an ensemble needs it, as in ZooKeeper (%s; its sample zoo.cfg has %s=%d)",
+			c.cfgAt(""), l.key, l.what, l.key, l.sample)
+	}
+
+	path := filepath.Join(c.DataDir, myidFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s describes an ensemble (%s), but %s is missing: it holds this server's id, the N of its server.N line "+
+			"(write it, e.g. echo %d > %s)", c.cfgAt(""), c.serverNames(c.Servers), path, c.Servers[0].ID, path)
+	} else if err != nil {
+		return nil, fmt.Errorf("reading this server's id for the ensemble %s describes: %w", c.cfgAt(""), err)
+	}
+	text := strings.TrimSpace(string(b))
+	id, err := strconv.ParseUint(text, 10, 64)
+	if err != nil {
+		if len(text) > 40 {
+			text = text[:40] + "..."
+		}
+		return nil, fmt.Errorf("%s: %q is not a server id: it must hold one decimal number, the N of this server's server.N line in %s",
+			path, text, c.cfgAt(""))
+	}
+	q := &QuorumConfig{MyID: id, Servers: slices.Clone(c.Servers), InitLimit: c.InitLimit, SyncLimit: c.SyncLimit}
+	self := slices.IndexFunc(q.Servers, func(s QuorumServer) bool { return s.ID == id })
+	if self < 0 {
+		return nil, fmt.Errorf("%s says this is server %d, but %s has no server.%d line (it lists %s)",
+			path, id, c.cfgAt(""), id, c.serverNames(c.Servers))
+	}
+	me := &q.Servers[self]
+	q.Observer = me.Observer
+	if c.PeerType != "" && (c.PeerType == "observer") != me.Observer {
+		// ZooKeeper warns and follows the server line; a contradiction
+		// about whether this server votes is refused here instead.
+		return nil, fmt.Errorf("%s: peerType=%s, but this server's own line, %s, makes it %s: make them agree, or remove peerType",
+			c.cfgAt("peerType"), c.PeerType, c.serverNames([]QuorumServer{*me}), q.role())
+	}
+	if err := c.checkQuorumAddrs(q.Servers); err != nil {
+		return nil, err
+	}
+
+	// The client address, as ZooKeeper's setupClientPort: this server's
+	// line gives it, or clientPort does; when both do they must agree.
+	if me.ClientAddr == "" {
+		me.ClientAddr = c.ClientAddr
+		return q, nil
+	}
+	from := ""
+	switch {
+	case c.cfgClientAddr != "" && c.ClientAddr == c.cfgClientAddr:
+		keys := []string{}
+		for _, k := range []string{"clientPort", "clientPortAddress"} {
+			if _, ok := c.cfgLines[k]; ok {
+				keys = append(keys, fmt.Sprintf("%s (line %d)", k, c.cfgLines[k]))
+			}
+		}
+		from = strings.Join(keys, " and ")
+	case c.ClientAddr != defaultConfig().ClientAddr:
+		from = "--client-addr"
+	}
+	if from != "" && !clientAddrsAgree(c.ClientAddr, me.ClientAddr) {
+		return nil, fmt.Errorf("%s: this server's line, %s, gives the client address %s, but %s gives %s: make them agree, or give it in one place "+
+			"(ZooKeeper refuses this too; with a wildcard clientPortAddress only the ports must agree)",
+			c.cfgAt(""), c.serverNames([]QuorumServer{*me}), me.ClientAddr, from, c.ClientAddr)
+	}
+	c.ClientAddr = me.ClientAddr
+	return q, nil
+}
+
+// clientAddrsAgree tells whether clientPortAddress:clientPort (static)
+// agrees with a server line's client address, as ZooKeeper's
+// setupClientPort: the ports when static's host is a wildcard, else both.
+func clientAddrsAgree(static, line string) bool {
+	sh, sp, err1 := stdnet.SplitHostPort(static)
+	lh, lp, err2 := stdnet.SplitHostPort(line)
+	if err1 != nil || err2 != nil {
+		return static == line
+	}
+	if sn, ln := atoiOr(sp, -1), atoiOr(lp, -2); sn != ln {
+		return false
+	}
+	sip := stdnet.ParseIP(sh)
+	if sh == "" || (sip != nil && sip.IsUnspecified()) {
+		return true
+	}
+	if lip := stdnet.ParseIP(lh); sip != nil && lip != nil {
+		return sip.Equal(lip)
+	}
+	return strings.EqualFold(sh, lh)
+}
+
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
+}
+
+// checkQuorumAddrs refuses two servers (or one server's two ports) on one
+// host:port: one of them could not bind it. ZooKeeper would find out at
+// bind time.
+func (c *Config) checkQuorumAddrs(servers []QuorumServer) error {
+	type use struct {
+		s    QuorumServer
+		what string
+	}
+	seen := map[string]use{}
+	for _, s := range servers {
+		for _, a := range s.Addrs {
+			for _, p := range []struct {
+				what string
+				port int
+			}{{"quorum port", a.QuorumPort}, {"election port", a.ElectionPort}} {
+				hp := stdnet.JoinHostPort(strings.ToLower(a.Host), strconv.Itoa(p.port))
+				if prev, ok := seen[hp]; ok {
+					return fmt.Errorf("%s: %s's %s is %s, which %s also uses as its %s: each server needs its own quorum and election ports",
+						c.cfgAt(serverKey(s.ID)), serverKey(s.ID), p.what, hp, serverKey(prev.s.ID), prev.what)
+				}
+				seen[hp] = use{s, p.what}
+			}
+		}
+	}
+	return nil
+}
+
+// warnEnsembleShape logs what ZooKeeper warns about in the server.N lines
+// and how a single participant will run.
+func warnEnsembleShape(servers []QuorumServer, standaloneEnabled bool, name string, logger *slog.Logger) {
+	voters, observers := 0, 0
+	for _, s := range servers {
+		if s.Observer {
+			observers++
+		} else {
+			voters++
+		}
+	}
+	switch {
+	case voters == 1 && observers == 0 && standaloneEnabled:
+		logger.Warn("config: one server.N line: running standalone, as ZooKeeper does with standaloneEnabled=true", "file", name, "server", servers[0].ID)
+	case voters == 1 && observers == 0 && !quorumModeImplemented:
+		logger.Warn("config: one server.N line with standaloneEnabled=false: running standalone (a quorum of one; quorum mode is not implemented yet)",
+			"file", name, "server", servers[0].ID)
+	case voters == 2:
+		logger.Warn("config: two participants: a quorum needs both, so no failure is tolerated; at least 3 are needed to tolerate one", "file", name)
+	case voters > 2 && voters%2 == 0:
+		logger.Warn("config: an even number of participants tolerates no more failures than one fewer; consider an odd number", "file", name, "participants", voters)
+	}
 }
