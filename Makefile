@@ -1,11 +1,12 @@
 # zabd: make run starts a standalone server on 127.0.0.1:2181 with data
-# under ./data; make test runs every test. See README.md.
+# under ./data; make cluster a local 3-node ensemble under ./cluster
+# (scripts/cluster.sh); make test runs every test. See README.md.
 GO ?= go
 BIN := bin
 GOFLAGS_TEST ?=
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build run test test-short vet fmt bench fuzz clean
+.PHONY: all build run cluster cluster-stop cluster-status cluster-clean test test-short vet fmt bench fuzz clean
 
 all: build
 
@@ -17,6 +18,22 @@ build:
 run: build
 	mkdir -p data
 	./$(BIN)/zabd --client-addr 127.0.0.1:2181 --data-dir ./data --engine native
+
+# A local 3-node ensemble on 127.0.0.1 (clients on 2181-2183, quorum ports
+# 2888-2890, election ports 3888-3890), each node's zoo.cfg, data, log and
+# pid under ./cluster/N; the data survives cluster-stop, cluster-clean
+# removes it. Settings (ENGINE, TICK_TIME, ...): see scripts/cluster.sh.
+cluster:
+	./scripts/cluster.sh start
+
+cluster-stop:
+	./scripts/cluster.sh stop
+
+cluster-status:
+	./scripts/cluster.sh status
+
+cluster-clean:
+	./scripts/cluster.sh clean
 
 test: vet
 	$(GO) test -race $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...
