@@ -202,6 +202,10 @@ func (p *Peer) stepFollowerInfo(m Message) {
 		return
 	}
 	if old := p.handlers[m.From]; old != nil && m.Conn <= old.conn {
+		if m.Conn == old.conn && p.lphaseL != pDiscovery && !old.epochAcked {
+			// Resent: the learner has not heard LEADERINFO.
+			p.send(Message{Type: LeaderInfo, To: old.id, Conn: old.conn, Epoch: p.epoch})
+		}
 		return // a duplicate, or an earlier connection
 	}
 	if p.lphaseL != pDiscovery && m.Epoch > p.epoch {

@@ -14,8 +14,15 @@ func (p *Peer) follow(leader ID, observer bool) {
 	p.since = p.tick
 	p.commit = 0
 	p.ackedSent = 0
-	p.send(Message{Type: FollowerInfo, To: leader, Conn: p.conn, Epoch: p.hs.AcceptedEpoch,
-		Zxid: p.lastLogged, Observer: observer})
+	p.sendFollowerInfo()
+}
+
+// sendFollowerInfo (re)sends FOLLOWERINFO: every tick until LEADERINFO
+// comes, since the leader may still be deciding (finalizing its vote)
+// when the first one arrives, and drops it.
+func (p *Peer) sendFollowerInfo() {
+	p.send(Message{Type: FollowerInfo, To: p.leader, Conn: p.conn, Epoch: p.hs.AcceptedEpoch,
+		Zxid: p.lastLogged, Observer: p.role == Observing})
 }
 
 // breakOff ends the connection to the leader and looks for one again.
@@ -37,6 +44,10 @@ func (p *Peer) tickLearner() {
 	}
 	if p.tick-p.heard > limit {
 		p.breakOff("nothing heard for %d ticks", p.tick-p.heard)
+		return
+	}
+	if p.lphase == lConnecting {
+		p.sendFollowerInfo()
 	}
 }
 
@@ -148,6 +159,11 @@ func (p *Peer) stepLearner(m Message) {
 			return
 		}
 		p.commit = max(p.commit, m.Zxid)
+
+	case NotLeader:
+		if p.lphase == lConnecting {
+			p.breakOff("it is not leading")
+		}
 
 	case Ping:
 		p.send(Message{Type: Ping, To: p.leader, Conn: p.conn})

@@ -37,12 +37,16 @@ const (
 	Forwarded                    // learner → leader: a forwarded write (Data)
 	SyncReq                      // learner → leader: sync number SyncID
 	SyncReply                    // leader → learner: sync number SyncID is done: committed through Zxid
+	NotLeader                    // a member that does not lead → a learner's FOLLOWERINFO: look again
+
+	// LastType is the greatest Type (for decoders).
+	LastType = NotLeader
 )
 
 var typeNames = [...]string{Vote: "VOTE", FollowerInfo: "FOLLOWERINFO", LeaderInfo: "LEADERINFO",
 	AckEpoch: "ACKEPOCH", Trunc: "TRUNC", Snap: "SNAP", Diff: "DIFF", NewLeader: "NEWLEADER",
 	Ack: "ACK", UpToDate: "UPTODATE", Proposal: "PROPOSAL", Commit: "COMMIT", Inform: "INFORM",
-	Ping: "PING", Forwarded: "REQUEST", SyncReq: "SYNC", SyncReply: "SYNCREPLY"}
+	Ping: "PING", Forwarded: "REQUEST", SyncReq: "SYNC", SyncReply: "SYNCREPLY", NotLeader: "NOTLEADER"}
 
 func (t Type) String() string {
 	if int(t) < len(typeNames) && typeNames[t] != "" {

@@ -304,11 +304,33 @@ func (p *Peer) Step(m Message) {
 		p.afterElection()
 		return
 	}
+	if m.Type == FollowerInfo && p.role != Leading {
+		// Apache ZooKeeper's learner finds out by failing to connect
+		// (only a leader listens); here it is told, and looks again at
+		// once rather than after initLimit.
+		p.send(Message{Type: NotLeader, To: m.From, Conn: m.Conn})
+		return
+	}
 	switch p.role {
 	case Following, Observing:
 		p.stepLearner(m)
 	case Leading:
 		p.stepLeader(m)
+	}
+}
+
+// Unreachable tells the core that the connection to member id broke (the
+// transport saw it close). A learner whose leader it is looks for a
+// leader again at once, as ZooKeeper's learner does on a socket error,
+// rather than after syncLimit ticks of silence; a leader drops the
+// learner (it reconnects with a new FOLLOWERINFO).
+func (p *Peer) Unreachable(id ID) {
+	switch {
+	case (p.role == Following || p.role == Observing) && p.leader == id:
+		p.breakOff("the connection to it broke")
+	case p.role == Leading && p.handlers[id] != nil:
+		p.note("learner %d: the connection to it broke: dropped", id)
+		delete(p.handlers, id)
 	}
 }
 
