@@ -46,6 +46,11 @@ type Config struct {
 	// Filter, if set, is consulted for every message sent and received;
 	// false drops it. Tests partition members with it. See SetFilter.
 	Filter func(from, to peer.ID) bool
+	// OnBroken, if set, is told when the quorum-port connection from a
+	// member ends and no newer one replaced it (the member died, or the
+	// link broke): a learner need not wait out syncLimit to notice its
+	// leader is gone. Called on the connection's reader; must not block.
+	OnBroken func(from peer.ID)
 }
 
 // Stats are a Transport's counters since New.
@@ -493,10 +498,19 @@ func (t *Transport) serveInbound(c stdnet.Conn, k kind) {
 	t.mu.Unlock()
 	defer func() {
 		t.mu.Lock()
-		if t.inbound[key] == c {
+		current := t.inbound[key] == c
+		if current {
 			delete(t.inbound, key)
 		}
 		t.mu.Unlock()
+		select {
+		case <-t.done:
+			return
+		default:
+		}
+		if current && k == quorumPort && t.cfg.OnBroken != nil {
+			t.cfg.OnBroken(from)
+		}
 	}()
 	log = log.With("peer", from)
 	for {
