@@ -571,6 +571,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 			return false
 		}
 		op, xid := hdr.Op, hdr.Xid
+		req.Cxid = xid // logged in the txn header, as ZooKeeper's cxid
 		p.Submit(sid, req, func(res tree.Result, err error) {
 			if err != nil {
 				// Debug: the processor logs why it refuses writes once,

@@ -263,6 +263,17 @@ func (s *Server) SessionExpired(sid SessionID) {
 	}
 }
 
+// CloseClients closes every client connection (and keeps accepting): a
+// quorum member calls it when it stops serving (it lost its leader or its
+// quorum), as Apache ZooKeeper's member shuts its server down, so clients
+// reconnect (to it or another member) and learn the outcome of what was in
+// flight from the ensemble rather than from a member that no longer knows.
+func (s *Server) CloseClients(reason string) {
+	for _, c := range s.connections() {
+		c.closeWith(reason)
+	}
+}
+
 // Close stops accepting, closes every connection and waits for their
 // goroutines. Sessions are not closed: clients may re-attach after a
 // restart within their timeout, as with ZooKeeper.

@@ -632,3 +632,10 @@ func permString(p int32) string {
 	}
 	return string(b)
 }
+
+// SessionTimeout returns the timeout (ms) of session id and whether the
+// tree holds it (its createSession applied, no closeSession yet).
+func (t *Tree) SessionTimeout(id int64) (int32, bool) {
+	to, ok := t.sessions[id]
+	return to, ok
+}

@@ -143,6 +143,10 @@ type Request struct {
 
 	Ops []Request // multi, multiRead: the sub-requests in order
 
+	// Cxid is the client's xid of the request (the txn header's cxid);
+	// set by net, 0 for the server's own requests.
+	Cxid int32
+
 	// setWatches, setWatches2
 	RelativeZxid                                  int64
 	DataWatches, ExistWatches, ChildWatches       []string

@@ -71,6 +71,14 @@ type PipelineConfig struct {
 	// applied batch with the batch's last zxid and its txn count (the
 	// snapshotter counts txns with it). It must not block.
 	AfterApply func(lastZxid int64, txns int)
+	// Quorum makes the pipeline a ZAB leader's for one epoch (package
+	// member): zxids continue from Counter in Epoch, Storage is the
+	// replication (durable means committed by a quorum), a request that
+	// fails prep is logged as its error txn (as ZooKeeper's leader does,
+	// so followers learn the answer from the log), and the counter never
+	// rolls over into a new epoch (only an election starts one).
+	Quorum  bool
+	Counter uint32
 }
 
 func (c *PipelineConfig) validate() error {
@@ -84,6 +92,10 @@ func (c *PipelineConfig) validate() error {
 		if c.EpochErr == nil {
 			c.EpochErr = errors.New("zab: the epoch is not chosen yet")
 		}
+	} else if c.Quorum {
+		// The epoch is the election's; the log's last zxid may be of
+		// this epoch already (a member that stops leading keeps its
+		// log).
 	} else if err := c.checkEpoch(c.Epoch); err != nil {
 		return err
 	}
@@ -183,6 +195,7 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	p := &Pipeline{
 		cfg:      cfg,
 		epoch:    cfg.Epoch,
+		counter:  cfg.Counter,
 		sessions: make(map[int64]bool),
 		pending:  tree.NewPending(),
 		tree:     cfg.Tree,
@@ -255,11 +268,19 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 	case tree.OpCloseSession:
 		delete(p.sessions, sid)
 	default:
-		if sid != 0 && !p.sessions[sid] {
+		if sid != 0 && !p.sessions[sid] && !p.cfg.Quorum {
 			e.res = tree.Result{Err: tree.CodeSessionExpired}
 			p.queue <- e
 			return
 		}
+	}
+	expired := p.cfg.Quorum && sid != 0 && !p.sessions[sid] && req.Op != tree.OpCreateSession && req.Op != tree.OpCloseSession
+	if p.counter == math.MaxUint32 && p.cfg.Quorum {
+		// Only an election starts an epoch in quorum mode (the leader
+		// steps down when its counter is exhausted).
+		e.err = p.fail(errors.New("zxid counter exhausted in this epoch"))
+		p.queue <- e
+		return
 	}
 	if p.counter == math.MaxUint32 {
 		// The counter would wrap: start a new epoch, as ZooKeeper's
@@ -270,18 +291,30 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 		p.cfg.Logger.Info("zxid counter exhausted; new epoch", "epoch", p.epoch)
 	}
 	zxid := int64(uint64(p.epoch)<<32 | uint64(p.counter+1))
-	hdr := tree.TxnHeader{Session: sid, Zxid: zxid, Time: p.cfg.Now().UnixMilli(), Type: req.Op}
-	p.pendingMu.Lock()
-	p.treeMu.RLock()
-	txn, err := p.tree.Prep(p.pending, req, hdr)
-	p.treeMu.RUnlock()
-	p.pendingMu.Unlock()
-	if err != nil {
+	hdr := tree.TxnHeader{Session: sid, Cxid: req.Cxid, Zxid: zxid, Time: p.cfg.Now().UnixMilli(), Type: req.Op}
+	var txn tree.Txn
+	var err error
+	if expired {
+		// Logged, so the member the session is connected to learns the
+		// answer from its log.
+		hdr.Type = tree.OpError
+		txn, err = tree.Txn{TxnHeader: hdr, Err: tree.CodeSessionExpired}, tree.CodeSessionExpired
+	} else {
+		p.pendingMu.Lock()
+		p.treeMu.RLock()
+		txn, err = p.tree.Prep(p.pending, req, hdr)
+		p.treeMu.RUnlock()
+		p.pendingMu.Unlock()
+	}
+	if err != nil && !p.cfg.Quorum {
 		e.res = failedResult(req, err)
 		p.queue <- e
 		return
 	}
-	if req.Op == tree.OpCreateSession {
+	// Quorum mode logs a failure's txn (Prep returns it): every member
+	// answers from what it applies, and Apply of an OpError txn, or of a
+	// failed multi, gives the prep's answer.
+	if req.Op == tree.OpCreateSession && err == nil {
 		p.sessions[sid] = true
 	}
 	p.counter++
@@ -290,6 +323,40 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 	e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}
 	e.durable = p.cfg.Storage.AppendAsync(e.rec[:])
 	p.queue <- e
+}
+
+// committed is the durable channel of txns that arrive committed.
+var committed = func() chan error { c := make(chan error); close(c); return c }()
+
+// ApplyCommitted queues a txn another member committed (a ZAB follower's
+// or observer's: package member), to be applied in its place after
+// everything queued before it, its watches delivered, and done (if not
+// nil) called with its result. Its zxid must be above every txn queued
+// before it.
+func (p *Pipeline) ApplyCommitted(txn tree.Txn, done Done) {
+	if done == nil {
+		done = func(tree.Result, error) {}
+	}
+	p.prepMu.Lock()
+	defer p.prepMu.Unlock()
+	if p.closed {
+		done(tree.Result{}, ErrStopped)
+		return
+	}
+	e := &entry{sid: txn.Session, zxid: txn.Zxid, txn: txn, durable: committed, done: done}
+	p.queue <- e
+}
+
+// AnswerInOrder calls done once everything queued before it is applied,
+// with the tree's last zxid then (a follower's sync: package member).
+func (p *Pipeline) AnswerInOrder(path string, done Done) {
+	p.prepMu.Lock()
+	defer p.prepMu.Unlock()
+	if p.closed {
+		done(tree.Result{}, ErrStopped)
+		return
+	}
+	p.queue <- &entry{res: tree.Result{Path: path}, sync: true, done: done}
 }
 
 // chooseEpoch tries again to choose (and record) the epoch that could not
@@ -330,7 +397,11 @@ func (p *Pipeline) fail(err error) error {
 	defer p.failMu.Unlock()
 	if p.failed == nil {
 		p.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
-		p.cfg.Logger.Error("storage failed; refusing writes from now on", "err", err)
+		if p.cfg.Quorum {
+			p.cfg.Logger.Info("this epoch's write path ended", "epoch", p.epoch, "why", err)
+		} else {
+			p.cfg.Logger.Error("storage failed; refusing writes from now on", "err", err)
+		}
 	}
 	return p.failed
 }

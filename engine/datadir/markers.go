@@ -174,3 +174,80 @@ func (d Dir) CheckLogCovers(start log.Zxid) error {
 	}
 	return nil
 }
+
+// AcceptedEpochFile holds a quorum member's acceptedEpoch (ZooKeeper's
+// file of that name): the newest epoch it agreed to follow or lead. In
+// quorum mode CurrentEpochFile holds ZAB's currentEpoch: the epoch of the
+// newest history the member synced.
+const AcceptedEpochFile = "acceptedEpoch"
+
+// Epochs reads a quorum member's acceptedEpoch and currentEpoch. A data
+// dir that has never been a member has no acceptedEpoch: it is taken to
+// be the currentEpoch.
+func (d Dir) Epochs() (accepted, current uint32, err error) {
+	c, err := d.readUint(CurrentEpochFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	a, err := d.readUint(AcceptedEpochFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	return uint32(max(a, c)), uint32(c), nil
+}
+
+// SetEpochs records both epochs durably, one file at a time, in an order
+// that keeps acceptedEpoch >= currentEpoch at every moment a crash could
+// reveal: a rising currentEpoch is written after acceptedEpoch, a falling
+// one (a learner about to restore a snapshot) before it.
+func (d Dir) SetEpochs(fromAccepted, fromCurrent, accepted, current uint32) error {
+	writeAccepted := func() error {
+		if accepted == fromAccepted {
+			return nil
+		}
+		return d.writeUint(AcceptedEpochFile, uint64(accepted))
+	}
+	writeCurrent := func() error {
+		if current == fromCurrent {
+			return nil
+		}
+		return d.writeUint(CurrentEpochFile, uint64(current))
+	}
+	first, second := writeAccepted, writeCurrent
+	if current < fromCurrent {
+		first, second = writeCurrent, writeAccepted
+	}
+	if err := first(); err != nil {
+		return err
+	}
+	return second()
+}
+
+// SetPurgedBelow records that the log holds nothing below z (a member
+// that restored a snapshot its leader sent: its log starts after it).
+func (d Dir) SetPurgedBelow(z log.Zxid) error {
+	return d.writeUint(PurgedBelowFile, uint64(z))
+}
+
+// WriteMarker records a number under name durably (a file of its own).
+func (d Dir) WriteMarker(name string, v uint64) error { return d.writeUint(name, v) }
+
+// ReadMarker reads the number under name; ok is false when there is none.
+func (d Dir) ReadMarker(name string) (v uint64, ok bool, err error) {
+	if _, err := d.FS.Stat(d.file(name)); vfs.IsNotExist(err) {
+		return 0, false, nil
+	}
+	v, err = d.readUint(name)
+	return v, err == nil, err
+}
+
+// RemoveMarker removes name durably (nothing to do when it is gone).
+func (d Dir) RemoveMarker(name string) error {
+	if err := d.FS.Remove(d.file(name)); err != nil {
+		if vfs.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("datadir: removing %s: %w", d.file(name), err)
+	}
+	return vfs.SyncDir(d.FS, d.Path)
+}
