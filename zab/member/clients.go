@@ -1,0 +1,224 @@
+package member
+
+import (
+	"time"
+
+	"zabd/tree"
+	"zabd/zab"
+	"zabd/zab/peer"
+)
+
+// The client-facing side: what net needs of a member (cmd adapts it to
+// net.Processor, as it adapts zab.Service). Writes go to the leader: its
+// own clients' through its pipeline, a learner's forwarded and answered
+// when their txn is applied here; reads are served from this member's
+// tree.
+
+// role returns the current pipeline, whether clients are served, and the
+// role.
+func (m *Member) role() (*zab.Pipeline, bool, peer.Role) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.pl, m.serving, m.status.Role
+}
+
+// CreateSession logs a createSession txn (through the leader) and calls
+// done with the new id and its password once it is committed and applied
+// here. A member that is not serving refuses (the client tries another).
+func (m *Member) CreateSession(timeout time.Duration, done func(sid int64, passwd []byte, err error)) {
+	_, serving, _ := m.role()
+	if !serving {
+		done(0, nil, ErrNotServing)
+		return
+	}
+	tr := m.currentTracker()
+	if !tr.HasSecret() {
+		var secret []byte
+		m.withTree(func(t *tree.Tree) { secret = t.SessionSecret() })
+		if secret == nil {
+			done(0, nil, zab.ErrNoSessionSecret)
+			return
+		}
+		tr.SetSecret(secret)
+	}
+	sid := tr.NextID()
+	req := tree.Request{Op: tree.OpCreateSession, SessionTimeout: int32(timeout.Milliseconds())}
+	m.Submit(sid, req, func(res tree.Result, err error) {
+		if err == nil && res.Err != tree.CodeOK {
+			err = res.Err
+		}
+		if err != nil {
+			done(0, nil, err)
+			return
+		}
+		tr.Track(sid, timeout, m.cfg.Now())
+		done(sid, tr.Password(sid), nil)
+	})
+}
+
+// ResumeSession re-attaches a live session whose password matches: one
+// the replicated tree holds.
+func (m *Member) ResumeSession(sid int64, passwd []byte, timeout time.Duration) bool {
+	_, serving, role := m.role()
+	if !serving {
+		return false
+	}
+	tr := m.currentTracker()
+	if !tr.HasSecret() {
+		var secret []byte
+		m.withTree(func(t *tree.Tree) { secret = t.SessionSecret() })
+		tr.SetSecret(secret)
+	}
+	if !tr.CheckPassword(sid, passwd) {
+		return false
+	}
+	live := false
+	m.withTree(func(t *tree.Tree) { _, live = t.SessionTimeout(sid) })
+	if !live {
+		return false
+	}
+	if role == peer.Leading {
+		return tr.SetTimeout(sid, timeout, m.cfg.Now())
+	}
+	m.Touch(sid)
+	return true
+}
+
+// Touch extends a session's life: the leader's tracker directly, a
+// learner's with its next touches to the leader.
+func (m *Member) Touch(sid int64) bool {
+	_, serving, role := m.role()
+	if !serving {
+		return false
+	}
+	if role == peer.Leading {
+		return m.currentTracker().Touch(sid, m.cfg.Now())
+	}
+	m.waitMu.Lock()
+	m.touched[sid] = true
+	m.waitMu.Unlock()
+	return true
+}
+
+// CloseSession logs a closeSession txn (deleting the session's
+// ephemerals) and calls done when it is applied here.
+func (m *Member) CloseSession(sid int64, done zab.Done) {
+	pl, serving, role := m.role()
+	if !serving {
+		done(tree.Result{}, ErrNotServing)
+		return
+	}
+	if role == peer.Leading && !m.currentTracker().Remove(sid) {
+		// Closing already (expired, say): nothing more to log.
+		pl.Submit(sid, tree.Request{Op: tree.OpSync}, func(res tree.Result, err error) {
+			done(tree.Result{Zxid: res.Zxid}, err)
+		})
+		return
+	}
+	m.Submit(sid, tree.Request{Op: tree.OpCloseSession, Cxid: closeCxid}, done)
+}
+
+// Submit orders a write (or sync) of session sid after every request
+// submitted before it and calls done once it is committed and applied
+// here (a sync: once this member has applied everything the leader had
+// proposed when the sync reached it).
+func (m *Member) Submit(sid int64, req tree.Request, done zab.Done) {
+	pl, serving, role := m.role()
+	switch {
+	case !serving:
+		done(tree.Result{}, ErrNotServing)
+	case role == peer.Leading:
+		pl.Submit(sid, req, done)
+	case req.Op == tree.OpSync:
+		m.waitMu.Lock()
+		m.syncSeq++
+		id := m.syncSeq
+		m.syncs[id] = pendingSync{path: req.Path, done: done}
+		m.enqueue(input{kind: inSync, syncID: id, failed: func() {
+			m.waitMu.Lock()
+			_, ok := m.syncs[id]
+			delete(m.syncs, id)
+			m.waitMu.Unlock()
+			if ok {
+				done(tree.Result{}, ErrNotServing)
+			}
+		}})
+		m.waitMu.Unlock()
+	default:
+		w := &waiter{cxid: req.Cxid, op: req.Op, done: done}
+		m.waitMu.Lock()
+		m.waiters[sid] = append(m.waiters[sid], w)
+		// Under waitMu: forwards leave in the order their waiters queue.
+		m.enqueue(input{kind: inForward, data: encodeEnvelope(envelope{Kind: kindWrite, Session: sid, Req: req}),
+			failed: func() { m.dropWaiter(sid, w) }})
+		m.waitMu.Unlock()
+	}
+}
+
+// dropWaiter fails a forwarded request that could not be sent.
+func (m *Member) dropWaiter(sid int64, w *waiter) {
+	m.waitMu.Lock()
+	q := m.waiters[sid]
+	found := false
+	for i, x := range q {
+		if x == w {
+			q = append(q[:i:i], q[i+1:]...)
+			found = true
+			break
+		}
+	}
+	if len(q) == 0 {
+		delete(m.waiters, sid)
+	} else {
+		m.waiters[sid] = q
+	}
+	m.waitMu.Unlock()
+	if found {
+		w.done(tree.Result{}, ErrNotServing)
+	}
+}
+
+// Read answers a read from this member's tree.
+func (m *Member) Read(sid int64, w tree.WatcherID, req tree.Request) tree.Result {
+	return m.currentPipeline().Read(sid, w, req)
+}
+
+// WithWatches runs fn with the tree still and the watch registry locked.
+func (m *Member) WithWatches(fn func(t *tree.Tree, w *tree.Watches) []tree.Delivery) {
+	m.currentPipeline().WithWatches(fn)
+}
+
+// WithTree runs fn with the tree held still.
+func (m *Member) WithTree(fn func(t *tree.Tree)) { m.withTree(fn) }
+
+// Status is the member's role as the four-letter words report it.
+type Status struct {
+	peer.Status
+	// Mode is ZooKeeper's word for it: leader, follower, observer, or
+	// "" while looking.
+	Mode     string
+	Sessions int
+	// Failed is the storage failure that stopped the member, if any.
+	Failed string
+}
+
+// Status reports the member's role and figures.
+func (m *Member) Status() Status {
+	m.mu.RLock()
+	st := Status{Status: m.status, Sessions: m.tracker.Count()}
+	m.mu.RUnlock()
+	if st.Serving {
+		switch st.Role {
+		case peer.Leading:
+			st.Mode = "leader"
+		case peer.Following:
+			st.Mode = "follower"
+		case peer.Observing:
+			st.Mode = "observer"
+		}
+	}
+	if p := m.failedAt.Load(); p != nil {
+		st.Failed = (*p).Error()
+	}
+	return st
+}

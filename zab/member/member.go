@@ -1,0 +1,974 @@
+package member
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"zabd/engine"
+	"zabd/engine/datadir"
+	"zabd/log"
+	"zabd/snapshot"
+	"zabd/tree"
+	"zabd/zab"
+	"zabd/zab/peer"
+)
+
+// Transport carries messages between members (package transport).
+type Transport interface {
+	Send(m peer.Message)
+	Recv() <-chan peer.Message
+}
+
+// Config configures a member.
+type Config struct {
+	ID        peer.ID
+	Voters    []peer.ID
+	Observers []peer.ID
+	// TickTime is zoo.cfg's tickTime; InitLimit and SyncLimit are in
+	// ticks, as in zoo.cfg. The core is ticked SubTicks times per tick
+	// (default 10), so an election's finalize wait is a tenth of a tick
+	// (ZooKeeper's is a fixed 200 ms, a tenth of its default tickTime).
+	TickTime             time.Duration
+	InitLimit, SyncLimit int
+	SubTicks             int
+
+	Engine Engine
+	Snaps  *engine.SnapshotStore
+	Dir    datadir.Dir
+	// Tree is the recovered state: every txn of the log applied.
+	Tree       *tree.Tree
+	Transport  Transport
+	Deliver    zab.Deliverer
+	AfterApply func(lastZxid int64, txns int)
+
+	ContainerCheckInterval time.Duration
+	// OnExpire is told of each session a closeSession this member did
+	// not ask for ended (expiry by the leader): net closes its
+	// connection if it is here. Must not block.
+	OnExpire func(sid int64)
+	// OnStopServing is called when the member stops serving (it lost its
+	// leader or its quorum): net closes every client connection. Must
+	// not block for long.
+	OnStopServing func(why string)
+	// Fatal is told when the member's storage failed: the member has
+	// stopped and the process should exit.
+	Fatal  func(error)
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// ErrNotServing answers client requests while the member has no
+// established leader (ZooKeeper's member closes client connections then).
+var ErrNotServing = errors.New("member: not serving: no established leader")
+
+// errEpochEnded fails the proposals of a leader that stopped leading.
+var errEpochEnded = errors.New("member: the epoch ended before the txn was committed")
+
+// input is a request from a client goroutine to the loop.
+type input struct {
+	kind   uint8 // inPropose, inForward, inSync
+	zxid   log.Zxid
+	data   []byte
+	result chan error // inPropose
+	syncID uint64
+	failed func()  // inForward, inSync: it could not be sent
+	peer   peer.ID // inLost
+}
+
+const (
+	inPropose = iota + 1
+	inForward
+	inSync
+	inLost
+)
+
+// Unreachable tells the member that the connection to member id broke
+// (the transport saw it close): a learner of id looks for a leader at
+// once instead of after syncLimit.
+func (m *Member) Unreachable(id peer.ID) {
+	m.enqueue(input{kind: inLost, peer: id})
+}
+
+type promise struct {
+	zxid   log.Zxid
+	result chan error
+}
+
+// waiter is a forwarded request of this member's client, answered when
+// its txn (matched by session and cxid) is applied here.
+type waiter struct {
+	cxid int32
+	op   tree.Op
+	done zab.Done
+}
+
+// closeCxid marks forwarded closeSession requests (net gives no xid).
+const closeCxid = math.MinInt32 + 1
+
+// Member is one server of an ensemble: the ZAB core (package peer) driven
+// by a goroutine that does its I/O, and the client-facing request path of
+// whatever role the core has. Its methods are safe for concurrent use.
+type Member struct {
+	cfg  Config
+	log  *memberLog
+	core *peer.Peer // the loop's only
+
+	mu      sync.RWMutex
+	pl      *zab.Pipeline // the current request path; replaced at role changes and rebuilds
+	status  peer.Status   // as of the last Ready
+	serving bool          // clients are served (pl is a leader's, or a learner's after UPTODATE)
+	tracker *zab.SessionTracker
+
+	inMu   sync.Mutex
+	inputs []input
+	kick   chan struct{}
+
+	// The loop's.
+	hs        peer.HardState
+	logged    []peer.Entry // logged and not yet handed to the tree, in order
+	handedOut log.Zxid     // the last zxid handed to the tree
+	promises  []promise    // an established leader's proposals awaiting commit
+	leading   bool         // pl is an established leader's
+
+	waitMu  sync.Mutex
+	waiters map[int64][]*waiter
+	syncs   map[uint64]pendingSync
+	syncSeq uint64
+	touched map[int64]bool
+
+	fwdMu    sync.Mutex
+	fwdQueue []peer.Request
+	fwdKick  chan struct{}
+	failedAt atomic.Pointer[error]
+
+	// swapMu is held for writing while the tree is replaced (TRUNC,
+	// SNAP) and for reading while a snapshot is saved (snapshots.go).
+	swapMu sync.RWMutex
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type pendingSync struct {
+	path string
+	done zab.Done
+}
+
+// New starts a member: it looks for a leader at once.
+func New(cfg Config) (*Member, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SubTicks <= 0 {
+		cfg.SubTicks = 10
+	}
+	if cfg.ContainerCheckInterval <= 0 {
+		cfg.ContainerCheckInterval = time.Minute
+	}
+	if cfg.InitLimit <= 0 {
+		cfg.InitLimit = 10
+	}
+	if cfg.SyncLimit <= 0 {
+		cfg.SyncLimit = 5
+	}
+	for _, f := range []*func(int64){&cfg.OnExpire} {
+		if *f == nil {
+			*f = func(int64) {}
+		}
+	}
+	if cfg.OnStopServing == nil {
+		cfg.OnStopServing = func(string) {}
+	}
+	if cfg.Fatal == nil {
+		cfg.Fatal = func(error) {}
+	}
+	l, err := openLog(cfg.Engine, cfg.Snaps, cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	accepted, current, err := cfg.Dir.Epochs()
+	if err != nil {
+		return nil, err
+	}
+	if last := l.lastZxidOf(cfg.Tree); current < last.Epoch() {
+		// A data dir from standalone runs: its epochs are its own.
+		current = last.Epoch()
+		accepted = max(accepted, current)
+	}
+	m := &Member{
+		cfg:       cfg,
+		log:       l,
+		hs:        peer.HardState{AcceptedEpoch: accepted, CurrentEpoch: current},
+		handedOut: log.Zxid(cfg.Tree.LastZxid()),
+		kick:      make(chan struct{}, 1),
+		fwdKick:   make(chan struct{}, 1),
+		waiters:   make(map[int64][]*waiter),
+		syncs:     make(map[uint64]pendingSync),
+		touched:   make(map[int64]bool),
+		stop:      make(chan struct{}),
+	}
+	m.tracker = zab.NewSessionTracker(cfg.Tree.SessionSecret(), int64(cfg.ID), cfg.Now())
+	m.core, err = peer.New(peer.Config{
+		ID:             cfg.ID,
+		Voters:         cfg.Voters,
+		Observers:      cfg.Observers,
+		Log:            l,
+		Applied:        log.Zxid(cfg.Tree.LastZxid()),
+		HardState:      m.hs,
+		Incarnation:    uint32(time.Now().UnixMilli() / 100),
+		InitLimit:      cfg.InitLimit * cfg.SubTicks,
+		SyncLimit:      cfg.SyncLimit * cfg.SubTicks,
+		FinalizeTicks:  1,
+		ResendTicks:    2,
+		MaxResendTicks: 64,
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.pl, err = m.passivePipeline(cfg.Tree)
+	if err != nil {
+		return nil, err
+	}
+	m.status = m.core.Status()
+	m.wg.Add(4)
+	go m.loop()
+	go m.forwarder()
+	go m.expiryLoop()
+	go m.reapLoop()
+	return m, nil
+}
+
+// lastZxidOf is the last zxid the member has: its log's or its tree's.
+func (l *memberLog) lastZxidOf(t *tree.Tree) log.Zxid {
+	_, last := l.Bounds()
+	return max(last, log.Zxid(t.LastZxid()))
+}
+
+// Close stops the member (its clients are the caller's to close first).
+func (m *Member) Close() {
+	select {
+	case <-m.stop:
+		return
+	default:
+	}
+	close(m.stop)
+	m.wg.Wait()
+	m.failPromises(zab.ErrStopped)
+	m.failWaiters(zab.ErrStopped)
+	m.mu.Lock()
+	pl := m.pl
+	m.mu.Unlock()
+	pl.Close()
+}
+
+// ---- the loop ----
+
+func (m *Member) loop() {
+	defer m.wg.Done()
+	tick := time.NewTicker(max(m.cfg.TickTime/time.Duration(m.cfg.SubTicks), time.Millisecond))
+	defer tick.Stop()
+	recv := m.cfg.Transport.Recv()
+	if err := m.drainReady(); err != nil {
+		m.fatal(err)
+		return
+	}
+	for {
+		select {
+		case <-m.stop:
+			return
+		case msg := <-recv:
+			m.core.Step(msg)
+			// Take what else has arrived, so one Ready (one fsync) acts
+			// on all of it.
+			for more := true; more; {
+				select {
+				case msg = <-recv:
+					m.core.Step(msg)
+				default:
+					more = false
+				}
+			}
+		case <-tick.C:
+			m.core.Tick()
+			m.sendTouches()
+		case <-m.kick:
+		}
+		m.takeInputs()
+		if err := m.drainReady(); err != nil {
+			m.fatal(err)
+			return
+		}
+	}
+}
+
+func (m *Member) drainReady() error {
+	for m.core.HasReady() {
+		rd := m.core.Ready()
+		if err := m.handle(rd); err != nil {
+			return err
+		}
+		m.core.Advance(rd)
+	}
+	return nil
+}
+
+func (m *Member) fatal(err error) {
+	p := &err
+	m.failedAt.Store(p)
+	m.cfg.Logger.Error("member: storage failed; this member stops (restart it to rejoin)", "err", err)
+	m.stopServing("storage failed")
+	m.cfg.Fatal(err)
+}
+
+// enqueue hands an input to the loop. It never blocks.
+func (m *Member) enqueue(in input) {
+	m.inMu.Lock()
+	m.inputs = append(m.inputs, in)
+	m.inMu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Member) takeInputs() {
+	m.inMu.Lock()
+	ins := m.inputs
+	m.inputs = nil
+	m.inMu.Unlock()
+	for _, in := range ins {
+		switch in.kind {
+		case inPropose:
+			z, err := m.core.Propose(in.data)
+			if err == nil && z != in.zxid {
+				err = fmt.Errorf("member: the core gave zxid %v to the txn stamped %v", z, in.zxid)
+			}
+			if err != nil {
+				in.result <- err
+				continue
+			}
+			m.promises = append(m.promises, promise{zxid: z, result: in.result})
+		case inForward:
+			if err := m.core.Forward(in.data); err != nil {
+				in.failed()
+			}
+		case inSync:
+			if err := m.core.Sync(in.syncID); err != nil {
+				in.failed()
+			}
+		case inLost:
+			m.core.Unreachable(in.peer)
+		}
+	}
+}
+
+// handle does one Ready in the order the core requires.
+func (m *Member) handle(rd peer.Ready) error {
+	for _, n := range rd.Notes {
+		m.cfg.Logger.Info("zab: "+n, "myid", m.cfg.ID)
+	}
+	m.mu.RLock()
+	prev, serving := m.status, m.serving
+	m.mu.RUnlock()
+	if rd.Status != prev {
+		m.cfg.Logger.Info("zab: status", "myid", m.cfg.ID, "role", rd.Status.Role.String(), "leader", rd.Status.Leader,
+			"epoch", rd.Status.Epoch, "serving", rd.Status.Serving)
+	}
+	if serving && (!rd.Status.Serving || rd.Status.Role != prev.Role || rd.Status.Epoch != prev.Epoch || rd.Status.Leader != prev.Leader) {
+		m.stopServing(fmt.Sprintf("%v", rd.Status))
+	}
+	for _, op := range rd.Log {
+		if err := m.doLogOp(op); err != nil {
+			return err
+		}
+	}
+	for _, msg := range rd.Messages {
+		m.send(msg)
+	}
+	m.commit(rd.CommitTo)
+	m.mu.Lock()
+	m.status = rd.Status
+	m.mu.Unlock()
+	if rd.Status.Serving && !m.isServing() {
+		if err := m.startServing(rd.Status); err != nil {
+			return err
+		}
+	}
+	for _, id := range rd.Syncs {
+		m.answerSync(id)
+	}
+	if len(rd.Requests) > 0 {
+		m.fwdMu.Lock()
+		m.fwdQueue = append(m.fwdQueue, rd.Requests...)
+		m.fwdMu.Unlock()
+		select {
+		case m.fwdKick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (m *Member) isServing() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.serving
+}
+
+func (m *Member) doLogOp(op peer.LogOp) error {
+	switch op.Kind {
+	case peer.OpAppend:
+		recs := make([]log.Record, len(op.Entries))
+		for i, e := range op.Entries {
+			recs[i] = log.Record{Zxid: e.Zxid, Data: e.Data}
+		}
+		if err := m.cfg.Engine.Append(context.Background(), recs); err != nil {
+			return fmt.Errorf("member: appending %v: %w", op, err)
+		}
+		m.log.appended(op.Entries)
+		m.logged = append(m.logged, op.Entries...)
+	case peer.OpTruncate:
+		if err := m.cfg.Engine.TruncateAfter(op.Zxid); err != nil {
+			return fmt.Errorf("member: %v: %w", op, err)
+		}
+		m.log.truncated(op.Zxid)
+		k := len(m.logged)
+		for k > 0 && m.logged[k-1].Zxid > op.Zxid {
+			k--
+		}
+		m.logged = m.logged[:k]
+		if m.handedOut > op.Zxid {
+			m.swapMu.Lock()
+			defer m.swapMu.Unlock()
+			m.closePipeline()
+			t, err := rebuild(m.cfg.Engine, m.cfg.Snaps, m.cfg.Dir, m.cfg.Tree.Config(), op.Zxid)
+			if err != nil {
+				return fmt.Errorf("member: %v: %w", op, err)
+			}
+			if err := m.setTree(t); err != nil {
+				return err
+			}
+			m.cfg.Logger.Info("zab: truncated the log and rebuilt the state", "myid", m.cfg.ID, "zxid", op.Zxid.String())
+		}
+	case peer.OpRestore:
+		b, ok := op.Message.Snapshot.([]byte)
+		if !ok {
+			return errNoSnapshot
+		}
+		m.swapMu.Lock()
+		defer m.swapMu.Unlock()
+		if err := restore(m.cfg.Engine, m.cfg.Snaps, m.cfg.Dir, op.Zxid, b); err != nil {
+			return err
+		}
+		m.log.restarted(op.Zxid)
+		m.logged = nil
+		m.closePipeline()
+		t, _, err := snapshot.Read(bytes.NewReader(b), m.cfg.Tree.Config())
+		if err != nil {
+			return fmt.Errorf("member: loading the snapshot at %v the leader sent: %w", op.Zxid, err)
+		}
+		if err := m.setTree(t); err != nil {
+			return err
+		}
+		m.cfg.Logger.Info("zab: restored the leader's snapshot", "myid", m.cfg.ID, "zxid", op.Zxid.String(),
+			"znodes", t.NodeCount(), "bytes", len(b))
+	case peer.OpHardState:
+		hs := op.HardState
+		if err := m.cfg.Dir.SetEpochs(m.hs.AcceptedEpoch, m.hs.CurrentEpoch, hs.AcceptedEpoch, hs.CurrentEpoch); err != nil {
+			return fmt.Errorf("member: recording %v: %w", op, err)
+		}
+		m.hs = hs
+	}
+	return nil
+}
+
+// closePipeline drains and closes the current request path.
+func (m *Member) closePipeline() {
+	m.mu.RLock()
+	pl := m.pl
+	m.mu.RUnlock()
+	pl.Close()
+}
+
+// setTree installs t behind a new passive request path.
+func (m *Member) setTree(t *tree.Tree) error {
+	pl, err := m.passivePipeline(t)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.pl = pl
+	m.mu.Unlock()
+	m.handedOut = log.Zxid(t.LastZxid())
+	return nil
+}
+
+// refusing is the storage of a pipeline that takes no writes of its own.
+type refusing struct{ last log.Zxid }
+
+func (r refusing) AppendAsync([]log.Record) <-chan error {
+	c := make(chan error, 1)
+	c <- ErrNotServing
+	return c
+}
+func (r refusing) LastZxid() log.Zxid { return r.last }
+
+func (m *Member) passivePipeline(t *tree.Tree) (*zab.Pipeline, error) {
+	pl, err := zab.NewPipeline(zab.PipelineConfig{
+		Tree: t, Storage: refusing{}, Epoch: 1, Quorum: true,
+		Logger: m.cfg.Logger, Now: m.cfg.Now, AfterApply: m.afterApply,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m.cfg.Deliver != nil {
+		pl.SetDeliverer(m.cfg.Deliver)
+	}
+	return pl, nil
+}
+
+// afterApply tells the snapshotter of applied txns while the member
+// serves (its tree then holds committed txns only).
+func (m *Member) afterApply(last int64, n int) {
+	if m.cfg.AfterApply != nil && m.isServing() {
+		m.cfg.AfterApply(last, n)
+	}
+}
+
+// replicator is an established leader's pipeline storage: a txn is
+// "durable" once a quorum has it (committed).
+type replicator struct {
+	m     *Member
+	start log.Zxid
+}
+
+func (r replicator) AppendAsync(recs []log.Record) <-chan error {
+	c := make(chan error, 1)
+	if len(recs) != 1 {
+		c <- fmt.Errorf("member: %d records in one proposal", len(recs))
+		return c
+	}
+	r.m.enqueue(input{kind: inPropose, zxid: recs[0].Zxid, data: recs[0].Data, result: c})
+	return c
+}
+
+func (r replicator) LastZxid() log.Zxid { return r.start }
+
+// send fills what the driver owns of a message (a DIFF's txns, a SNAP's
+// snapshot) and hands it to the transport.
+func (m *Member) send(msg peer.Message) {
+	switch msg.Type {
+	case peer.Diff:
+		if msg.Zxid == msg.Prev {
+			break
+		}
+		es, err := m.log.entries(msg.Prev, msg.Zxid)
+		if err != nil {
+			m.cfg.Logger.Warn("zab: cannot send DIFF; the learner will retry", "to", msg.To, "err", err)
+			return
+		}
+		const chunk = 1000
+		for len(es) > chunk {
+			c := msg
+			c.Entries = es[:chunk]
+			c.Zxid = es[chunk-1].Zxid
+			m.cfg.Transport.Send(c)
+			msg.Prev = c.Zxid
+			es = es[chunk:]
+		}
+		msg.Entries = es
+	case peer.Snap:
+		b, err := m.snapshotAt(msg.Zxid)
+		if err != nil {
+			m.cfg.Logger.Warn("zab: cannot send SNAP; the learner will retry", "to", msg.To, "err", err)
+			return
+		}
+		msg.Snapshot = b
+		m.cfg.Logger.Info("zab: sending a snapshot", "to", msg.To, "zxid", msg.Zxid.String(), "bytes", len(b))
+	}
+	m.cfg.Transport.Send(msg)
+}
+
+// snapshotAt writes the exact state at z: the tree is held still for the
+// walk once everything up to z is applied.
+func (m *Member) snapshotAt(z log.Zxid) ([]byte, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var b []byte
+		var err error
+		var at int64
+		m.withTree(func(t *tree.Tree) {
+			at = t.LastZxid()
+			if at == int64(z) {
+				b, err = snapshotBytes(t)
+			}
+		})
+		if at == int64(z) {
+			return b, err
+		}
+		if at > int64(z) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("member: the state is at %v, not %v", log.Zxid(at), z)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// commit hands the logged txns up to z to the tree.
+func (m *Member) commit(z log.Zxid) {
+	k := 0
+	for k < len(m.logged) && m.logged[k].Zxid <= z {
+		k++
+	}
+	batch := m.logged[:k]
+	m.logged = m.logged[k:]
+	if m.leading {
+		// The leader's pipeline applies its own txns once told they are
+		// committed.
+		i := 0
+		for i < len(m.promises) && m.promises[i].zxid <= z {
+			m.promises[i].result <- nil
+			i++
+		}
+		m.promises = m.promises[i:]
+		m.handedOut = max(m.handedOut, z)
+		return
+	}
+	m.mu.RLock()
+	pl := m.pl
+	m.mu.RUnlock()
+	for _, e := range batch {
+		if e.Zxid <= m.handedOut {
+			continue // in the snapshot restored already
+		}
+		txn, err := tree.DecodeTxn(e.Data)
+		if err != nil {
+			// The log's checksums passed: a bug, never skipped.
+			panic(fmt.Sprintf("member: committed txn %v does not decode: %v", e.Zxid, err))
+		}
+		pl.ApplyCommitted(txn, m.appliedHere(txn))
+		m.handedOut = e.Zxid
+	}
+}
+
+// appliedHere answers the client of this member whose forwarded request
+// txn is, or closes the connection of a session the leader expired.
+func (m *Member) appliedHere(txn tree.Txn) zab.Done {
+	sid, cxid, op := txn.Session, txn.Cxid, txn.Type
+	return func(res tree.Result, err error) {
+		if sid == 0 {
+			return
+		}
+		m.waitMu.Lock()
+		q := m.waiters[sid]
+		var w *waiter
+		if len(q) > 0 && q[0].cxid == cxid && (q[0].op == op || op == tree.OpError ||
+			(q[0].op == tree.OpCreate2 && op == tree.OpCreate)) {
+			w = q[0]
+			if len(q) == 1 {
+				delete(m.waiters, sid)
+			} else {
+				m.waiters[sid] = q[1:]
+			}
+		}
+		m.waitMu.Unlock()
+		if w != nil {
+			res.Zxid = txn.Zxid
+			w.done(res, err)
+			return
+		}
+		if op == tree.OpCloseSession {
+			m.cfg.OnExpire(sid)
+		}
+		if op == tree.OpCreateSession {
+			m.currentTracker().Track(sid, time.Duration(txn.Timeout)*time.Millisecond, m.cfg.Now())
+		}
+	}
+}
+
+func (m *Member) answerSync(id uint64) {
+	m.waitMu.Lock()
+	s, ok := m.syncs[id]
+	delete(m.syncs, id)
+	m.waitMu.Unlock()
+	if !ok {
+		return
+	}
+	m.mu.RLock()
+	pl := m.pl
+	m.mu.RUnlock()
+	pl.AnswerInOrder(s.path, s.done)
+}
+
+// startServing begins a serving period: an established leader gets a
+// pipeline of its own epoch; a learner serves from its passive one.
+func (m *Member) startServing(st peer.Status) error {
+	m.mu.RLock()
+	pl := m.pl
+	m.mu.RUnlock()
+	var secret []byte
+	var sessions map[int64]int32
+	if st.Role == peer.Leading {
+		pl.Close() // drained: the tree holds the whole history
+		t := m.treeOf(pl)
+		start, _ := m.core.EpochStart()
+		lp, err := zab.NewPipeline(zab.PipelineConfig{
+			Tree: t, Storage: replicator{m: m, start: start}, Epoch: st.Epoch, Quorum: true,
+			Logger: m.cfg.Logger, Now: m.cfg.Now, AfterApply: m.afterApply,
+		})
+		if err != nil {
+			return err
+		}
+		if m.cfg.Deliver != nil {
+			lp.SetDeliverer(m.cfg.Deliver)
+		}
+		pl = lp
+		m.leading = true
+	}
+	pl.WithTree(func(t *tree.Tree) {
+		secret = t.SessionSecret()
+		sessions = t.Sessions()
+	})
+	now := m.cfg.Now()
+	tr := zab.NewSessionTracker(secret, int64(m.cfg.ID), now)
+	for sid, to := range sessions {
+		tr.Track(sid, time.Duration(to)*time.Millisecond, now)
+	}
+	m.mu.Lock()
+	m.pl, m.tracker, m.serving = pl, tr, true
+	m.mu.Unlock()
+	m.cfg.Logger.Info("zab: serving clients", "myid", m.cfg.ID, "role", st.Role.String(), "epoch", st.Epoch,
+		"leader", st.Leader, "sessions", len(sessions))
+	if st.Role == peer.Leading && secret == nil {
+		go m.ensureSecret(pl)
+	}
+	return nil
+}
+
+// treeOf returns a closed pipeline's tree.
+func (m *Member) treeOf(pl *zab.Pipeline) *tree.Tree {
+	var t *tree.Tree
+	pl.WithTree(func(tt *tree.Tree) { t = tt })
+	return t
+}
+
+// ensureSecret logs the ensemble's session secret (its first leader does).
+func (m *Member) ensureSecret(pl *zab.Pipeline) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return
+	}
+	pl.Submit(0, tree.Request{Op: tree.OpSessionSecret, Data: secret}, func(res tree.Result, err error) {
+		if err == nil && res.Err == tree.CodeOK {
+			m.currentTracker().SetSecret(secret)
+		}
+	})
+}
+
+// stopServing ends a serving period: clients are disconnected, an
+// established leader's proposals not yet committed are failed (they stay
+// in the log, to be committed or truncated by the next leader), and a
+// passive request path takes over the tree.
+func (m *Member) stopServing(why string) {
+	m.mu.Lock()
+	if !m.serving {
+		m.mu.Unlock()
+		return
+	}
+	m.serving = false
+	pl := m.pl
+	m.mu.Unlock()
+	m.cfg.Logger.Info("zab: stopped serving clients", "myid", m.cfg.ID, "now", why)
+	m.cfg.OnStopServing(why)
+	m.failWaiters(ErrNotServing)
+	if m.leading {
+		m.failPromises(errEpochEnded)
+		m.leading = false
+		pl.Close()
+		// What the leader logged and did not see committed stays in
+		// m.logged, for the next leader to commit or truncate.
+		if err := m.setTree(m.treeOf(pl)); err != nil {
+			m.cfg.Logger.Error("zab: cannot make a request path", "err", err)
+		}
+	}
+}
+
+func (m *Member) failPromises(err error) {
+	for _, p := range m.promises {
+		p.result <- err
+	}
+	m.promises = nil
+}
+
+func (m *Member) failWaiters(err error) {
+	m.waitMu.Lock()
+	ws := m.waiters
+	ss := m.syncs
+	m.waiters = make(map[int64][]*waiter)
+	m.syncs = make(map[uint64]pendingSync)
+	m.waitMu.Unlock()
+	for _, q := range ws {
+		for _, w := range q {
+			w.done(tree.Result{}, err)
+		}
+	}
+	for _, s := range ss {
+		s.done(tree.Result{}, err)
+	}
+}
+
+func (m *Member) currentPipeline() *zab.Pipeline {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.pl
+}
+
+func (m *Member) currentTracker() *zab.SessionTracker {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.tracker
+}
+
+// leaderPipeline returns the pipeline when this member is a serving
+// leader.
+func (m *Member) leaderPipeline() (*zab.Pipeline, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.pl, m.serving && m.status.Role == peer.Leading
+}
+
+// forwarder submits learners' forwarded requests to the leader's
+// pipeline, in the order they came, off the loop (a full pipeline queue
+// waits for commits, which the loop makes).
+func (m *Member) forwarder() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.fwdKick:
+		}
+		m.fwdMu.Lock()
+		rs := m.fwdQueue
+		m.fwdQueue = nil
+		m.fwdMu.Unlock()
+		for _, r := range rs {
+			m.forwarded(r)
+		}
+	}
+}
+
+func (m *Member) forwarded(r peer.Request) {
+	e, err := decodeEnvelope(r.Data)
+	if err != nil {
+		m.cfg.Logger.Warn("zab: dropped a forwarded request", "from", r.From, "err", err)
+		return
+	}
+	pl, ok := m.leaderPipeline()
+	if !ok {
+		return // the epoch ended: the learner's clients are disconnected
+	}
+	tr := m.currentTracker()
+	switch e.Kind {
+	case kindTouch:
+		now := m.cfg.Now()
+		for _, sid := range e.Touches {
+			tr.Touch(sid, now)
+		}
+	case kindWrite:
+		sid, req := e.Session, e.Req
+		if req.Op == tree.OpCloseSession {
+			tr.Remove(sid)
+		}
+		pl.Submit(sid, req, func(res tree.Result, err error) {
+			if err == nil && res.Err == tree.CodeOK && req.Op == tree.OpCreateSession {
+				tr.Track(sid, time.Duration(req.SessionTimeout)*time.Millisecond, m.cfg.Now())
+			}
+		})
+	}
+}
+
+// sendTouches forwards the sessions this learner's clients kept alive.
+func (m *Member) sendTouches() {
+	m.waitMu.Lock()
+	if len(m.touched) == 0 {
+		m.waitMu.Unlock()
+		return
+	}
+	ts := make([]int64, 0, len(m.touched))
+	for sid := range m.touched {
+		ts = append(ts, sid)
+	}
+	clear(m.touched)
+	m.waitMu.Unlock()
+	if !m.isServing() || m.status.Role == peer.Leading {
+		return
+	}
+	_ = m.core.Forward(encodeEnvelope(envelope{Kind: kindTouch, Touches: ts}))
+}
+
+// withTree runs fn with the current tree held still.
+func (m *Member) withTree(fn func(t *tree.Tree)) {
+	m.currentPipeline().WithTree(fn)
+}
+
+// ---- sessions owned by the leader ----
+
+func (m *Member) expiryLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(max(m.cfg.TickTime/2, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		pl, ok := m.leaderPipeline()
+		if !ok {
+			continue
+		}
+		tr := m.currentTracker()
+		for _, sid := range tr.Expired(m.cfg.Now()) {
+			m.cfg.Logger.Info("session expired", "session", fmt.Sprintf("0x%016x", uint64(sid)))
+			m.cfg.OnExpire(sid)
+			pl.Submit(sid, tree.Request{Op: tree.OpCloseSession}, func(res tree.Result, err error) {
+				if err != nil {
+					tr.Track(sid, m.cfg.TickTime, m.cfg.Now())
+				}
+			})
+		}
+	}
+}
+
+func (m *Member) reapLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.cfg.ContainerCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		pl, ok := m.leaderPipeline()
+		if !ok {
+			continue
+		}
+		var paths []string
+		pl.WithTree(func(t *tree.Tree) { paths = t.ExpiryCandidates(m.cfg.Now().UnixMilli()) })
+		for _, p := range paths {
+			pl.Submit(0, tree.Request{Op: tree.OpDeleteContainer, Path: p}, func(tree.Result, error) {})
+		}
+	}
+}

@@ -1,0 +1,366 @@
+package member
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"zabd/engine"
+	"zabd/engine/datadir"
+	"zabd/log/vfs"
+	"zabd/tree"
+	"zabd/zab/peer"
+)
+
+// hub is an in-memory network: Send puts a message on its recipient's
+// channel unless the link is cut.
+type hub struct {
+	mu    sync.Mutex
+	inbox map[peer.ID]chan peer.Message
+	cut   map[[2]peer.ID]bool
+}
+
+func newHub() *hub {
+	return &hub{inbox: make(map[peer.ID]chan peer.Message), cut: make(map[[2]peer.ID]bool)}
+}
+
+type hubPort struct {
+	h  *hub
+	id peer.ID
+}
+
+func (h *hub) port(id peer.ID) hubPort {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inbox[id] == nil {
+		h.inbox[id] = make(chan peer.Message, 1<<16)
+	}
+	return hubPort{h: h, id: id}
+}
+
+// drain empties id's inbox (a member that was down missed it all).
+func (h *hub) drain(id peer.ID) {
+	h.mu.Lock()
+	c := h.inbox[id]
+	h.mu.Unlock()
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
+	}
+}
+
+func (h *hub) isolate(id peer.ID, ids []peer.ID, cut bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, o := range ids {
+		h.cut[[2]peer.ID{id, o}] = cut
+		h.cut[[2]peer.ID{o, id}] = cut
+	}
+}
+
+func (p hubPort) Send(m peer.Message) {
+	p.h.mu.Lock()
+	c := p.h.inbox[m.To]
+	cut := p.h.cut[[2]peer.ID{m.From, m.To}]
+	p.h.mu.Unlock()
+	if c == nil || cut {
+		return
+	}
+	select {
+	case c <- m:
+	default: // full: dropped, as a transport may
+	}
+}
+
+func (p hubPort) Recv() <-chan peer.Message {
+	p.h.mu.Lock()
+	defer p.h.mu.Unlock()
+	return p.h.inbox[p.id]
+}
+
+type testMember struct {
+	*Member
+	id  peer.ID
+	dir string
+	eng engine.Full
+}
+
+type cluster struct {
+	t      *testing.T
+	hub    *hub
+	ids    []peer.ID
+	dirs   map[peer.ID]string
+	nodes  map[peer.ID]*testMember
+	mu     sync.Mutex
+	closed map[peer.ID]int // OnStopServing calls
+}
+
+func newCluster(t *testing.T, n int) *cluster {
+	c := &cluster{t: t, hub: newHub(), dirs: map[peer.ID]string{}, nodes: map[peer.ID]*testMember{}, closed: map[peer.ID]int{}}
+	for i := 1; i <= n; i++ {
+		id := peer.ID(i)
+		c.ids = append(c.ids, id)
+		c.dirs[id] = filepath.Join(t.TempDir(), fmt.Sprint(i))
+	}
+	for _, id := range c.ids {
+		c.start(id)
+	}
+	t.Cleanup(func() {
+		for _, id := range c.ids {
+			c.stop(id)
+		}
+	})
+	return c
+}
+
+// start recovers member id from its data dir and starts it.
+func (c *cluster) start(id peer.ID) {
+	t := c.t
+	dir := c.dirs[id]
+	eng, err := engine.Open("native", dir, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := engine.OpenSnapshotStore(vfs.Default, filepath.Join(dir, engine.SnapshotDirName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd := datadir.Open(vfs.Default, dir)
+	if err := FinishRestore(eng, snaps, dd); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := dd.Recover(eng, snaps, tree.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.hub.drain(id)
+	m, err := New(Config{
+		ID: id, Voters: c.ids, TickTime: 100 * time.Millisecond, InitLimit: 10, SyncLimit: 5,
+		Engine: eng, Snaps: snaps, Dir: dd, Tree: rec.Tree, Transport: c.hub.port(id),
+		OnStopServing: func(string) {
+			c.mu.Lock()
+			c.closed[id]++
+			c.mu.Unlock()
+		},
+		Fatal: func(err error) { t.Errorf("member %d: storage failed: %v", id, err) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[id] = &testMember{Member: m, id: id, dir: dir, eng: eng}
+}
+
+func (c *cluster) stop(id peer.ID) {
+	n := c.nodes[id]
+	if n == nil {
+		return
+	}
+	n.Close()
+	n.eng.Close()
+	delete(c.nodes, id)
+}
+
+// leader waits until every running member serves, one of them leading,
+// and returns it.
+func (c *cluster) leader() *testMember {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var lead *testMember
+		all := true
+		for _, n := range c.nodes {
+			st := n.Status()
+			if !st.Serving {
+				all = false
+				break
+			}
+			if st.Role == peer.Leading {
+				lead = n
+			}
+		}
+		if all && lead != nil {
+			return lead
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for id, n := range c.nodes {
+		c.t.Logf("member %d: %v", id, n.Status())
+	}
+	c.t.Fatal("no leader served by every member within 20s")
+	return nil
+}
+
+func (c *cluster) follower() *testMember {
+	for _, n := range c.nodes {
+		if n.Status().Role == peer.Following {
+			return n
+		}
+	}
+	c.t.Fatal("no follower")
+	return nil
+}
+
+func wait[T any](t *testing.T, f func(done func(T))) T {
+	t.Helper()
+	ch := make(chan T, 1)
+	f(func(v T) { ch <- v })
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatal("no answer within 20s")
+	}
+	var zero T
+	return zero
+}
+
+type answer struct {
+	res tree.Result
+	err error
+}
+
+func submit(t *testing.T, n *testMember, sid int64, req tree.Request) tree.Result {
+	t.Helper()
+	a := wait(t, func(done func(answer)) {
+		n.Submit(sid, req, func(res tree.Result, err error) { done(answer{res, err}) })
+	})
+	if a.err != nil {
+		t.Fatalf("member %d: %v %s: %v", n.id, req.Op, req.Path, a.err)
+	}
+	return a.res
+}
+
+func session(t *testing.T, n *testMember) int64 {
+	t.Helper()
+	type created struct {
+		sid int64
+		err error
+	}
+	var a created
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a = wait(t, func(done func(created)) {
+			n.CreateSession(10*time.Second, func(sid int64, _ []byte, err error) { done(created{sid, err}) })
+		})
+		// The first leader logs the session secret just after it
+		// starts serving.
+		if a.err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a.err != nil {
+		t.Fatalf("member %d: createSession: %v", n.id, a.err)
+	}
+	return a.sid
+}
+
+func create(path string, data string) tree.Request {
+	return tree.Request{Op: tree.OpCreate, Path: path, Data: []byte(data), ACL: tree.OpenACLUnsafe}
+}
+
+// read syncs member n, then reads path.
+func read(t *testing.T, n *testMember, sid int64, path string) tree.Result {
+	t.Helper()
+	submit(t, n, sid, tree.Request{Op: tree.OpSync, Path: path})
+	return n.Read(sid, 0, tree.Request{Op: tree.OpGetData, Path: path})
+}
+
+func TestWritesThroughEveryMemberReachEveryMember(t *testing.T) {
+	c := newCluster(t, 3)
+	lead := c.leader()
+	sids := map[peer.ID]int64{}
+	for _, id := range c.ids {
+		sids[id] = session(t, c.nodes[id])
+	}
+	for i, id := range c.ids {
+		n := c.nodes[id]
+		res := submit(t, n, sids[id], create(fmt.Sprintf("/from-%d", id), fmt.Sprint(i)))
+		if res.Err != tree.CodeOK {
+			t.Fatalf("create via member %d (leader %d): %v", id, lead.id, res.Err)
+		}
+		// The same create again fails the same way on every member.
+		res = submit(t, n, sids[id], create(fmt.Sprintf("/from-%d", id), "again"))
+		if res.Err != tree.CodeNodeExists {
+			t.Fatalf("second create via member %d: %v, want NodeExists", id, res.Err)
+		}
+	}
+	for _, id := range c.ids {
+		for j, from := range c.ids {
+			res := read(t, c.nodes[id], sids[id], fmt.Sprintf("/from-%d", from))
+			if res.Err != tree.CodeOK || string(res.Data) != fmt.Sprint(j) {
+				t.Fatalf("member %d reads /from-%d: %v %q", id, from, res.Err, res.Data)
+			}
+		}
+	}
+}
+
+func TestLeaderLossThenRejoin(t *testing.T) {
+	c := newCluster(t, 3)
+	lead := c.leader()
+	f := c.follower()
+	sid := session(t, f)
+	for i := 0; i < 50; i++ {
+		submit(t, f, sid, create(fmt.Sprintf("/a%d", i), "x"))
+	}
+	old := lead.id
+	c.stop(old)
+	lead2 := c.leader()
+	if lead2.id == old {
+		t.Fatal("the stopped member leads")
+	}
+	sid2 := session(t, lead2)
+	for i := 0; i < 50; i++ {
+		submit(t, lead2, sid2, create(fmt.Sprintf("/b%d", i), "y"))
+	}
+	c.start(old)
+	c.leader()
+	n := c.nodes[old]
+	sid3 := session(t, n)
+	for _, p := range []string{"/a0", "/a49", "/b0", "/b49"} {
+		if res := read(t, n, sid3, p); res.Err != tree.CodeOK {
+			t.Fatalf("restarted member %d reads %s: %v", old, p, res.Err)
+		}
+	}
+}
+
+func TestPartitionedLeaderStepsDown(t *testing.T) {
+	c := newCluster(t, 3)
+	lead := c.leader()
+	f := c.follower()
+	sid := session(t, f)
+	submit(t, f, sid, create("/before", ""))
+	var others []peer.ID
+	for _, id := range c.ids {
+		if id != lead.id {
+			others = append(others, id)
+		}
+	}
+	c.hub.isolate(lead.id, others, true)
+	// The others elect a leader among themselves; the old one stops
+	// serving (it lost its quorum).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st := lead.Status()
+		n2 := c.nodes[others[0]].Status()
+		if !st.Serving && n2.Serving && n2.Epoch > st.Epoch {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new leader: old %v, other %v", st, n2)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.hub.isolate(lead.id, others, false)
+	c.leader()
+	n := c.nodes[lead.id]
+	sid2 := session(t, n)
+	if res := read(t, n, sid2, "/before"); res.Err != tree.CodeOK {
+		t.Fatalf("old leader reads /before after healing: %v", res.Err)
+	}
+}
