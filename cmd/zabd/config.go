@@ -52,8 +52,7 @@ type Config struct {
 	// Repair (--repair, not a zoo.cfg key): cut a corrupt native log at
 	// the first bad record, moving the rest aside, before opening it.
 	Repair bool
-	// Servers are zoo.cfg's server.N lines, sorted by id. Until quorum
-	// mode exists, validate refuses an ensemble (see checkStandalone).
+	// Servers are zoo.cfg's server.N lines, sorted by id.
 	Servers []QuorumServer
 	// StandaloneEnabled is standaloneEnabled (default true): one
 	// participant alone runs standalone; false runs it as a quorum of one.
@@ -236,7 +235,7 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 		case "readonlymode.enabled", "zookeeper.readonlymode.enabled":
 			c.ReadOnlyModeEnabled, err = boolean(v)
 		case "dynamicConfigFile":
-			err = fmt.Errorf("a dynamic configuration file is not supported (it lists an ensemble's servers, and quorum mode is not implemented yet); list server.N lines in zoo.cfg")
+			err = fmt.Errorf("a dynamic configuration file is not supported (zabd has no dynamic reconfiguration); list the ensemble's server.N lines in zoo.cfg")
 		case "autopurge.purgeInterval":
 			var hours int
 			hours, err = wholeNumber(v)
@@ -378,12 +377,6 @@ func (c *Config) validate() error {
 		return err
 	}
 	c.Quorum = q
-	if q != nil && !quorumModeImplemented {
-		if err := checkStandalone(q.Servers); err != nil {
-			return err
-		}
-		c.Quorum = nil // a quorum of one runs standalone meanwhile
-	}
 	return nil
 }
 

@@ -30,6 +30,8 @@ import (
 	"zabd/net"
 	"zabd/tree"
 	"zabd/zab"
+	"zabd/zab/member"
+	"zabd/zab/transport"
 )
 
 // minFreeToOpen is the free space below which pebble and badger are not
@@ -209,6 +211,9 @@ type server struct {
 	eng      engine.Full
 	snap     *zab.Snapshotter
 	svc      *zab.Service
+	member   *member.Member       // quorum mode: instead of svc
+	tr       *transport.Transport // quorum mode: the quorum and election ports
+	memberp  atomic.Pointer[member.Member]
 	srv      *net.Server
 	srvp     atomic.Pointer[net.Server] // srv, for goroutines started before it exists
 	serveErr chan error
@@ -281,6 +286,10 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, storageExit(fmt.Sprintf("opening the snapshots in %s: %v", snapDir, err), err, cfg.DataDir)
 	}
 	dd := datadir.Open(vfs.Default, cfg.DataDir)
+	// A member may have crashed installing a snapshot its leader sent.
+	if err := member.FinishRestore(eng, snaps, dd); err != nil {
+		return nil, storageExit(fmt.Sprintf("finishing the restore of a snapshot in %s: %v", cfg.DataDir, err), err, cfg.DataDir)
+	}
 	rec, err := dd.Recover(eng, snaps, tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled},
 		func(bad engine.SnapshotInfo, err error) {
 			logger.Error("skipping an unreadable snapshot, trying an older one", "file", bad.Path, "err", err)
@@ -295,6 +304,21 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	}
 	logger.Info("recovered", "snapshot_zxid", meta.StartZxid.String(), "txns_replayed", rec.Replayed, "last_zxid", last.String(),
 		"znodes", t.NodeCount(), "sessions", len(t.Sessions()), "took", time.Since(began).Round(time.Millisecond))
+
+	if cfg.Quorum != nil {
+		if err := s.startMember(cfg, logger, t, snaps, dd); err != nil {
+			return nil, err
+		}
+		s.Addr = s.ln.Addr().String()
+		stopRefusing()
+		self := cfg.Quorum.Self()
+		logger.Info("serving as a member of an ensemble", "myid", cfg.Quorum.MyID, "addr", s.Addr,
+			"quorum", s.tr.Addrs().Quorum, "election", s.tr.Addrs().Election, "servers", len(cfg.Quorum.Servers),
+			"observer", self.Observer, "data_dir", cfg.DataDir, "engine", cfg.Engine)
+		go func() { s.serveErr <- s.srv.Serve(s.ln) }()
+		ok = true
+		return s, nil
+	}
 
 	// A full disk here is not fatal: zabd serves reads (and read-only
 	// sessions) with writes refused, and every write tries to record the
@@ -401,6 +425,15 @@ func (s *server) Close() error {
 	if s.svc != nil {
 		s.svc.Close()
 		failed = s.svc.Failed()
+	}
+	if s.member != nil {
+		s.member.Close()
+		if f := s.member.Status().Failed; f != "" {
+			failed = errors.New(f)
+		}
+	}
+	if s.tr != nil {
+		s.tr.Close()
 	}
 	if s.ln != nil {
 		s.ln.Close() // the server closed it, unless it never got it

@@ -125,38 +125,6 @@ func validPort(p string) bool {
 	return err == nil && n >= 1 && n <= 65535
 }
 
-// checkStandalone refuses a configuration that describes an ensemble: more
-// than one voting member, or any observer. Each member would otherwise
-// run as an independent standalone server and acknowledge writes the
-// others never see (split brain). One participant alone runs standalone,
-// as ZooKeeper runs it when standaloneEnabled is true. validate calls it
-// while quorumModeImplemented is false.
-func checkStandalone(servers []QuorumServer) error {
-	var voters, observers []string
-	for _, s := range servers {
-		name := "server." + strconv.FormatUint(s.ID, 10)
-		if s.Observer {
-			observers = append(observers, name)
-		} else {
-			voters = append(voters, name)
-		}
-	}
-	if len(voters) <= 1 && len(observers) == 0 {
-		return nil
-	}
-	listed := strings.Join(append(voters, observers...), ", ")
-	return fmt.Errorf("zoo.cfg describes an ensemble (%d voting, %d observing: %s), but quorum mode (ZAB replication) "+
-		"is not implemented in this zabd yet; run as standalone servers, its members would each acknowledge writes "+
-		"the others never see, so zabd refuses to start. Remove the server.N lines to run one standalone server",
-		len(voters), len(observers), listed)
-}
-
-// quorumModeImplemented: while false, validate refuses an ensemble (with
-// checkStandalone) after reading and checking its quorum configuration,
-// and runs a quorum of one standalone. Set it to true when cmd/zabd starts
-// a member for Config.Quorum; checkStandalone can go then.
-var quorumModeImplemented = false
-
 // QuorumConfig is this server's place in an ensemble: what a member needs
 // beyond a standalone server's configuration.
 type QuorumConfig struct {
@@ -402,9 +370,6 @@ func warnEnsembleShape(servers []QuorumServer, standaloneEnabled bool, name stri
 	switch {
 	case voters == 1 && observers == 0 && standaloneEnabled:
 		logger.Warn("config: one server.N line: running standalone, as ZooKeeper does with standaloneEnabled=true", "file", name, "server", servers[0].ID)
-	case voters == 1 && observers == 0 && !quorumModeImplemented:
-		logger.Warn("config: one server.N line with standaloneEnabled=false: running standalone (a quorum of one; quorum mode is not implemented yet)",
-			"file", name, "server", servers[0].ID)
 	case voters == 2:
 		logger.Warn("config: two participants: a quorum needs both, so no failure is tolerated; at least 3 are needed to tolerate one", "file", name)
 	case voters > 2 && voters%2 == 0:

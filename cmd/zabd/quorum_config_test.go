@@ -214,53 +214,40 @@ func TestQuorumClientAddrFlag(t *testing.T) {
 	}
 }
 
-// Until quorum mode is implemented validate refuses an ensemble, but only
-// once its quorum configuration has been read and found sound; a quorum
-// of one runs standalone. With quorumModeImplemented, validate fills
-// Config.Quorum.
+// validate fills Config.Quorum for an ensemble (and for one participant
+// with standaloneEnabled=false), once its quorum configuration has been
+// read and found sound; one participant alone runs standalone.
 func TestValidateQuorum(t *testing.T) {
 	for _, tc := range []struct {
 		name, myid, cfg string
 		unsound         string // the quorum configuration's own refusal
-		gated           string // the refusal while quorum mode is not implemented
-		quorum          bool   // Config.Quorum is set once it is
+		quorum          bool   // Config.Quorum is set
 	}{
-		{name: "three participants", myid: "1", cfg: threeServers,
-			gated: "3 voting, 0 observing: server.1, server.2, server.3), but quorum mode (ZAB replication) is not implemented", quorum: true},
-		{name: "two participants", myid: "2", cfg: "initLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.2=b:1:2\n",
-			gated: "quorum mode (ZAB replication) is not implemented", quorum: true},
+		{name: "three participants", myid: "1", cfg: threeServers, quorum: true},
+		{name: "two participants", myid: "2", cfg: "initLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.2=b:1:2\n", quorum: true},
 		{name: "one participant and an observer, standaloneEnabled=false", myid: "1",
-			cfg:   "standaloneEnabled=false\ninitLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.9=b:1:2:observer\n",
-			gated: "1 voting, 1 observing", quorum: true},
+			cfg: "standaloneEnabled=false\ninitLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.9=b:1:2:observer\n", quorum: true},
 		{name: "one participant, standaloneEnabled=false", myid: "1",
 			cfg: "standaloneEnabled=false\ninitLimit=10\nsyncLimit=5\nserver.1=a:1:2\n", quorum: true},
 		{name: "an unsound ensemble is refused for what is wrong", myid: "-", cfg: threeServers, unsound: "myid is missing"},
 		{name: "one participant", myid: "-", cfg: "server.1=127.0.0.1:2888:3888;2181\n"},
 		{name: "none", myid: "-", cfg: "tickTime=2000\n"},
 	} {
-		for _, implemented := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/implemented=%v", tc.name, implemented), func(t *testing.T) {
-				defer func(was bool) { quorumModeImplemented = was }(quorumModeImplemented)
-				quorumModeImplemented = implemented
-				c, err := parseWithMyID(t, tc.myid, tc.cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = c.validate()
-				want := tc.unsound
-				if want == "" && !implemented {
-					want = tc.gated
-				}
-				switch {
-				case want == "" && err != nil:
-					t.Fatal(err)
-				case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
-					t.Fatalf("got %v, want it to say %q", err, want)
-				case want == "" && (c.Quorum != nil) != (implemented && tc.quorum):
-					t.Fatalf("Config.Quorum %+v", c.Quorum)
-				}
-			})
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseWithMyID(t, tc.myid, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.validate()
+			switch {
+			case tc.unsound == "" && err != nil:
+				t.Fatal(err)
+			case tc.unsound != "" && (err == nil || !strings.Contains(err.Error(), tc.unsound)):
+				t.Fatalf("got %v, want it to say %q", err, tc.unsound)
+			case tc.unsound == "" && (c.Quorum != nil) != tc.quorum:
+				t.Fatalf("Config.Quorum %+v", c.Quorum)
+			}
+		})
 	}
 }
 
@@ -269,7 +256,6 @@ func TestValidateQuorum(t *testing.T) {
 func TestQuorumWarnings(t *testing.T) {
 	for _, tc := range []struct{ cfg, want string }{
 		{"server.1=a:1:2\n", "one server.N line: running standalone"},
-		{"standaloneEnabled=false\nserver.1=a:1:2\n", "one server.N line with standaloneEnabled=false: running standalone"},
 		{"server.1=a:1:2\nserver.2=b:1:2\n", "two participants: a quorum needs both"},
 		{"server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\nserver.4=d:1:2\n", "an even number of participants"},
 		{"readonlymode.enabled=true\n", "not implemented by zabd yet, ignored"},
@@ -296,8 +282,6 @@ func TestQuorumWarnings(t *testing.T) {
 // conf and the start-up line show a member's place, as ZooKeeper's conf
 // does (peerType as its LearnerType ordinal).
 func TestQuorumConfDump(t *testing.T) {
-	defer func(was bool) { quorumModeImplemented = was }(quorumModeImplemented)
-	quorumModeImplemented = true
 	c, err := parseWithMyID(t, "2", threeServers)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	stdnet "net"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"zabd/cmd/internal/buildinfo"
+	"zabd/engine"
+	"zabd/engine/datadir"
+	"zabd/log"
+	"zabd/net"
+	"zabd/tree"
+	"zabd/zab"
+	"zabd/zab/member"
+	"zabd/zab/peer"
+	"zabd/zab/transport"
+)
+
+// startMember starts this server as a member of the ensemble cfg.Quorum
+// describes, over the recovered tree: the transport on its quorum and
+// election ports, the ZAB member, the snapshotter and the client server.
+// The client port is bound (s.ln) and the dirs locked by start before.
+func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snaps *engine.SnapshotStore, dd datadir.Dir) error {
+	q := cfg.Quorum
+	peers := make(map[peer.ID]transport.Addrs, len(q.Servers))
+	var voters, observers []peer.ID
+	for _, sv := range q.Servers {
+		a := sv.Addrs[0] // multi-address lines: the first address is used
+		host := a.Host
+		peers[sv.ID] = transport.Addrs{
+			Quorum:   stdnet.JoinHostPort(host, strconv.Itoa(a.QuorumPort)),
+			Election: stdnet.JoinHostPort(host, strconv.Itoa(a.ElectionPort)),
+		}
+		if sv.Observer {
+			observers = append(observers, sv.ID)
+		} else {
+			voters = append(voters, sv.ID)
+		}
+	}
+	tr, err := transport.New(transport.Config{ID: q.MyID, Peers: peers, Logger: logger,
+		OnBroken: func(from peer.ID) {
+			if m := s.memberp.Load(); m != nil {
+				m.Unreachable(from)
+			}
+		}})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("listening on the quorum and election ports of server.%d: %v", q.MyID, err), exitListen)
+	}
+	s.tr = tr
+	s.snap, err = zab.NewSnapshotter(zab.SnapshotterConfig{
+		Store:         lateStore{s},
+		Log:           latePurger{s, dd},
+		SnapCount:     cfg.SnapCount,
+		RetainCount:   cfg.SnapRetainCount,
+		PurgeInterval: cfg.PurgeInterval,
+		Logger:        logger,
+	})
+	if err != nil {
+		return cli.Exit(err.Error(), exitConfig)
+	}
+	fatal := make(chan error, 1)
+	s.member, err = member.New(member.Config{
+		ID: q.MyID, Voters: voters, Observers: observers,
+		TickTime: cfg.TickTime, InitLimit: q.InitLimit, SyncLimit: q.SyncLimit,
+		Engine: s.eng, Snaps: snaps, Dir: dd, Tree: t, Transport: tr,
+		Deliver: func(ds []tree.Delivery) {
+			if srv := s.srvp.Load(); srv != nil {
+				srv.Deliver(ds)
+			}
+		},
+		AfterApply:             s.snap.AfterApply,
+		ContainerCheckInterval: cfg.ContainerCheckInterval,
+		OnExpire: func(sid int64) {
+			if srv := s.srvp.Load(); srv != nil {
+				srv.SessionExpired(net.SessionID(sid))
+			}
+		},
+		OnStopServing: func(why string) {
+			if srv := s.srvp.Load(); srv != nil {
+				srv.CloseClients("this member stopped serving: " + why)
+			}
+		},
+		Fatal: func(err error) {
+			select {
+			case fatal <- err:
+			default:
+			}
+		},
+		Logger: logger,
+	})
+	if err != nil {
+		return storageExit(err.Error(), err, cfg.DataDir)
+	}
+	s.memberp.Store(s.member)
+	s.srv = net.NewServer(net.Config{
+		TickTime:                cfg.TickTime,
+		MinSessionTimeout:       cfg.MinSessionTimeout,
+		MaxSessionTimeout:       cfg.MaxSessionTimeout,
+		MaxClientCnxns:          cfg.MaxClientCnxns,
+		MaxBuffer:               cfg.MaxBuffer,
+		FourLetterWords:         cfg.FourLetterWords,
+		Version:                 buildinfo.Read().ServerVersion(),
+		GlobalOutstandingLimit:  cfg.GlobalOutstandingLimit,
+		GlobalOutstandingBytes:  cfg.GlobalOutstandingBytes,
+		MaxConnOutstandingBytes: cfg.ConnOutstandingBytes,
+		SuperDigest:             cfg.SuperDigest,
+		Conf:                    cfg.confDump(),
+		Dirs: func() (int64, int64) {
+			return dirSize(cfg.DataDir), dirSize(cfg.DataLogDir)
+		},
+		Logger: logger,
+	}, memberProcessor{m: s.member, eng: s.eng, rates: s.rates})
+	s.srvp.Store(s.srv)
+	s.snap.Start(s.member.SnapshotSource())
+	go func() {
+		// A member whose storage failed stops; the process exits so a
+		// supervisor restarts it (it rejoins from its log).
+		if err := <-fatal; err != nil {
+			s.serveErr <- fmt.Errorf("storage failed: %w", err)
+		}
+	}()
+	return nil
+}
+
+// lateStore and latePurger give the snapshotter the member's guarded
+// store and log, which exist only once the member does (the member needs
+// the snapshotter's AfterApply first).
+type lateStore struct{ s *server }
+
+func (l lateStore) Save(write func(w io.Writer) (log.Zxid, error)) (engine.SnapshotInfo, error) {
+	return l.s.member.SnapshotStore().Save(write)
+}
+
+func (l lateStore) Purge(keep int) ([]engine.SnapshotInfo, engine.SnapshotInfo, error) {
+	return l.s.member.SnapshotStore().Purge(keep)
+}
+
+func (l lateStore) List() ([]engine.SnapshotInfo, error) { return l.s.member.SnapshotStore().List() }
+
+type latePurger struct {
+	s  *server
+	dd datadir.Dir
+}
+
+func (l latePurger) PurgeBefore(z log.Zxid) error {
+	return l.dd.PurgeRecorder(l.s.member.LogPurger()).PurgeBefore(z)
+}
+
+// memberProcessor adapts a quorum member to net.Processor.
+type memberProcessor struct {
+	m     *member.Member
+	eng   engine.StatsReporter
+	rates *rateWindow
+}
+
+var _ net.Processor = memberProcessor{}
+
+func (p memberProcessor) CreateSession(timeout time.Duration, _ bool, done func(net.SessionID, []byte, bool, error)) {
+	p.m.CreateSession(timeout, func(sid int64, pw []byte, err error) { done(net.SessionID(sid), pw, false, err) })
+}
+
+func (p memberProcessor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) (ok, readOnly bool) {
+	return p.m.ResumeSession(int64(sid), pw, timeout), false
+}
+
+func (p memberProcessor) Touch(sid net.SessionID) bool { return p.m.Touch(int64(sid)) }
+
+func (p memberProcessor) CloseSession(sid net.SessionID, done func(tree.Result, error)) {
+	p.m.CloseSession(int64(sid), done)
+}
+
+func (p memberProcessor) Submit(sid net.SessionID, req tree.Request, done func(tree.Result, error)) {
+	p.m.Submit(int64(sid), req, done)
+}
+
+func (p memberProcessor) Read(sid net.SessionID, w tree.WatcherID, req tree.Request) tree.Result {
+	return p.m.Read(int64(sid), w, req)
+}
+
+func (p memberProcessor) Watches(fn func(*tree.Tree, *tree.Watches) []tree.Delivery) {
+	p.m.WithWatches(fn)
+}
+
+func (p memberProcessor) LastZxid() int64 {
+	var z int64
+	p.m.WithTree(func(t *tree.Tree) { z = t.LastZxid() })
+	return z
+}
+
+func (p memberProcessor) Status() net.Status {
+	ms := p.m.Status()
+	st := net.Status{Mode: ms.Mode, Sessions: ms.Sessions}
+	switch {
+	case ms.Failed != "":
+		st.WritesRefused = ms.Failed
+	case !ms.Serving:
+		st.WritesRefused = "not serving: no established leader (" + ms.Role.String() + ")"
+	}
+	p.m.WithTree(func(t *tree.Tree) {
+		st.LastZxid = t.LastZxid()
+		st.NodeCount = t.NodeCount() + 1
+		st.ApproxDataSize = t.ApproximateDataSize()
+		st.Ephemerals = t.EphemeralCount()
+	})
+	state := ms.Mode
+	if state == "" {
+		state = "looking"
+	}
+	st.Extra = [][2]string{
+		{"server_state", state},
+		{"zab_epoch", fmt.Sprint(ms.Epoch)},
+		{"zab_leader", fmt.Sprint(ms.Leader)},
+	}
+	return st
+}
