@@ -2,15 +2,21 @@ package member
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"zabd/engine"
 	"zabd/engine/datadir"
+	"zabd/log"
 	"zabd/log/vfs"
 	"zabd/tree"
+	"zabd/zab"
 	"zabd/zab/peer"
 )
 
@@ -85,26 +91,46 @@ func (p hubPort) Recv() <-chan peer.Message {
 
 type testMember struct {
 	*Member
-	id  peer.ID
-	dir string
-	eng engine.Full
+	id    peer.ID
+	dir   string
+	eng   engine.Full
+	snaps *engine.SnapshotStore
+	dd    datadir.Dir
+}
+
+func testLogger(id peer.ID) *slog.Logger {
+	var w io.Writer = io.Discard
+	if testing.Verbose() {
+		w = os.Stderr
+	}
+	return slog.New(slog.NewTextHandler(w, nil)).With("member", id)
 }
 
 type cluster struct {
-	t      *testing.T
-	hub    *hub
-	ids    []peer.ID
+	t         *testing.T
+	hub       *hub
+	ids       []peer.ID
+	voters    []peer.ID
+	observers []peer.ID
 	dirs   map[peer.ID]string
 	nodes  map[peer.ID]*testMember
 	mu     sync.Mutex
 	closed map[peer.ID]int // OnStopServing calls
 }
 
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, 0) }
+
+// newClusterWith starts voters 1..n and observers n+1..n+observers.
+func newClusterWith(t *testing.T, n, observers int) *cluster {
 	c := &cluster{t: t, hub: newHub(), dirs: map[peer.ID]string{}, nodes: map[peer.ID]*testMember{}, closed: map[peer.ID]int{}}
-	for i := 1; i <= n; i++ {
+	for i := 1; i <= n+observers; i++ {
 		id := peer.ID(i)
 		c.ids = append(c.ids, id)
+		if i <= n {
+			c.voters = append(c.voters, id)
+		} else {
+			c.observers = append(c.observers, id)
+		}
 		c.dirs[id] = filepath.Join(t.TempDir(), fmt.Sprint(i))
 	}
 	for _, id := range c.ids {
@@ -122,7 +148,8 @@ func newCluster(t *testing.T, n int) *cluster {
 func (c *cluster) start(id peer.ID) {
 	t := c.t
 	dir := c.dirs[id]
-	eng, err := engine.Open("native", dir, engine.Options{})
+	// Small segments, so a purge after a snapshot removes some.
+	eng, err := engine.Open("native", dir, engine.Options{Native: engine.NativeOptions{Log: log.Options{SegmentBytes: 64 << 10}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,19 +167,20 @@ func (c *cluster) start(id peer.ID) {
 	}
 	c.hub.drain(id)
 	m, err := New(Config{
-		ID: id, Voters: c.ids, TickTime: 100 * time.Millisecond, InitLimit: 10, SyncLimit: 5,
+		ID: id, Voters: c.voters, Observers: c.observers, TickTime: 100 * time.Millisecond, InitLimit: 10, SyncLimit: 5,
 		Engine: eng, Snaps: snaps, Dir: dd, Tree: rec.Tree, Transport: c.hub.port(id),
 		OnStopServing: func(string) {
 			c.mu.Lock()
 			c.closed[id]++
 			c.mu.Unlock()
 		},
-		Fatal: func(err error) { t.Errorf("member %d: storage failed: %v", id, err) },
+		Fatal:  func(err error) { t.Errorf("member %d: storage failed: %v", id, err) },
+		Logger: testLogger(id),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.nodes[id] = &testMember{Member: m, id: id, dir: dir, eng: eng}
+	c.nodes[id] = &testMember{Member: m, id: id, dir: dir, eng: eng, snaps: snaps, dd: dd}
 }
 
 func (c *cluster) stop(id peer.ID) {
@@ -362,5 +390,199 @@ func TestPartitionedLeaderStepsDown(t *testing.T) {
 	sid2 := session(t, n)
 	if res := read(t, n, sid2, "/before"); res.Err != tree.CodeOK {
 		t.Fatalf("old leader reads /before after healing: %v", res.Err)
+	}
+}
+
+func (c *cluster) others(id peer.ID) []peer.ID {
+	var out []peer.ID
+	for _, o := range c.ids {
+		if o != id {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or 20 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 20s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A txn the old leader logged but no quorum did is truncated when it
+// rejoins a newer epoch, also after a restart applied it to its tree (the
+// tree is rebuilt), and its client never hears "ok".
+func TestUncommittedTxnOfAnOldEpochIsTruncated(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			c := newCluster(t, 3)
+			lead := c.leader()
+			sid := session(t, lead)
+			submit(t, lead, sid, create("/before", ""))
+			_, lastBefore := lead.log.Bounds()
+			c.hub.isolate(lead.id, c.others(lead.id), true)
+			lost := make(chan answer, 1)
+			lead.Submit(sid, create("/lost", ""), func(res tree.Result, err error) { lost <- answer{res, err} })
+			waitFor(t, "the old leader logs /lost", func() bool { _, last := lead.log.Bounds(); return last > lastBefore })
+			waitFor(t, "a new leader among the others", func() bool {
+				st := c.nodes[c.others(lead.id)[0]].Status()
+				return st.Serving && st.Epoch > lead.Status().Epoch
+			})
+			if a := <-lost; a.err == nil && a.res.Err == tree.CodeOK {
+				t.Fatal("the client of the isolated leader was told ok for a txn no quorum logged")
+			}
+			var lead2 *testMember
+			for _, id := range c.others(lead.id) {
+				if c.nodes[id].Status().Role == peer.Leading {
+					lead2 = c.nodes[id]
+				}
+			}
+			if lead2 == nil {
+				t.Fatal("no new leader")
+			}
+			sid2 := session(t, lead2)
+			submit(t, lead2, sid2, create("/after", ""))
+			old := lead.id
+			if restart {
+				c.stop(old) // recovery then applies /lost to the tree
+			}
+			c.hub.isolate(old, c.others(old), false)
+			if restart {
+				c.start(old)
+			}
+			c.leader()
+			for _, id := range c.ids {
+				n := c.nodes[id]
+				s := session(t, n)
+				if res := read(t, n, s, "/lost"); res.Err != tree.CodeNoNode {
+					t.Fatalf("member %d reads /lost: %v, want NoNode", id, res.Err)
+				}
+				for _, p := range []string{"/before", "/after"} {
+					if res := read(t, n, s, p); res.Err != tree.CodeOK {
+						t.Fatalf("member %d reads %s: %v", id, p, res.Err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A learner behind the leader's purged log gets the leader's snapshot
+// (SNAP), and restarts from it.
+func TestFarBehindLearnerGetsASnapshot(t *testing.T) {
+	c := newCluster(t, 3)
+	lead := c.leader()
+	f := c.follower()
+	sid := session(t, lead)
+	submit(t, lead, sid, create("/early", ""))
+	behind := f.id
+	c.stop(behind)
+	big := strings.Repeat("x", 2000)
+	for i := 0; i < 200; i++ {
+		submit(t, lead, sid, create(fmt.Sprintf("/n%03d", i), big))
+	}
+	// The leader snapshots and purges its log below the snapshot.
+	snapper, err := zab.NewSnapshotter(zab.SnapshotterConfig{Store: lead.SnapshotStore(), Log: lead.dd.PurgeRecorder(lead.LogPurger()), RetainCount: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := snapper.TakeSnapshot(lead.SnapshotSource()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := snapper.Purge(); err != nil {
+		t.Fatal(err)
+	}
+	snapper.Close()
+	if base := lead.log.Base(); base == 0 {
+		t.Fatal("the leader's log is still whole after the purge")
+	}
+	c.start(behind)
+	c.leader()
+	check := func() {
+		t.Helper()
+		n := c.nodes[behind]
+		s := session(t, n)
+		for _, p := range []string{"/early", "/n000", "/n199"} {
+			if res := read(t, n, s, p); res.Err != tree.CodeOK {
+				t.Fatalf("member %d reads %s: %v", behind, p, res.Err)
+			}
+		}
+	}
+	check()
+	if infos, _ := c.nodes[behind].snaps.List(); len(infos) == 0 {
+		t.Fatal("the learner has no snapshot: it was not sent one")
+	}
+	// It restarts from the snapshot it was sent and the log after it.
+	c.stop(behind)
+	c.start(behind)
+	c.leader()
+	check()
+}
+
+// Observers get every committed txn, forward their clients' writes, and
+// never count toward a quorum: with one voter of three left, nothing is
+// served.
+func TestObserver(t *testing.T) {
+	c := newClusterWith(t, 3, 1)
+	c.leader()
+	obs := c.nodes[4]
+	if st := obs.Status(); st.Role != peer.Observing {
+		t.Fatalf("member 4: %v", st)
+	}
+	sid := session(t, obs)
+	submit(t, obs, sid, create("/via-observer", "o"))
+	for _, id := range c.voters {
+		n := c.nodes[id]
+		if res := read(t, n, session(t, n), "/via-observer"); res.Err != tree.CodeOK {
+			t.Fatalf("voter %d reads /via-observer: %v", id, res.Err)
+		}
+	}
+	lead := c.leader()
+	for _, id := range c.voters {
+		if id != lead.id {
+			c.stop(id)
+			break
+		}
+	}
+	for _, id := range c.voters {
+		if id != lead.id && c.nodes[id] != nil {
+			c.stop(id)
+		}
+	}
+	// The leader and the observer alone are no quorum.
+	waitFor(t, "the leader stops serving", func() bool { return !lead.Status().Serving })
+}
+
+// Five voters tolerate two down, the leader among them.
+func TestFiveMembersTwoDown(t *testing.T) {
+	c := newCluster(t, 5)
+	lead := c.leader()
+	f := c.follower()
+	sid := session(t, f)
+	submit(t, f, sid, create("/one", ""))
+	c.stop(lead.id)
+	c.stop(f.id)
+	lead2 := c.leader()
+	sid2 := session(t, lead2)
+	submit(t, lead2, sid2, create("/two", ""))
+	c.start(lead.id)
+	c.start(f.id)
+	c.leader()
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		s := session(t, n)
+		for _, p := range []string{"/one", "/two"} {
+			if res := read(t, n, s, p); res.Err != tree.CodeOK {
+				t.Fatalf("member %d reads %s: %v", id, p, res.Err)
+			}
+		}
 	}
 }
