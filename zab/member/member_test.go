@@ -112,10 +112,10 @@ type cluster struct {
 	ids       []peer.ID
 	voters    []peer.ID
 	observers []peer.ID
-	dirs   map[peer.ID]string
-	nodes  map[peer.ID]*testMember
-	mu     sync.Mutex
-	closed map[peer.ID]int // OnStopServing calls
+	dirs      map[peer.ID]string
+	nodes     map[peer.ID]*testMember
+	mu        sync.Mutex
+	closed    map[peer.ID]int // OnStopServing calls
 }
 
 func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, 0) }
