@@ -388,12 +388,28 @@ func (m *Member) handle(rd peer.Ready) error {
 	if serving && (!rd.Status.Serving || rd.Status.Role != prev.Role || rd.Status.Epoch != prev.Epoch || rd.Status.Leader != prev.Leader) {
 		m.stopServing(fmt.Sprintf("%v", rd.Status))
 	}
+	msgs := rd.Messages
+	if rd.Status.Role == peer.Leading && len(rd.Log) > 0 {
+		// A leader's PROPOSALs go out before its own append is durable,
+		// so its fsync and the followers' overlap (as ZooKeeper's leader
+		// does): a proposal claims nothing about the leader's disk, and
+		// the leader counts its own ack only after Advance. Everything
+		// else still waits for the log.
+		msgs = msgs[:0:0]
+		for _, msg := range rd.Messages {
+			if msg.Type == peer.Proposal {
+				m.send(msg)
+			} else {
+				msgs = append(msgs, msg)
+			}
+		}
+	}
 	for _, op := range rd.Log {
 		if err := m.doLogOp(op); err != nil {
 			return err
 		}
 	}
-	for _, msg := range rd.Messages {
+	for _, msg := range msgs {
 		m.send(msg)
 	}
 	m.commit(rd.CommitTo)

@@ -164,6 +164,7 @@ const (
 	evFault
 	evRestart
 	evDrain
+	evUnreachable // node hears that its connection to msg.From broke
 )
 
 type queue []*event
@@ -307,6 +308,13 @@ func (s *sim) crash(n *node) {
 		}
 	}
 	s.trace("crash %d", n.id)
+	// Its TCP connections close: most members hear of it (Unreachable),
+	// some only by silence.
+	for _, o := range s.nodes {
+		if o.id != n.id && s.rng.IntN(4) != 0 {
+			s.q.add(&event{at: s.at(1 + s.rng.IntN(10)), seq: s.nextSeq(), kind: evUnreachable, node: int(o.id), msg: peer.Message{From: n.id}})
+		}
+	}
 }
 
 func (s *sim) loop(until int) {
@@ -334,6 +342,12 @@ func (s *sim) loop(until int) {
 				// does its Ready, as a driver that reads ahead would.
 				n.drainDue = true
 				s.q.add(&event{at: s.at(s.rng.IntN(4)), seq: s.nextSeq(), kind: evDrain, node: int(n.id)})
+			}
+		case evUnreachable:
+			if n := s.node(peer.ID(ev.node)); n.up {
+				s.trace("%d: connection to %d broke", n.id, ev.msg.From)
+				n.p.Unreachable(ev.msg.From)
+				s.drain(n)
 			}
 		case evDrain:
 			if n := s.node(peer.ID(ev.node)); n.up {
@@ -477,6 +491,19 @@ func (s *sim) do(n *node, rd peer.Ready) bool {
 	if s.faulty && s.rng.Float64() < p {
 		tornAt = s.rng.IntN(len(rd.Log) + 2)
 	}
+	msgs := rd.Messages
+	if rd.Status.Role == peer.Leading && len(rd.Log) > 0 {
+		// As package member does: a leader's PROPOSALs leave before its
+		// own append is durable (a crash below may lose the append).
+		msgs = nil
+		for _, m := range rd.Messages {
+			if m.Type == peer.Proposal {
+				s.send(n, m)
+			} else {
+				msgs = append(msgs, m)
+			}
+		}
+	}
 	for i, op := range rd.Log {
 		if i == tornAt {
 			// Crash in the middle: a prefix of this op's entries is durable.
@@ -534,7 +561,7 @@ func (s *sim) do(n *node, rd peer.Ready) bool {
 	}
 	s.checkEpochs()
 	closed := map[peer.ID]bool{}
-	for _, m := range rd.Messages {
+	for _, m := range msgs {
 		if closed[m.To] {
 			continue
 		}
