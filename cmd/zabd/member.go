@@ -208,14 +208,32 @@ func (p memberProcessor) Status() net.Status {
 		st.ApproxDataSize = t.ApproximateDataSize()
 		st.Ephemerals = t.EphemeralCount()
 	})
-	state := ms.Mode
-	if state == "" {
-		state = "looking"
-	}
 	st.Extra = [][2]string{
-		{"server_state", state},
+		{"zab_role", ms.Role.String()},
 		{"zab_epoch", fmt.Sprint(ms.Epoch)},
 		{"zab_leader", fmt.Sprint(ms.Leader)},
+	}
+	if ms.Mode == "leader" {
+		// The leader-only lines of ZooKeeper 3.8's mntr.
+		st.Extra = append(st.Extra,
+			[2]string{"learners", fmt.Sprint(ms.Learners.Learners)},
+			[2]string{"synced_followers", fmt.Sprint(ms.Learners.SyncedFollowers)},
+			[2]string{"synced_non_voting_followers", "0"},
+			[2]string{"synced_observers", fmt.Sprint(ms.Learners.SyncedObservers)},
+			[2]string{"pending_syncs", fmt.Sprint(ms.Learners.PendingSyncs)},
+			[2]string{"last_proposal_size", fmt.Sprint(ms.LastProposal)},
+			[2]string{"max_proposal_size", fmt.Sprint(ms.MaxProposal)},
+			[2]string{"min_proposal_size", fmt.Sprint(ms.MinProposal)},
+		)
+	}
+	es := p.eng.Stats()
+	st.Extra = append(st.Extra,
+		[2]string{"fsyncs", fmt.Sprint(es.Fsyncs)},
+		[2]string{"txns_per_fsync", fmt.Sprintf("%.2f", es.RecordsPerFsync())},
+		[2]string{"fsync_latency_avg_us", fmt.Sprint(es.FsyncLatency.Mean.Microseconds())},
+	)
+	if ms.Failed != "" {
+		st.Extra = append(st.Extra, [2]string{"storage_failure", ms.Failed})
 	}
 	return st
 }

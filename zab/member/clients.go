@@ -200,12 +200,16 @@ type Status struct {
 	Sessions int
 	// Failed is the storage failure that stopped the member, if any.
 	Failed string
+	// A leader's learners, and the sizes of its proposals (bytes).
+	Learners                               peer.LeaderStats
+	LastProposal, MinProposal, MaxProposal int
 }
 
 // Status reports the member's role and figures.
 func (m *Member) Status() Status {
 	m.mu.RLock()
-	st := Status{Status: m.status, Sessions: m.tracker.Count()}
+	st := Status{Status: m.status, Sessions: m.tracker.Count(), Learners: m.leaderStats,
+		LastProposal: m.lastProposal, MinProposal: m.minProposal, MaxProposal: m.maxProposal}
 	m.mu.RUnlock()
 	if st.Serving {
 		switch st.Role {

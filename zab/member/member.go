@@ -125,7 +125,10 @@ type Member struct {
 	pl      *zab.Pipeline // the current request path; replaced at role changes and rebuilds
 	status  peer.Status   // as of the last Ready
 	serving bool          // clients are served (pl is a leader's, or a learner's after UPTODATE)
-	tracker *zab.SessionTracker
+	// leaderStats and the proposal sizes are for mntr.
+	leaderStats                            peer.LeaderStats
+	lastProposal, minProposal, maxProposal int
+	tracker                                *zab.SessionTracker
 
 	inMu   sync.Mutex
 	inputs []input
@@ -359,6 +362,13 @@ func (m *Member) takeInputs() {
 				continue
 			}
 			m.promises = append(m.promises, promise{zxid: z, result: in.result})
+			m.mu.Lock()
+			n := len(in.data)
+			m.lastProposal, m.maxProposal = n, max(m.maxProposal, n)
+			if m.minProposal == 0 || n < m.minProposal {
+				m.minProposal = n
+			}
+			m.mu.Unlock()
 		case inForward:
 			if err := m.core.Forward(in.data); err != nil {
 				in.failed()
@@ -413,8 +423,10 @@ func (m *Member) handle(rd peer.Ready) error {
 		m.send(msg)
 	}
 	m.commit(rd.CommitTo)
+	ls := m.core.LeaderStats()
 	m.mu.Lock()
 	m.status = rd.Status
+	m.leaderStats = ls
 	m.mu.Unlock()
 	if rd.Status.Serving && !m.isServing() {
 		if err := m.startServing(rd.Status); err != nil {

@@ -369,6 +369,7 @@ func TestPartitionedLeaderStepsDown(t *testing.T) {
 			others = append(others, id)
 		}
 	}
+	oldEpoch := lead.Status().Epoch
 	c.hub.isolate(lead.id, others, true)
 	// The others elect a leader among themselves; the old one stops
 	// serving (it lost its quorum).
@@ -376,7 +377,7 @@ func TestPartitionedLeaderStepsDown(t *testing.T) {
 	for {
 		st := lead.Status()
 		n2 := c.nodes[others[0]].Status()
-		if !st.Serving && n2.Serving && n2.Epoch > st.Epoch {
+		if !st.Serving && n2.Serving && n2.Epoch > oldEpoch {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -426,13 +427,14 @@ func TestUncommittedTxnOfAnOldEpochIsTruncated(t *testing.T) {
 			sid := session(t, lead)
 			submit(t, lead, sid, create("/before", ""))
 			_, lastBefore := lead.log.Bounds()
+			oldEpoch := lead.Status().Epoch
 			c.hub.isolate(lead.id, c.others(lead.id), true)
 			lost := make(chan answer, 1)
 			lead.Submit(sid, create("/lost", ""), func(res tree.Result, err error) { lost <- answer{res, err} })
 			waitFor(t, "the old leader logs /lost", func() bool { _, last := lead.log.Bounds(); return last > lastBefore })
 			waitFor(t, "a new leader among the others", func() bool {
 				st := c.nodes[c.others(lead.id)[0]].Status()
-				return st.Serving && st.Epoch > lead.Status().Epoch
+				return st.Serving && st.Epoch > oldEpoch
 			})
 			if a := <-lost; a.err == nil && a.res.Err == tree.CodeOK {
 				t.Fatal("the client of the isolated leader was told ok for a txn no quorum logged")
@@ -583,6 +585,68 @@ func TestFiveMembersTwoDown(t *testing.T) {
 			if res := read(t, n, s, p); res.Err != tree.CodeOK {
 				t.Fatalf("member %d reads %s: %v", id, p, res.Err)
 			}
+		}
+	}
+}
+
+// The leader expires a session a follower's client stopped touching (its
+// ephemerals go everywhere, and the follower hears of it), and not one
+// the follower keeps touching.
+func TestSessionExpiryOwnedByTheLeader(t *testing.T) {
+	c := newCluster(t, 3)
+	c.leader()
+	f := c.follower()
+	expired := make(chan int64, 4)
+	f.cfg.OnExpire = func(sid int64) { expired <- sid }
+	mk := func() int64 {
+		type created struct {
+			sid int64
+			err error
+		}
+		a := wait(t, func(done func(created)) {
+			f.CreateSession(500*time.Millisecond, func(sid int64, _ []byte, err error) { done(created{sid, err}) })
+		})
+		if a.err != nil {
+			// The first leader logs the session secret just after it
+			// starts serving.
+			time.Sleep(20 * time.Millisecond)
+			return 0
+		}
+		return a.sid
+	}
+	var kept, dropped int64
+	waitFor(t, "two sessions", func() bool {
+		if kept == 0 {
+			kept = mk()
+		} else if dropped == 0 {
+			dropped = mk()
+		}
+		return kept != 0 && dropped != 0
+	})
+	eph := tree.Request{Op: tree.OpCreate, Path: "/kept", ACL: tree.OpenACLUnsafe, Mode: tree.ModeEphemeral}
+	submit(t, f, kept, eph)
+	eph.Path = "/dropped"
+	submit(t, f, dropped, eph)
+	deadline := time.Now().Add(3 * time.Second) // six timeouts of the dropped one
+	var got int64
+	for got == 0 && time.Now().Before(deadline) {
+		f.Touch(kept)
+		select {
+		case got = <-expired:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if got != dropped {
+		t.Fatalf("expired %#x, want %#x (the untouched one)", got, dropped)
+	}
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		s := session(t, n)
+		if res := read(t, n, s, "/dropped"); res.Err != tree.CodeNoNode {
+			t.Fatalf("member %d reads /dropped: %v, want NoNode", id, res.Err)
+		}
+		if res := read(t, n, s, "/kept"); res.Err != tree.CodeOK {
+			t.Fatalf("member %d reads /kept: %v", id, res.Err)
 		}
 	}
 }

@@ -319,6 +319,34 @@ func (p *Peer) Step(m Message) {
 	}
 }
 
+// LeaderStats is what an established leader reports about its learners
+// (mntr's zk_learners, zk_synced_followers, ...). Zero elsewhere.
+type LeaderStats struct {
+	Learners        int // connected (FOLLOWERINFO heard), followers and observers
+	SyncedFollowers int // voters that got UPTODATE
+	SyncedObservers int
+	PendingSyncs    int
+}
+
+// LeaderStats reports the leader's learners.
+func (p *Peer) LeaderStats() LeaderStats {
+	var st LeaderStats
+	if p.role != Leading {
+		return st
+	}
+	st.Learners = len(p.handlers)
+	st.PendingSyncs = len(p.syncs)
+	for _, h := range p.handlers {
+		switch {
+		case h.upToDate && h.observer:
+			st.SyncedObservers++
+		case h.upToDate:
+			st.SyncedFollowers++
+		}
+	}
+	return st
+}
+
 // Unreachable tells the core that the connection to member id broke (the
 // transport saw it close). A learner whose leader it is looks for a
 // leader again at once, as ZooKeeper's learner does on a socket error,
