@@ -41,7 +41,8 @@ var (
 // and waitErr. The exported fields are set before the Process is returned
 // and never change.
 type Process struct {
-	Name       string // "zookeeper" or "zabd", used in messages
+	Name       string // "zookeeper" or "zabd" ("zabd.2" for member 2 of an ensemble), used in messages
+	ID         int    // the N of this server's server.N line in an ensemble; 0 for a standalone server
 	Addr       string // client address, 127.0.0.1:Port
 	Port       int
 	Dir        string // working directory holding the config and the log
@@ -53,6 +54,10 @@ type Process struct {
 	env          []string
 	startTimeout time.Duration
 	stopTimeout  time.Duration
+	// ready says whether the server at Addr serves clients (nil:
+	// probeReady, a standalone server's test; an ensemble member's is
+	// probeMember).
+	ready func(addr string) error
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd     // current child; nil before the first start
@@ -64,8 +69,8 @@ type Process struct {
 // Argv returns the command line the process is (re)started with.
 func (p *Process) Argv() []string { return append([]string(nil), p.argv...) }
 
-// start starts a child and waits until it answers ruok or ctx/startTimeout
-// expires; on failure the child is killed and the log's tail is in the error.
+// start starts a child and waits until it serves (see ready) or
+// ctx/startTimeout expires; on failure the child is killed and the log's tail is in the error.
 func (p *Process) start(ctx context.Context) error {
 	done, err := p.spawn()
 	if err != nil {
@@ -134,15 +139,21 @@ func (p *Process) spawn() (chan struct{}, error) {
 	return done, nil
 }
 
-// waitReady polls ruok until imok, the child exits, or the deadline passes.
+// waitReady polls the server until it serves (ruok answers imok; for an
+// ensemble member, srvr names its role), the child exits, or the deadline
+// passes.
 func (p *Process) waitReady(ctx context.Context, done <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, p.startTimeout)
 	defer cancel()
 	tick := time.NewTicker(readyPollInterval)
 	defer tick.Stop()
+	probe := p.ready
+	if probe == nil {
+		probe = probeReady
+	}
 	var last error
 	for {
-		last = probeReady(p.Addr)
+		last = probe(p.Addr)
 		if last == nil {
 			return nil
 		}
@@ -321,4 +332,16 @@ func (p *Process) LogTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// CPUTime is the user+system CPU time the current child has used since
+// it started, all its threads together (on Linux, utime+stime from
+// /proc/PID/stat, 10 ms resolution; for Apache ZooKeeper that is the
+// JVM, taskset having exec'd it). It fails when no child runs.
+func (p *Process) CPUTime() (time.Duration, error) {
+	cmd, _, err := p.current()
+	if err != nil {
+		return 0, fmt.Errorf("launch: %s: CPU time: %w", p.Name, err)
+	}
+	return procCPU(cmd.Process.Pid)
 }

@@ -42,17 +42,7 @@ func StartZabd(ctx context.Context, bin string, o ZabdOptions) (*Process, error)
 	if err := writeCfg(p, MergeCfg(BaseZooCfg(p.Port, p.DataDir, o.ForceSync), o.ExtraCfg)); err != nil {
 		return nil, err
 	}
-	engine := o.Engine
-	if engine == "" {
-		engine = "native"
-	}
-	p.argv = append([]string{bin,
-		"--config", p.ConfigPath,
-		"--client-addr", p.Addr,
-		"--data-dir", p.DataDir,
-		"--engine", engine,
-	}, o.ExtraArgs...)
-	if p.argv, err = pinArgv(p.argv, o.CPUs); err != nil {
+	if p.argv, err = zabdArgv(bin, p, o); err != nil {
 		return nil, err
 	}
 	p.env = append(os.Environ(), o.Env...)
@@ -60,4 +50,20 @@ func StartZabd(ctx context.Context, bin string, o ZabdOptions) (*Process, error)
 		return nil, err
 	}
 	return p, nil
+}
+
+// zabdArgv is the command line of zabd server p: the flags repeat what its
+// zoo.cfg says, so zabd gets the same answer whichever it reads.
+func zabdArgv(bin string, p *Process, o ZabdOptions) ([]string, error) {
+	engine := o.Engine
+	if engine == "" {
+		engine = "native"
+	}
+	argv := append([]string{bin,
+		"--config", p.ConfigPath,
+		"--client-addr", p.Addr,
+		"--data-dir", p.DataDir,
+		"--engine", engine,
+	}, o.ExtraArgs...)
+	return pinArgv(argv, o.CPUs)
 }

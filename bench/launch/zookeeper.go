@@ -118,19 +118,9 @@ func ZooKeeperInstalled() error {
 // server and waits until it answers ruok. ctx bounds the start only; the
 // server runs until Stop or Kill.
 func StartApacheZK(ctx context.Context, o ZKOptions) (*Process, error) {
-	java := o.Java
-	if java == "" {
-		var err error
-		if java, err = FindJava(); err != nil {
-			return nil, err
-		}
-	}
-	cp := o.ClassPath
-	if cp == "" {
-		var err error
-		if cp, err = ZooKeeperClassPath(); err != nil {
-			return nil, err
-		}
+	java, cp, err := findZK(o)
+	if err != nil {
+		return nil, err
 	}
 	p, err := prepare("zookeeper", o.Dir, o.DataDir, o.Port, o.StartTimeout, o.StopTimeout)
 	if err != nil {
@@ -139,6 +129,20 @@ func StartApacheZK(ctx context.Context, o ZKOptions) (*Process, error) {
 	if err := writeCfg(p, MergeCfg(BaseZooCfg(p.Port, p.DataDir, o.ForceSync), o.ExtraCfg)); err != nil {
 		return nil, err
 	}
+	if p.argv, err = zkArgv(java, cp, ZooKeeperMainClass, p, o); err != nil {
+		return nil, err
+	}
+	p.env = os.Environ()
+	if err := p.start(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// zkArgv is the command line of a ZooKeeper server p running mainClass
+// from class path cp with o's JVM flags and system properties, under
+// taskset when o.CPUs says so.
+func zkArgv(java, cp, mainClass string, p *Process, o ZKOptions) ([]string, error) {
 	props := map[string]string{
 		"zookeeper.extendedTypesEnabled":         "true",
 		"zookeeper.log.dir":                      p.Dir,
@@ -166,15 +170,23 @@ func StartApacheZK(ctx context.Context, o ZKOptions) (*Process, error) {
 	for _, k := range keys {
 		argv = append(argv, "-D"+k+"="+props[k])
 	}
-	argv = append(argv, "-cp", cp, ZooKeeperMainClass, p.ConfigPath)
-	if p.argv, err = pinArgv(argv, o.CPUs); err != nil {
-		return nil, err
+	argv = append(argv, "-cp", cp, mainClass, p.ConfigPath)
+	return pinArgv(argv, o.CPUs)
+}
+
+// findZK returns the java and class path o names, or those installed.
+func findZK(o ZKOptions) (java, cp string, err error) {
+	if java = o.Java; java == "" {
+		if java, err = FindJava(); err != nil {
+			return "", "", err
+		}
 	}
-	p.env = os.Environ()
-	if err := p.start(ctx); err != nil {
-		return nil, err
+	if cp = o.ClassPath; cp == "" {
+		if cp, err = ZooKeeperClassPath(); err != nil {
+			return "", "", err
+		}
 	}
-	return p, nil
+	return java, cp, nil
 }
 
 // prepare fills the fields common to both servers: directories, port,
