@@ -68,6 +68,11 @@ type Config struct {
 	// 1s) from one goroutine with live figures, and once more at the end.
 	Progress         func(Progress)
 	ProgressInterval time.Duration
+	// ServerCPU, when set, returns each server process's CPU time so far
+	// (a Started target's CPU); Run samples it when the measured phase
+	// begins and when its last request has finished, and reports each
+	// process's CPU per measured success (Report.ServerCPU).
+	ServerCPU func() ([]ProcCPU, error)
 	// Clock is the time source (default the real clock). Tests use a fake.
 	Clock Clock
 }

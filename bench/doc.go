@@ -17,6 +17,15 @@
 // loads inflates the figure; the figure overstates the truth by at most
 // one poll interval plus one round trip.
 //
+// Ensembles (suite.go's ClusterPoints, failover.go, catchup.go): the same
+// points against 3-member ensembles of each server with sessions spread
+// over the members, each server process's CPU per op (utime+stime from
+// /proc over the measured phase, Config.ServerCPU); failover (the leader
+// killed -9 under a steady write load, timed to the first write
+// acknowledged afterwards by a wire-level probe, as FirstRead is for
+// recovery); catch-up (a follower stopped, written past, restarted: timed
+// until its srvr says follower at the leader's zxid).
+//
 // What it does not: it knows nothing of server internals. It starts
 // servers only through bench/launch (targets.go), and cmd/zabctl wires
 // the two.

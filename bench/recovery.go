@@ -377,34 +377,55 @@ func timeRestart(ctx context.Context, rc RecoveryConfig, s *RecoveryServer) (Res
 const maxPendingAttempts = 16
 
 // pollRestart is the timing core of timeRestart. It takes the time t0,
-// execs the process, then every interval (a tick) collects the results
-// of the attempts started so far and starts a new one, each bounded by
-// attemptTimeout and what is left of bound. Attempts overlap: one the
-// server leaves unanswered (Apache ZooKeeper may hold a connection made
-// while it loads) does not hold up later ones. The result is the time
-// from t0 to the tick at which a successful attempt was seen, so it
-// overstates the truth by at most one interval plus one attempt's round
-// trip. It also returns the attempts started. Bounds: at most
-// bound/interval+1 attempts, at most maxPendingAttempts outstanding, and
-// bound itself; an attempt failing with ErrWrongRead or the process
+// execs the process, then polls with pollAttempts until an attempt
+// succeeds (see there); the result is the time from t0 to the tick at
+// which a successful attempt was seen, so it overstates the truth by at
+// most one interval plus one attempt's round trip. It also returns the
+// attempts started. An attempt failing with ErrWrongRead or the process
 // exiting ends the wait at once. On failure the process is killed.
-// Outstanding attempts are cancelled when it returns.
 func pollRestart(ctx context.Context, clk Clock, p Restartable, start func(context.Context, time.Duration) <-chan error,
 	interval, attemptTimeout, bound time.Duration) (time.Duration, int, error) {
+	t0 := clk.Now()
+	if err := p.Exec(); err != nil {
+		return 0, 0, err
+	}
+	took, attempts, err := pollAttempts(ctx, clk, t0, "first read", start, interval, attemptTimeout, bound, p.Done,
+		func(err error) bool { return errors.Is(err, ErrWrongRead) })
+	if err != nil {
+		_ = p.Kill()
+		if errors.Is(err, errExited) {
+			err = fmt.Errorf("server exited before serving the first read (%w)", err)
+		}
+	}
+	return took, attempts, err
+}
+
+// errExited: pollAttempts' exited channel was closed.
+var errExited = errors.New("bench: the process exited")
+
+// pollAttempts is a timing loop from t0: every interval (a tick) it
+// collects the results of the attempts started so far and starts a new
+// one, each bounded by attemptTimeout and what is left of bound. Attempts
+// overlap: one the server leaves unanswered (Apache ZooKeeper may hold a
+// connection made while it loads) does not hold up later ones. It returns
+// the time from t0 to the tick at which a successful attempt was seen,
+// and the attempts started; what names an attempt's goal in errors. Bounds: at most bound/interval+1 attempts, at
+// most maxPendingAttempts outstanding, and bound itself; an attempt
+// failing with an error fatal says is fatal, or the channel exited returns
+// being closed (exited nil: never), ends the wait at once with an error
+// (errExited for the latter).
+// Outstanding attempts are cancelled when it returns.
+func pollAttempts(ctx context.Context, clk Clock, t0 time.Time, what string, start func(context.Context, time.Duration) <-chan error,
+	interval, attemptTimeout, bound time.Duration, exited func() <-chan struct{}, fatal func(error) bool) (time.Duration, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if interval <= 0 {
 		interval = time.Millisecond
 	}
 	maxAttempts := int(bound/interval) + 1
-	t0 := clk.Now()
-	if err := p.Exec(); err != nil {
-		return 0, 0, err
-	}
 	deadline := t0.Add(bound)
 	attempts := 0
 	fail := func(err error) (time.Duration, int, error) {
-		_ = p.Kill()
 		return clk.Now().Sub(t0), attempts, err
 	}
 	var pending []<-chan error
@@ -423,7 +444,7 @@ func pollRestart(ctx context.Context, clk Clock, p Restartable, start func(conte
 				if err == nil {
 					return clk.Now().Sub(t0), attempts, nil
 				}
-				if errors.Is(err, ErrWrongRead) {
+				if fatal != nil && fatal(err) {
 					return fail(err)
 				}
 				last = err
@@ -432,16 +453,18 @@ func pollRestart(ctx context.Context, clk Clock, p Restartable, start func(conte
 			}
 		}
 		pending = kept
-		select {
-		case <-p.Done():
-			return fail(fmt.Errorf("server exited before serving the first read (last attempt: %v)", last))
-		default:
+		if exited != nil {
+			select {
+			case <-exited():
+				return fail(fmt.Errorf("%w (last attempt: %v)", errExited, last))
+			default:
+			}
 		}
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
 		}
 		if left <= 0 || (attempts >= maxAttempts && len(pending) == 0) {
-			return fail(fmt.Errorf("no first read within %v after %d attempts (last: %v)", bound, attempts, last))
+			return fail(fmt.Errorf("no %s within %v after %d attempts (last: %v)", what, bound, attempts, last))
 		}
 		if err := clk.SleepUntil(ctx, now.Add(interval)); err != nil {
 			return fail(err)

@@ -42,13 +42,19 @@ func (l LoadStats) ZnodesPerSec() float64 {
 // sessions with rc.InFlight requests each outstanding. Any failed request
 // fails the load (the data set must be whole). Bounded by rc.LoadTimeout.
 func LoadRecoveryData(ctx context.Context, addr string, rc RecoveryConfig) (LoadStats, error) {
+	return loadData(ctx, []string{addr}, rc)
+}
+
+// loadData is LoadRecoveryData through servers: session i uses
+// servers[i%len(servers)]; srvr is asked of servers[0] afterwards.
+func loadData(ctx context.Context, servers []string, rc RecoveryConfig) (LoadStats, error) {
 	rc = rc.withDefaults()
 	if err := rc.validate(); err != nil {
 		return LoadStats{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, rc.LoadTimeout)
 	defer cancel()
-	cfg := Config{Servers: []string{addr}, Sessions: rc.Sessions, Seed: rc.Seed}.withDefaults()
+	cfg := Config{Servers: servers, Sessions: rc.Sessions, Seed: rc.Seed}.withDefaults()
 	e := newEnv(cfg, rc.Root)
 	value := make([]byte, rc.ValueBytes)
 	x := uint64(rc.Seed)
@@ -81,7 +87,7 @@ func LoadRecoveryData(ctx context.Context, addr string, rc RecoveryConfig) (Load
 	if cpu1, ok := processCPU(); ok && cpuOK && ls.Took > 0 {
 		ls.GeneratorCPUPct = 100 * float64(cpu1-cpu0) / float64(ls.Took)
 	}
-	if out, err := launch.FourLetter(addr, "srvr", 5*time.Second); err == nil {
+	if out, err := launch.FourLetter(servers[0], "srvr", 5*time.Second); err == nil {
 		ls.NodeCount, ls.Zxid, ls.Txns = parseSrvr(out)
 	}
 	return ls, nil

@@ -65,6 +65,14 @@ type Report struct {
 	// flagged, and figures from them are not comparable.
 	StealPct float64 `json:"steal_pct"`
 
+	// ServerCPU is each server process's CPU (user+system from /proc)
+	// over the measured phase, when Config.ServerCPU was set;
+	// ServerCPUUsPerOp is their sum in µs per measured success and
+	// ServerCPUPct in % of one core.
+	ServerCPU        []ServerCPU `json:"server_cpu,omitempty"`
+	ServerCPUUsPerOp float64     `json:"server_cpu_us_per_op,omitempty"`
+	ServerCPUPct     float64     `json:"server_cpu_pct,omitempty"`
+
 	Notes []string `json:"notes,omitempty"`
 
 	hist *hdrhistogram.Histogram // measured latencies (µs); nil when decoded
@@ -131,6 +139,9 @@ func (r Report) WriteText(w io.Writer) error {
 	b.WriteString("\n")
 	if r.StealPct >= 0 {
 		fmt.Fprintf(&b, "steal       %.1f%% of the machine's CPU time\n", r.StealPct)
+	}
+	if len(r.ServerCPU) > 0 {
+		fmt.Fprintf(&b, "server CPU  %s\n", r.ServerCPUSummary())
 	}
 	if len(r.ErrorsByCode) > 0 {
 		b.WriteString("errors     ")

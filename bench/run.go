@@ -103,6 +103,7 @@ type loadResult struct {
 	cpu       time.Duration // generator CPU over wall
 	cpuOK     bool
 	stealPct  float64 // machine steal over the load phase, -1 if unknown
+	cpuSamp   *cpuSampler
 	slots     int64
 	exhausted bool
 	forced    bool // drain bound hit: sessions were closed under requests
@@ -125,6 +126,7 @@ func runLoad(ctx context.Context, e *env, w Workload, nworkers int) loadResult {
 		loadBound = cfg.Warmup + cfg.Duration
 	}
 
+	samp := startCPUSampler(ctx, cfg.Clock, p.warmEnd, cfg.ServerCPU)
 	progress := cfg.Progress != nil
 	nrec := max(min(nworkers, maxRecorders), 1)
 	recs := make([]*recorder, nrec)
@@ -214,6 +216,9 @@ wait:
 		e.closeAll()
 		<-finished
 	}
+	// The closing CPU sample: every measured request has finished, no
+	// session has been closed yet.
+	samp.stop(cfg.Clock)
 	if progress {
 		report("done")
 	}
@@ -224,8 +229,8 @@ wait:
 		stealPct = 100 * float64(steal1-steal0) / float64(ticks1-ticks0)
 	}
 	return loadResult{
-		stealPct: stealPct,
-		recs:     recs, start: start, warmEnd: p.warmEnd,
+		stealPct: stealPct, cpuSamp: samp,
+		recs: recs, start: start, warmEnd: p.warmEnd,
 		wall: cfg.Clock.Now().Sub(start), cpu: cpu1 - cpu0, cpuOK: cpuOK && cpuOK1,
 		slots: p.slots(), exhausted: p.exhausted.Load(), forced: forced,
 		open: p.open, planned: planned,
@@ -327,6 +332,14 @@ func buildReport(cfg Config, w Workload, e *env, res loadResult) Report {
 	}
 	r.StealPct = res.stealPct
 	r.Notes = append(r.Notes, e.notes...)
+	if res.cpuSamp != nil {
+		var note string
+		r.ServerCPU, note = res.cpuSamp.result(t.measured.Succeeded)
+		r.ServerCPUUsPerOp, r.ServerCPUPct = sumCPU(r.ServerCPU)
+		if note != "" {
+			r.Notes = append(r.Notes, note)
+		}
+	}
 	if res.exhausted {
 		r.Notes = append(r.Notes, fmt.Sprintf("ran out of keys after %d requests (warm-up included); raise the key space", cfg.KeySpace))
 	}

@@ -7,13 +7,29 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"zabd/bench/launch"
 )
 
 // Target is one server under test in a suite: Start brings it up (bounded
-// by ctx) and returns its client addresses and a stop function.
+// by ctx).
 type Target struct {
-	Name  string // "zookeeper", "zabd-native", ...
-	Start func(ctx context.Context) (servers []string, stop func() error, err error)
+	Name  string // "zookeeper", "zabd-native", "zookeeper-3", ...
+	Start func(ctx context.Context) (*Started, error)
+}
+
+// Started is a target Start brought up.
+type Started struct {
+	// Servers are the client addresses; session i of a point uses
+	// Servers[i%len(Servers)].
+	Servers []string
+	Stop    func() error
+	// CPU, when set, is each server process's CPU time so far; the suite
+	// samples it around each point's measured phase (Config.ServerCPU).
+	CPU func() ([]ProcCPU, error)
+	// Ensemble is set when the target is an ensemble: the suite's failover
+	// and catch-up phases act on its members.
+	Ensemble *launch.Ensemble
 }
 
 // Point is one measurement of a suite: a workload at one configuration.
@@ -53,12 +69,43 @@ func StandardPoints(d, warmup time.Duration) []Point {
 	return ps
 }
 
+// ClusterPoints is the ensemble set (`zabctl bench suite --cluster N`):
+// create, set, and mixed (90% reads) at 32 and 128 sessions, one request
+// outstanding each, spread evenly over the members (session i on member
+// i mod N, so writes arrive through followers as well as the leader and
+// reads are served by every member), each warmup + d long, closed loop,
+// fixed seeds, 100-byte values.
+func ClusterPoints(d, warmup time.Duration) []Point {
+	base := Config{Duration: d, Warmup: warmup, KeySpace: 1000, ValueBytes: 100}
+	var ps []Point
+	for i, w := range []struct {
+		label string
+		w     Workload
+	}{{"create", Create{}}, {"set", Set{}}, {"mixed r=0.9", Mixed{ReadRatio: 0.9}}} {
+		for j, sessions := range []int{32, 128} {
+			c := base
+			c.Sessions, c.Seed = sessions, int64(401+10*i+j)
+			ps = append(ps, Point{Label: fmt.Sprintf("%s s=%d", w.label, sessions), Workload: w.w, Config: c})
+		}
+	}
+	return ps
+}
+
 // SuiteConfig says what a suite runs.
 type SuiteConfig struct {
 	Targets []Target // the first one that starts is the baseline of the ratios
 	Points  []Point
 	Repeat  int       // runs per point and target (default 1); figures are medians
 	Log     io.Writer // one line per run; nil for none
+	// Prewarm, when positive, runs every point's workload in turn on each
+	// target before the points, this long in all, unmeasured: a JVM's JIT
+	// compiler then has compiled the hot paths before the first figure is
+	// taken (on 2 cores, three ZooKeeper JVMs keep improving for a minute).
+	Prewarm time.Duration
+	// Failover and CatchUp, when set, run after the points on the targets
+	// that are ensembles (Started.Ensemble), in that order.
+	Failover *FailoverConfig
+	CatchUp  *CatchUpConfig
 }
 
 // PointResult is one (point, target) cell of a suite.
@@ -76,6 +123,7 @@ type SuiteResult struct {
 	Started  time.Time         `json:"started"`
 	Took     time.Duration     `json:"took_ns"`
 	Repeat   int               `json:"repeat"`
+	PrewarmS float64           `json:"prewarm_s,omitempty"`
 	Targets  []string          `json:"targets"` // those that started, baseline first
 	NotRun   map[string]string `json:"not_run,omitempty"`
 	Points   []string          `json:"points"`
@@ -83,6 +131,9 @@ type SuiteResult struct {
 	Baseline string            `json:"baseline"`
 	// Recovery is the restart benchmark run after the points, if any.
 	Recovery *RecoveryReport `json:"recovery,omitempty"`
+	// Failover and CatchUp are the ensembles' benchmarks, if any.
+	Failover *FailoverReport `json:"failover,omitempty"`
+	CatchUp  *CatchUpReport  `json:"catch_up,omitempty"`
 }
 
 // RunSuite starts every target, then runs every point on every target,
@@ -99,32 +150,49 @@ func RunSuite(ctx context.Context, sc SuiteConfig) (*SuiteResult, error) {
 			fmt.Fprintf(sc.Log, format+"\n", a...)
 		}
 	}
-	res := &SuiteResult{Started: time.Now(), Repeat: sc.Repeat, NotRun: map[string]string{}}
+	res := &SuiteResult{Started: time.Now(), Repeat: sc.Repeat, PrewarmS: sc.Prewarm.Seconds(), NotRun: map[string]string{}}
 	type live struct {
-		name    string
-		servers []string
+		name string
+		*Started
 	}
 	var up []live
 	for _, t := range sc.Targets {
 		logf("starting %s", t.Name)
-		servers, stop, err := t.Start(ctx)
+		st, err := t.Start(ctx)
 		if err != nil {
 			res.NotRun[t.Name] = err.Error()
 			logf("%s not run: %v", t.Name, err)
 			continue
 		}
 		defer func() {
-			if err := stop(); err != nil {
+			if err := st.Stop(); err != nil {
 				logf("stopping %s: %v", t.Name, err)
 			}
 		}()
-		up = append(up, live{t.Name, servers})
+		up = append(up, live{t.Name, st})
 		res.Targets = append(res.Targets, t.Name)
 	}
 	if len(up) == 0 {
 		return res, fmt.Errorf("bench: suite: no target started: %v", res.NotRun)
 	}
 	res.Baseline = up[0].name
+	if sc.Prewarm > 0 && len(sc.Points) > 0 {
+		each := sc.Prewarm / time.Duration(len(sc.Points))
+		for _, t := range up {
+			var ops int64
+			for _, p := range sc.Points {
+				cfg := p.Config
+				cfg.Servers, cfg.Duration, cfg.Warmup, cfg.Root = t.Servers, each, 0, "/zabprewarm"
+				r, err := Run(ctx, cfg, p.Workload)
+				if err != nil {
+					logf("prewarm of %s, %s: %v", t.name, p.Label, err)
+					continue
+				}
+				ops += r.Succeeded
+			}
+			logf("prewarm of %s: %.0f s, %d requests (not measured)", t.name, sc.Prewarm.Seconds(), ops)
+		}
+	}
 	cells := make([][]PointResult, len(sc.Points))
 	for i, p := range sc.Points {
 		res.Points = append(res.Points, p.Label)
@@ -140,7 +208,8 @@ func RunSuite(ctx context.Context, sc SuiteConfig) (*SuiteResult, error) {
 					return res, ctx.Err()
 				}
 				cfg := p.Config
-				cfg.Servers = t.servers
+				cfg.Servers = t.Servers
+				cfg.ServerCPU = t.CPU
 				r, err := Run(ctx, cfg, p.Workload)
 				c := &cells[i][j]
 				if err != nil {
@@ -149,8 +218,8 @@ func RunSuite(ctx context.Context, sc SuiteConfig) (*SuiteResult, error) {
 					continue
 				}
 				c.Runs = append(c.Runs, r)
-				logf("%-18s %-14s run %d/%d: %9.1f ops/s  p99 %7.3f ms  errors %d  generator %3.0f%%  steal %3.0f%%",
-					p.Label, t.name, rep+1, sc.Repeat, r.OpsPerSec, r.P99Ms, r.Errors, r.GeneratorCPUPct, r.StealPct)
+				logf("%-18s %-14s run %d/%d: %9.1f ops/s  p99 %7.3f ms  errors %d  generator %3.0f%%  steal %3.0f%%  server CPU %s",
+					p.Label, t.name, rep+1, sc.Repeat, r.OpsPerSec, r.P99Ms, r.Errors, r.GeneratorCPUPct, r.StealPct, r.ServerCPUSummary())
 			}
 		}
 	}
@@ -163,8 +232,36 @@ func RunSuite(ctx context.Context, sc SuiteConfig) (*SuiteResult, error) {
 			res.Results = append(res.Results, *c)
 		}
 	}
+	var ens []EnsembleTarget
+	for _, t := range up {
+		if t.Ensemble != nil {
+			ens = append(ens, EnsembleTarget{Name: t.name, Ensemble: t.Ensemble})
+		}
+	}
+	if sc.Failover != nil && len(ens) > 0 {
+		fc := *sc.Failover
+		if fc.Log == nil {
+			fc.Log = sc.Log
+		}
+		rep, err := RunFailover(ctx, fc, ens)
+		if err != nil {
+			logf("failover: %v", err)
+		}
+		res.Failover = rep
+	}
+	if sc.CatchUp != nil && len(ens) > 0 && ctx.Err() == nil {
+		cc := *sc.CatchUp
+		if cc.Log == nil {
+			cc.Log = sc.Log
+		}
+		rep, err := RunCatchUp(ctx, cc, ens)
+		if err != nil {
+			logf("catch-up: %v", err)
+		}
+		res.CatchUp = rep
+	}
 	res.Took = time.Since(res.Started)
-	return res, nil
+	return res, ctx.Err()
 }
 
 // MedianReport returns runs[0] with each figure replaced by its median over
@@ -190,6 +287,9 @@ func MedianReport(runs []Report) Report {
 	m.DurationS = fig(func(r Report) float64 { return r.DurationS })
 	m.GeneratorCPUPct = fig(func(r Report) float64 { return r.GeneratorCPUPct })
 	m.StealPct = fig(func(r Report) float64 { return r.StealPct })
+	m.ServerCPUUsPerOp = fig(func(r Report) float64 { return r.ServerCPUUsPerOp })
+	m.ServerCPUPct = fig(func(r Report) float64 { return r.ServerCPUPct })
+	m.ServerCPU = medianServerCPU(runs)
 	m.Issued, m.Succeeded, m.Failed, m.Errors = 0, 0, 0, 0
 	m.ErrorsByCode = map[string]int64{}
 	m.GeneratorLimited = false
@@ -205,6 +305,31 @@ func MedianReport(runs []Report) Report {
 		m.Notes = append(m.Notes, r.Notes...)
 	}
 	return m
+}
+
+// medianServerCPU is the per-process medians of runs' server CPU, when
+// every run measured the same processes in the same order; else nil.
+func medianServerCPU(runs []Report) []ServerCPU {
+	first := runs[0].ServerCPU
+	for _, r := range runs {
+		if len(r.ServerCPU) != len(first) || len(first) == 0 {
+			return nil
+		}
+		for i := range first {
+			if r.ServerCPU[i].Name != first[i].Name {
+				return nil
+			}
+		}
+	}
+	out := make([]ServerCPU, len(first))
+	for i := range first {
+		us, pct := make([]float64, len(runs)), make([]float64, len(runs))
+		for j, r := range runs {
+			us[j], pct[j] = r.ServerCPU[i].UsPerOp, r.ServerCPU[i].CorePct
+		}
+		out[i] = ServerCPU{Name: first[i].Name, Role: first[i].Role, UsPerOp: median(us), CorePct: median(pct)}
+	}
+	return out
 }
 
 // median of v (v is reordered); 0 for none.
@@ -231,8 +356,9 @@ func (s *SuiteResult) cell(point, target string) (PointResult, bool) {
 }
 
 // Ratio is target's figure over the baseline's at point: throughput for
-// "ops", p99 latency for "p99" (so >1 means more throughput, or a slower
-// p99). ok is false when either side is missing or zero.
+// "ops", p99 latency for "p99", the servers' CPU per op for "cpu" (so >1
+// means more throughput, or a slower p99, or more CPU per op). ok is false
+// when either side is missing or zero.
 func (s *SuiteResult) Ratio(point, target, figure string) (float64, bool) {
 	a, ok1 := s.cell(point, target)
 	b, ok2 := s.cell(point, s.Baseline)
@@ -240,8 +366,11 @@ func (s *SuiteResult) Ratio(point, target, figure string) (float64, bool) {
 		return 0, false
 	}
 	get := func(r Report) float64 { return r.OpsPerSec }
-	if figure == "p99" {
+	switch figure {
+	case "p99":
 		get = func(r Report) float64 { return r.P99Ms }
+	case "cpu":
+		get = func(r Report) float64 { return r.ServerCPUUsPerOp }
 	}
 	if get(b.Median) == 0 {
 		return 0, false
@@ -254,6 +383,7 @@ type MarkdownMeta struct {
 	Title   string
 	Command string   // the exact command line
 	Host    string   // a line about the machine
+	Setup   []string // lines about how the servers were set up
 	Plots   []string // relative paths of plot images
 }
 
@@ -270,8 +400,16 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 	if meta.Host != "" {
 		fmt.Fprintf(&b, "Machine: %s.  \n", meta.Host)
 	}
+	for _, l := range meta.Setup {
+		fmt.Fprintf(&b, "%s  \n", l)
+	}
 	fmt.Fprintf(&b, "Targets: %s; ratios are against %s. Figures are medians of %d run(s) per cell; ", strings.Join(s.Targets, ", "), s.Baseline, s.Repeat)
-	b.WriteString("latency in ms from request to reply, closed loop; generator CPU is the load generator's own use in % of one core (flagged when it may have limited the figure). ")
+	b.WriteString("latency in ms from request to reply, closed loop; generator CPU is the load generator's own use in % of one core (flagged when it may have limited the figure); ")
+	b.WriteString("server CPU is each server process's user+system time (/proc/PID/stat, 10 ms resolution; for ZooKeeper the JVM) from the end of warm-up until the last measured request finished, " +
+		"divided by the measured successes of all sessions (so an ensemble's members add up to its cost per op), and in % of one core over that time. ")
+	if s.PrewarmS > 0 {
+		fmt.Fprintf(&b, "Before the points each target ran every point's workload in turn, %.0f s in all, not measured, so a JVM's JIT had compiled its hot paths. ", s.PrewarmS)
+	}
 	fmt.Fprintf(&b, "The suite took %s.\n\n", s.Took.Round(time.Second))
 	for _, name := range sortedNames(s.NotRun) {
 		fmt.Fprintf(&b, "- **%s not run:** %s (full message in the JSON)\n", name, mdEscape(shortErr(s.NotRun[name])))
@@ -301,6 +439,18 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 			return err
 		}
 	}
+	if s.Failover != nil {
+		b.WriteString("\n")
+		if err := s.Failover.WriteMarkdown(&b); err != nil {
+			return err
+		}
+	}
+	if s.CatchUp != nil {
+		b.WriteString("\n")
+		if err := s.CatchUp.WriteMarkdown(&b); err != nil {
+			return err
+		}
+	}
 	if len(meta.Plots) > 0 {
 		b.WriteString("\n")
 		for _, p := range meta.Plots {
@@ -312,15 +462,18 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 }
 
 // Table is the Markdown table of median figures, one row per (point,
-// target), with throughput and p99 ratios to the baseline.
+// target), with throughput, p99 and server CPU per op ratios to the
+// baseline. The server CPU columns: the servers' CPU (user+system, all
+// their processes) per op, each process's share with its role (L leader,
+// F follower, S standalone), and their CPU in % of one core.
 func (s *SuiteResult) Table() string {
 	var b strings.Builder
 	base := s.Baseline
-	fmt.Fprintf(&b, "| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU %% | steal %% | ops/s vs %s | p99 vs %s |\n", base, base)
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(&b, "| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU %% | steal %% | server CPU µs/op | per process | server CPU %% | ops/s vs %s | p99 vs %s | CPU/op vs %s |\n", base, base, base)
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|\n")
 	for _, r := range s.Results {
 		if len(r.Runs) == 0 {
-			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | | |\n", r.Point, r.Target)
+			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | | | | | | |\n", r.Point, r.Target)
 			continue
 		}
 		steal := "-"
@@ -332,7 +485,14 @@ func (s *SuiteResult) Table() string {
 		if m.GeneratorLimited {
 			cpu += " (limit?)"
 		}
-		ops, p99 := "", ""
+		srvCPU, procs, srvPct := "-", "-", "-"
+		if m.ServerCPUUsPerOp > 0 {
+			srvCPU, srvPct = fmt.Sprintf("%.0f", m.ServerCPUUsPerOp), fmt.Sprintf("%.0f", m.ServerCPUPct)
+			if len(m.ServerCPU) > 0 {
+				procs = perProcess(m.ServerCPU)
+			}
+		}
+		ops, p99, cpuRatio := "", "", ""
 		if r.Target != base {
 			if v, ok := s.Ratio(r.Point, r.Target, "ops"); ok {
 				ops = fmt.Sprintf("%.2fx", v)
@@ -340,9 +500,13 @@ func (s *SuiteResult) Table() string {
 			if v, ok := s.Ratio(r.Point, r.Target, "p99"); ok {
 				p99 = fmt.Sprintf("%.2fx", v)
 			}
+			if v, ok := s.Ratio(r.Point, r.Target, "cpu"); ok {
+				cpuRatio = fmt.Sprintf("%.2fx", v)
+			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s |\n",
-			r.Point, r.Target, m.OpsPerSec, m.P50Ms, m.P90Ms, m.P99Ms, m.P999Ms, m.MaxMs, m.Errors, cpu, steal, ops, p99)
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Point, r.Target, m.OpsPerSec, m.P50Ms, m.P90Ms, m.P99Ms, m.P999Ms, m.MaxMs, m.Errors, cpu, steal,
+			srvCPU, procs, srvPct, ops, p99, cpuRatio)
 	}
 	return b.String()
 }

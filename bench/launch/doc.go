@@ -8,7 +8,12 @@
 // the command line, sending the process's stdout and stderr to one log file
 // per process (Process.LogPath), waiting (bounded) until the server answers
 // the four-letter word "ruok" with "imok", and stopping it (SIGTERM, bounded
-// wait, then SIGKILL).
+// wait, then SIGKILL). Ensembles (StartZKEnsemble, StartZabdEnsemble): N
+// members, each its own Process (member i is server.i, with its myid),
+// started together and waited for until every running member's srvr names
+// its role with one leader (Ensemble.WaitServing; a member's Restart waits
+// for its role the same way). A process's CPU time (utime+stime from
+// /proc) is there for CPU-per-op accounting.
 //
 // What it does not: it never talks the client protocol beyond four-letter
 // words, never installs anything, and never listens on anything but
@@ -31,4 +36,11 @@
 //	if errors.Is(err, launch.ErrNotInstalled) { ... }
 //	defer zk.Stop()
 //	out, err := launch.FourLetter(zk.Addr, "srvr", time.Second)
+//
+//	e, err := launch.StartZabdEnsemble(ctx, bin, 3, launch.ZabdOptions{Dir: dir})
+//	defer e.Stop()
+//	leader := e.Leader()
+//	_ = e.Member(leader).Kill()
+//	next, err := e.WaitServing(ctx)
+//	err = e.Member(leader).Restart(ctx)
 package launch

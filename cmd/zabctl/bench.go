@@ -30,7 +30,7 @@ func benchCommand() *cli.Command {
 		Name:  "bench",
 		Usage: "load generator: run one workload against ZooKeeper-protocol servers",
 		UsageText: "zabctl bench [--servers h:p,...] [--workload create] [--sessions N] [--duration 10s | --ops N] [--rate R] [--json]\n" +
-			"   zabctl bench suite --out bench/results [--zabd ./zabd --engines native] [--repeat N]\n" +
+			"   zabctl bench suite --out bench/results [--zabd ./zabd --engines native] [--repeat N] [--cluster 3]\n" +
 			"   zabctl bench recovery --zabd ./zabd [--engines native] [--znodes 1000000] [--restarts 3]",
 		Description: "Workloads: " + strings.Join(bench.WorkloadNames(), ", ") + ".\n" +
 			"Closed loop by default; --rate R runs open loop at R requests/s in total, latency measured from each\n" +
@@ -176,10 +176,17 @@ func benchSuiteCommand() *cli.Command {
 		Name:  "suite",
 		Usage: "run the standard suite on Apache ZooKeeper and zabd side by side; write a dated Markdown report with SVG plots",
 		UsageText: "zabctl bench suite [--out bench/results] [--zabd path/to/zabd] [--engines native] [--repeat 1]\n" +
-			"   [--point-duration 3s] [--warmup 1s] [--no-zookeeper] [--recovery-znodes 200000 (0: skip)]",
+			"   [--point-duration 3s] [--warmup 1s] [--no-zookeeper] [--recovery-znodes 200000 (0: skip)]\n" +
+			"   zabctl bench suite --cluster 3 [--tick-time 200] [--failover-kills 5] [--catchup-txns 200000] [--catchup-runs 3] ...",
 		Description: "Throughput and latency points on every target, then the recovery benchmark (see `zabctl bench recovery`)\n" +
 			"on fresh servers: 200,000 znodes by default, a few minutes on 2 cores; --recovery-znodes 1000000 for the\n" +
-			"issue's million (about 10 minutes here).",
+			"issue's million (about 10 minutes here).\n\n" +
+			"--cluster N runs ensembles of N members instead (Apache ZooKeeper's QuorumPeerMain and zabd, same tickTime,\n" +
+			"initLimit, syncLimit, forceSync on, all on this machine): create, set and mixed (90% reads) at 32 and 128\n" +
+			"sessions spread over the members, with each server process's CPU per op; then failover (the leader killed -9\n" +
+			"under a steady write load, time to the first write acknowledged, --failover-kills times) and catch-up (a\n" +
+			"follower stopped, --catchup-txns creates written, restarted: time until it is synced, --catchup-runs times).\n" +
+			"The recovery benchmark is standalone only and is skipped.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Value: "bench/results", Usage: "directory for the report, plots and JSON"},
 			&cli.StringFlag{Name: "zabd", Usage: "zabd binary to benchmark (none: Apache ZooKeeper only)"},
@@ -191,6 +198,19 @@ func benchSuiteCommand() *cli.Command {
 			&cli.StringFlag{Name: "work-dir", Usage: "where the servers keep their data (default: a temp dir, removed)"},
 			&cli.StringFlag{Name: "server-cpus", Usage: "throughput points: run each server under `taskset -c LIST` (e.g. 0); start zabctl itself under taskset on the other CPUs so the generator never competes with the server"},
 			&cli.IntFlag{Name: "recovery-restarts", Usage: "recovery: timed restarts per target (default: --repeat, at least 3)"},
+			&cli.IntFlag{Name: "cluster", Usage: "run ensembles of this many members (0: standalone servers)"},
+			&cli.DurationFlag{Name: "prewarm", Usage: "unmeasured load on each target before the points, every point's workload in turn (default: 60s with --cluster, else none)"},
+			&cli.IntFlag{Name: "tick-time", Value: 200, Usage: "cluster: tickTime in ms of both ensembles"},
+			&cli.IntFlag{Name: "init-limit", Value: 10, Usage: "cluster: initLimit in ticks"},
+			&cli.IntFlag{Name: "sync-limit", Value: 5, Usage: "cluster: syncLimit in ticks"},
+			&cli.StringFlag{Name: "zk-heap", Value: "1g", Usage: "cluster: each ZooKeeper member's -Xmx"},
+			&cli.IntFlag{Name: "failover-kills", Value: 5, Usage: "cluster: leader kills per target (0: no failover benchmark)"},
+			&cli.IntFlag{Name: "failover-writers", Value: 8, Usage: "cluster: sessions of the steady write load"},
+			&cli.Float64Flag{Name: "failover-rate", Value: 500, Usage: "cluster: the steady write load's writes/s in total"},
+			&cli.DurationFlag{Name: "failover-settle", Value: 2 * time.Second, Usage: "cluster: the steady write load runs this long before each kill"},
+			&cli.DurationFlag{Name: "failover-probe", Value: 5 * time.Millisecond, Usage: "cluster: pause between write probes after a kill"},
+			&cli.IntFlag{Name: "catchup-txns", Value: 200_000, Usage: "cluster: creates written while a follower is down (0: no catch-up benchmark)"},
+			&cli.IntFlag{Name: "catchup-runs", Usage: "cluster: catch-up runs per target (default: --repeat, at least 3)"},
 		}, recoveryFlags("recovery-", 200_000)...),
 		Action: benchSuiteAction,
 	}
@@ -211,13 +231,27 @@ func benchSuiteAction(c *cli.Context) error {
 		work = d
 	}
 	cpus := c.String("server-cpus")
+	cluster := c.Int("cluster")
+	if cluster < 0 || cluster > 9 {
+		return cli.Exit(fmt.Sprintf("bench suite: --cluster %d: want 0 (standalone) to 9 members", cluster), exitUsage)
+	}
+	co := bench.ClusterOptions{Size: cluster, TickTime: c.Int("tick-time"), InitLimit: c.Int("init-limit"),
+		SyncLimit: c.Int("sync-limit"), ZKHeap: c.String("zk-heap"), CPUs: cpus}
 	var targets []bench.Target
 	if !c.Bool("no-zookeeper") {
-		targets = append(targets, bench.ZooKeeperTarget(work, cpus))
+		if cluster > 0 {
+			targets = append(targets, bench.ZooKeeperEnsembleTarget(work, co))
+		} else {
+			targets = append(targets, bench.ZooKeeperTarget(work, cpus))
+		}
 	}
 	if bin := c.String("zabd"); bin != "" {
 		for _, e := range benchSplitList(c.String("engines")) {
-			targets = append(targets, bench.ZabdTarget(work, bin, e, cpus))
+			if cluster > 0 {
+				targets = append(targets, bench.ZabdEnsembleTarget(work, bin, e, co))
+			} else {
+				targets = append(targets, bench.ZabdTarget(work, bin, e, cpus))
+			}
 		}
 	}
 	if len(targets) == 0 {
@@ -226,13 +260,42 @@ func benchSuiteAction(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	points := bench.StandardPoints(c.Duration("point-duration"), c.Duration("warmup"))
-	res, err := bench.RunSuite(ctx, bench.SuiteConfig{
-		Targets: targets, Points: points, Repeat: c.Int("repeat"), Log: c.App.ErrWriter,
-	})
+	sc := bench.SuiteConfig{Targets: targets, Repeat: c.Int("repeat"), Log: c.App.ErrWriter, Prewarm: c.Duration("prewarm")}
+	if cluster > 0 && !c.IsSet("prewarm") {
+		sc.Prewarm = time.Minute
+	}
+	var setup []string
+	if cluster > 0 {
+		points = bench.ClusterPoints(c.Duration("point-duration"), c.Duration("warmup"))
+		setup = append(setup, "Servers: "+co.Describe()+".")
+		if k := c.Int("failover-kills"); k > 0 {
+			sc.Failover = &bench.FailoverConfig{Kills: k, Writers: c.Int("failover-writers"), Rate: c.Float64("failover-rate"),
+				ProbeInterval: c.Duration("failover-probe"), Settle: c.Duration("failover-settle")}
+		}
+		if n := c.Int("catchup-txns"); n > 0 {
+			runs := c.Int("catchup-runs")
+			if runs <= 0 {
+				runs = max(c.Int("repeat"), 3)
+			}
+			sc.CatchUp = &bench.CatchUpConfig{Txns: n, Runs: runs}
+		}
+	}
+	sc.Points = points
+	res, err := bench.RunSuite(ctx, sc)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitConnect)
 	}
-	if c.Int("recovery-znodes") > 0 {
+	if res.Failover != nil {
+		res.Failover.Setup = co.Describe()
+	}
+	if res.CatchUp != nil {
+		res.CatchUp.Setup = co.Describe()
+	}
+	if cluster > 0 {
+		if c.IsSet("recovery-znodes") {
+			fmt.Fprintln(c.App.ErrWriter, "bench suite: the recovery benchmark is standalone only; skipped with --cluster")
+		}
+	} else if c.Int("recovery-znodes") > 0 {
 		restarts := c.Int("recovery-restarts")
 		if restarts <= 0 {
 			restarts = max(c.Int("repeat"), 3)
@@ -254,7 +317,7 @@ func benchSuiteAction(c *cli.Context) error {
 		plots = append(plots, filepath.Base(tp))
 	}
 	lp := stem + "-latency.svg"
-	if err := res.WriteLatencyPlot(lp, points[2].Label); err != nil {
+	if err := res.WriteLatencyPlot(lp, "create s=32"); err != nil {
 		fmt.Fprintln(c.App.ErrWriter, err)
 	} else {
 		plots = append(plots, filepath.Base(lp))
@@ -282,7 +345,11 @@ func benchSuiteAction(c *cli.Context) error {
 		Title:   "zabd vs Apache ZooKeeper",
 		Command: benchCommandLine(os.Args),
 		Host:    benchHost() + benchPinning(cpus),
+		Setup:   setup,
 		Plots:   plots,
+	}
+	if cluster > 0 {
+		meta.Title = fmt.Sprintf("zabd vs Apache ZooKeeper, %d-member ensembles", cluster)
 	}
 	err = res.WriteMarkdown(f, meta)
 	if cerr := f.Close(); err == nil {
@@ -294,6 +361,12 @@ func benchSuiteAction(c *cli.Context) error {
 	fmt.Fprint(c.App.Writer, res.Table())
 	if res.Recovery != nil {
 		fmt.Fprint(c.App.Writer, "\n"+res.Recovery.Table())
+	}
+	if res.Failover != nil {
+		fmt.Fprint(c.App.Writer, "\n"+res.Failover.Table())
+	}
+	if res.CatchUp != nil {
+		fmt.Fprint(c.App.Writer, "\n"+res.CatchUp.Table())
 	}
 	fmt.Fprintf(c.App.Writer, "report: %s.md\n", stem)
 	return nil
