@@ -72,6 +72,12 @@ type Report struct {
 	ServerCPU        []ServerCPU `json:"server_cpu,omitempty"`
 	ServerCPUUsPerOp float64     `json:"server_cpu_us_per_op,omitempty"`
 	ServerCPUPct     float64     `json:"server_cpu_pct,omitempty"`
+	// OtherCPUPct is what the machine's other processes (neither the
+	// servers nor the generator) used over the same phase, in % of one
+	// core (/proc/stat's busy time minus both); -1 where not measured. On
+	// a machine shared with other work it is the noise gauge that steal
+	// is not: runs above otherNoisyPct are flagged.
+	OtherCPUPct float64 `json:"other_cpu_pct"`
 
 	Notes []string `json:"notes,omitempty"`
 
@@ -94,6 +100,10 @@ func (r *Report) flag() {
 	if r.StealPct > stealNoisyPct {
 		r.Notes = append(r.Notes, fmt.Sprintf(
 			"the hypervisor took %.0f%% of this machine's CPU time during the run (steal): the machine was shared, figures are noisy", r.StealPct))
+	}
+	if r.OtherCPUPct > otherNoisyPct {
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"other processes on this machine used %.0f%% of a core during the measured phase: the machine was shared, figures are noisy", r.OtherCPUPct))
 	}
 	if r.Mode == "open" && r.Issued > 0 && r.LateStarts*100 > r.Issued {
 		r.Notes = append(r.Notes, fmt.Sprintf(
@@ -142,6 +152,9 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	if len(r.ServerCPU) > 0 {
 		fmt.Fprintf(&b, "server CPU  %s\n", r.ServerCPUSummary())
+	}
+	if r.OtherCPUPct >= 0 {
+		fmt.Fprintf(&b, "other CPU   %.0f%% of a core (processes neither server nor generator)\n", r.OtherCPUPct)
 	}
 	if len(r.ErrorsByCode) > 0 {
 		b.WriteString("errors     ")

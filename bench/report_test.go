@@ -117,10 +117,10 @@ func suiteFixture() *SuiteResult {
 		if target == "zabd-native" {
 			r.StealPct = -1 // not measured
 			r.ServerCPU = []ServerCPU{{Name: "zabd.1", Role: "follower", UsPerOp: 10, CorePct: 20}, {Name: "zabd.2", Role: "leader", UsPerOp: 30, CorePct: 60}}
-			r.ServerCPUUsPerOp, r.ServerCPUPct = 40, 80
+			r.ServerCPUUsPerOp, r.ServerCPUPct, r.OtherCPUPct = 40, 80, -1
 		} else {
 			r.ServerCPU = []ServerCPU{{Name: "zookeeper", Role: "standalone", UsPerOp: 80, CorePct: 90}}
-			r.ServerCPUUsPerOp, r.ServerCPUPct = 80, 90
+			r.ServerCPUUsPerOp, r.ServerCPUPct, r.OtherCPUPct = 80, 90, 5
 		}
 		return PointResult{Point: point, Target: target, Runs: []Report{r}, Median: r}
 	}
@@ -158,14 +158,14 @@ func TestSuiteRatiosAndTable(t *testing.T) {
 		}
 	}
 	want := strings.Join([]string{
-		"| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU % | steal % | server CPU µs/op | per process | server CPU % | ops/s vs zookeeper | p99 vs zookeeper | CPU/op vs zookeeper |",
-		"|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|",
-		"| create s=1 | zookeeper | 1000 | 1.00 | 2.00 | 4.00 | 8.00 | 12.00 | 0 | 20 | 3 | 80 | S 80 | 90 |  |  |  |",
-		"| create s=1 | zabd-native | 1500 | 0.50 | 1.00 | 2.00 | 4.00 | 6.00 | 0 | 20 | - | 40 | F 10, L 30 | 80 | 1.50x | 0.50x | 0.50x |",
-		"| create s=8 | zookeeper | 4000 | 2.00 | 4.00 | 8.00 | 16.00 | 24.00 | 0 | 20 | 3 | 80 | S 80 | 90 |  |  |  |",
-		"| create s=8 | zabd-native | 2000 | 4.00 | 8.00 | 16.00 | 32.00 | 48.00 | 0 | 20 | - | 40 | F 10, L 30 | 80 | 0.50x | 2.00x | 0.50x |",
-		"| get s=8 | zookeeper | 20000 | 0.25 | 0.50 | 1.00 | 2.00 | 3.00 | 0 | 20 | 3 | 80 | S 80 | 90 |  |  |  |",
-		"| get s=8 | zabd-native | failed | | | | | | | | | | | | | | |",
+		"| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU % | steal % | server CPU µs/op | per process | server CPU % | other CPU % | ops/s vs zookeeper | p99 vs zookeeper | CPU/op vs zookeeper |",
+		"|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|",
+		"| create s=1 | zookeeper | 1000 | 1.00 | 2.00 | 4.00 | 8.00 | 12.00 | 0 | 20 | 3 | 80 | S 80 | 90 | 5 |  |  |  |",
+		"| create s=1 | zabd-native | 1500 | 0.50 | 1.00 | 2.00 | 4.00 | 6.00 | 0 | 20 | - | 40 | F 10, L 30 | 80 | - | 1.50x | 0.50x | 0.50x |",
+		"| create s=8 | zookeeper | 4000 | 2.00 | 4.00 | 8.00 | 16.00 | 24.00 | 0 | 20 | 3 | 80 | S 80 | 90 | 5 |  |  |  |",
+		"| create s=8 | zabd-native | 2000 | 4.00 | 8.00 | 16.00 | 32.00 | 48.00 | 0 | 20 | - | 40 | F 10, L 30 | 80 | - | 0.50x | 2.00x | 0.50x |",
+		"| get s=8 | zookeeper | 20000 | 0.25 | 0.50 | 1.00 | 2.00 | 3.00 | 0 | 20 | 3 | 80 | S 80 | 90 | 5 |  |  |  |",
+		"| get s=8 | zabd-native | failed | | | | | | | | | | | | | | | |",
 		"",
 	}, "\n")
 	if d := cmp.Diff(want, s.Table()); d != "" {

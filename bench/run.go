@@ -34,6 +34,10 @@ const generatorLimitPct = 80
 // share of the machine's CPU (steal) is flagged as noisy.
 const stealNoisyPct = 5
 
+// otherNoisyPct: a run during which other processes of this machine used
+// more than this share of one core is flagged as noisy.
+const otherNoisyPct = 20
+
 // Run runs workload w as cfg says and reports what it measured. It returns
 // an error only when the run could not take place (bad config, no session,
 // setup failed); request failures during the load are counted in the
@@ -331,11 +335,13 @@ func buildReport(cfg Config, w Workload, e *env, res loadResult) Report {
 		r.GeneratorCPUPct = 100 * res.cpu.Seconds() / res.wall.Seconds()
 	}
 	r.StealPct = res.stealPct
+	r.OtherCPUPct = -1
 	r.Notes = append(r.Notes, e.notes...)
 	if res.cpuSamp != nil {
 		var note string
 		r.ServerCPU, note = res.cpuSamp.result(t.measured.Succeeded)
 		r.ServerCPUUsPerOp, r.ServerCPUPct = sumCPU(r.ServerCPU)
+		r.OtherCPUPct = res.cpuSamp.otherPct(r.ServerCPU)
 		if note != "" {
 			r.Notes = append(r.Notes, note)
 		}

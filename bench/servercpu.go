@@ -41,6 +41,10 @@ type cpuSampler struct {
 	s0, s1 []ProcCPU
 	wall   time.Duration // between the samples
 	err    error
+	// The machine's busy CPU time and this process's own, at each sample
+	// (for the share of other processes); machineOK when both were read.
+	busy0, busy1, gen0, gen1 time.Duration
+	machineOK                bool
 }
 
 // startCPUSampler takes the opening sample of fn once clock reaches at
@@ -59,6 +63,9 @@ func startCPUSampler(ctx context.Context, clock Clock, at time.Time, fn func() (
 			return
 		}
 		s.t0 = clock.Now()
+		b, okB := machineBusy()
+		g, okG := processCPU()
+		s.busy0, s.gen0, s.machineOK = b, g, okB && okG
 		s.s0, s.err = fn()
 	}()
 	return s
@@ -77,6 +84,9 @@ func (s *cpuSampler) stop(clock Clock) {
 	}
 	s.wall = clock.Now().Sub(s.t0)
 	s.s1, s.err = s.fn()
+	b, okB := machineBusy()
+	g, okG := processCPU()
+	s.busy1, s.gen1, s.machineOK = b, g, s.machineOK && okB && okG
 }
 
 // result is each process's use per op of ops successes; nil when not
@@ -90,6 +100,21 @@ func (s *cpuSampler) result(ops int64) ([]ServerCPU, string) {
 	case ops <= 0 || s.wall <= 0:
 		return nil, ""
 	}
+	return s.perProcess(ops)
+}
+
+// otherPct is the CPU the machine spent on neither the servers nor this
+// process between the samples, in % of one core; -1 when unknown.
+func (s *cpuSampler) otherPct(servers []ServerCPU) float64 {
+	if s.fn == nil || s.err != nil || !s.machineOK || s.wall <= 0 || len(servers) == 0 {
+		return -1
+	}
+	_, serverPct := sumCPU(servers)
+	pct := 100*(s.busy1-s.busy0-(s.gen1-s.gen0)).Seconds()/s.wall.Seconds() - serverPct
+	return max(pct, 0)
+}
+
+func (s *cpuSampler) perProcess(ops int64) ([]ServerCPU, string) {
 	before := map[string]ProcCPU{}
 	for _, p := range s.s0 {
 		before[p.Name] = p

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"time"
 )
 
 // machineTicks reads the machine-wide CPU counters of /proc/stat: the
@@ -38,4 +39,38 @@ func parseCPULine(b []byte) (steal, total uint64, ok bool) {
 		}
 	}
 	return steal, total, true
+}
+
+// machineBusy is the CPU time the whole machine has spent running
+// something (user, nice, system, irq, softirq; not idle, iowait or
+// steal) since boot, from /proc/stat in USER_HZ (100) ticks.
+func machineBusy() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	ticks, ok := parseCPUBusy(b)
+	return time.Duration(ticks) * time.Second / 100, ok
+}
+
+// parseCPUBusy sums the busy fields of the first line of /proc/stat
+// (see parseCPULine): user nice system irq softirq.
+func parseCPUBusy(b []byte) (busy uint64, ok bool) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	fields := bytes.Fields(line)
+	if len(fields) < 9 || string(fields[0]) != "cpu" {
+		return 0, false
+	}
+	for i, f := range fields[1:9] {
+		v, err := strconv.ParseUint(string(f), 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		switch i {
+		case 3, 4, 7: // idle, iowait, steal
+		default:
+			busy += v
+		}
+	}
+	return busy, true
 }

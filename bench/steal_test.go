@@ -22,3 +22,22 @@ func TestParseCPULine(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCPUBusy(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		busy uint64
+		ok   bool
+	}{
+		// user nice system idle iowait irq softirq steal: idle, iowait and
+		// steal are not busy.
+		{"cpu  100 2 30 1000 50 4 6 70 0 0\n", 142, true},
+		{"cpu  1 2 3 4\n", 0, false},
+		{"cpu  1 2 x 4 5 6 7 8\n", 0, false},
+	} {
+		busy, ok := parseCPUBusy([]byte(tc.in))
+		if busy != tc.busy || ok != tc.ok {
+			t.Errorf("parseCPUBusy(%q) = %d, %v; want %d, %v", tc.in, busy, ok, tc.busy, tc.ok)
+		}
+	}
+}

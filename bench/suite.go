@@ -218,8 +218,8 @@ func RunSuite(ctx context.Context, sc SuiteConfig) (*SuiteResult, error) {
 					continue
 				}
 				c.Runs = append(c.Runs, r)
-				logf("%-18s %-14s run %d/%d: %9.1f ops/s  p99 %7.3f ms  errors %d  generator %3.0f%%  steal %3.0f%%  server CPU %s",
-					p.Label, t.name, rep+1, sc.Repeat, r.OpsPerSec, r.P99Ms, r.Errors, r.GeneratorCPUPct, r.StealPct, r.ServerCPUSummary())
+				logf("%-18s %-14s run %d/%d: %9.1f ops/s  p99 %7.3f ms  errors %d  generator %3.0f%%  steal %3.0f%%  other %3.0f%%  server CPU %s",
+					p.Label, t.name, rep+1, sc.Repeat, r.OpsPerSec, r.P99Ms, r.Errors, r.GeneratorCPUPct, r.StealPct, r.OtherCPUPct, r.ServerCPUSummary())
 			}
 		}
 	}
@@ -290,6 +290,7 @@ func MedianReport(runs []Report) Report {
 	m.ServerCPUUsPerOp = fig(func(r Report) float64 { return r.ServerCPUUsPerOp })
 	m.ServerCPUPct = fig(func(r Report) float64 { return r.ServerCPUPct })
 	m.ServerCPU = medianServerCPU(runs)
+	m.OtherCPUPct = fig(func(r Report) float64 { return r.OtherCPUPct })
 	m.Issued, m.Succeeded, m.Failed, m.Errors = 0, 0, 0, 0
 	m.ErrorsByCode = map[string]int64{}
 	m.GeneratorLimited = false
@@ -406,7 +407,8 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 	fmt.Fprintf(&b, "Targets: %s; ratios are against %s. Figures are medians of %d run(s) per cell; ", strings.Join(s.Targets, ", "), s.Baseline, s.Repeat)
 	b.WriteString("latency in ms from request to reply, closed loop; generator CPU is the load generator's own use in % of one core (flagged when it may have limited the figure); ")
 	b.WriteString("server CPU is each server process's user+system time (/proc/PID/stat, 10 ms resolution; for ZooKeeper the JVM) from the end of warm-up until the last measured request finished, " +
-		"divided by the measured successes of all sessions (so an ensemble's members add up to its cost per op), and in % of one core over that time. ")
+		"divided by the measured successes of all sessions (so an ensemble's members add up to its cost per op), and in % of one core over that time; " +
+		"other CPU is what the machine's other processes used meanwhile (/proc/stat's busy time minus the servers and the generator), the gauge of a shared machine. ")
 	if s.PrewarmS > 0 {
 		fmt.Fprintf(&b, "Before the points each target ran every point's workload in turn, %.0f s in all, not measured, so a JVM's JIT had compiled its hot paths. ", s.PrewarmS)
 	}
@@ -469,11 +471,11 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 func (s *SuiteResult) Table() string {
 	var b strings.Builder
 	base := s.Baseline
-	fmt.Fprintf(&b, "| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU %% | steal %% | server CPU µs/op | per process | server CPU %% | ops/s vs %s | p99 vs %s | CPU/op vs %s |\n", base, base, base)
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|\n")
+	fmt.Fprintf(&b, "| point | target | ops/s | p50 | p90 | p99 | p99.9 | max | errors | gen CPU %% | steal %% | server CPU µs/op | per process | server CPU %% | other CPU %% | ops/s vs %s | p99 vs %s | CPU/op vs %s |\n", base, base, base)
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|\n")
 	for _, r := range s.Results {
 		if len(r.Runs) == 0 {
-			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | | | | | | |\n", r.Point, r.Target)
+			fmt.Fprintf(&b, "| %s | %s | failed | | | | | | | | | | | | | | | |\n", r.Point, r.Target)
 			continue
 		}
 		steal := "-"
@@ -485,7 +487,10 @@ func (s *SuiteResult) Table() string {
 		if m.GeneratorLimited {
 			cpu += " (limit?)"
 		}
-		srvCPU, procs, srvPct := "-", "-", "-"
+		srvCPU, procs, srvPct, other := "-", "-", "-", "-"
+		if m.OtherCPUPct >= 0 && m.ServerCPUUsPerOp > 0 {
+			other = fmt.Sprintf("%.0f", m.OtherCPUPct)
+		}
 		if m.ServerCPUUsPerOp > 0 {
 			srvCPU, srvPct = fmt.Sprintf("%.0f", m.ServerCPUUsPerOp), fmt.Sprintf("%.0f", m.ServerCPUPct)
 			if len(m.ServerCPU) > 0 {
@@ -504,9 +509,9 @@ func (s *SuiteResult) Table() string {
 				cpuRatio = fmt.Sprintf("%.2fx", v)
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Point, r.Target, m.OpsPerSec, m.P50Ms, m.P90Ms, m.P99Ms, m.P999Ms, m.MaxMs, m.Errors, cpu, steal,
-			srvCPU, procs, srvPct, ops, p99, cpuRatio)
+			srvCPU, procs, srvPct, other, ops, p99, cpuRatio)
 	}
 	return b.String()
 }
