@@ -304,7 +304,7 @@ func (p *Peer) Step(m Message) {
 		p.afterElection()
 		return
 	}
-	if m.Type == FollowerInfo && p.role != Leading {
+	if m.Type == FollowerInfo && (p.role == Following || p.role == Observing) {
 		// Apache ZooKeeper's learner finds out by failing to connect
 		// (only a leader listens); here it is told, and looks again at
 		// once rather than after initLimit.
