@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +17,13 @@ import (
 // must also equal the golden file testdata/zk38/<script>.txt (rewritten
 // with -update), which is what zabd is held to when only it runs
 // (ZABD_COMPAT_ONLY=zabd, e.g. on a machine without Java).
+//
+// The follower kinds run each script with every session on a follower of
+// a fresh 3-member ensemble. zabd's follower is held to Apache
+// ZooKeeper's follower when that runs too (ZABD_COMPAT_ONLY lists
+// zk-follower), else to the standalone reference as an ensemble member
+// shows it (ensembleView). Ports in transcripts of followers are named
+// (portNames) so two ensembles compare.
 func TestDifferential(t *testing.T) {
 	for _, sc := range allScripts() {
 		t.Run(sc.name, func(t *testing.T) {
@@ -23,19 +32,122 @@ func TestDifferential(t *testing.T) {
 				ref = transcriptOn(t, zkServer, sc)
 				checkGolden(t, sc.name, ref)
 			}
+			standalone := func() ([]string, string) {
+				if ref != nil {
+					return ref, "Apache ZooKeeper"
+				}
+				return readGolden(t, sc.name), "golden " + goldenPath(sc.name)
+			}
 			if wantZabd() {
 				got := transcriptOn(t, zabdServer, sc)
-				want, from := ref, "Apache ZooKeeper"
-				if want == nil {
-					want, from = readGolden(t, sc.name), "golden "+goldenPath(sc.name)
-				}
+				want, from := standalone()
 				if d := transcriptDiff(want, got); d != "" {
 					t.Errorf("script %s: zabd differs from %s (-zookeeper +zabd):\n%s", sc.name, from, d)
+				}
+			}
+			var fref []string
+			if want("zk-follower") {
+				fref = transcriptOn(t, zkFollowerServer, sc)
+				w, from := standalone()
+				if d := transcriptDiff(ensembleView(w), fref); d != "" {
+					t.Errorf("script %s: Apache ZooKeeper's follower differs from %s as ensembleView says a member shows it "+
+						"(-expected +zookeeper follower); correct ensembleView:\n%s", sc.name, from, d)
+				}
+			}
+			if want("follower") {
+				got := transcriptOn(t, zabdFollowerServer, sc)
+				want, from := fref, "an Apache ZooKeeper follower"
+				if want == nil {
+					w, f := standalone()
+					want, from = ensembleView(w), f+" as an ensemble member shows it"
+				}
+				if d := transcriptDiff(want, got); d != "" {
+					if k, ok := knownFollowerDiffs[sc.name]; ok && onlySteps(want, got, k.steps) {
+						t.Skipf("KNOWN: %s (script %s, steps %v); zabd's follower differs from %s (-zookeeper +zabd):\n%s", k.problem, sc.name, k.steps, from, d)
+					}
+					t.Errorf("script %s: zabd's follower differs from %s (-zookeeper +zabd):\n%s", sc.name, from, d)
 				}
 			}
 		})
 	}
 }
+
+// knownFollowerDiff is a difference of zabd's follower from Apache
+// ZooKeeper's that is a known server problem, reported and not yet fixed:
+// the script's subtest is skipped naming it, as long as the transcripts
+// differ at those steps only.
+type knownFollowerDiff struct {
+	problem string
+	steps   []int
+}
+
+// knownFollowerDiffs by script name.
+var knownFollowerDiffs = map[string]knownFollowerDiff{
+	"system-nodes": {steps: []int{7, 10}, problem: "zabd's members leave /zookeeper/config empty; " +
+		"Apache ZooKeeper's hold the ensemble's config there (server lines and version=0, version -1, an mtime), " +
+		"which ZooKeeper.getConfig and Curator's EnsembleTracker read"},
+}
+
+// onlySteps reports whether want and got differ only in lines of the
+// given steps (lines start with the two-digit step number) and in the
+// time checks of those steps.
+func onlySteps(want, got []string, steps []int) bool {
+	allowed := map[string]bool{}
+	for _, s := range steps {
+		allowed[fmt.Sprintf("%02d ", s)] = true
+		allowed[fmt.Sprintf("TIME CHECK step %02d:", s)] = true
+	}
+	other := func(lines []string) []string {
+		var out []string
+		for _, l := range lines {
+			if len(l) > 3 && allowed[l[:3]] {
+				out = append(out, l[:3]) // the step is there; its text may differ
+				continue
+			}
+			if len(l) > 19 && allowed[l[:19]] {
+				continue
+			}
+			out = append(out, l)
+		}
+		return out
+	}
+	return cmp.Equal(other(want), other(got))
+}
+
+// ensembleView is a standalone server's transcript as a member of a
+// 3-member ensemble on 127.0.0.1 shows it (ports named as portNames
+// does), as Apache ZooKeeper 3.8 was seen to (ZABD_COMPAT_ONLY=zk-follower
+// checks it still is): /zookeeper/config holds the ensemble's dynamic
+// config (QuorumVerifier.toString: a server line per member with its role,
+// then version=0) instead of nothing, with version -1 and an mtime but
+// zxid 0, which the time checks flag. Its dataLength counts the ports as
+// 5 digits, which the free ports picked on Linux (its ephemeral range,
+// 32768-60999) always are.
+func ensembleView(lines []string) []string {
+	var cfg strings.Builder
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(&cfg, "server.%d=127.0.0.1:<quorum.%d>:<election.%d>:participant;127.0.0.1:<client.%d>\n", i, i, i, i)
+	}
+	cfg.WriteString("version=0")
+	const portDigits, ports = 5, 9
+	dataLen := len(portPlaceholder.ReplaceAllString(cfg.String(), "")) + portDigits*ports
+	quoted := strconv.Quote(cfg.String())
+	out := make([]string, 0, len(lines)+2)
+	var checks []string
+	for _, l := range lines {
+		if strings.Contains(l, ` "/zookeeper/config" `) && strings.Contains(l, "=> OK") && strings.Contains(l, "stat{") {
+			l = strings.Replace(l, "mtime=0 version=0", "mtime=t version=-1", 1)
+			l = strings.Replace(l, "dataLength=0 ", fmt.Sprintf("dataLength=%d ", dataLen), 1)
+			l = strings.Replace(l, `data=""`, "data="+quoted, 1)
+			checks = append(checks, fmt.Sprintf("TIME CHECK step %s: zxid 0 with time t, not 0", l[:2]))
+		}
+		out = append(out, l)
+	}
+	return append(out, checks...)
+}
+
+// portPlaceholder matches a port name portNames gives.
+var portPlaceholder = regexp.MustCompile(`<(client|quorum|election)\.\d+>`)
 
 func transcriptOn(t *testing.T, s server, sc script) []string {
 	t.Helper()
@@ -43,6 +155,15 @@ func transcriptOn(t *testing.T, s server, sc script) []string {
 	lines, err := runScript(p.Addr, sc)
 	if err != nil {
 		t.Fatalf("%s: %v\n%s log tail:\n%s", s.name, err, s.name, p.LogTail(30))
+	}
+	if e := ensembleOf(p); e != nil {
+		names := portNames(e)
+		for i, l := range lines {
+			for port, name := range names {
+				l = strings.ReplaceAll(l, ":"+port, ":"+name)
+			}
+			lines[i] = l
+		}
 	}
 	if err := p.Stop(); err != nil {
 		t.Errorf("%s: stop: %v", s.name, err)
