@@ -387,33 +387,17 @@ func (r *CatchUpReport) WriteMarkdown(w io.Writer) error {
 		"follower; the data of earlier runs and points stays, so each restart also loads a larger data dir. The catch-up benchmark took %s.\n\n",
 		r.Txns, r.Value, r.Sessions, r.InFlight, r.PollMs, r.Runs, r.Took.Round(time.Second))
 	b.WriteString(r.Table())
-	var notes []string
+	var errs [][2]string
 	for _, res := range r.Results {
-		if res.Err != "" {
-			notes = append(notes, fmt.Sprintf("**%s:** %s (full message in the JSON)", res.Target, mdEscape(shortErr(res.Err))))
-		}
+		errs = append(errs, [2]string{res.Target, res.Err})
 	}
-	if len(notes) > 0 {
-		b.WriteString("\n")
-		for _, n := range notes {
-			fmt.Fprintf(&b, "- %s\n", n)
-		}
-	}
+	writeErrorNotes(&b, errs)
 	for _, res := range r.Results {
-		var any bool
-		for _, run := range res.Runs {
-			any = any || len(run.ServerLog) > 0
-		}
-		if !any {
-			continue
-		}
-		fmt.Fprintf(&b, "\n%s: the follower's and the leader's logs about the sync:\n\n```\n", res.Target)
+		logs := make([][]string, len(res.Runs))
 		for i, run := range res.Runs {
-			for _, l := range run.ServerLog {
-				fmt.Fprintf(&b, "run %d: %s\n", i+1, l)
-			}
+			logs[i] = run.ServerLog
 		}
-		b.WriteString("```\n")
+		writeRunLogs(&b, fmt.Sprintf("%s: the follower's and the leader's logs about the sync:", res.Target), "run", logs)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -572,18 +572,11 @@ func (r *FailoverReport) WriteMarkdown(w io.Writer) error {
 		"%d kills per target, the targets taking turns. The failover benchmark took %s.\n\n",
 		r.Writers, r.Value, r.Rate, r.SettleS, r.ProbeMs, r.Kills, r.Took.Round(time.Second))
 	b.WriteString(r.Table())
-	var notes []string
+	var errs [][2]string
 	for _, res := range r.Results {
-		if res.Err != "" {
-			notes = append(notes, fmt.Sprintf("**%s:** %s (full message in the JSON)", res.Target, mdEscape(shortErr(res.Err))))
-		}
+		errs = append(errs, [2]string{res.Target, res.Err})
 	}
-	if len(notes) > 0 {
-		b.WriteString("\n")
-		for _, n := range notes {
-			fmt.Fprintf(&b, "- %s\n", n)
-		}
-	}
+	writeErrorNotes(&b, errs)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

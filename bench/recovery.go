@@ -561,33 +561,17 @@ func (r *RecoveryReport) WriteMarkdown(w io.Writer) error {
 	b.WriteString("\nThe load column is the generator's own CPU while building the data (% of one core, " +
 		strconv.Itoa(r.Cores) + " cores here). \"znodes (srvr)\" and \"txns\" are what srvr reported after the load " +
 		"(txns: the zxid's counter).\n")
-	var notes []string
+	var errs [][2]string
 	for _, res := range r.Results {
-		if res.Err != "" {
-			notes = append(notes, fmt.Sprintf("**%s:** %s (full message in the JSON)", res.Target, mdEscape(shortErr(res.Err))))
-		}
+		errs = append(errs, [2]string{res.Target, res.Err})
 	}
-	if len(notes) > 0 {
-		b.WriteString("\n")
-		for _, n := range notes {
-			fmt.Fprintf(&b, "- %s\n", n)
-		}
-	}
+	writeErrorNotes(&b, errs)
 	for _, res := range r.Results {
-		var any bool
-		for _, run := range res.Runs {
-			any = any || len(run.ServerLog) > 0
-		}
-		if !any {
-			continue
-		}
-		fmt.Fprintf(&b, "\n%s's own log about each restart:\n\n```\n", res.Target)
+		logs := make([][]string, len(res.Runs))
 		for i, run := range res.Runs {
-			for _, l := range run.ServerLog {
-				fmt.Fprintf(&b, "restart %d: %s\n", i+1, l)
-			}
+			logs[i] = run.ServerLog
 		}
-		b.WriteString("```\n")
+		writeRunLogs(&b, fmt.Sprintf("%s's own log about each restart:", res.Target), "restart", logs)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -178,3 +178,39 @@ func sortedKeys(m map[string]int64) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// writeErrorNotes lists the targets' errors (target, error) after a blank
+// line, each shortened (the JSON keeps it whole); nothing when none has
+// one.
+func writeErrorNotes(b *strings.Builder, errs [][2]string) {
+	first := true
+	for _, e := range errs {
+		if e[1] == "" {
+			continue
+		}
+		if first {
+			b.WriteString("\n")
+			first = false
+		}
+		fmt.Fprintf(b, "- **%s:** %s (full message in the JSON)\n", e[0], mdEscape(shortErr(e[1])))
+	}
+}
+
+// writeRunLogs adds a code block of a target's server log lines, each
+// prefixed by its run's label and number; nothing when no run has any.
+func writeRunLogs(b *strings.Builder, heading, label string, runs [][]string) {
+	any := false
+	for _, l := range runs {
+		any = any || len(l) > 0
+	}
+	if !any {
+		return
+	}
+	fmt.Fprintf(b, "\n%s\n\n```\n", heading)
+	for i, lines := range runs {
+		for _, l := range lines {
+			fmt.Fprintf(b, "%s %d: %s\n", label, i+1, l)
+		}
+	}
+	b.WriteString("```\n")
+}

@@ -331,14 +331,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	} else if epochErr != nil {
 		return nil, cli.Exit(fmt.Sprintf("choosing the epoch: %v", epochErr), exitStorage)
 	}
-	s.snap, err = zab.NewSnapshotter(zab.SnapshotterConfig{
-		Store:         snaps,
-		Log:           dd.PurgeRecorder(eng),
-		SnapCount:     cfg.SnapCount,
-		RetainCount:   cfg.SnapRetainCount,
-		PurgeInterval: cfg.PurgeInterval,
-		Logger:        logger,
-	})
+	s.snap, err = zab.NewSnapshotter(cfg.snapshotterConfig(snaps, dd.PurgeRecorder(eng), logger))
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitConfig)
 	}
@@ -375,25 +368,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err := s.svc.EnsureSessionSecret(legacy); err != nil {
 		return nil, storageExit(err.Error(), err, cfg.DataLogDir)
 	}
-	s.srv = net.NewServer(net.Config{
-		TickTime:          cfg.TickTime,
-		MinSessionTimeout: cfg.MinSessionTimeout,
-		MaxSessionTimeout: cfg.MaxSessionTimeout,
-		MaxClientCnxns:    cfg.MaxClientCnxns,
-		MaxBuffer:         cfg.MaxBuffer,
-		FourLetterWords:   cfg.FourLetterWords,
-		Version:           buildinfo.Read().ServerVersion(),
-		// Bounds on writes in flight, by count and bytes.
-		GlobalOutstandingLimit:  cfg.GlobalOutstandingLimit,
-		GlobalOutstandingBytes:  cfg.GlobalOutstandingBytes,
-		MaxConnOutstandingBytes: cfg.ConnOutstandingBytes,
-		SuperDigest:             cfg.SuperDigest,
-		Conf:                    cfg.confDump(),
-		Dirs: func() (int64, int64) {
-			return dirSize(cfg.DataDir), dirSize(cfg.DataLogDir)
-		},
-		Logger: logger,
-	}, processor{svc: s.svc, eng: eng, rates: s.rates})
+	s.srv = net.NewServer(cfg.netConfig(logger), processor{svc: s.svc, eng: eng, rates: s.rates})
 	s.srvp.Store(s.srv)
 	s.svc.SetDeliverer(s.srv.Deliver)
 	s.snap.Start(s.svc.WithTree)
@@ -484,6 +459,41 @@ func (s *server) lockDirs(cfg Config) error {
 		locked = append(locked, st)
 	}
 	return nil
+}
+
+// netConfig is the client server's configuration, standalone or member.
+func (c Config) netConfig(logger *slog.Logger) net.Config {
+	return net.Config{
+		TickTime:          c.TickTime,
+		MinSessionTimeout: c.MinSessionTimeout,
+		MaxSessionTimeout: c.MaxSessionTimeout,
+		MaxClientCnxns:    c.MaxClientCnxns,
+		MaxBuffer:         c.MaxBuffer,
+		FourLetterWords:   c.FourLetterWords,
+		Version:           buildinfo.Read().ServerVersion(),
+		// Bounds on writes in flight, by count and bytes.
+		GlobalOutstandingLimit:  c.GlobalOutstandingLimit,
+		GlobalOutstandingBytes:  c.GlobalOutstandingBytes,
+		MaxConnOutstandingBytes: c.ConnOutstandingBytes,
+		SuperDigest:             c.SuperDigest,
+		Conf:                    c.confDump(),
+		Dirs: func() (int64, int64) {
+			return dirSize(c.DataDir), dirSize(c.DataLogDir)
+		},
+		Logger: logger,
+	}
+}
+
+// snapshotterConfig is the snapshotter's configuration over store and log.
+func (c Config) snapshotterConfig(store zab.SnapshotStore, log zab.LogPurger, logger *slog.Logger) zab.SnapshotterConfig {
+	return zab.SnapshotterConfig{
+		Store:         store,
+		Log:           log,
+		SnapCount:     c.SnapCount,
+		RetainCount:   c.SnapRetainCount,
+		PurgeInterval: c.PurgeInterval,
+		Logger:        logger,
+	}
 }
 
 // legacySecretFile is where a data dir from before the session secret was

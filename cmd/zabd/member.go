@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"zabd/cmd/internal/buildinfo"
 	"zabd/engine"
 	"zabd/engine/datadir"
 	"zabd/log"
@@ -53,14 +52,7 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 		return cli.Exit(fmt.Sprintf("listening on the quorum and election ports of server.%d: %v", q.MyID, err), exitListen)
 	}
 	s.tr = tr
-	s.snap, err = zab.NewSnapshotter(zab.SnapshotterConfig{
-		Store:         lateStore{s},
-		Log:           latePurger{s, dd},
-		SnapCount:     cfg.SnapCount,
-		RetainCount:   cfg.SnapRetainCount,
-		PurgeInterval: cfg.PurgeInterval,
-		Logger:        logger,
-	})
+	s.snap, err = zab.NewSnapshotter(cfg.snapshotterConfig(lateStore{s}, latePurger{s, dd}, logger))
 	if err != nil {
 		return cli.Exit(err.Error(), exitConfig)
 	}
@@ -98,24 +90,7 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 		return storageExit(err.Error(), err, cfg.DataDir)
 	}
 	s.memberp.Store(s.member)
-	s.srv = net.NewServer(net.Config{
-		TickTime:                cfg.TickTime,
-		MinSessionTimeout:       cfg.MinSessionTimeout,
-		MaxSessionTimeout:       cfg.MaxSessionTimeout,
-		MaxClientCnxns:          cfg.MaxClientCnxns,
-		MaxBuffer:               cfg.MaxBuffer,
-		FourLetterWords:         cfg.FourLetterWords,
-		Version:                 buildinfo.Read().ServerVersion(),
-		GlobalOutstandingLimit:  cfg.GlobalOutstandingLimit,
-		GlobalOutstandingBytes:  cfg.GlobalOutstandingBytes,
-		MaxConnOutstandingBytes: cfg.ConnOutstandingBytes,
-		SuperDigest:             cfg.SuperDigest,
-		Conf:                    cfg.confDump(),
-		Dirs: func() (int64, int64) {
-			return dirSize(cfg.DataDir), dirSize(cfg.DataLogDir)
-		},
-		Logger: logger,
-	}, memberProcessor{m: s.member, eng: s.eng, rates: s.rates})
+	s.srv = net.NewServer(cfg.netConfig(logger), memberProcessor{m: s.member, eng: s.eng})
 	s.srvp.Store(s.srv)
 	s.snap.Start(s.member.SnapshotSource())
 	go func() {
@@ -154,9 +129,8 @@ func (l latePurger) PurgeBefore(z log.Zxid) error {
 
 // memberProcessor adapts a quorum member to net.Processor.
 type memberProcessor struct {
-	m     *member.Member
-	eng   engine.StatsReporter
-	rates *rateWindow
+	m   *member.Member
+	eng engine.StatsReporter
 }
 
 var _ net.Processor = memberProcessor{}
@@ -202,12 +176,7 @@ func (p memberProcessor) Status() net.Status {
 	case !ms.Serving:
 		st.WritesRefused = "not serving: no established leader (" + ms.Role.String() + ")"
 	}
-	p.m.WithTree(func(t *tree.Tree) {
-		st.LastZxid = t.LastZxid()
-		st.NodeCount = t.NodeCount() + 1
-		st.ApproxDataSize = t.ApproximateDataSize()
-		st.Ephemerals = t.EphemeralCount()
-	})
+	p.m.WithTree(func(t *tree.Tree) { treeStatus(t, &st) })
 	st.Extra = [][2]string{
 		{"zab_role", ms.Role.String()},
 		{"zab_epoch", fmt.Sprint(ms.Epoch)},

@@ -57,12 +57,7 @@ func (p processor) LastZxid() int64 {
 
 func (p processor) Status() net.Status {
 	st := net.Status{Mode: "standalone", Sessions: p.svc.SessionCount(), WritesRefused: p.svc.WritesRefused()}
-	p.svc.WithTree(func(t *tree.Tree) {
-		st.LastZxid = t.LastZxid()
-		st.NodeCount = t.NodeCount() + 1 // ZooKeeper also counts the "" alias of /
-		st.ApproxDataSize = t.ApproximateDataSize()
-		st.Ephemerals = t.EphemeralCount()
-	})
+	p.svc.WithTree(func(t *tree.Tree) { treeStatus(t, &st) })
 	ps := p.svc.Stats()
 	es := p.eng.Stats()
 	perFsync := 0.0
@@ -84,4 +79,12 @@ func (p processor) Status() net.Status {
 		st.Extra = append(st.Extra, [2]string{"storage_failure", ps.Failed})
 	}
 	return st
+}
+
+// treeStatus fills the tree's figures of a status (t held still).
+func treeStatus(t *tree.Tree, st *net.Status) {
+	st.LastZxid = t.LastZxid()
+	st.NodeCount = t.NodeCount() + 1 // ZooKeeper also counts the "" alias of /
+	st.ApproxDataSize = t.ApproximateDataSize()
+	st.Ephemerals = t.EphemeralCount()
 }

@@ -185,10 +185,8 @@ func New(cfg Config) (*Member, error) {
 	if cfg.SyncLimit <= 0 {
 		cfg.SyncLimit = 5
 	}
-	for _, f := range []*func(int64){&cfg.OnExpire} {
-		if *f == nil {
-			*f = func(int64) {}
-		}
+	if cfg.OnExpire == nil {
+		cfg.OnExpire = func(int64) {}
 	}
 	if cfg.OnStopServing == nil {
 		cfg.OnStopServing = func(string) {}
@@ -700,8 +698,8 @@ func (m *Member) appliedHere(txn tree.Txn) zab.Done {
 		m.waitMu.Lock()
 		q := m.waiters[sid]
 		var w *waiter
-		if len(q) > 0 && q[0].cxid == cxid && (q[0].op == op || op == tree.OpError ||
-			(q[0].op == tree.OpCreate2 && op == tree.OpCreate)) {
+		// The txn's type is the request's op, or OpError for a failure.
+		if len(q) > 0 && q[0].cxid == cxid && (q[0].op == op || op == tree.OpError) {
 			w = q[0]
 			if len(q) == 1 {
 				delete(m.waiters, sid)

@@ -394,6 +394,24 @@ func TestPartitionedLeaderStepsDown(t *testing.T) {
 	}
 }
 
+// expectEverywhere reads each path through every running member (after a
+// sync, in a fresh session) and wants the code given for it.
+func (c *cluster) expectEverywhere(want map[string]tree.Code) {
+	c.t.Helper()
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		if n == nil {
+			continue
+		}
+		s := session(c.t, n)
+		for p, code := range want {
+			if res := read(c.t, n, s, p); res.Err != code {
+				c.t.Fatalf("member %d reads %s: %v, want %v", id, p, res.Err, code)
+			}
+		}
+	}
+}
+
 func (c *cluster) others(id peer.ID) []peer.ID {
 	var out []peer.ID
 	for _, o := range c.ids {
@@ -459,18 +477,7 @@ func TestUncommittedTxnOfAnOldEpochIsTruncated(t *testing.T) {
 				c.start(old)
 			}
 			c.leader()
-			for _, id := range c.ids {
-				n := c.nodes[id]
-				s := session(t, n)
-				if res := read(t, n, s, "/lost"); res.Err != tree.CodeNoNode {
-					t.Fatalf("member %d reads /lost: %v, want NoNode", id, res.Err)
-				}
-				for _, p := range []string{"/before", "/after"} {
-					if res := read(t, n, s, p); res.Err != tree.CodeOK {
-						t.Fatalf("member %d reads %s: %v", id, p, res.Err)
-					}
-				}
-			}
+			c.expectEverywhere(map[string]tree.Code{"/lost": tree.CodeNoNode, "/before": tree.CodeOK, "/after": tree.CodeOK})
 		})
 	}
 }
@@ -578,15 +585,7 @@ func TestFiveMembersTwoDown(t *testing.T) {
 	c.start(lead.id)
 	c.start(f.id)
 	c.leader()
-	for _, id := range c.ids {
-		n := c.nodes[id]
-		s := session(t, n)
-		for _, p := range []string{"/one", "/two"} {
-			if res := read(t, n, s, p); res.Err != tree.CodeOK {
-				t.Fatalf("member %d reads %s: %v", id, p, res.Err)
-			}
-		}
-	}
+	c.expectEverywhere(map[string]tree.Code{"/one": tree.CodeOK, "/two": tree.CodeOK})
 }
 
 // The leader expires a session a follower's client stopped touching (its
@@ -639,14 +638,5 @@ func TestSessionExpiryOwnedByTheLeader(t *testing.T) {
 	if got != dropped {
 		t.Fatalf("expired %#x, want %#x (the untouched one)", got, dropped)
 	}
-	for _, id := range c.ids {
-		n := c.nodes[id]
-		s := session(t, n)
-		if res := read(t, n, s, "/dropped"); res.Err != tree.CodeNoNode {
-			t.Fatalf("member %d reads /dropped: %v, want NoNode", id, res.Err)
-		}
-		if res := read(t, n, s, "/kept"); res.Err != tree.CodeOK {
-			t.Fatalf("member %d reads /kept: %v", id, res.Err)
-		}
-	}
+	c.expectEverywhere(map[string]tree.Code{"/dropped": tree.CodeNoNode, "/kept": tree.CodeOK})
 }
