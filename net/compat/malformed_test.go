@@ -125,8 +125,13 @@ func malformedScript() script {
 	st = append(st, create(0, "/m", "", modePersistent))
 	add(rawAfterSession(1, "frame length 64MiB (over jute.maxbuffer)", lengthOnly(64<<20)))
 	add(rawAfterSession(2, "frame length -5", lengthOnly(-5)))
-	add(rawAfterSession(3, "unknown op code 9999", frame(1, 9999, encPath("/m"))))
-	add(rawAfterSession(4, "op code 0 (notification)", frame(1, 0, encPath("/m"))))
+	// ZooKeeper answers these Unimplemented and then closes the
+	// connection from another thread: whether a request sent right after
+	// is answered first is a race in ZooKeeper (seen both ways on a busy
+	// machine), so only the unrelated session is checked after them.
+	answeredThenClosed := func(s step) { st = append(st, s, exists(0, "/m", false)) }
+	answeredThenClosed(rawAfterSession(3, "unknown op code 9999", frame(1, 9999, encPath("/m"))))
+	answeredThenClosed(rawAfterSession(4, "op code 0 (notification)", frame(1, 0, encPath("/m"))))
 	add(rawAfterSession(5, "getData with path length past the frame", frame(1, opGetData, func() []byte {
 		var e enc
 		e.i32(1000)
