@@ -103,7 +103,9 @@ func (p *heldProc) CreateSession(_ time.Duration, _ bool, done func(SessionID, [
 	p.mu.Unlock()
 	done(sid, make([]byte, 16), false, nil)
 }
-func (p *heldProc) ResumeSession(SessionID, []byte, time.Duration) (bool, bool) { return false, false }
+func (p *heldProc) ResumeSession(SessionID, []byte, time.Duration) (bool, bool, error) {
+	return false, false, nil
+}
 func (p *heldProc) Touch(SessionID) bool                                        { return true }
 func (p *heldProc) CloseSession(_ SessionID, done func(tree.Result, error)) {
 	done(tree.Result{}, nil)

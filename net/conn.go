@@ -401,7 +401,13 @@ func (c *conn) handshake(frame []byte) bool {
 	}
 	if cr.SessionID != 0 {
 		sid := SessionID(cr.SessionID)
-		ok, readOnly := c.srv.proc.ResumeSession(sid, cr.Passwd, timeout)
+		ok, readOnly, err := c.srv.proc.ResumeSession(sid, cr.Passwd, timeout)
+		if err != nil {
+			c.mu.Lock()
+			c.reason = "re-attach deferred: " + err.Error()
+			c.mu.Unlock()
+			return false
+		}
 		if !ok {
 			respond(0, make([]byte, 16), 0, false)
 			c.closeAfterFlush("re-attach refused: session expired, unknown, or wrong password")

@@ -25,8 +25,11 @@ type Processor interface {
 	// ResumeSession re-attaches a live session whose password matches,
 	// with a newly negotiated timeout; ok is false when the session is
 	// unknown, expired or the password is wrong. readOnly says it is a
-	// read-only session.
-	ResumeSession(sid SessionID, passwd []byte, timeout time.Duration) (ok, readOnly bool)
+	// read-only session. A non-nil err means the processor cannot judge
+	// the session now (a quorum member between leaders): the connection
+	// closes without an answer, so the client keeps its session and tries
+	// again, where a refusal would tell it the session expired.
+	ResumeSession(sid SessionID, passwd []byte, timeout time.Duration) (ok, readOnly bool, err error)
 	// Touch extends a session's life; false when it is no longer live.
 	Touch(sid SessionID) bool
 	// CloseSession ends a session (a closeSession txn deleting its

@@ -137,3 +137,35 @@ func TestReadOnlySessionOnTheWire(t *testing.T) {
 		}
 	}
 }
+
+// betweenLeadersProc cannot judge sessions (a quorum member electing).
+type betweenLeadersProc struct {
+	heldProc
+}
+
+func (p *betweenLeadersProc) ResumeSession(SessionID, []byte, time.Duration) (bool, bool, error) {
+	return false, false, errors.New("not serving: electing a leader")
+}
+
+// A processor that cannot judge a re-attach gets the connection closed
+// with no ConnectResponse: answering would have to say "expired" (session
+// id 0), and the client would drop a session the quorum still holds.
+func TestResumeDeferredClosesUnanswered(t *testing.T) {
+	proc := &betweenLeadersProc{}
+	proc.watches = tree.NewWatches()
+	srv := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, proc)
+	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	go srv.Serve(l)
+	_, body, err := dialRaw(t, l.Addr().String(), jute.ConnectRequest{TimeOut: 30000, SessionID: 0x1234,
+		Passwd: make([]byte, 16)})
+	if err == nil {
+		t.Fatalf("re-attach answered (%d bytes) by a processor that cannot judge it", len(body))
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("connection not closed: %v", err)
+	}
+}

@@ -139,8 +139,9 @@ func (p memberProcessor) CreateSession(timeout time.Duration, _ bool, done func(
 	p.m.CreateSession(timeout, func(sid int64, pw []byte, err error) { done(net.SessionID(sid), pw, false, err) })
 }
 
-func (p memberProcessor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) (ok, readOnly bool) {
-	return p.m.ResumeSession(int64(sid), pw, timeout), false
+func (p memberProcessor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) (ok, readOnly bool, err error) {
+	ok, err = p.m.ResumeSession(int64(sid), pw, timeout)
+	return ok, false, err
 }
 
 func (p memberProcessor) Touch(sid net.SessionID) bool { return p.m.Touch(int64(sid)) }

@@ -24,11 +24,11 @@ func (p processor) CreateSession(timeout time.Duration, readOnlyOK bool, done fu
 	p.svc.CreateSession(timeout, readOnlyOK, func(sid int64, pw []byte, ro bool, err error) { done(net.SessionID(sid), pw, ro, err) })
 }
 
-func (p processor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) (ok, readOnly bool) {
+func (p processor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) (ok, readOnly bool, err error) {
 	if !p.svc.ResumeSession(int64(sid), pw, timeout) {
-		return false, false
+		return false, false, nil
 	}
-	return true, p.svc.ReadOnlySession(int64(sid))
+	return true, p.svc.ReadOnlySession(int64(sid)), nil
 }
 
 func (p processor) Touch(sid net.SessionID) bool { return p.svc.Touch(int64(sid)) }

@@ -57,11 +57,13 @@ func (m *Member) CreateSession(timeout time.Duration, done func(sid int64, passw
 }
 
 // ResumeSession re-attaches a live session whose password matches: one
-// the replicated tree holds.
-func (m *Member) ResumeSession(sid int64, passwd []byte, timeout time.Duration) bool {
+// the replicated tree holds. While the member is not serving (between
+// leaders, syncing) it cannot tell, and says so with ErrNotServing: the
+// session may well be alive on the quorum.
+func (m *Member) ResumeSession(sid int64, passwd []byte, timeout time.Duration) (bool, error) {
 	_, serving, role := m.role()
 	if !serving {
-		return false
+		return false, ErrNotServing
 	}
 	tr := m.currentTracker()
 	if !tr.HasSecret() {
@@ -70,18 +72,18 @@ func (m *Member) ResumeSession(sid int64, passwd []byte, timeout time.Duration) 
 		tr.SetSecret(secret)
 	}
 	if !tr.CheckPassword(sid, passwd) {
-		return false
+		return false, nil
 	}
 	live := false
 	m.withTree(func(t *tree.Tree) { _, live = t.SessionTimeout(sid) })
 	if !live {
-		return false
+		return false, nil
 	}
 	if role == peer.Leading {
-		return tr.SetTimeout(sid, timeout, m.cfg.Now())
+		return tr.SetTimeout(sid, timeout, m.cfg.Now()), nil
 	}
 	m.Touch(sid)
-	return true
+	return true, nil
 }
 
 // Touch extends a session's life: the leader's tracker directly, a
