@@ -106,7 +106,7 @@ func (p *heldProc) CreateSession(_ time.Duration, _ bool, done func(SessionID, [
 func (p *heldProc) ResumeSession(SessionID, []byte, time.Duration) (bool, bool, error) {
 	return false, false, nil
 }
-func (p *heldProc) Touch(SessionID) bool                                        { return true }
+func (p *heldProc) Touch(SessionID) bool { return true }
 func (p *heldProc) CloseSession(_ SessionID, done func(tree.Result, error)) {
 	done(tree.Result{}, nil)
 }
