@@ -52,8 +52,13 @@ type Deliverer func(ds []tree.Delivery)
 
 // PipelineConfig configures a standalone pipeline.
 type PipelineConfig struct {
-	Tree    *tree.Tree // recovered tree; the pipeline owns it from now on
-	Storage Storage
+	Tree *tree.Tree // recovered tree; the pipeline owns it from now on
+	// TreeLock guards Tree. A pipeline that takes over a tree from
+	// another (a quorum member becoming leader) must share the old one's
+	// (TreeLock()), so readers still holding the old pipeline exclude
+	// the new one's applier. Nil: a lock of the pipeline's own.
+	TreeLock *sync.RWMutex
+	Storage  Storage
 	// Epoch is the epoch to stamp; must be above the epoch of every zxid
 	// already in Storage. Zero means it could not be chosen at start (the
 	// disk was full when it was to be recorded): the pipeline starts with
@@ -168,7 +173,7 @@ type Pipeline struct {
 	diskFull    atomic.Bool
 	diskFullErr error // the refusal that began it; guarded by failMu
 
-	treeMu  sync.RWMutex // guards tree (Apply holds it exclusively)
+	treeMu  *sync.RWMutex // guards tree (Apply holds it exclusively); shared with pipelines handing the tree on
 	tree    *tree.Tree
 	watchMu sync.Mutex // guards watches
 	watches *tree.Watches
@@ -199,13 +204,19 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		sessions: make(map[int64]bool),
 		pending:  tree.NewPending(),
 		tree:     cfg.Tree,
+		treeMu:   cfg.TreeLock,
 		watches:  tree.NewWatches(),
 		deliver:  func([]tree.Delivery) {},
 		queue:    make(chan *entry, 4*cfg.MaxBatchTxns),
 	}
+	if p.treeMu == nil {
+		p.treeMu = new(sync.RWMutex)
+	}
+	p.treeMu.RLock()
 	for sid := range cfg.Tree.Sessions() {
 		p.sessions[sid] = true
 	}
+	p.treeMu.RUnlock()
 	if p.epoch == 0 {
 		// Writes are refused from the start, as after a full disk, until
 		// the epoch is recorded and a write is durable.
@@ -216,6 +227,10 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	go p.applyLoop()
 	return p, nil
 }
+
+// TreeLock is the lock guarding the pipeline's tree, for a pipeline that
+// takes the tree over (PipelineConfig.TreeLock).
+func (p *Pipeline) TreeLock() *sync.RWMutex { return p.treeMu }
 
 // SetDeliverer installs the watch delivery hook (net's). Call before
 // serving clients.

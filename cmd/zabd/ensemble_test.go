@@ -105,11 +105,7 @@ func newEnsemble(t *testing.T, n int, extra string) *ensemble {
 			e.kill(i)
 		}
 		for i := 1; i <= n; i++ {
-			s, known := e.logTrouble(i)
-			if known > 0 {
-				t.Logf("server %d: %d reports of the known race of a tree read with a new leader pipeline's apply", i, known)
-			}
-			if s != "" {
+			if s := e.logTrouble(i); s != "" {
 				t.Errorf("server %d's log:\n%s", i, s)
 			}
 		}
@@ -192,42 +188,22 @@ func (e *ensemble) logTail(i int) string {
 }
 
 // logTrouble returns the lines around the first data race report, panic
-// or fatal runtime error in server i's log ("" if none), and how many race
-// reports it passed over as the known one (see knownRace).
-func (e *ensemble) logTrouble(i int) (string, int) {
+// or fatal runtime error in server i's log ("" if none).
+func (e *ensemble) logTrouble(i int) string {
 	lines := strings.Split(e.log(i), "\n")
-	known := 0
-	for k := 0; k < len(lines); k++ {
-		l := lines[k]
+	for k, l := range lines {
 		if strings.Contains(l, "WARNING: DATA RACE") {
 			end := k + 1
 			for end < len(lines) && !strings.HasPrefix(lines[end], "==================") {
 				end++
 			}
-			block := strings.Join(lines[k:min(end, len(lines))], "\n")
-			if knownRace(block) {
-				known++
-				k = end
-				continue
-			}
-			return block, known
+			return strings.Join(lines[k:min(end, len(lines))], "\n")
 		}
 		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
-			return strings.Join(lines[max(0, k-5):min(len(lines), k+60)], "\n"), known
+			return strings.Join(lines[max(0, k-5):min(len(lines), k+60)], "\n")
 		}
 	}
-	return "", known
-}
-
-// knownRace says whether a race report is the known one (reported, not
-// fixed yet): a member's tree read through the pipeline current when the
-// read began (Member.withTree, Read, WithWatches: that pipeline's own
-// treeMu) while the leader pipeline startServing just made applies to the
-// same tree under its treeMu.
-func knownRace(block string) bool {
-	return strings.Contains(block, "zab.(*Pipeline).applyLoop") &&
-		(strings.Contains(block, "zab/member.(*Member).withTree") || strings.Contains(block, "zab/member.(*Member).Read") ||
-			strings.Contains(block, "zab/member.(*Member).WithWatches"))
+	return ""
 }
 
 // checkAlive fails the test if a server exited that was not killed.

@@ -237,7 +237,7 @@ func New(cfg Config) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.pl, err = m.passivePipeline(cfg.Tree)
+	m.pl, err = m.passivePipeline(cfg.Tree, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -482,7 +482,7 @@ func (m *Member) doLogOp(op peer.LogOp) error {
 			if err != nil {
 				return fmt.Errorf("member: %v: %w", op, err)
 			}
-			if err := m.setTree(t); err != nil {
+			if err := m.setTree(t, nil); err != nil {
 				return err
 			}
 			m.cfg.Logger.Info("zab: truncated the log and rebuilt the state", "myid", m.cfg.ID, "zxid", op.Zxid.String())
@@ -504,7 +504,7 @@ func (m *Member) doLogOp(op peer.LogOp) error {
 		if err != nil {
 			return fmt.Errorf("member: loading the snapshot at %v the leader sent: %w", op.Zxid, err)
 		}
-		if err := m.setTree(t); err != nil {
+		if err := m.setTree(t, nil); err != nil {
 			return err
 		}
 		m.cfg.Logger.Info("zab: restored the leader's snapshot", "myid", m.cfg.ID, "zxid", op.Zxid.String(),
@@ -527,9 +527,11 @@ func (m *Member) closePipeline() {
 	pl.Close()
 }
 
-// setTree installs t behind a new passive request path.
-func (m *Member) setTree(t *tree.Tree) error {
-	pl, err := m.passivePipeline(t)
+// setTree installs t behind a new passive request path. lock is the lock
+// t is already guarded by when t is handed on from another pipeline (whose
+// readers may still hold it), nil for a tree of its own.
+func (m *Member) setTree(t *tree.Tree, lock *sync.RWMutex) error {
+	pl, err := m.passivePipeline(t, lock)
 	if err != nil {
 		return err
 	}
@@ -550,9 +552,9 @@ func (r refusing) AppendAsync([]log.Record) <-chan error {
 }
 func (r refusing) LastZxid() log.Zxid { return r.last }
 
-func (m *Member) passivePipeline(t *tree.Tree) (*zab.Pipeline, error) {
+func (m *Member) passivePipeline(t *tree.Tree, lock *sync.RWMutex) (*zab.Pipeline, error) {
 	pl, err := zab.NewPipeline(zab.PipelineConfig{
-		Tree: t, Storage: refusing{}, Epoch: 1, Quorum: true,
+		Tree: t, TreeLock: lock, Storage: refusing{}, Epoch: 1, Quorum: true,
 		Logger: m.cfg.Logger, Now: m.cfg.Now, AfterApply: m.afterApply,
 	})
 	if err != nil {
@@ -749,7 +751,7 @@ func (m *Member) startServing(st peer.Status) error {
 		t := m.treeOf(pl)
 		start, _ := m.core.EpochStart()
 		lp, err := zab.NewPipeline(zab.PipelineConfig{
-			Tree: t, Storage: replicator{m: m, start: start}, Epoch: st.Epoch, Quorum: true,
+			Tree: t, TreeLock: pl.TreeLock(), Storage: replicator{m: m, start: start}, Epoch: st.Epoch, Quorum: true,
 			Logger: m.cfg.Logger, Now: m.cfg.Now, AfterApply: m.afterApply,
 		})
 		if err != nil {
@@ -823,7 +825,7 @@ func (m *Member) stopServing(why string) {
 		pl.Close()
 		// What the leader logged and did not see committed stays in
 		// m.logged, for the next leader to commit or truncate.
-		if err := m.setTree(m.treeOf(pl)); err != nil {
+		if err := m.setTree(m.treeOf(pl), pl.TreeLock()); err != nil {
 			m.cfg.Logger.Error("zab: cannot make a request path", "err", err)
 		}
 	}

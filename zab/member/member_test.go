@@ -640,3 +640,99 @@ func TestSessionExpiryOwnedByTheLeader(t *testing.T) {
 	}
 	c.expectEverywhere(map[string]tree.Code{"/dropped": tree.CodeNoNode, "/kept": tree.CodeOK})
 }
+
+// Reads go on while a follower becomes leader and while a cut-off leader
+// steps down: each change hands the tree to a new pipeline, and a reader
+// still holding the old one must be excluded from the new one's applies
+// (the race detector is the check; the tree lock is shared across them).
+func TestReadsDuringLeaderChanges(t *testing.T) {
+	c := newCluster(t, 3)
+	for round := 0; round < 3; round++ {
+		lead := c.leader()
+		sid := session(t, lead)
+		submit(t, lead, sid, create(fmt.Sprintf("/r%d", round), "x"))
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, n := range c.nodes {
+			wg.Add(1)
+			go func(n *testMember, held *zab.Pipeline) {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					n.Read(0, 0, tree.Request{Op: tree.OpGetChildren, Path: "/"})
+					n.WithTree(func(t *tree.Tree) { _ = t.NodeCount() })
+					n.WithWatches(func(*tree.Tree, *tree.Watches) []tree.Delivery { return nil })
+					held.WithTree(func(t *tree.Tree) { _ = t.NodeCount() })
+					time.Sleep(time.Millisecond)
+				}
+			}(n, n.currentPipeline())
+		}
+		if round%2 == 0 {
+			others := c.others(lead.id)
+			oldEpoch := lead.Status().Epoch
+			c.hub.isolate(lead.id, others, true)
+			waitFor(t, "the cut-off leader to step down and the others to elect", func() bool {
+				o := c.nodes[others[0]].Status()
+				return !lead.Status().Serving && o.Serving && o.Epoch > oldEpoch
+			})
+			wrote := false
+			for _, id := range others {
+				if n := c.nodes[id]; n.Status().Role == peer.Leading {
+					sid := session(t, n)
+					submit(t, n, sid, create(fmt.Sprintf("/w%d", round), "y"))
+					wrote = true
+				}
+			}
+			if !wrote {
+				t.Fatalf("round %d: no leader among %v: %v, %v", round, others, c.nodes[others[0]].Status(), c.nodes[others[1]].Status())
+			}
+			c.hub.isolate(lead.id, others, false)
+			close(stop)
+			wg.Wait()
+		} else {
+			close(stop)
+			wg.Wait()
+			// A follower-turned-leader with readers on it: stop the
+			// leader with readers running on the others.
+			stop = make(chan struct{})
+			for _, id := range c.others(lead.id) {
+				wg.Add(1)
+				// A slow reader: it took the request path before the
+				// change and reads through it after the new leader
+				// applies (a reader that loses the CPU between taking the
+				// path and reading).
+				go func(n *testMember, held *zab.Pipeline) {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						held.Read(0, 0, tree.Request{Op: tree.OpGetChildren, Path: "/"})
+						n.WithTree(func(t *tree.Tree) { _ = t.LastZxid() })
+						time.Sleep(time.Millisecond)
+					}
+				}(c.nodes[id], c.nodes[id].currentPipeline())
+			}
+			old := lead.id
+			c.stop(old)
+			lead2 := c.leader()
+			sid := session(t, lead2)
+			for i := 0; i < 20; i++ {
+				submit(t, lead2, sid, create(fmt.Sprintf("/w%d-%d", round, i), "y"))
+			}
+			submit(t, lead2, sid, create(fmt.Sprintf("/w%d", round), "y"))
+			close(stop)
+			wg.Wait()
+			c.start(old)
+		}
+	}
+	c.leader()
+	c.expectEverywhere(map[string]tree.Code{"/r0": tree.CodeOK, "/r1": tree.CodeOK, "/r2": tree.CodeOK,
+		"/w0": tree.CodeOK, "/w1": tree.CodeOK, "/w2": tree.CodeOK})
+}
