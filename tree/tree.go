@@ -93,6 +93,25 @@ func New(cfg Config) *Tree {
 	return t
 }
 
+// ConfigPath is the znode holding an ensemble's configuration.
+const ConfigPath = "/zookeeper/config"
+
+// SetConfigNode puts an ensemble member's configuration text in
+// /zookeeper/config as Apache ZooKeeper 3.8 does when a member starts: not
+// a txn but a local change, data version -1, mzxid the configuration's
+// version (0 for a static zoo.cfg), mtime the given time. No watch fires.
+func (t *Tree) SetConfigNode(data []byte, configVersion, mtime int64) {
+	it := t.get(ConfigPath)
+	if it == nil {
+		panic("tree: no " + ConfigPath)
+	}
+	n := it.node
+	n.Data, n.Version, n.Mzxid, n.Mtime = data, -1, configVersion, mtime
+	if err := t.PutNode(ConfigPath, n); err != nil {
+		panic(fmt.Sprintf("tree: setting %s: %v", ConfigPath, err))
+	}
+}
+
 // Config returns the configuration the tree was built with.
 func (t *Tree) Config() Config { return t.cfg }
 

@@ -351,3 +351,27 @@ func TestDescribeTree(t *testing.T) {
 		t.Errorf("DescribeTree (-want +got):\n%s", diff)
 	}
 }
+
+// SetConfigNode changes /zookeeper/config as a ZooKeeper member's start
+// does: data, version -1, mzxid the config version, mtime; its ACL,
+// creation fields and the tree's data size follow.
+func TestSetConfigNode(t *testing.T) {
+	tr := New(Config{})
+	size := tr.ApproximateDataSize()
+	data := []byte("server.1=127.0.0.1:2888:3888:participant\nversion=0")
+	tr.SetConfigNode(data, 0, 1234)
+	n, ok := tr.Get(ConfigPath)
+	if !ok {
+		t.Fatal("no config node")
+	}
+	if string(n.Data) != string(data) || n.Version != -1 || n.Mzxid != 0 || n.Mtime != 1234 || n.Aversion != -1 ||
+		n.Czxid != 0 || len(n.ACL) != 1 || n.ACL[0].Perms != ReadACLUnsafe[0].Perms {
+		t.Fatalf("config node %+v", *n)
+	}
+	if got := tr.ApproximateDataSize(); got != size+int64(len(data)) {
+		t.Fatalf("data size %d, want %d", got, size+int64(len(data)))
+	}
+	if tr.NodeCount() != New(Config{}).NodeCount() {
+		t.Fatal("node count changed")
+	}
+}

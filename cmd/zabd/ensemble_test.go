@@ -150,10 +150,44 @@ func (e *ensemble) signal(i int, sig syscall.Signal) {
 	}
 }
 
-// pause stops server i with SIGSTOP; resume continues it.
+// pause stops server i with SIGSTOP and returns once every thread of it
+// has stopped (the signal is delivered asynchronously: a thread may run
+// on for a moment and, say, log a proposal); resume continues it.
 func (e *ensemble) pause(i int) {
 	e.signal(i, syscall.SIGSTOP)
 	e.paused[i-1] = true
+	c := e.procs[i-1]
+	if c == nil {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !allThreadsStopped(c.Process.Pid) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("server %d (pid %d) not stopped 10s after SIGSTOP", i, c.Process.Pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allThreadsStopped says whether every thread of pid is in state T
+// (stopped) per /proc/<pid>/task/*/stat.
+func allThreadsStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the parenthesized command name.
+		k := strings.LastIndexByte(string(b), ')')
+		if k < 0 || k+2 >= len(b) || (b[k+2] != 'T' && b[k+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *ensemble) resume(i int) {

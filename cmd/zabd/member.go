@@ -57,10 +57,14 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 		return cli.Exit(err.Error(), exitConfig)
 	}
 	fatal := make(chan error, 1)
+	configText := q.ConfigText()
 	s.member, err = member.New(member.Config{
 		ID: q.MyID, Voters: voters, Observers: observers,
 		TickTime: cfg.TickTime, InitLimit: q.InitLimit, SyncLimit: q.SyncLimit,
 		Engine: s.eng, Snaps: snaps, Dir: dd, Tree: t, Transport: tr,
+		PrepareTree: func(t *tree.Tree) {
+			t.SetConfigNode([]byte(configText), 0, time.Now().UnixMilli())
+		},
 		Deliver: func(ds []tree.Delivery) {
 			if srv := s.srvp.Load(); srv != nil {
 				srv.Deliver(ds)

@@ -29,6 +29,9 @@ type QuorumServer struct {
 	// ClientAddr is the client address the line gives after ';' ("" when
 	// it gives none); a bare port means all interfaces, as in ZooKeeper.
 	ClientAddr string
+	// ClientAddrFromStatic: this server's ClientAddr came from clientPort, not the line
+	// (ZooKeeper then leaves it out of the config text).
+	ClientAddrFromStatic bool
 }
 
 // QuorumAddr is one address of a server: the port followers talk to the
@@ -276,6 +279,7 @@ func (c *Config) quorumConfig() (*QuorumConfig, error) {
 	// line gives it, or clientPort does; when both do they must agree.
 	if me.ClientAddr == "" {
 		me.ClientAddr = c.ClientAddr
+		me.ClientAddrFromStatic = true
 		return q, nil
 	}
 	from := ""
@@ -375,4 +379,40 @@ func warnEnsembleShape(servers []QuorumServer, standaloneEnabled bool, name stri
 	case voters > 2 && voters%2 == 0:
 		logger.Warn("config: an even number of participants tolerates no more failures than one fewer; consider an odd number", "file", name, "participants", voters)
 	}
+}
+
+// ConfigText is the ensemble's configuration as Apache ZooKeeper 3.8's
+// members show it in /zookeeper/config (QuorumMaj's text form): a line
+// server.N=host:quorumPort:electionPort[|...]:participant|observer
+// [;clientHost:clientPort] per server in id order, addresses ordered by
+// host, the client address only where the server's line gave it, then
+// version=0 (a static configuration's version, in hex).
+func (q *QuorumConfig) ConfigText() string {
+	var b strings.Builder
+	for _, s := range q.Servers {
+		addrs := slices.Clone(s.Addrs)
+		slices.SortStableFunc(addrs, func(a, b QuorumAddr) int { return strings.Compare(a.Host, b.Host) })
+		fmt.Fprintf(&b, "server.%d=", s.ID)
+		for i, a := range addrs {
+			if i > 0 {
+				b.WriteByte('|')
+			}
+			host := a.Host
+			if strings.Contains(host, ":") {
+				host = "[" + host + "]"
+			}
+			fmt.Fprintf(&b, "%s:%d:%d", host, a.QuorumPort, a.ElectionPort)
+		}
+		if s.Observer {
+			b.WriteString(":observer")
+		} else {
+			b.WriteString(":participant")
+		}
+		if s.ClientAddr != "" && !s.ClientAddrFromStatic {
+			b.WriteString(";" + s.ClientAddr)
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("version=0")
+	return b.String()
 }

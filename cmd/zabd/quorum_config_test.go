@@ -78,7 +78,7 @@ func TestQuorumConfig(t *testing.T) {
 		{name: "one participant and an observer, standaloneEnabled=false", myid: "9",
 			cfg: "standaloneEnabled=false\ninitLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.9=b:1:2:observer\n",
 			want: &QuorumConfig{MyID: 9, InitLimit: 10, SyncLimit: 5, Observer: true, Servers: []QuorumServer{
-				{ID: 1, Addrs: addr("a", 1, 2)}, {ID: 9, Addrs: addr("b", 1, 2), Observer: true, ClientAddr: ":2181"}}},
+				{ID: 1, Addrs: addr("a", 1, 2)}, {ID: 9, Addrs: addr("b", 1, 2), Observer: true, ClientAddr: ":2181", ClientAddrFromStatic: true}}},
 			wantClient: ":2181"},
 		// The client address: the server line's, clientPort's, or both agreeing.
 		{name: "clientPort agreeing with the line's port (wildcard clientPortAddress)", myid: "2", cfg: "clientPort=2182\n" + threeServers,
@@ -89,7 +89,7 @@ func TestQuorumConfig(t *testing.T) {
 			cfg: "clientPort=2999\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890\n",
 			want: &QuorumConfig{MyID: 2, InitLimit: 10, SyncLimit: 5, Servers: []QuorumServer{
 				{ID: 1, Addrs: addr("127.0.0.1", 2888, 3888)},
-				{ID: 2, Addrs: addr("127.0.0.1", 2889, 3889), ClientAddr: ":2999"},
+				{ID: 2, Addrs: addr("127.0.0.1", 2889, 3889), ClientAddr: ":2999", ClientAddrFromStatic: true},
 				{ID: 3, Addrs: addr("127.0.0.1", 2890, 3890)}}},
 			wantClient: ":2999"},
 	} {
@@ -302,5 +302,37 @@ func TestQuorumConfDump(t *testing.T) {
 	attrs := fmt.Sprint(c.logAttrs())
 	if !strings.Contains(attrs, "my_id 2 role participant servers 1,2,3 init_limit 10 sync_limit 5") {
 		t.Errorf("start-up line: %s", attrs)
+	}
+}
+
+// ConfigText is what Apache ZooKeeper 3.8's members put in
+// /zookeeper/config: the client address only where a server's line gives
+// it (not this server's clientPort), roles spelled out, several addresses
+// ordered by host, IPv6 hosts bracketed, version=0.
+func TestConfigText(t *testing.T) {
+	for _, tc := range []struct{ name, myid, cfg, want string }{
+		{"client addresses from the lines", "1", threeServers,
+			"server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\n" +
+				"server.2=127.0.0.1:2889:3889:participant;127.0.0.1:2182\n" +
+				"server.3=127.0.0.1:2890:3890:participant;0.0.0.0:2183\nversion=0"},
+		{"own client address from clientPort", "1", "initLimit=10\nsyncLimit=5\nclientPort=2181\n" +
+			"server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.3=127.0.0.1:2890:3890:observer;2183\n",
+			"server.1=127.0.0.1:2888:3888:participant\n" +
+				"server.2=127.0.0.1:2889:3889:participant\n" +
+				"server.3=127.0.0.1:2890:3890:observer;0.0.0.0:2183\nversion=0"},
+		{"several addresses, IPv6", "1", "initLimit=10\nsyncLimit=5\nclientPort=2181\n" +
+			"server.1=zz:2888:3888|[::1]:2888:3888|aa:2888:3888\nserver.2=b:2889:3889\nserver.3=c:2890:3890\n",
+			"server.1=[::1]:2888:3888|aa:2888:3888|zz:2888:3888:participant\n" +
+				"server.2=b:2889:3889:participant\nserver.3=c:2890:3890:participant\nversion=0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, q, err := parseQuorum(t, tc.myid, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := q.ConfigText(); got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+			}
+		})
 	}
 }

@@ -82,11 +82,7 @@ type knownFollowerDiff struct {
 }
 
 // knownFollowerDiffs by script name.
-var knownFollowerDiffs = map[string]knownFollowerDiff{
-	"system-nodes": {steps: []int{7, 10}, problem: "zabd's members leave /zookeeper/config empty; " +
-		"Apache ZooKeeper's hold the ensemble's config there (server lines and version=0, version -1, an mtime), " +
-		"which ZooKeeper.getConfig and Curator's EnsembleTracker read"},
-}
+var knownFollowerDiffs = map[string]knownFollowerDiff{}
 
 // onlySteps reports whether want and got differ only in lines of the
 // given steps (lines start with the two-digit step number) and in the

@@ -44,7 +44,12 @@ type Config struct {
 	Snaps  *engine.SnapshotStore
 	Dir    datadir.Dir
 	// Tree is the recovered state: every txn of the log applied.
-	Tree       *tree.Tree
+	Tree *tree.Tree
+	// PrepareTree, if set, is called with each tree the member installs
+	// before anyone reads it (the recovered one, one rebuilt after a
+	// TRUNC, one restored from the leader's snapshot), for the member's
+	// local, unlogged state: the ensemble's config in /zookeeper/config.
+	PrepareTree func(*tree.Tree)
 	Transport  Transport
 	Deliver    zab.Deliverer
 	AfterApply func(lastZxid int64, txns int)
@@ -236,6 +241,9 @@ func New(cfg Config) (*Member, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.PrepareTree != nil {
+		cfg.PrepareTree(cfg.Tree)
 	}
 	m.pl, err = m.passivePipeline(cfg.Tree, nil)
 	if err != nil {
@@ -531,6 +539,9 @@ func (m *Member) closePipeline() {
 // t is already guarded by when t is handed on from another pipeline (whose
 // readers may still hold it), nil for a tree of its own.
 func (m *Member) setTree(t *tree.Tree, lock *sync.RWMutex) error {
+	if lock == nil && m.cfg.PrepareTree != nil {
+		m.cfg.PrepareTree(t)
+	}
 	pl, err := m.passivePipeline(t, lock)
 	if err != nil {
 		return err
