@@ -50,9 +50,9 @@ type Config struct {
 	// TRUNC, one restored from the leader's snapshot), for the member's
 	// local, unlogged state: the ensemble's config in /zookeeper/config.
 	PrepareTree func(*tree.Tree)
-	Transport  Transport
-	Deliver    zab.Deliverer
-	AfterApply func(lastZxid int64, txns int)
+	Transport   Transport
+	Deliver     zab.Deliverer
+	AfterApply  func(lastZxid int64, txns int)
 
 	ContainerCheckInterval time.Duration
 	// OnExpire is told of each session a closeSession this member did
