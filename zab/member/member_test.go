@@ -651,27 +651,9 @@ func TestReadsDuringLeaderChanges(t *testing.T) {
 		lead := c.leader()
 		sid := session(t, lead)
 		submit(t, lead, sid, create(fmt.Sprintf("/r%d", round), "x"))
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for _, n := range c.nodes {
-			wg.Add(1)
-			go func(n *testMember, held *zab.Pipeline) {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					n.Read(0, 0, tree.Request{Op: tree.OpGetChildren, Path: "/"})
-					n.WithTree(func(t *tree.Tree) { _ = t.NodeCount() })
-					n.WithWatches(func(*tree.Tree, *tree.Watches) []tree.Delivery { return nil })
-					held.WithTree(func(t *tree.Tree) { _ = t.NodeCount() })
-					time.Sleep(time.Millisecond)
-				}
-			}(n, n.currentPipeline())
-		}
 		if round%2 == 0 {
+			// The cut-off leader steps down, readers on every member.
+			stop := c.readConstantly(c.ids)
 			others := c.others(lead.id)
 			oldEpoch := lead.Status().Epoch
 			c.hub.isolate(lead.id, others, true)
@@ -691,34 +673,10 @@ func TestReadsDuringLeaderChanges(t *testing.T) {
 				t.Fatalf("round %d: no leader among %v: %v, %v", round, others, c.nodes[others[0]].Status(), c.nodes[others[1]].Status())
 			}
 			c.hub.isolate(lead.id, others, false)
-			close(stop)
-			wg.Wait()
+			stop()
 		} else {
-			close(stop)
-			wg.Wait()
-			// A follower-turned-leader with readers on it: stop the
-			// leader with readers running on the others.
-			stop = make(chan struct{})
-			for _, id := range c.others(lead.id) {
-				wg.Add(1)
-				// A slow reader: it took the request path before the
-				// change and reads through it after the new leader
-				// applies (a reader that loses the CPU between taking the
-				// path and reading).
-				go func(n *testMember, held *zab.Pipeline) {
-					defer wg.Done()
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						held.Read(0, 0, tree.Request{Op: tree.OpGetChildren, Path: "/"})
-						n.WithTree(func(t *tree.Tree) { _ = t.LastZxid() })
-						time.Sleep(time.Millisecond)
-					}
-				}(c.nodes[id], c.nodes[id].currentPipeline())
-			}
+			// A follower becomes leader, readers on the others.
+			stop := c.readConstantly(c.others(lead.id))
 			old := lead.id
 			c.stop(old)
 			lead2 := c.leader()
@@ -727,12 +685,45 @@ func TestReadsDuringLeaderChanges(t *testing.T) {
 				submit(t, lead2, sid, create(fmt.Sprintf("/w%d-%d", round, i), "y"))
 			}
 			submit(t, lead2, sid, create(fmt.Sprintf("/w%d", round), "y"))
-			close(stop)
-			wg.Wait()
+			stop()
 			c.start(old)
 		}
 	}
 	c.leader()
 	c.expectEverywhere(map[string]tree.Code{"/r0": tree.CodeOK, "/r1": tree.CodeOK, "/r2": tree.CodeOK,
 		"/w0": tree.CodeOK, "/w1": tree.CodeOK, "/w2": tree.CodeOK})
+}
+
+// readConstantly reads on each of the members ids until the returned stop
+// is called: through the member, and through the request path it had at
+// the start, as a slow reader that took the path before a change and
+// reads after the next pipeline applies (one that lost the CPU between).
+func (c *cluster) readConstantly(ids []peer.ID) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		n := c.nodes[id]
+		held := n.currentPipeline()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				n.Read(0, 0, tree.Request{Op: tree.OpGetChildren, Path: "/"})
+				n.WithTree(func(t *tree.Tree) { _ = t.NodeCount() })
+				n.WithWatches(func(*tree.Tree, *tree.Watches) []tree.Delivery { return nil })
+				held.Read(0, 0, tree.Request{Op: tree.OpGetChildren, Path: "/"})
+				held.WithTree(func(t *tree.Tree) { _ = t.LastZxid() })
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
