@@ -65,8 +65,9 @@ type Config struct {
 	// PeerType is peerType: "participant", "observer", or "" when zoo.cfg
 	// does not say (then this server's server.N line decides).
 	PeerType string
-	// ReadOnlyModeEnabled is readonlymode.enabled: a member cut off from
-	// its quorum would serve reads. Not implemented yet (warned about).
+	// ReadOnlyModeEnabled is readonlymode.enabled: a member that has
+	// looked for a leader for max(2 s, tickTime) serves read-only clients
+	// from the state it has (readOnlyMode).
 	ReadOnlyModeEnabled bool
 	// Quorum is this server's place in an ensemble, set by validate from
 	// the server.N lines, <DataDir>/myid and the keys above; nil when it
@@ -312,8 +313,6 @@ func notImplemented(k, v string) string {
 		return "zabd always syncs before it acknowledges a write"
 	case k == "reconfigEnabled" && strings.EqualFold(v, "true"):
 		return "reconfig is answered ReconfigDisabled"
-	case (k == "readonlymode.enabled" || k == "zookeeper.readonlymode.enabled") && strings.EqualFold(v, "true"):
-		return "no read-only mode: a member cut off from its quorum stops serving instead of serving reads"
 	}
 	return ""
 }

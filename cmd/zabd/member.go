@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,6 +59,13 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 	}
 	fatal := make(chan error, 1)
 	configText := q.ConfigText()
+	ro := newReadOnlyMode(cfg.ReadOnlyModeEnabled, int64(q.MyID), cfg.TickTime, time.Now, func(sids []int64) {
+		if srv := s.srvp.Load(); srv != nil {
+			for _, sid := range sids {
+				srv.SessionExpired(net.SessionID(sid))
+			}
+		}
+	})
 	s.member, err = member.New(member.Config{
 		ID: q.MyID, Voters: voters, Observers: observers,
 		TickTime: cfg.TickTime, InitLimit: q.InitLimit, SyncLimit: q.SyncLimit,
@@ -77,6 +85,7 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 				srv.SessionExpired(net.SessionID(sid))
 			}
 		},
+		OnStatus: ro.status,
 		OnStopServing: func(why string) {
 			if srv := s.srvp.Load(); srv != nil {
 				srv.CloseClients("this member stopped serving: " + why)
@@ -94,7 +103,7 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 		return storageExit(err.Error(), err, cfg.DataDir)
 	}
 	s.memberp.Store(s.member)
-	s.srv = net.NewServer(cfg.netConfig(logger), memberProcessor{m: s.member, eng: s.eng})
+	s.srv = net.NewServer(cfg.netConfig(logger), memberProcessor{m: s.member, eng: s.eng, ro: ro})
 	s.srvp.Store(s.srv)
 	s.snap.Start(s.member.SnapshotSource())
 	go func() {
@@ -135,22 +144,58 @@ func (l latePurger) PurgeBefore(z log.Zxid) error {
 type memberProcessor struct {
 	m   *member.Member
 	eng engine.StatsReporter
+	ro  *readOnlyMode
 }
+
+// errNotReadOnlyClient refuses, in read-only mode, a client that does not
+// accept a read-only server.
+var errNotReadOnlyClient = errors.New("this member is in read-only mode (no quorum) and the client does not accept a read-only server")
+
+// errEnsembleSessionInReadOnly refuses, in read-only mode, the re-attach
+// of a session of the ensemble, as ZooKeeper's read-only server does: the
+// connection closes unanswered and the client tries another member.
+var errEnsembleSessionInReadOnly = errors.New("this member is in read-only mode (no quorum): sessions of the ensemble re-attach to a serving member")
 
 var _ net.Processor = memberProcessor{}
 
-func (p memberProcessor) CreateSession(timeout time.Duration, _ bool, done func(net.SessionID, []byte, bool, error)) {
+func (p memberProcessor) CreateSession(timeout time.Duration, readOnlyOK bool, done func(net.SessionID, []byte, bool, error)) {
+	if p.ro.active() {
+		if !readOnlyOK {
+			done(0, nil, false, errNotReadOnlyClient)
+			return
+		}
+		if sid, pw, ok := p.ro.create(timeout); ok {
+			done(net.SessionID(sid), pw, true, nil)
+			return
+		}
+	}
 	p.m.CreateSession(timeout, func(sid int64, pw []byte, err error) { done(net.SessionID(sid), pw, false, err) })
 }
 
 func (p memberProcessor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) (ok, readOnly bool, err error) {
+	if p.ro.owns(int64(sid)) {
+		return p.ro.resume(int64(sid), pw, timeout), true, nil
+	}
+	if p.ro.active() {
+		return false, false, errEnsembleSessionInReadOnly
+	}
 	ok, err = p.m.ResumeSession(int64(sid), pw, timeout)
 	return ok, false, err
 }
 
-func (p memberProcessor) Touch(sid net.SessionID) bool { return p.m.Touch(int64(sid)) }
+func (p memberProcessor) Touch(sid net.SessionID) bool {
+	if p.ro.owns(int64(sid)) {
+		return p.ro.touch(int64(sid))
+	}
+	return p.m.Touch(int64(sid))
+}
 
 func (p memberProcessor) CloseSession(sid net.SessionID, done func(tree.Result, error)) {
+	if p.ro.owns(int64(sid)) {
+		p.ro.close(int64(sid))
+		done(tree.Result{Zxid: p.LastZxid()}, nil)
+		return
+	}
 	p.m.CloseSession(int64(sid), done)
 }
 
@@ -175,6 +220,9 @@ func (p memberProcessor) LastZxid() int64 {
 func (p memberProcessor) Status() net.Status {
 	ms := p.m.Status()
 	st := net.Status{Mode: ms.Mode, Sessions: ms.Sessions}
+	if p.ro.active() {
+		st.Mode = "read-only"
+	}
 	switch {
 	case ms.Failed != "":
 		st.WritesRefused = ms.Failed
@@ -195,9 +243,21 @@ func (p memberProcessor) Status() net.Status {
 			[2]string{"synced_non_voting_followers", "0"},
 			[2]string{"synced_observers", fmt.Sprint(ms.Learners.SyncedObservers)},
 			[2]string{"pending_syncs", fmt.Sprint(ms.Learners.PendingSyncs)},
-			[2]string{"last_proposal_size", fmt.Sprint(ms.LastProposal)},
-			[2]string{"max_proposal_size", fmt.Sprint(ms.MaxProposal)},
-			[2]string{"min_proposal_size", fmt.Sprint(ms.MinProposal)},
+			[2]string{"last_proposal_size", fmt.Sprint(ms.Proposals.LastSize)},
+			[2]string{"max_proposal_size", fmt.Sprint(ms.Proposals.MaxSize)},
+			[2]string{"min_proposal_size", fmt.Sprint(ms.Proposals.MinSize)},
+		)
+		// ZooKeeper's quorum_ack_latency summary (ms; its avg a float),
+		// from a proposal to its commit, then zabd's in microseconds.
+		qa := ms.Proposals.QuorumAck
+		st.Extra = append(st.Extra,
+			[2]string{"avg_quorum_ack_latency", fmt.Sprintf("%.4f", float64(qa.Avg().Microseconds())/1000)},
+			[2]string{"min_quorum_ack_latency", fmt.Sprint(qa.Min.Milliseconds())},
+			[2]string{"max_quorum_ack_latency", fmt.Sprint(qa.Max.Milliseconds())},
+			[2]string{"cnt_quorum_ack_latency", fmt.Sprint(qa.Count)},
+			[2]string{"sum_quorum_ack_latency", fmt.Sprint(qa.Sum.Milliseconds())},
+			[2]string{"quorum_ack_latency_avg_us", fmt.Sprint(qa.Avg().Microseconds())},
+			[2]string{"quorum_ack_latency_max_us", fmt.Sprint(qa.Max.Microseconds())},
 		)
 	}
 	es := p.eng.Stats()

@@ -251,14 +251,13 @@ func TestValidateQuorum(t *testing.T) {
 	}
 }
 
-// What ZooKeeper warns about in the server lines, and readonlymode.enabled
-// (recognised, not implemented), are warned about once each.
+// What ZooKeeper warns about in the server lines is warned about once
+// each; readonlymode.enabled is taken without a word.
 func TestQuorumWarnings(t *testing.T) {
 	for _, tc := range []struct{ cfg, want string }{
 		{"server.1=a:1:2\n", "one server.N line: running standalone"},
 		{"server.1=a:1:2\nserver.2=b:1:2\n", "two participants: a quorum needs both"},
 		{"server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\nserver.4=d:1:2\n", "an even number of participants"},
-		{"readonlymode.enabled=true\n", "not implemented by zabd yet, ignored"},
 	} {
 		var logs strings.Builder
 		c := defaultConfig()
@@ -269,13 +268,18 @@ func TestQuorumWarnings(t *testing.T) {
 			t.Errorf("%q: %d warnings, want one saying %q:\n%s", tc.cfg, n, tc.want, logs.String())
 		}
 	}
-	var logs strings.Builder
-	c := defaultConfig()
-	if err := parseZooCfg(strings.NewReader("readonlymode.enabled=false\n"+threeServers), "zoo.cfg", &c, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
-		t.Fatal(err)
-	}
-	if logs.Len() != 0 {
-		t.Errorf("a sound ensemble with readonlymode.enabled=false: %s", logs.String())
+	for _, v := range []bool{false, true} {
+		var logs strings.Builder
+		c := defaultConfig()
+		if err := parseZooCfg(strings.NewReader(fmt.Sprintf("readonlymode.enabled=%t\n", v)+threeServers), "zoo.cfg", &c, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+			t.Fatal(err)
+		}
+		if logs.Len() != 0 {
+			t.Errorf("a sound ensemble with readonlymode.enabled=%t: %s", v, logs.String())
+		}
+		if c.ReadOnlyModeEnabled != v {
+			t.Errorf("readonlymode.enabled=%t read as %t", v, c.ReadOnlyModeEnabled)
+		}
 	}
 }
 

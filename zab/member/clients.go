@@ -203,15 +203,55 @@ type Status struct {
 	// Failed is the storage failure that stopped the member, if any.
 	Failed string
 	// A leader's learners, and the sizes of its proposals (bytes).
-	Learners                               peer.LeaderStats
-	LastProposal, MinProposal, MaxProposal int
+	Learners  peer.LeaderStats
+	Proposals ProposalStats
+}
+
+// ProposalStats are a leader's figures about its proposals, for mntr
+// (ZooKeeper 3.8's last/min/max_proposal_size and quorum_ack_latency).
+type ProposalStats struct {
+	LastSize, MinSize, MaxSize int // bytes of txn data
+	// QuorumAck is the time from a proposal to its commit (a quorum of
+	// voters, the leader included, had it durably).
+	QuorumAck LatencyStats
+}
+
+func (p *ProposalStats) proposed(n int) {
+	p.LastSize, p.MaxSize = n, max(p.MaxSize, n)
+	if p.MinSize == 0 || n < p.MinSize {
+		p.MinSize = n
+	}
+}
+
+// LatencyStats is a count, sum, min and max of durations.
+type LatencyStats struct {
+	Count    int64
+	Sum      time.Duration
+	Min, Max time.Duration
+}
+
+func (l *LatencyStats) add(d time.Duration) {
+	if l.Count == 0 || d < l.Min {
+		l.Min = d
+	}
+	l.Max = max(l.Max, d)
+	l.Sum += d
+	l.Count++
+}
+
+// Avg is the mean, 0 before any sample.
+func (l LatencyStats) Avg() time.Duration {
+	if l.Count == 0 {
+		return 0
+	}
+	return l.Sum / time.Duration(l.Count)
 }
 
 // Status reports the member's role and figures.
 func (m *Member) Status() Status {
 	m.mu.RLock()
 	st := Status{Status: m.status, Sessions: m.tracker.Count(), Learners: m.leaderStats,
-		LastProposal: m.lastProposal, MinProposal: m.minProposal, MaxProposal: m.maxProposal}
+		Proposals: m.proposals}
 	m.mu.RUnlock()
 	if st.Serving {
 		switch st.Role {

@@ -63,6 +63,9 @@ type Config struct {
 	// leader or its quorum): net closes every client connection. Must
 	// not block for long.
 	OnStopServing func(why string)
+	// OnStatus is told of every change of the member's status (role,
+	// leader, epoch, serving), from the member's loop: it must not block.
+	OnStatus func(peer.Status)
 	// Fatal is told when the member's storage failed: the member has
 	// stopped and the process should exit.
 	Fatal  func(error)
@@ -103,8 +106,9 @@ func (m *Member) Unreachable(id peer.ID) {
 }
 
 type promise struct {
-	zxid   log.Zxid
-	result chan error
+	zxid     log.Zxid
+	result   chan error
+	proposed time.Time // for the quorum ack latency
 }
 
 // waiter is a forwarded request of this member's client, answered when
@@ -130,10 +134,13 @@ type Member struct {
 	pl      *zab.Pipeline // the current request path; replaced at role changes and rebuilds
 	status  peer.Status   // as of the last Ready
 	serving bool          // clients are served (pl is a leader's, or a learner's after UPTODATE)
-	// leaderStats and the proposal sizes are for mntr.
-	leaderStats                            peer.LeaderStats
-	lastProposal, minProposal, maxProposal int
-	tracker                                *zab.SessionTracker
+	// leaderStats and proposals are for mntr: proposals is a copy of
+	// the loop's own figures, taken once per Ready.
+	leaderStats peer.LeaderStats
+	proposals   ProposalStats
+	tracker     *zab.SessionTracker
+
+	loopProposals ProposalStats // the loop's only
 
 	inMu   sync.Mutex
 	inputs []input
@@ -195,6 +202,9 @@ func New(cfg Config) (*Member, error) {
 	}
 	if cfg.OnStopServing == nil {
 		cfg.OnStopServing = func(string) {}
+	}
+	if cfg.OnStatus == nil {
+		cfg.OnStatus = func(peer.Status) {}
 	}
 	if cfg.Fatal == nil {
 		cfg.Fatal = func(error) {}
@@ -367,14 +377,8 @@ func (m *Member) takeInputs() {
 				in.result <- err
 				continue
 			}
-			m.promises = append(m.promises, promise{zxid: z, result: in.result})
-			m.mu.Lock()
-			n := len(in.data)
-			m.lastProposal, m.maxProposal = n, max(m.maxProposal, n)
-			if m.minProposal == 0 || n < m.minProposal {
-				m.minProposal = n
-			}
-			m.mu.Unlock()
+			m.promises = append(m.promises, promise{zxid: z, result: in.result, proposed: m.cfg.Now()})
+			m.loopProposals.proposed(len(in.data))
 		case inForward:
 			if err := m.core.Forward(in.data); err != nil {
 				in.failed()
@@ -433,7 +437,11 @@ func (m *Member) handle(rd peer.Ready) error {
 	m.mu.Lock()
 	m.status = rd.Status
 	m.leaderStats = ls
+	m.proposals = m.loopProposals
 	m.mu.Unlock()
+	if rd.Status != prev {
+		m.cfg.OnStatus(rd.Status)
+	}
 	if rd.Status.Serving && !m.isServing() {
 		if err := m.startServing(rd.Status); err != nil {
 			return err
@@ -675,7 +683,12 @@ func (m *Member) commit(z log.Zxid) {
 		// The leader's pipeline applies its own txns once told they are
 		// committed.
 		i := 0
+		var now time.Time
 		for i < len(m.promises) && m.promises[i].zxid <= z {
+			if i == 0 {
+				now = m.cfg.Now()
+			}
+			m.loopProposals.QuorumAck.add(now.Sub(m.promises[i].proposed))
 			m.promises[i].result <- nil
 			i++
 		}
