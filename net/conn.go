@@ -594,7 +594,14 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 			if zxid == 0 {
 				zxid = c.lastZxidNow()
 			}
-			c.sendReply(xid, zxid, op, res)
+			if res.Err == tree.CodeSessionMoved {
+				// As ZooKeeper: the session moved to another server,
+				// so this connection is stale; it closes unanswered
+				// and the client learns the truth from where it went.
+				c.closeWith("session moved to another server")
+			} else {
+				c.sendReply(xid, zxid, op, res)
+			}
 			c.srv.stats.latency(c.srv.cfg.Now().Sub(start))
 			c.srv.budget.release(size)
 			c.mu.Lock()

@@ -244,6 +244,22 @@ func (p *Pipeline) SetDeliverer(d Deliverer) {
 // it and calls done once the request is durable and applied (or failed).
 // Requests from one caller are ordered in the order of its Submit calls.
 func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
+	p.submit(sid, req, tree.CodeOK, done)
+}
+
+// SubmitRefused orders req like Submit but logs it as failed with code
+// (an error txn, quorum mode only): the leader refusing a write whose
+// session moved to another member (CodeSessionMoved), so the member it
+// came through answers it from its log like any other failure.
+func (p *Pipeline) SubmitRefused(sid int64, req tree.Request, code tree.Code, done Done) {
+	if !p.cfg.Quorum {
+		done(tree.Result{}, fmt.Errorf("zab: SubmitRefused (%v) outside quorum mode", code))
+		return
+	}
+	p.submit(sid, req, code, done)
+}
+
+func (p *Pipeline) submit(sid int64, req tree.Request, refuse tree.Code, done Done) {
 	p.prepMu.Lock()
 	defer p.prepMu.Unlock()
 	if p.closed {
@@ -289,7 +305,9 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 			return
 		}
 	}
-	expired := p.cfg.Quorum && sid != 0 && !p.sessions[sid] && req.Op != tree.OpCreateSession && req.Op != tree.OpCloseSession
+	if p.cfg.Quorum && sid != 0 && !p.sessions[sid] && req.Op != tree.OpCreateSession && req.Op != tree.OpCloseSession {
+		refuse = tree.CodeSessionExpired
+	}
 	if p.counter == math.MaxUint32 && p.cfg.Quorum {
 		// Only an election starts an epoch in quorum mode (the leader
 		// steps down when its counter is exhausted).
@@ -309,11 +327,11 @@ func (p *Pipeline) Submit(sid int64, req tree.Request, done Done) {
 	hdr := tree.TxnHeader{Session: sid, Cxid: req.Cxid, Zxid: zxid, Time: p.cfg.Now().UnixMilli(), Type: req.Op}
 	var txn tree.Txn
 	var err error
-	if expired {
+	if refuse != tree.CodeOK {
 		// Logged, so the member the session is connected to learns the
 		// answer from its log.
 		hdr.Type = tree.OpError
-		txn, err = tree.Txn{TxnHeader: hdr, Err: tree.CodeSessionExpired}, tree.CodeSessionExpired
+		txn, err = tree.Txn{TxnHeader: hdr, Err: refuse}, refuse
 	} else {
 		p.pendingMu.Lock()
 		p.treeMu.RLock()

@@ -68,3 +68,53 @@ func TestNoAnswerFromAFailedTxn(t *testing.T) {
 		}
 	}
 }
+
+// SubmitRefused logs the write as an error txn with the code (a quorum
+// leader refusing a write whose session moved: every member answers it
+// from the log) and answers it with that code; outside quorum mode it is
+// refused.
+func TestSubmitRefused(t *testing.T) {
+	mem := engine.NewMemory()
+	p, err := NewPipeline(PipelineConfig{Tree: tree.New(tree.Config{}), Storage: mem, Epoch: 1, Quorum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	if _, err := submitWait(t, p, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000}); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan tree.Result, 1)
+	p.SubmitRefused(1, createReq("/m", ""), tree.CodeSessionMoved, func(res tree.Result, err error) {
+		if err != nil {
+			t.Errorf("SubmitRefused: %v", err)
+		}
+		ch <- res
+	})
+	if res := <-ch; res.Err != tree.CodeSessionMoved {
+		t.Fatalf("answered %v, want SessionMoved", res.Err)
+	}
+	if res := p.Read(1, 0, tree.Request{Op: tree.OpExists, Path: "/m"}); res.Err != tree.CodeNoNode {
+		t.Fatalf("the refused create happened: %v", res.Err)
+	}
+	it, err := mem.Iter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var last tree.Txn
+	for it.Next() {
+		if last, err = tree.DecodeTxn(it.Record().Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if last.Type != tree.OpError || last.Err != tree.CodeSessionMoved || last.Session != 1 {
+		t.Fatalf("logged %+v, want an error txn of session 1 with SessionMoved", last.TxnHeader)
+	}
+
+	standalone := newTestPipeline(t, engine.NewMemory())
+	errc := make(chan error, 1)
+	standalone.SubmitRefused(1, createReq("/m", ""), tree.CodeSessionMoved, func(_ tree.Result, err error) { errc <- err })
+	if err := <-errc; err == nil {
+		t.Fatal("SubmitRefused outside quorum mode was taken")
+	}
+}

@@ -30,6 +30,9 @@ type SessionTracker struct {
 type trackedSession struct {
 	timeout  time.Duration
 	expireAt time.Time
+	// owner is the member whose clients the session's writes come
+	// through (an ensemble's leader only; 0: not known yet).
+	owner uint64
 }
 
 // NewSessionTracker makes a tracker. secret keys the session passwords
@@ -132,6 +135,35 @@ func (s *SessionTracker) SetTimeout(sid int64, timeout time.Duration, now time.T
 	ts.timeout = timeout
 	ts.expireAt = now.Add(timeout)
 	return true
+}
+
+// SetOwner makes member the owner of sid (it created the session, or the
+// session re-attached there); false when sid is not live.
+func (s *SessionTracker) SetOwner(sid int64, member uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts, ok := s.sessions[sid]
+	if ok {
+		ts.owner = member
+	}
+	return ok
+}
+
+// CheckOwner reports whether a write of sid may come through member, as
+// ZooKeeper's leader checks a request's owner: a session whose owner is
+// not known yet (a new leader's) takes member as its owner; a session
+// not tracked passes (the request path answers it expired).
+func (s *SessionTracker) CheckOwner(sid int64, member uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts, ok := s.sessions[sid]
+	if !ok {
+		return true
+	}
+	if ts.owner == 0 {
+		ts.owner = member
+	}
+	return ts.owner == member
 }
 
 // Live reports whether sid is tracked.

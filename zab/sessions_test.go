@@ -60,3 +60,29 @@ func TestSessionIDsSkipRecovered(t *testing.T) {
 		t.Fatalf("next id %x collides with recovered %x", got, first+5)
 	}
 }
+
+// A session's owner is the member its writes come through: the first to
+// write takes it when nobody had (a new leader's sessions), SetOwner moves
+// it (a re-attach), and writes through any other member are refused.
+func TestSessionOwner(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	st := NewSessionTracker([]byte("k"), 1, t0)
+	sid := st.NextID()
+	if !st.CheckOwner(sid, 2) {
+		t.Fatal("an untracked session is refused (the request path answers it expired)")
+	}
+	st.Track(sid, time.Second, t0)
+	if !st.CheckOwner(sid, 2) || !st.CheckOwner(sid, 2) {
+		t.Fatal("the first member to write does not own the session")
+	}
+	if st.CheckOwner(sid, 3) {
+		t.Fatal("another member's write passes")
+	}
+	if !st.SetOwner(sid, 3) || !st.CheckOwner(sid, 3) || st.CheckOwner(sid, 2) {
+		t.Fatal("the session did not move to member 3")
+	}
+	st.Remove(sid)
+	if st.SetOwner(sid, 2) {
+		t.Fatal("SetOwner of a removed session")
+	}
+}

@@ -17,9 +17,9 @@ import (
 	"zabd/tree"
 )
 
-// roClient speaks the wire protocol itself so that its ConnectRequest can
+// rawClient speaks the wire protocol itself so that its ConnectRequest can
 // say readOnly (go-zookeeper never does).
-type roClient struct {
+type rawClient struct {
 	t    *testing.T
 	nc   stdnet.Conn
 	br   *bufio.Reader
@@ -28,7 +28,13 @@ type roClient struct {
 
 // dialReadOnly connects to addr with a new session, readOnly as given; it
 // returns the error of the handshake (io.EOF: closed unanswered).
-func dialReadOnly(t *testing.T, addr string, readOnly bool) (*roClient, error) {
+func dialReadOnly(t *testing.T, addr string, readOnly bool) (*rawClient, error) {
+	t.Helper()
+	return dialRaw(t, addr, jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), ReadOnly: readOnly})
+}
+
+// dialRaw connects to addr and sends cr.
+func dialRaw(t *testing.T, addr string, cr jute.ConnectRequest) (*rawClient, error) {
 	t.Helper()
 	nc, err := stdnet.Dial("tcp", addr)
 	if err != nil {
@@ -36,8 +42,7 @@ func dialReadOnly(t *testing.T, addr string, readOnly bool) (*roClient, error) {
 	}
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	c := &roClient{t: t, nc: nc, br: bufio.NewReader(nc)}
-	cr := jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), ReadOnly: readOnly}
+	c := &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
 	if _, err := nc.Write(jute.AppendFrame(nil, jute.AppendConnectRequest(nil, cr))); err != nil {
 		return nil, err
 	}
@@ -49,7 +54,7 @@ func dialReadOnly(t *testing.T, addr string, readOnly bool) (*roClient, error) {
 	return c, err
 }
 
-func (c *roClient) call(xid int32, op tree.Op, req tree.Request) (jute.ReplyHeader, tree.Result) {
+func (c *rawClient) call(xid int32, op tree.Op, req tree.Request) (jute.ReplyHeader, tree.Result) {
 	c.t.Helper()
 	if _, err := c.nc.Write(jute.AppendFrame(nil, jute.AppendRequest(nil, jute.RequestHeader{Xid: xid, Op: op}, req))); err != nil {
 		c.t.Fatalf("%v: %v", op, err)

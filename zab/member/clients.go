@@ -52,6 +52,9 @@ func (m *Member) CreateSession(timeout time.Duration, done func(sid int64, passw
 			return
 		}
 		tr.Track(sid, timeout, m.cfg.Now())
+		if _, _, role := m.role(); role == peer.Leading {
+			tr.SetOwner(sid, m.cfg.ID)
+		}
 		done(sid, tr.Password(sid), nil)
 	})
 }
@@ -80,9 +83,18 @@ func (m *Member) ResumeSession(sid int64, passwd []byte, timeout time.Duration) 
 		return false, nil
 	}
 	if role == peer.Leading {
-		return tr.SetTimeout(sid, timeout, m.cfg.Now()), nil
+		ok := tr.SetTimeout(sid, timeout, m.cfg.Now())
+		if ok {
+			tr.SetOwner(sid, m.cfg.ID)
+		}
+		return ok, nil
 	}
 	m.Touch(sid)
+	// The leader makes this member the session's owner before any write
+	// the client sends here (the claim leaves first on the same link), so
+	// a write still coming through the member the client left is refused
+	// SessionMoved, as ZooKeeper's leader refuses it after a REVALIDATE.
+	m.enqueue(input{kind: inForward, data: encodeEnvelope(envelope{Kind: kindClaim, Session: sid}), failed: func() {}})
 	return true, nil
 }
 
@@ -130,6 +142,11 @@ func (m *Member) Submit(sid int64, req tree.Request, done zab.Done) {
 	case !serving:
 		done(tree.Result{}, ErrNotServing)
 	case role == peer.Leading:
+		if req.Op != tree.OpCreateSession && req.Op != tree.OpCloseSession && req.Op != tree.OpSync &&
+			!m.currentTracker().CheckOwner(sid, m.cfg.ID) {
+			pl.SubmitRefused(sid, req, tree.CodeSessionMoved, done)
+			return
+		}
 		pl.Submit(sid, req, done)
 	case req.Op == tree.OpSync:
 		m.waitMu.Lock()

@@ -13,6 +13,10 @@ import (
 const (
 	kindWrite = 1 // a client's write, createSession or closeSession
 	kindTouch = 2 // sessions the learner's clients kept alive since the last
+	// kindClaim: a session re-attached to this learner; the leader makes
+	// the learner the session's owner, so writes still arriving through
+	// the member the client left are refused SessionMoved.
+	kindClaim = 3
 )
 
 // envelope is a forwarded request.
@@ -46,6 +50,8 @@ func encodeEnvelope(e envelope) []byte {
 		for _, s := range e.Touches {
 			b = binary.AppendVarint(b, s)
 		}
+	case kindClaim:
+		b = binary.AppendVarint(b, e.Session)
 	default:
 		b = binary.AppendVarint(b, e.Session)
 		b = appendRequest(b, &e.Req)
@@ -125,6 +131,8 @@ func decodeEnvelope(b []byte) (envelope, error) {
 		case kindWrite:
 			e.Session = d.varint()
 			e.Req = d.request(0)
+		case kindClaim:
+			e.Session = d.varint()
 		}
 		if d.err == nil && len(d.b) > 0 {
 			d.err = fmt.Errorf("%d bytes after the request", len(d.b))
@@ -133,7 +141,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 			return envelope{}, fmt.Errorf("member: a forwarded request that does not decode (%d bytes): %w", len(b), d.err)
 		}
 	}
-	if e.Kind != kindWrite && e.Kind != kindTouch {
+	if e.Kind != kindWrite && e.Kind != kindTouch && e.Kind != kindClaim {
 		return e, fmt.Errorf("member: a forwarded request of unknown kind %d", e.Kind)
 	}
 	return e, nil

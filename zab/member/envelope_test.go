@@ -26,6 +26,7 @@ func sampleEnvelopes() []envelope {
 		}}},
 		{Kind: kindTouch, Touches: []int64{1, -1, 1 << 62}},
 		{Kind: kindTouch},
+		{Kind: kindClaim, Session: 0x0100000000000007},
 	}
 }
 

@@ -937,14 +937,21 @@ func (m *Member) forwarded(r peer.Request) {
 		for _, sid := range e.Touches {
 			tr.Touch(sid, now)
 		}
+	case kindClaim:
+		tr.SetOwner(e.Session, r.From)
 	case kindWrite:
 		sid, req := e.Session, e.Req
 		if req.Op == tree.OpCloseSession {
 			tr.Remove(sid)
+		} else if req.Op != tree.OpCreateSession && !tr.CheckOwner(sid, r.From) {
+			// The session re-attached to another member since.
+			pl.SubmitRefused(sid, req, tree.CodeSessionMoved, func(tree.Result, error) {})
+			return
 		}
 		pl.Submit(sid, req, func(res tree.Result, err error) {
 			if err == nil && res.Err == tree.CodeOK && req.Op == tree.OpCreateSession {
 				tr.Track(sid, time.Duration(req.SessionTimeout)*time.Millisecond, m.cfg.Now())
+				tr.SetOwner(sid, r.From)
 			}
 		})
 	}
