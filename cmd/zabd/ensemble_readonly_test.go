@@ -24,6 +24,7 @@ type rawClient struct {
 	nc   stdnet.Conn
 	br   *bufio.Reader
 	resp jute.ConnectResponse
+	zxid int64 // the last zxid a reply carried (the client's lastZxidSeen)
 }
 
 // dialReadOnly connects to addr with a new session, readOnly as given; it

@@ -23,6 +23,9 @@ func (c *rawClient) try(xid int32, op tree.Op, req tree.Request) (jute.ReplyHead
 		return jute.ReplyHeader{}, err
 	}
 	hdr, _, err := jute.DecodeReply(body, op)
+	if err == nil && hdr.Zxid > c.zxid {
+		c.zxid = hdr.Zxid
+	}
 	return hdr, err
 }
 
@@ -54,7 +57,16 @@ func TestEnsembleSessionMoved(t *testing.T) {
 			if h, err := old.try(1, tree.OpCreate, tree.Request{Path: dir, ACL: tree.OpenACLUnsafe}); err != nil || h.Err != tree.CodeOK {
 				t.Fatalf("create %s before the move: %v %v", dir, h.Err, err)
 			}
-			moved, err := dialRaw(t, e.client[mv.to-1], jute.ConnectRequest{TimeOut: 10000, SessionID: sid, Passwd: pw})
+			// As a client does: it says what it has seen, and a member
+			// behind that closes the connection; then it tries again.
+			var moved *rawClient
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				moved, err = dialRaw(t, e.client[mv.to-1], jute.ConnectRequest{TimeOut: 10000, SessionID: sid, Passwd: pw, LastZxidSeen: old.zxid})
+				if !errors.Is(err, io.EOF) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 			if err != nil || moved.resp.SessionID != sid {
 				t.Fatalf("re-attach to server %d: %+v %v", mv.to, moved.resp, err)
 			}

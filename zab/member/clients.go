@@ -1,6 +1,7 @@
 package member
 
 import (
+	"fmt"
 	"time"
 
 	"zabd/tree"
@@ -79,6 +80,17 @@ func (m *Member) ResumeSession(sid int64, passwd []byte, timeout time.Duration) 
 	}
 	live := false
 	m.withTree(func(t *tree.Tree) { _, live = t.SessionTimeout(sid) })
+	if !live && role != peer.Leading {
+		// This member may not have applied the session's createSession
+		// yet (the client created it through a faster member and has
+		// seen no zxid since). ZooKeeper's follower asks the leader
+		// (REVALIDATE); this one catches up with the leader (a sync),
+		// then looks again.
+		if err := m.syncWait(m.cfg.TickTime * time.Duration(m.cfg.SyncLimit)); err != nil {
+			return false, err
+		}
+		m.withTree(func(t *tree.Tree) { _, live = t.SessionTimeout(sid) })
+	}
 	if !live {
 		return false, nil
 	}
@@ -96,6 +108,21 @@ func (m *Member) ResumeSession(sid int64, passwd []byte, timeout time.Duration) 
 	// SessionMoved, as ZooKeeper's leader refuses it after a REVALIDATE.
 	m.enqueue(input{kind: inForward, data: encodeEnvelope(envelope{Kind: kindClaim, Session: sid}), failed: func() {}})
 	return true, nil
+}
+
+// syncWait catches this learner up with everything its leader had
+// proposed when the sync reached it, within timeout.
+func (m *Member) syncWait(timeout time.Duration) error {
+	done := make(chan error, 1)
+	m.Submit(0, tree.Request{Op: tree.OpSync, Path: "/"}, func(_ tree.Result, err error) { done <- err })
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("member: no answer to a sync with the leader within %v", timeout)
+	}
 }
 
 // Touch extends a session's life: the leader's tracker directly, a

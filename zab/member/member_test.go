@@ -26,10 +26,28 @@ type hub struct {
 	mu    sync.Mutex
 	inbox map[peer.ID]chan peer.Message
 	cut   map[[2]peer.ID]bool
+	// holdCommits: COMMITs to these members wait in held until
+	// releaseCommits; sent is told of every message sent, if set.
+	holdCommits map[peer.ID]bool
+	held        []peer.Message
+	sent        func(peer.Message)
 }
 
 func newHub() *hub {
-	return &hub{inbox: make(map[peer.ID]chan peer.Message), cut: make(map[[2]peer.ID]bool)}
+	return &hub{inbox: make(map[peer.ID]chan peer.Message), cut: make(map[[2]peer.ID]bool), holdCommits: make(map[peer.ID]bool)}
+}
+
+// releaseCommits delivers the held COMMITs to id and stops holding them.
+func (h *hub) releaseCommits(id peer.ID) {
+	h.mu.Lock()
+	delete(h.holdCommits, id)
+	held := h.held
+	h.held = nil
+	c := h.inbox[id]
+	h.mu.Unlock()
+	for _, m := range held {
+		c <- m
+	}
 }
 
 type hubPort struct {
@@ -73,7 +91,16 @@ func (p hubPort) Send(m peer.Message) {
 	p.h.mu.Lock()
 	c := p.h.inbox[m.To]
 	cut := p.h.cut[[2]peer.ID{m.From, m.To}]
+	sent := p.h.sent
+	if m.Type == peer.Commit && p.h.holdCommits[m.To] && !cut {
+		p.h.held = append(p.h.held, m)
+		p.h.mu.Unlock()
+		return
+	}
 	p.h.mu.Unlock()
+	if sent != nil {
+		sent(m)
+	}
 	if c == nil || cut {
 		return
 	}
@@ -725,5 +752,63 @@ func (c *cluster) readConstantly(ids []peer.ID) (stop func()) {
 	return func() {
 		close(done)
 		wg.Wait()
+	}
+}
+
+// A session created through one member re-attaches to a member that has
+// not applied its createSession yet (the client saw no zxid since, so
+// its lastZxidSeen cannot tell the member it is behind): the member
+// catches up with the leader before it judges, as ZooKeeper's follower
+// asks its leader (REVALIDATE), instead of calling the session expired.
+func TestResumeOnALaggingFollower(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	var f1, f2 *testMember
+	for _, id := range c.others(l.id) {
+		if f1 == nil {
+			f1 = c.nodes[id]
+		} else {
+			f2 = c.nodes[id]
+		}
+	}
+	session(t, l) // the session secret is logged before the first session
+	c.hub.mu.Lock()
+	c.hub.holdCommits[f2.id] = true
+	syncReq := make(chan struct{}, 1)
+	c.hub.sent = func(m peer.Message) {
+		if m.Type == peer.SyncReq && m.From == f2.id {
+			select {
+			case syncReq <- struct{}{}:
+			default:
+			}
+		}
+	}
+	c.hub.mu.Unlock()
+	sid := session(t, f1)
+	pw := f1.currentTracker().Password(sid)
+	live := false
+	f2.WithTree(func(tr *tree.Tree) { _, live = tr.SessionTimeout(sid) })
+	if live {
+		t.Fatal("the lagging follower applied the createSession while its COMMITs were held")
+	}
+	type resumed struct {
+		ok  bool
+		err error
+	}
+	res := make(chan resumed, 1)
+	go func() {
+		ok, err := f2.ResumeSession(sid, pw, 10*time.Second)
+		res <- resumed{ok, err}
+	}()
+	select {
+	case <-syncReq:
+	case r := <-res:
+		t.Fatalf("re-attach judged without catching up: ok %v err %v", r.ok, r.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lagging follower neither synced nor answered")
+	}
+	c.hub.releaseCommits(f2.id)
+	if r := <-res; !r.ok || r.err != nil {
+		t.Fatalf("re-attach on the lagging follower: ok %v err %v, want ok", r.ok, r.err)
 	}
 }
