@@ -37,6 +37,22 @@ func (m *Member) CreateSession(timeout time.Duration, done func(sid int64, passw
 		var secret []byte
 		m.withTree(func(t *tree.Tree) { secret = t.SessionSecret() })
 		if secret == nil {
+			// A new ensemble's first leader logs the secret just after
+			// it starts serving: wait for it here rather than refuse a
+			// client that came early.
+			deadline := time.Now().Add(m.cfg.TickTime * time.Duration(m.cfg.SyncLimit))
+			for secret == nil && time.Now().Before(deadline) {
+				if err := m.syncWait(time.Until(deadline)); err != nil {
+					done(0, nil, err)
+					return
+				}
+				m.withTree(func(t *tree.Tree) { secret = t.SessionSecret() })
+				if secret == nil {
+					time.Sleep(m.cfg.TickTime / 20) // the leader has not submitted it yet
+				}
+			}
+		}
+		if secret == nil {
 			done(0, nil, zab.ErrNoSessionSecret)
 			return
 		}

@@ -41,11 +41,19 @@ func newHub() *hub {
 func (h *hub) releaseCommits(id peer.ID) {
 	h.mu.Lock()
 	delete(h.holdCommits, id)
-	held := h.held
-	h.held = nil
+	var mine []peer.Message
+	kept := h.held[:0]
+	for _, m := range h.held {
+		if m.To == id {
+			mine = append(mine, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	h.held = kept
 	c := h.inbox[id]
 	h.mu.Unlock()
-	for _, m := range held {
+	for _, m := range mine {
 		c <- m
 	}
 }
@@ -149,7 +157,12 @@ func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, 0) }
 
 // newClusterWith starts voters 1..n and observers n+1..n+observers.
 func newClusterWith(t *testing.T, n, observers int) *cluster {
-	c := &cluster{t: t, hub: newHub(), dirs: map[peer.ID]string{}, nodes: map[peer.ID]*testMember{}, closed: map[peer.ID]int{}}
+	return newClusterOn(t, n, observers, newHub())
+}
+
+// newClusterOn starts voters and observers as newClusterWith does, on h.
+func newClusterOn(t *testing.T, n, observers int, h *hub) *cluster {
+	c := &cluster{t: t, hub: h, dirs: map[peer.ID]string{}, nodes: map[peer.ID]*testMember{}, closed: map[peer.ID]int{}}
 	for i := 1; i <= n+observers; i++ {
 		id := peer.ID(i)
 		c.ids = append(c.ids, id)
@@ -810,5 +823,51 @@ func TestResumeOnALaggingFollower(t *testing.T) {
 	c.hub.releaseCommits(f2.id)
 	if r := <-res; !r.ok || r.err != nil {
 		t.Fatalf("re-attach on the lagging follower: ok %v err %v, want ok", r.ok, r.err)
+	}
+}
+
+// A client that reaches a follower of a new ensemble before the first
+// leader's session secret is applied there gets its session once the
+// secret arrives, instead of a closed connection.
+func TestCreateSessionBeforeTheSecret(t *testing.T) {
+	h := newHub()
+	syncReq := make(chan peer.ID, 8)
+	h.sent = func(m peer.Message) {
+		if m.Type == peer.SyncReq {
+			select {
+			case syncReq <- m.From:
+			default:
+			}
+		}
+	}
+	// COMMITs to every member wait: the followers serve (UPTODATE) but
+	// apply nothing, the secret included, until released.
+	for id := peer.ID(1); id <= 3; id++ {
+		h.holdCommits[id] = true
+	}
+	c := newClusterOn(t, 3, 0, h)
+	c.leader() // every member serves
+	f := c.follower()
+	type created struct {
+		sid int64
+		err error
+	}
+	res := make(chan created, 1)
+	go f.CreateSession(10*time.Second, func(sid int64, _ []byte, err error) { res <- created{sid, err} })
+	select {
+	case id := <-syncReq:
+		if id != f.id {
+			t.Fatalf("a sync from member %d, not the follower %d", id, f.id)
+		}
+	case r := <-res:
+		t.Fatalf("createSession answered before the secret was there: %x %v", r.sid, r.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower neither synced nor answered")
+	}
+	for id := peer.ID(1); id <= 3; id++ {
+		h.releaseCommits(id)
+	}
+	if r := <-res; r.err != nil || r.sid == 0 {
+		t.Fatalf("createSession on the follower: %x %v", r.sid, r.err)
 	}
 }
