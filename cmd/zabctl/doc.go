@@ -21,5 +21,6 @@
 // not a txn; snapshot dump: the file is damaged); 2 malformed command
 // line; 3 no session (connect failure, connection or session lost); 4 a
 // log tool could not read the data dir at all (missing, not a zabd data
-// dir, a badger store beside its running server, an I/O error).
+// dir, a badger store beside its running server, an I/O error); 5 log
+// replay --serve could not listen on its address.
 package main

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"zabd/engine"
 	"zabd/snapshot"
 	"zabd/tools/logread"
 	"zabd/tools/logtool"
@@ -49,6 +52,23 @@ func logCommand() *cli.Command {
 					&cli.StringFlag{Name: "type", Usage: "only txns (or multis with a sub-op) of these types, comma-separated"},
 				}, dataDirFlags...),
 				Action: logDumpAction,
+			},
+			{
+				Name:  "replay",
+				Usage: "rebuild the tree as it was after a zxid or at a time: print it, write it as a snapshot, or serve it read-only to ZooKeeper clients",
+				UsageText: "zabctl log replay DATADIR [--to ZXID|TIME] (--print [--json] | --snapshot FILE | --serve HOST:PORT) [--log-dir DIR] [--engine KIND]\n\n" +
+					"   zabctl log replay /var/lib/zabd --to 0x500000123 --print\n" +
+					"   zabctl log replay /var/lib/zabd --to 2026-12-01T09:30:00Z --snapshot /tmp/before.snap\n" +
+					"   zabctl log replay /var/lib/zabd --to -1h --serve 127.0.0.1:2182   # then: zkCli.sh -server 127.0.0.1:2182",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "to", Usage: "the last txn applied: zxid (0x100000003, decimal, or 1/3), RFC 3339 time or relative time (-1h): the last txn stamped at or before it; default: the end of the log"},
+					&cli.BoolFlag{Name: "print", Usage: "print every znode, parent before children, with its data and stat"},
+					&cli.BoolFlag{Name: "json", Usage: "with --print: one JSON object per znode (the snapshot dump's fields and data, base64)"},
+					&cli.IntFlag{Name: "data-limit", Value: 256, Usage: "with --print: bytes of data shown per znode as text"},
+					&cli.StringFlag{Name: "snapshot", Usage: "write the state as a zabd snapshot FILE, or into a directory under zabd's name for it (snapshot.<zxid>): a new data dir's snapshot/ then starts from it (a consistent copy of a live dir, or another engine)"},
+					&cli.StringFlag{Name: "serve", Usage: "serve the state read-only on HOST:PORT to ZooKeeper clients until interrupted (writes are answered NotReadOnly)"},
+				}, dataDirFlags...),
+				Action: logReplayAction,
 			},
 			{
 				Name:      "verify",
@@ -224,4 +244,73 @@ func logVerifyAction(c *cli.Context) error {
 		return cli.Exit("", exitDamaged)
 	}
 	return nil
+}
+
+func logReplayAction(c *cli.Context) error {
+	args, err := positionals(c, 1, "DATADIR")
+	if err != nil {
+		return err
+	}
+	outputs := 0
+	for _, f := range []string{"print", "snapshot", "serve"} {
+		if c.IsSet(f) {
+			outputs++
+		}
+	}
+	if outputs != 1 {
+		return cli.Exit("log replay: say what to do with the state: one of --print, --snapshot FILE, --serve HOST:PORT\nusage: "+c.Command.UsageText, exitUsage)
+	}
+	to, err := logtool.ParseBound(c.String("to"), now())
+	if err != nil {
+		return cli.Exit("log replay: --to "+err.Error(), exitUsage)
+	}
+	d, err := openDataDir(c, args[0])
+	if err != nil {
+		return err
+	}
+	t, res, err := logtool.Replay(d, logtool.ReplayOptions{To: to, Skipped: func(s logread.Snapshot, err error) {
+		fmt.Fprintf(c.App.ErrWriter, "note: snapshot %s does not read back whole, an older one is used: %v\n", s.Path, err)
+	}})
+	liveNote(c.App.ErrWriter, d, res.LogLast)
+	switch {
+	case errors.Is(err, logread.ErrBadgerLive):
+		return cli.Exit("log replay: "+err.Error(), exitCannotRead)
+	case errors.Is(err, logtool.ErrBeforeHistory), errors.Is(err, logtool.ErrPastEnd):
+		return cli.Exit("log replay: "+err.Error(), exitUsage)
+	case err != nil:
+		return cli.Exit(fmt.Sprintf("log replay: %v\n(zabctl log verify %s says what is intact)", err, args[0]), exitDamaged)
+	}
+	from := "the log from its beginning"
+	if res.Snapshot != "" {
+		from = fmt.Sprintf("snapshot %s (walk %v..%v)", res.Snapshot, res.StartZxid, res.EndZxid)
+	}
+	at := ""
+	if !res.Time.IsZero() {
+		at = " stamped " + logtool.FormatTime(res.Time.UnixMilli())
+	}
+	rest := fmt.Sprintf("the log's last txn is %v", res.LogLast)
+	if res.More {
+		rest = "the log goes on after it"
+	}
+	fmt.Fprintf(c.App.ErrWriter, "state after zxid %s%s: %d znodes, %d sessions; from %s and %d txns of the log (%s)\n",
+		logtool.FormatZxid(res.Zxid), at, t.NodeCount(), len(t.Sessions()), from, res.Replayed, rest)
+	switch {
+	case c.Bool("print"):
+		return logtool.PrintTree(c.App.Writer, t, logtool.PrintOptions{JSON: c.Bool("json"), DataLimit: c.Int("data-limit")})
+	case c.IsSet("snapshot"):
+		path := c.String("snapshot")
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			// A directory (a new data dir's snapshot/): the file gets
+			// the name zabd gives its own snapshots, so zabd restores it.
+			path = filepath.Join(path, engine.SnapshotName(res.Zxid))
+		}
+		m, err := logtool.WriteSnapshot(path, t)
+		if err != nil {
+			return cli.Exit("log replay: "+err.Error(), exitCannotRead)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "wrote %s: %d bytes, %d znodes\n", path, m.Bytes, m.Nodes)
+		return nil
+	default:
+		return servePast(c, t, c.String("serve"))
+	}
 }

@@ -68,6 +68,14 @@ func TestLogToolsCommandLine(t *testing.T) {
 			`log dump: 1 records do not decode as txns, the first zxid 0x200000008 in pebble`},
 		{"dump by time", []string{"log", "dump", "--from", "2026-11-22T01:40:15Z", sound}, 0, `^0x200000006 2/6 [^\n]*\n0x200000007 2/7 [^\n]*\n$`, `^$`},
 		{"snapshot dump", []string{"snapshot", "dump", snap}, 0, `start zxid 0x100000005 1/5, end zxid 0x100000005 1/5,[^\n]*\nsession 0x1000a2b3c0001 timeout=30000ms\n`, `^$`},
+		{"replay to a zxid, printed", []string{"log", "replay", sound, "--to", "1/7", "--print", "--data-limit", "4"}, 0,
+			`(?m)^/app\n  data="mult"\.\.\.\(5 bytes\)\n  kind=persistent czxid=0x100000003 mzxid=0x100000007 `,
+			`^state after zxid 0x100000007 1/7 stamped 2026-11-22T01:40:06.000Z: \d+ znodes, 2 sessions; from snapshot \S+snapshot.0000000100000005 \(walk 0x100000005..0x100000005\) and 2 txns of the log \(the log goes on after it\)\n$`},
+		{"replay to a time, JSON", []string{"log", "replay", "--print", "--json", "--to", "2026-11-22T01:40:03.5Z", sound}, 0,
+			`(?m)^\{"record":"node","path":"/app/eph","kind":"ephemeral",[^\n]*"data":"ZQ=="\}$`, `^state after zxid 0x100000004 1/4 `},
+		{"replay without an output", []string{"log", "replay", sound}, exitUsage, `^$`, `one of --print, --snapshot FILE, --serve HOST:PORT`},
+		{"replay past the log", []string{"log", "replay", sound, "--to", "2/50", "--print"}, exitUsage, `^$`, `the log ends at 0x200000007, before 0x200000032`},
+		{"replay damaged", []string{"log", "replay", damaged, "--print"}, exitDamaged, `^$`, `checksum mismatch[^\n]*\n\(zabctl log verify `},
 		{"no DATADIR", []string{"log", "dump"}, exitUsage, `^$`, `log dump takes DATADIR \(got 0 arguments\)`},
 		{"bad --from", []string{"log", "dump", sound, "--from", "yesterday"}, exitUsage, `^$`, `--from "yesterday" is not a zxid`},
 		{"bad --type", []string{"log", "dump", "--type", "creat", sound}, exitUsage, `^$`, `unknown txn type "creat"`},
@@ -112,8 +120,9 @@ func TestLogToolsBesideARunningServer(t *testing.T) {
 
 			dump := zabctl(t, "", "log", "dump", "--json", "--path", "/live-", p.DataDir)
 			verify := zabctl(t, "", "log", "verify", p.DataDir)
+			replay := zabctl(t, "", "log", "replay", "--print", p.DataDir)
 			if kind == "badger" {
-				for _, r := range []result{dump, verify} {
+				for _, r := range []result{dump, verify, replay} {
 					if r.code != exitCannotRead || !strings.Contains(r.stderr+r.stdout, "badger locks its directory while a server runs, so it cannot be read beside it: stop the server, or copy the data dir while it is stopped and read the copy") ||
 						strings.Contains(r.stderr, "goroutine") {
 						t.Errorf("badger beside its server: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -145,6 +154,27 @@ func TestLogToolsBesideARunningServer(t *testing.T) {
 				want = append(want, "multi:/live-m,/live-00")
 				if d := cmp.Diff(want, paths); d != "" {
 					t.Errorf("dumped txns (-want +got):\n%s", d)
+				}
+				if replay.code != 0 || !strings.Contains(replay.stdout, "/live-m\n  data=\"m\"\n") ||
+					!strings.Contains(replay.stdout, "/live-00\n  data=\"w\"\n") || !strings.Contains(replay.stderr, "read a consistent prefix of the log") {
+					t.Errorf("replay: exit %d\nstdout:\n%s\nstderr:\n%s", replay.code, replay.stdout, replay.stderr)
+				}
+				// A consistent copy of the live dir: its state as a
+				// snapshot in a new data dir, started with another engine.
+				copyDir := filepath.Join(t.TempDir(), "data")
+				if err := os.MkdirAll(filepath.Join(copyDir, "snapshot"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if r := zabctl(t, "", "log", "replay", p.DataDir, "--snapshot", filepath.Join(copyDir, "snapshot")); r.code != 0 {
+					t.Fatalf("replay --snapshot of the live dir: exit %d\n%s", r.code, r.stderr)
+				}
+				other := map[string]string{"native": "pebble", "pebble": "native"}[kind]
+				cp := zktest.StartZabd(t, launch.ZabdOptions{DataDir: copyDir, Engine: other})
+				cc := zktest.Connect(t, cp.Addr)
+				for path, want := range map[string]string{"/live-m": "m", "/live-00": "w", "/live-19": "v"} {
+					if got, _, err := cc.Get(path); err != nil || string(got) != want {
+						t.Errorf("the copy started on %s: %s = %q %v, want %q", other, path, got, err, want)
+					}
 				}
 				if verify.code != 0 || !regexp.MustCompile(`(?m)^live: held by pid \d+ \(zabd, clients on 127\.0\.0\.1:\d+\); read a consistent prefix of the log, up to zxid 0x\w+$`).MatchString(verify.stdout) ||
 					!strings.Contains(verify.stdout, "\nSOUND\n") {
