@@ -120,11 +120,13 @@ func (p *heldProc) Submit(_ SessionID, req tree.Request, done func(tree.Result, 
 	p.maxBytes = max(p.maxBytes, p.bytes)
 	p.maxHeld = max(p.maxHeld, len(p.held))
 }
-func (p *heldProc) Read(SessionID, tree.WatcherID, tree.Request) tree.Result { return tree.Result{} }
+func (p *heldProc) Read(_ SessionID, _ tree.WatcherID, _ tree.Request, answer func(tree.Result)) {
+	answer(tree.Result{})
+}
 func (p *heldProc) Watches(fn func(*tree.Tree, *tree.Watches) []tree.Delivery) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
-	fn(nil, p.watches)
+	fn(tree.New(tree.Config{}), p.watches)
 }
 func (p *heldProc) LastZxid() int64 { return 0 }
 func (p *heldProc) Status() Status  { return Status{Mode: "standalone"} }

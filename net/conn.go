@@ -524,8 +524,8 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 		return true
 	case tree.OpAddWatch, tree.OpCheckWatches, tree.OpRemoveWatches:
 		c.waitWrites()
-		var code tree.Code
 		p.Watches(func(t *tree.Tree, w *tree.Watches) []tree.Delivery {
+			var code tree.Code
 			switch hdr.Op {
 			case tree.OpAddWatch:
 				code = w.AddPersistent(c.id, req.Path, req.WatchMode)
@@ -534,9 +534,11 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 			default:
 				code = w.Remove(c.id, req.Path, req.WatcherType)
 			}
+			// Queued while no write can fire the watch: a client files
+			// a persistent watch when this reply arrives.
+			c.sendReply(hdr.Xid, t.LastZxid(), hdr.Op, tree.Result{Err: code})
 			return nil
 		})
-		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: code})
 		return true
 	case tree.OpSASL:
 		c.waitWrites()
@@ -615,11 +617,14 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 	}
 	// a read: answered after this connection's earlier writes
 	c.waitWrites()
-	res := p.Read(sid, c.id, req)
-	c.sendReply(hdr.Xid, res.Zxid, hdr.Op, res)
+	var zxid int64
+	p.Read(sid, c.id, req, func(res tree.Result) {
+		zxid = res.Zxid
+		c.sendReply(hdr.Xid, res.Zxid, hdr.Op, res)
+	})
 	c.srv.stats.latency(c.srv.cfg.Now().Sub(start))
 	c.mu.Lock()
-	c.lastZxid = res.Zxid
+	c.lastZxid = zxid
 	c.mu.Unlock()
 	return true
 }

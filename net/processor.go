@@ -41,8 +41,12 @@ type Processor interface {
 	// ordered at all (shutdown, storage failure).
 	Submit(sid SessionID, req tree.Request, done func(tree.Result, error))
 	// Read answers a read from the local tree, registering the watch for w
-	// when req.Watch is set, atomically with the read.
-	Read(sid SessionID, w tree.WatcherID, req tree.Request) tree.Result
+	// when req.Watch is set, atomically with the read. It calls answer
+	// with the result before any later write can trigger that watch (the
+	// tree still held), so the reply is queued ahead of the event: clients
+	// file a watch when its reply arrives and drop events for watches they
+	// have not filed. answer does not block.
+	Read(sid SessionID, w tree.WatcherID, req tree.Request, answer func(tree.Result))
 	// Watches runs fn with the tree still and the watch registry locked;
 	// deliveries fn returns are delivered before Watches returns.
 	Watches(fn func(t *tree.Tree, w *tree.Watches) []tree.Delivery)

@@ -29,8 +29,8 @@ func (p *roProc) CreateSession(_ time.Duration, readOnlyOK bool, done func(Sessi
 	done(7, []byte("0123456789abcdef"), true, nil)
 }
 
-func (p *roProc) Read(_ SessionID, _ tree.WatcherID, req tree.Request) tree.Result {
-	return tree.Result{Data: []byte("v:" + req.Path)}
+func (p *roProc) Read(_ SessionID, _ tree.WatcherID, req tree.Request, answer func(tree.Result)) {
+	answer(tree.Result{Data: []byte("v:" + req.Path)})
 }
 
 func (p *roProc) LastZxid() int64 { return 0x100000005 }

@@ -602,6 +602,20 @@ func (p *Pipeline) endBatch(last int64, applied int) {
 // Read answers a read from the tree, registering the watch the request
 // asks for (for watcher w) atomically with the read.
 func (p *Pipeline) Read(sid int64, w tree.WatcherID, req tree.Request) tree.Result {
+	var res tree.Result
+	p.ReadAnswer(sid, w, req, func(r tree.Result) { res = r })
+	return res
+}
+
+// ReadAnswer is Read for a client connection: answer is called with the
+// result while the tree is still held against writes, so the reply it
+// queues goes out before any watch event a later txn triggers. A client
+// library files a watch when the read's reply arrives (kazoo, the Java
+// client) and drops an event for a watch it has not filed: were the event
+// first, the watch would never fire for it (a lock waiter would wait for
+// a predecessor that is already gone). ZooKeeper's single final request
+// processor gives the same order. answer must not block.
+func (p *Pipeline) ReadAnswer(sid int64, w tree.WatcherID, req tree.Request, answer func(tree.Result)) {
 	p.treeMu.RLock()
 	defer p.treeMu.RUnlock()
 	res := p.tree.Read(req, sid)
@@ -611,7 +625,7 @@ func (p *Pipeline) Read(sid int64, w tree.WatcherID, req tree.Request) tree.Resu
 		p.watches.AddForRead(w, req, res)
 		p.watchMu.Unlock()
 	}
-	return res
+	answer(res)
 }
 
 // WithWatches runs fn with the watch registry and the tree held still (for

@@ -118,3 +118,31 @@ func TestSubmitRefused(t *testing.T) {
 		t.Fatal("SubmitRefused outside quorum mode was taken")
 	}
 }
+
+// ReadAnswer answers while the tree is held against writes: the reply a
+// connection queues in answer comes before the event of any txn applied
+// after the read (clients drop events for watches whose reply has not
+// arrived).
+func TestReadAnswerHoldsTheTree(t *testing.T) {
+	p := newTestPipeline(t, engine.NewMemory())
+	if _, err := submitWait(t, p, tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := submitWait(t, p, createReq("/n", "v")); err != nil || res.Err != tree.CodeOK {
+		t.Fatalf("create /n: %v %v", res.Err, err)
+	}
+	answered := false
+	p.ReadAnswer(1, 7, tree.Request{Op: tree.OpGetData, Path: "/n", Watch: true}, func(res tree.Result) {
+		answered = true
+		if string(res.Data) != "v" || res.Err != tree.CodeOK {
+			t.Errorf("getData /n: %q %v", res.Data, res.Err)
+		}
+		if p.TreeLock().TryLock() {
+			p.TreeLock().Unlock()
+			t.Error("a write could apply (and fire the watch) before the read was answered")
+		}
+	})
+	if !answered {
+		t.Fatal("ReadAnswer returned without answering")
+	}
+}

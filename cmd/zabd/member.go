@@ -203,8 +203,8 @@ func (p memberProcessor) Submit(sid net.SessionID, req tree.Request, done func(t
 	p.m.Submit(int64(sid), req, done)
 }
 
-func (p memberProcessor) Read(sid net.SessionID, w tree.WatcherID, req tree.Request) tree.Result {
-	return p.m.Read(int64(sid), w, req)
+func (p memberProcessor) Read(sid net.SessionID, w tree.WatcherID, req tree.Request, answer func(tree.Result)) {
+	p.m.ReadAnswer(int64(sid), w, req, answer)
 }
 
 func (p memberProcessor) Watches(fn func(*tree.Tree, *tree.Watches) []tree.Delivery) {

@@ -41,8 +41,8 @@ func (p processor) Submit(sid net.SessionID, req tree.Request, done func(tree.Re
 	p.svc.Submit(int64(sid), req, done)
 }
 
-func (p processor) Read(sid net.SessionID, w tree.WatcherID, req tree.Request) tree.Result {
-	return p.svc.Read(int64(sid), w, req)
+func (p processor) Read(sid net.SessionID, w tree.WatcherID, req tree.Request, answer func(tree.Result)) {
+	p.svc.ReadAnswer(int64(sid), w, req, answer)
 }
 
 func (p processor) Watches(fn func(*tree.Tree, *tree.Watches) []tree.Delivery) {

@@ -89,7 +89,8 @@ func (p *Processor) Submit(_ net.SessionID, _ tree.Request, done func(tree.Resul
 	done(tree.Result{Err: tree.CodeNotReadOnly, Zxid: p.t.LastZxid()}, nil)
 }
 
-func (p *Processor) Read(sid net.SessionID, w tree.WatcherID, req tree.Request) tree.Result {
+func (p *Processor) Read(sid net.SessionID, w tree.WatcherID, req tree.Request, answer func(tree.Result)) {
+	// The tree never changes: no event can overtake the answer.
 	res := p.t.Read(req, int64(sid))
 	res.Zxid = p.t.LastZxid()
 	if req.Watch {
@@ -97,7 +98,7 @@ func (p *Processor) Read(sid net.SessionID, w tree.WatcherID, req tree.Request) 
 		p.watches.AddForRead(w, req, res)
 		p.mu.Unlock()
 	}
-	return res
+	answer(res)
 }
 
 func (p *Processor) Watches(fn func(*tree.Tree, *tree.Watches) []tree.Delivery) {

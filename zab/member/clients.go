@@ -245,6 +245,12 @@ func (m *Member) Read(sid int64, w tree.WatcherID, req tree.Request) tree.Result
 	return m.currentPipeline().Read(sid, w, req)
 }
 
+// ReadAnswer answers a read as Pipeline.ReadAnswer does: answer is called
+// before any later txn can fire the watch the read registers.
+func (m *Member) ReadAnswer(sid int64, w tree.WatcherID, req tree.Request, answer func(tree.Result)) {
+	m.currentPipeline().ReadAnswer(sid, w, req, answer)
+}
+
 // WithWatches runs fn with the tree still and the watch registry locked.
 func (m *Member) WithWatches(fn func(t *tree.Tree, w *tree.Watches) []tree.Delivery) {
 	m.currentPipeline().WithWatches(fn)

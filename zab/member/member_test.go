@@ -813,15 +813,26 @@ func TestResumeOnALaggingFollower(t *testing.T) {
 		ok, err := f2.ResumeSession(sid, pw, 10*time.Second)
 		res <- resumed{ok, err}
 	}()
+	// The SYNC's reply carries the leader's commit point, so the answer
+	// may come before the held COMMIT is released: what matters is that
+	// the SYNC left first (the hub reports a message before delivering
+	// it, so a sync that happened is seen by the time its answer is).
+	var r resumed
 	select {
 	case <-syncReq:
-	case r := <-res:
-		t.Fatalf("re-attach judged without catching up: ok %v err %v", r.ok, r.err)
+		c.hub.releaseCommits(f2.id)
+		r = <-res
+	case r = <-res:
+		select {
+		case <-syncReq:
+		default:
+			t.Fatalf("re-attach judged without catching up: ok %v err %v", r.ok, r.err)
+		}
+		c.hub.releaseCommits(f2.id)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the lagging follower neither synced nor answered")
 	}
-	c.hub.releaseCommits(f2.id)
-	if r := <-res; !r.ok || r.err != nil {
+	if !r.ok || r.err != nil {
 		t.Fatalf("re-attach on the lagging follower: ok %v err %v, want ok", r.ok, r.err)
 	}
 }
@@ -846,8 +857,21 @@ func TestCreateSessionBeforeTheSecret(t *testing.T) {
 		h.holdCommits[id] = true
 	}
 	c := newClusterOn(t, 3, 0, h)
-	c.leader() // every member serves
-	f := c.follower()
+	l := c.leader() // every member serves
+	// The follower whose sync ended before the leader served (it made
+	// the quorum) lacks the secret; one that synced later may have it
+	// from its DIFF, committed by UPTODATE, so it is not the one to ask.
+	var f *testMember
+	for _, id := range c.others(l.id) {
+		var secret []byte
+		c.nodes[id].WithTree(func(t *tree.Tree) { secret = t.SessionSecret() })
+		if secret == nil {
+			f = c.nodes[id]
+		}
+	}
+	if f == nil {
+		t.Fatal("every follower has the session secret although COMMITs are held")
+	}
 	type created struct {
 		sid int64
 		err error
