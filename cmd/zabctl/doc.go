@@ -2,8 +2,8 @@
 // (ls, create, get, set, stat, delete, deleteall, getAcl, setAcl, addauth,
 // sync, addWatch, removewatches, getEphemerals, getAllChildrenNumber,
 // whoami, version) in one-shot form and as an interactive shell, plus the
-// load generator (bench) and the log tools (log dump, log verify,
-// snapshot dump: tools/logtool on a data dir read through tools/logread,
+// load generator (bench) and the log tools (log dump, log verify, log
+// replay, log diff, snapshot dump: tools/logtool on a data dir read through tools/logread,
 // with or without a running server, nothing written).
 //
 //	zabctl -server 127.0.0.1:2181 create /lock x
@@ -18,7 +18,8 @@
 // Exit codes: 0 success; 1 ZooKeeper refused the operation (zkCli's own
 // code for every failure), or a log tool found damage (log verify: the
 // data dir is not sound; log dump: it stopped at damage, or a record is
-// not a txn; snapshot dump: the file is damaged); 2 malformed command
+// not a txn; log replay and log diff: they met damage; snapshot dump: the
+// file is damaged); 2 malformed command
 // line; 3 no session (connect failure, connection or session lost); 4 a
 // log tool could not read the data dir at all (missing, not a zabd data
 // dir, a badger store beside its running server, an I/O error); 5 log

@@ -15,6 +15,7 @@ import (
 	"zabd/snapshot"
 	"zabd/tools/logread"
 	"zabd/tools/logtool"
+	"zabd/tree"
 )
 
 // exitCannotRead: the log tools could not read the data dir at all (it is
@@ -69,6 +70,19 @@ func logCommand() *cli.Command {
 					&cli.StringFlag{Name: "serve", Usage: "serve the state read-only on HOST:PORT to ZooKeeper clients until interrupted (writes are answered NotReadOnly)"},
 				}, dataDirFlags...),
 				Action: logReplayAction,
+			},
+			{
+				Name:  "diff",
+				Usage: "the znodes created, deleted and changed (data, ACL, children) between two points of the log",
+				UsageText: "zabctl log diff DATADIR --from ZXID|TIME [--to ZXID|TIME] [--json] [--log-dir DIR] [--engine KIND]\n\n" +
+					"   zabctl log diff /var/lib/zabd --from -2h --to -1h\n" +
+					"   zabctl log diff /var/lib/zabd --from 0x500000100 --json",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "from", Usage: "the earlier state: after this zxid, or the last txn at or before this time (as log replay --to)"},
+					&cli.StringFlag{Name: "to", Usage: "the later state, as --from; default: the end of the log"},
+					&cli.BoolFlag{Name: "json", Usage: "one JSON object per znode: change, path, what changed, before and after stats"},
+				}, dataDirFlags...),
+				Action: logDiffAction,
 			},
 			{
 				Name:      "verify",
@@ -313,4 +327,48 @@ func logReplayAction(c *cli.Context) error {
 	default:
 		return servePast(c, t, c.String("serve"))
 	}
+}
+
+func logDiffAction(c *cli.Context) error {
+	args, err := positionals(c, 1, "DATADIR")
+	if err != nil {
+		return err
+	}
+	if c.String("from") == "" {
+		return cli.Exit("log diff: --from is needed (the earlier state)\nusage: "+c.Command.UsageText, exitUsage)
+	}
+	t0 := now()
+	from, err := logtool.ParseBound(c.String("from"), t0)
+	if err != nil {
+		return cli.Exit("log diff: --from "+err.Error(), exitUsage)
+	}
+	to, err := logtool.ParseBound(c.String("to"), t0)
+	if err != nil {
+		return cli.Exit("log diff: --to "+err.Error(), exitUsage)
+	}
+	d, err := openDataDir(c, args[0])
+	if err != nil {
+		return err
+	}
+	var trees [2]*tree.Tree
+	var results [2]logtool.ReplayResult
+	for i, b := range []logtool.Bound{from, to} {
+		trees[i], results[i], err = logtool.Replay(d, logtool.ReplayOptions{To: b})
+		switch {
+		case errors.Is(err, logread.ErrBadgerLive):
+			return cli.Exit("log diff: "+err.Error(), exitCannotRead)
+		case errors.Is(err, logtool.ErrBeforeHistory), errors.Is(err, logtool.ErrPastEnd):
+			return cli.Exit("log diff: "+err.Error(), exitUsage)
+		case err != nil:
+			return cli.Exit(fmt.Sprintf("log diff: %v\n(zabctl log verify %s says what is intact)", err, args[0]), exitDamaged)
+		}
+	}
+	liveNote(c.App.ErrWriter, d, results[1].LogLast)
+	if results[1].Zxid < results[0].Zxid {
+		return cli.Exit(fmt.Sprintf("log diff: --to (%v) is before --from (%v)", results[1].Zxid, results[0].Zxid), exitUsage)
+	}
+	changes := logtool.Diff(trees[0], trees[1])
+	fmt.Fprintf(c.App.ErrWriter, "from the state after %s to the state after %s: %d znodes differ\n",
+		logtool.FormatZxid(results[0].Zxid), logtool.FormatZxid(results[1].Zxid), len(changes))
+	return logtool.WriteDiff(c.App.Writer, changes, c.Bool("json"))
 }
