@@ -96,7 +96,7 @@ type heldProc struct {
 	nextSID  SessionID
 }
 
-func (p *heldProc) CreateSession(_ time.Duration, _ bool, done func(SessionID, []byte, bool, error)) {
+func (p *heldProc) CreateSession(_ time.Duration, _ string, _ bool, done func(SessionID, []byte, bool, error)) {
 	p.mu.Lock()
 	p.nextSID++
 	sid := p.nextSID

@@ -426,7 +426,7 @@ func (c *conn) handshake(frame []byte) bool {
 		err      error
 	}
 	ch := make(chan created, 1)
-	c.srv.proc.CreateSession(timeout, cr.ReadOnly, func(sid SessionID, passwd []byte, readOnly bool, err error) {
+	c.srv.proc.CreateSession(timeout, c.nc.RemoteAddr().String(), cr.ReadOnly, func(sid SessionID, passwd []byte, readOnly bool, err error) {
 		ch <- created{sid, passwd, readOnly, err}
 	})
 	r := <-ch
@@ -489,9 +489,13 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 			return false
 		}
 		c.mu.Lock()
-		auth := append(append([]tree.Id(nil), c.auth...), ids...)
-		c.auth = dedupIDs(auth)
+		before := len(c.auth)
+		auth := dedupIDs(append(append([]tree.Id(nil), c.auth...), ids...))
+		c.auth = auth
 		c.mu.Unlock()
+		if len(auth) > before && !c.isReadOnly() {
+			c.logIdentities(sid, hdr.Xid, auth)
+		}
 		c.sendReply(hdr.Xid, c.lastZxidNow(), tree.OpAuth, tree.Result{})
 		return true
 	case tree.OpSetWatches, tree.OpSetWatches2:
@@ -627,6 +631,24 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 	c.lastZxid = zxid
 	c.mu.Unlock()
 	return true
+}
+
+// logIdentities logs an auth txn saying the session is authenticated as
+// ids from now on (zabd's: ZooKeeper logs no addauth), ordered before the
+// session's later writes, so an audit of the log knows who made each
+// change. The identities hold for this connection whatever happens to the
+// txn: with writes refused (a full disk) there is no later write to audit.
+func (c *conn) logIdentities(sid SessionID, xid int32, ids []tree.Id) {
+	done := make(chan error, 1)
+	c.srv.proc.Submit(sid, tree.Request{Op: tree.OpAuth, Cxid: xid, Auth: ids}, func(res tree.Result, err error) {
+		if err == nil && res.Err != tree.CodeOK {
+			err = res.Err
+		}
+		done <- err
+	})
+	if err := <-done; err != nil {
+		c.srv.cfg.Logger.Debug("addauth not logged", "session", sidString(sid), "err", err)
+	}
 }
 
 // waitWrites blocks until every write this connection submitted has been

@@ -21,7 +21,9 @@ type Processor interface {
 	// whose writes the connection answers NotReadOnly, as Apache
 	// ZooKeeper's read-only server does. A client that does not accept one
 	// gets an error, and its connection is closed.
-	CreateSession(timeout time.Duration, readOnlyOK bool, done func(sid SessionID, passwd []byte, readOnly bool, err error))
+	// client is the client's address (host:port), logged with the
+	// createSession for an audit.
+	CreateSession(timeout time.Duration, client string, readOnlyOK bool, done func(sid SessionID, passwd []byte, readOnly bool, err error))
 	// ResumeSession re-attaches a live session whose password matches,
 	// with a newly negotiated timeout; ok is false when the session is
 	// unknown, expired or the password is wrong. readOnly says it is a

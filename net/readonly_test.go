@@ -21,7 +21,7 @@ type roProc struct {
 
 var errRefused = errors.New("writes refused: disk full")
 
-func (p *roProc) CreateSession(_ time.Duration, readOnlyOK bool, done func(SessionID, []byte, bool, error)) {
+func (p *roProc) CreateSession(_ time.Duration, _ string, readOnlyOK bool, done func(SessionID, []byte, bool, error)) {
 	if !readOnlyOK {
 		done(0, nil, false, errRefused)
 		return

@@ -48,6 +48,8 @@ func (t *Tree) ApplyResult(txn Txn) (Result, []WatchEvent) {
 		t.sessions[txn.Session] = txn.Timeout
 	case OpSessionSecret:
 		t.sessionSecret = slices.Clone(txn.Data)
+	case OpAuth:
+		// For the audit only: identities live in connections.
 	case OpCloseSession:
 		for _, p := range t.Ephemerals(txn.Session) {
 			evs, _ = t.applyDelete(p, txn.Zxid, evs)

@@ -155,7 +155,14 @@ func (t *Tree) Prep(p *Pending, req Request, hdr TxnHeader) (Txn, error) {
 			return Txn{TxnHeader: hdr, Txns: sub}, err
 		}
 		hdr.Type = OpError
-		return Txn{TxnHeader: hdr, Err: CodeOf(err)}, err
+		failed := Txn{TxnHeader: hdr, Err: CodeOf(err), FailedOp: req.Op, Path: req.Path}
+		switch req.Op {
+		case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL:
+			failed.FailedMode = req.Mode
+		case OpSetACL:
+			failed.ACL = slices.Clone(req.ACL)
+		}
+		return failed, err
 	}
 	v.commit(hdr.Zxid)
 	return txn, nil
@@ -270,7 +277,9 @@ func (v *view) prepOne(req Request, hdr TxnHeader) (Txn, error) {
 	case OpCheck:
 		return v.prepCheck(req, hdr)
 	case OpCreateSession:
-		return Txn{TxnHeader: hdr, Timeout: req.SessionTimeout}, nil
+		return Txn{TxnHeader: hdr, Timeout: req.SessionTimeout, Client: req.Client}, nil
+	case OpAuth:
+		return Txn{TxnHeader: hdr, Ids: slices.Clone(req.Auth)}, nil
 	case OpSessionSecret:
 		if len(req.Data) < MinSessionSecretBytes {
 			return Txn{}, CodeBadArguments
@@ -371,7 +380,7 @@ func (v *view) prepCreate(req Request, hdr TxnHeader) (Txn, error) {
 	case ephemeral:
 		kind = KindEphemeral
 	}
-	txn := Txn{TxnHeader: hdr, Path: path, Data: req.Data, ACL: acl, Kind: kind, ParentCversion: newCversion}
+	txn := Txn{TxnHeader: hdr, Path: path, Data: req.Data, ACL: acl, Kind: kind, ParentCversion: newCversion, Sequential: sequential}
 	var owner int64
 	switch kind {
 	case KindTTL:

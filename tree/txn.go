@@ -26,13 +26,20 @@ type TxnHeader struct {
 //	OpSetData, OpReconfig           Path, Data, Version (the new version)
 //	OpSetACL                        Path, ACL, Version (the new aversion)
 //	OpCheck                         Path, Version (checked version + 1, as ZooKeeper's CheckVersionTxn)
-//	OpCreateSession                 Timeout (ms); the session is Session
+//	OpCreateSession                 Timeout (ms); the session is Session;
+//	                                Client: the client's address, host:port
 //	OpCloseSession                  none: Apply deletes the session's
 //	                                ephemerals (found in the tree, path order)
 //	OpSessionSecret                 Data: the session password key (zabd's;
 //	                                at least MinSessionSecretBytes)
-//	OpError                         Err: a failed request, logged only if the
-//	                                pipeline chooses to burn a zxid for it
+//	OpError                         Err: a failed request; outside a multi
+//	                                also FailedOp, Path, FailedMode and ACL:
+//	                                the request's type, path, create mode
+//	                                and (setACL) ACL, for an audit
+//	OpAuth                          Ids: every identity the session is
+//	                                authenticated as from now on, ("ip",
+//	                                addr) first (zabd's: addauth is no txn
+//	                                in ZooKeeper); Apply changes nothing
 //	OpMulti                         Txns: the sub-txns in request order; a
 //	                                failed multi has only OpError sub-txns
 //
@@ -53,6 +60,13 @@ type Txn struct {
 	Timeout        int32
 	Err            Code
 	Txns           []Txn
+
+	// What an audit of the log reads, never Apply (see the list above).
+	Sequential bool       // create*: the request asked for a sequential name
+	Client     string     // createSession
+	FailedOp   Op         // error: the failed request's type
+	FailedMode CreateMode // error: a failed create's mode
+	Ids        []Id       // auth
 }
 
 // failed reports whether a multi txn is a failed one (any OpError inside).

@@ -35,7 +35,23 @@ import (
 // A multi's sub-txns are create*, delete*, setData, check or error only
 // (no nesting). Varints must be minimal (one encoding per txn). Nothing may
 // follow the body.
-const TxnFormatV1 byte = 1
+//
+// Format v2 (first byte 0x02) is v1 plus what an audit of the log needs;
+// AppendTxn writes it only for a txn that carries some of it, so every
+// other txn stays byte for byte v1:
+//
+//	create, create2, createContainer, createTTL:
+//	        v1 body | u8 flags (bit 0: the request asked for a sequential name)
+//	createSession:                varint timeout | str client (host:port)
+//	error (not inside a multi):   varint code | varint request type | str path |
+//	                              varint create mode | acl (setACL's)
+//	auth:                         uvarint n | n × (str scheme | str id)
+//
+// In a v2 multi every create sub-txn has the flags byte.
+const (
+	TxnFormatV1 byte = 1
+	TxnFormatV2 byte = 2
+)
 
 // ErrCorruptTxn is matched (errors.Is) by every DecodeTxn failure.
 var ErrCorruptTxn = errors.New("tree: corrupt txn")
@@ -60,16 +76,41 @@ func AppendTxn(dst []byte, txn Txn) []byte {
 		// path, data, a few ACL entries and trailing fields.
 		dst = make([]byte, 0, 64+len(txn.Path)+len(txn.Data)+24*len(txn.ACL))
 	}
-	dst = append(dst, TxnFormatV1)
+	v := TxnFormatV1
+	if needsV2(&txn) {
+		v = TxnFormatV2
+	}
+	dst = append(dst, v)
 	dst = binary.AppendVarint(dst, int64(txn.Type))
 	dst = binary.AppendVarint(dst, txn.Session)
 	dst = binary.AppendVarint(dst, int64(txn.Cxid))
 	dst = binary.AppendVarint(dst, txn.Zxid)
 	dst = binary.AppendVarint(dst, txn.Time)
-	return appendBody(dst, &txn, false)
+	return appendBody(dst, &txn, v, false)
 }
 
-func appendBody(dst []byte, t *Txn, sub bool) []byte {
+// needsV2 reports whether txn carries something format v1 cannot hold.
+func needsV2(t *Txn) bool {
+	switch t.Type {
+	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL:
+		return t.Sequential
+	case OpCreateSession:
+		return t.Client != ""
+	case OpError:
+		return t.FailedOp != 0 || t.Path != "" || t.FailedMode != 0 || len(t.ACL) > 0
+	case OpAuth:
+		return true
+	case OpMulti:
+		for i := range t.Txns {
+			if t.Txns[i].Sequential {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func appendBody(dst []byte, t *Txn, v byte, sub bool) []byte {
 	switch t.Type {
 	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL:
 		dst = appendStr(dst, t.Path)
@@ -77,7 +118,15 @@ func appendBody(dst []byte, t *Txn, sub bool) []byte {
 		dst = appendACL(dst, t.ACL)
 		dst = append(dst, byte(t.Kind))
 		dst = binary.AppendVarint(dst, t.TTL)
-		return binary.AppendVarint(dst, int64(t.ParentCversion))
+		dst = binary.AppendVarint(dst, int64(t.ParentCversion))
+		if v == TxnFormatV2 {
+			var flags byte
+			if t.Sequential {
+				flags |= 1
+			}
+			dst = append(dst, flags)
+		}
+		return dst
 	case OpDelete, OpDeleteContainer:
 		return appendStr(dst, t.Path)
 	case OpSetData, OpReconfig:
@@ -92,13 +141,34 @@ func appendBody(dst []byte, t *Txn, sub bool) []byte {
 		dst = appendStr(dst, t.Path)
 		return binary.AppendVarint(dst, int64(t.Version))
 	case OpCreateSession:
-		return binary.AppendVarint(dst, int64(t.Timeout))
+		dst = binary.AppendVarint(dst, int64(t.Timeout))
+		if v == TxnFormatV2 {
+			dst = appendStr(dst, t.Client)
+		}
+		return dst
 	case OpSessionSecret:
 		return appendBuf(dst, t.Data)
 	case OpCloseSession:
 		return dst
 	case OpError:
-		return binary.AppendVarint(dst, int64(t.Err))
+		dst = binary.AppendVarint(dst, int64(t.Err))
+		if v == TxnFormatV2 && !sub {
+			dst = binary.AppendVarint(dst, int64(t.FailedOp))
+			dst = appendStr(dst, t.Path)
+			dst = binary.AppendVarint(dst, int64(t.FailedMode))
+			dst = appendACL(dst, t.ACL)
+		}
+		return dst
+	case OpAuth:
+		if sub {
+			panic("tree: auth txn inside a multi")
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(t.Ids)))
+		for _, id := range t.Ids {
+			dst = appendStr(dst, id.Scheme)
+			dst = appendStr(dst, id.ID)
+		}
+		return dst
 	case OpMulti:
 		if sub {
 			panic("tree: nested multi txn")
@@ -110,7 +180,7 @@ func appendBody(dst []byte, t *Txn, sub bool) []byte {
 				panic(fmt.Sprintf("tree: %v txn inside a multi", s.Type))
 			}
 			dst = binary.AppendVarint(dst, int64(s.Type))
-			dst = appendBody(dst, s, true)
+			dst = appendBody(dst, s, v, true)
 		}
 		return dst
 	}
@@ -157,8 +227,8 @@ func appendACL(dst []byte, acl []ACL) []byte {
 func DecodeTxn(b []byte) (Txn, error) {
 	d := decoder{b: b}
 	var t Txn
-	if v := d.byte("version"); d.err == nil && v != TxnFormatV1 {
-		d.fail(0, fmt.Sprintf("unknown format version %d", v))
+	if d.v = d.byte("version"); d.err == nil && d.v != TxnFormatV1 && d.v != TxnFormatV2 {
+		d.fail(0, fmt.Sprintf("unknown format version %d", d.v))
 	}
 	t.Type = d.op()
 	t.Session = d.varint("session")
@@ -169,6 +239,10 @@ func DecodeTxn(b []byte) (Txn, error) {
 	if d.err == nil && d.off != len(d.b) {
 		d.fail(d.off, fmt.Sprintf("%d trailing bytes", len(d.b)-d.off))
 	}
+	if d.err == nil && d.v == TxnFormatV2 && !needsV2(&t) {
+		// One encoding per txn: v2 only for what v1 cannot hold.
+		d.fail(0, fmt.Sprintf("format v2 for a %v txn that v1 holds", t.Type))
+	}
 	if d.err != nil {
 		return Txn{}, d.err
 	}
@@ -177,6 +251,7 @@ func DecodeTxn(b []byte) (Txn, error) {
 
 type decoder struct {
 	b   []byte
+	v   byte // the format version
 	off int
 	err error
 }
@@ -317,6 +392,14 @@ func (d *decoder) body(t *Txn, sub bool) {
 		}
 		t.TTL = d.varint("ttl")
 		t.ParentCversion = d.int32("parent cversion")
+		if d.v == TxnFormatV2 {
+			start := d.off
+			flags := d.byte("create flags")
+			if d.err == nil && flags&^1 != 0 {
+				d.fail(start, fmt.Sprintf("unknown create flags %#x", flags))
+			}
+			t.Sequential = flags&1 != 0
+		}
 	case OpDelete, OpDeleteContainer:
 		t.Path = d.str("path")
 	case OpSetData, OpReconfig:
@@ -332,6 +415,9 @@ func (d *decoder) body(t *Txn, sub bool) {
 		t.Version = d.int32("version")
 	case OpCreateSession:
 		t.Timeout = d.int32("timeout")
+		if d.v == TxnFormatV2 {
+			t.Client = d.str("client")
+		}
 	case OpSessionSecret:
 		if sub {
 			d.fail(d.off, "sessionSecret inside a multi")
@@ -341,6 +427,34 @@ func (d *decoder) body(t *Txn, sub bool) {
 	case OpCloseSession:
 	case OpError:
 		t.Err = Code(d.int32("error code"))
+		if d.v == TxnFormatV2 && !sub {
+			start := d.off
+			t.FailedOp = Op(d.int32("failed request type"))
+			if d.err == nil && !t.FailedOp.IsWrite() && t.FailedOp != OpAuth {
+				d.fail(start, fmt.Sprintf("failed request type %v is not a write", t.FailedOp))
+			}
+			t.Path = d.str("failed request path")
+			t.FailedMode = CreateMode(d.int32("failed request create mode"))
+			t.ACL = d.acl()
+		}
+	case OpAuth:
+		if sub {
+			d.fail(d.off, "auth inside a multi")
+			return
+		}
+		n := d.count("identity count", 2)
+		if d.err != nil {
+			return
+		}
+		t.Ids = make([]Id, 0, n)
+		for range n {
+			scheme := d.str("identity scheme")
+			id := d.str("identity id")
+			if d.err != nil {
+				return
+			}
+			t.Ids = append(t.Ids, Id{Scheme: scheme, ID: id})
+		}
 	case OpMulti:
 		if sub {
 			d.fail(d.off, "nested multi")

@@ -31,6 +31,8 @@ func sampleTxns(t testing.TB) []Txn {
 	}
 	dig := []ACL{{PermRead | PermAdmin, Id{SchemeDigest, DigestID("u:p")}}, {PermRead, Id{SchemeIP, "10.0.0.0/8"}}}
 	step(0x1234567890, Request{Op: OpCreateSession, SessionTimeout: 30000})
+	step(0x1234567891, Request{Op: OpCreateSession, SessionTimeout: 4000, Client: "127.0.0.1:50122"})
+	step(0x1234567891, Request{Op: OpAuth, Auth: []Id{{SchemeIP, "127.0.0.1"}, {SchemeDigest, DigestID("u:p")}}})
 	step(0, create("/a", "hello", ModePersistent))
 	step(0, Request{Op: OpCreate2, Path: "/nil", ACL: dig, Mode: ModePersistent})
 	step(0, create("/a/s-", "", ModePersistentSequential))
@@ -55,7 +57,8 @@ func sampleTxns(t testing.TB) []Txn {
 		create("/m3", "", ModePersistent),
 	}})
 	step(0, Request{Op: OpMulti})
-	step(0, create("/a", "", ModePersistent)) // NodeExists error txn
+	step(0, create("/a", "", ModePersistent))                            // NodeExists error txn
+	step(0, Request{Op: OpSetACL, Path: "/nope", ACL: dig, Version: -1}) // NoNode, with the ACL asked for
 	step(0x1234567890, Request{Op: OpCloseSession})
 	step(0, Request{Op: OpSessionSecret, Data: []byte("0123456789abcdef0123456789abcdef")})
 	out = append(out, Txn{TxnHeader: TxnHeader{Zxid: 1 << 40, Type: OpReconfig}, Path: "/zookeeper/config", Data: []byte("server.1=a:1:2"), Version: -1})
@@ -84,6 +87,35 @@ func TestTxnRoundTrip(t *testing.T) {
 	}
 }
 
+// A txn that carries nothing for an audit is written in format v1, byte
+// for byte as before v2 existed; one that does (a sequential create, a
+// session's client address, a failed request's type and path, an auth)
+// in v2. A v1 createSession reads with no client.
+func TestTxnFormatChosen(t *testing.T) {
+	for _, txn := range sampleTxns(t) {
+		b := AppendTxn(nil, txn)
+		want := TxnFormatV1
+		switch {
+		case txn.Type == OpAuth, txn.Client != "", txn.FailedOp != 0, txn.Sequential:
+			want = TxnFormatV2
+		case txn.Type == OpMulti:
+			for _, s := range txn.Txns {
+				if s.Sequential {
+					want = TxnFormatV2
+				}
+			}
+		}
+		if b[0] != want {
+			t.Errorf("%v %s: format %d, want %d", txn.Type, txn.Path, b[0], want)
+		}
+	}
+	old := []byte{TxnFormatV1, 19, 2, 0, 2, 0, 0xe0, 0xd4, 0x03} // createSession, session 1, timeout 30000
+	txn, err := DecodeTxn(old)
+	if err != nil || txn.Type != OpCreateSession || txn.Timeout != 30000 || txn.Client != "" {
+		t.Fatalf("v1 createSession: %+v %v", txn, err)
+	}
+}
+
 func TestDecodeTxnErrors(t *testing.T) {
 	good := AppendTxn(nil, Txn{TxnHeader: TxnHeader{Session: 1, Zxid: 2, Time: 3, Type: OpCreate},
 		Path: "/a", Data: []byte("x"), ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: 1})
@@ -93,7 +125,11 @@ func TestDecodeTxnErrors(t *testing.T) {
 		b    []byte
 	}{
 		{"empty", nil},
-		{"unknown version", append([]byte{2}, good[1:]...)},
+		{"unknown version", append([]byte{3}, good[1:]...)},
+		{"v2 create without its flags", append([]byte{TxnFormatV2}, good[1:]...)},
+		{"v2 create with unknown flags", append(append([]byte{TxnFormatV2}, good[1:]...), 2)},
+		{"v2 for a txn v1 holds", append(append([]byte{TxnFormatV2}, good[1:]...), 0)},
+		{"auth in multi", []byte{TxnFormatV2, 28, 0, 0, 2, 0, 1, 0xc8, 0x01, 0}},
 		{"version only", good[:1]},
 		{"truncated header", good[:3]},
 		{"truncated body", good[:len(good)-1]},

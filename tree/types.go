@@ -155,6 +155,9 @@ type Request struct {
 	// createSession: the negotiated timeout in milliseconds (the session
 	// id is the txn header's Session).
 	SessionTimeout int32
+	// createSession: the client's address (host:port), logged for an
+	// audit. Set by net.
+	Client string
 
 	// auth
 	Scheme string
@@ -162,6 +165,7 @@ type Request struct {
 
 	// Auth is the identities the session has authenticated as (from
 	// OpAuth), plus ("ip", addr). Set by net, never read from the wire.
+	// An OpAuth write (net submits one after each addauth) logs them.
 	Auth []Id
 }
 

@@ -331,7 +331,7 @@ func (p *Pipeline) submit(sid int64, req tree.Request, refuse tree.Code, done Do
 		// Logged, so the member the session is connected to learns the
 		// answer from its log.
 		hdr.Type = tree.OpError
-		txn, err = tree.Txn{TxnHeader: hdr, Err: refuse}, refuse
+		txn, err = tree.Txn{TxnHeader: hdr, Err: refuse, FailedOp: req.Op, Path: req.Path}, refuse
 	} else {
 		p.pendingMu.Lock()
 		p.treeMu.RLock()
@@ -339,14 +339,10 @@ func (p *Pipeline) submit(sid int64, req tree.Request, refuse tree.Code, done Do
 		p.treeMu.RUnlock()
 		p.pendingMu.Unlock()
 	}
-	if err != nil && !p.cfg.Quorum {
-		e.res = failedResult(req, err)
-		p.queue <- e
-		return
-	}
-	// Quorum mode logs a failure's txn (Prep returns it): every member
-	// answers from what it applies, and Apply of an OpError txn, or of a
-	// failed multi, gives the prep's answer.
+	// A failure's txn is logged too (Prep returns it), as ZooKeeper logs
+	// it: every member answers from what it applies (Apply of an OpError
+	// txn, or of a failed multi, gives the prep's answer), and an audit
+	// of the log sees who tried what and was refused.
 	if req.Op == tree.OpCreateSession && err == nil {
 		p.sessions[sid] = true
 	}
@@ -412,15 +408,6 @@ func (p *Pipeline) chooseEpoch() error {
 	p.epoch = epoch
 	p.cfg.Logger.Info("epoch chosen: writes are tried again", "epoch", epoch)
 	return nil
-}
-
-// failedResult turns a prep failure into the client's answer.
-func failedResult(req tree.Request, err error) tree.Result {
-	var me *tree.MultiError
-	if errors.As(err, &me) {
-		return me.Result()
-	}
-	return tree.Result{Err: tree.CodeOf(err)}
 }
 
 // fail makes a storage error sticky (once) and returns the error the

@@ -42,7 +42,7 @@ type created struct {
 func createWait(t *testing.T, s *Service, readOnlyOK bool) created {
 	t.Helper()
 	ch := make(chan created, 1)
-	s.CreateSession(10*time.Second, readOnlyOK, func(sid int64, pw []byte, ro bool, err error) { ch <- created{sid, pw, ro, err} })
+	s.CreateSession(10*time.Second, "127.0.0.1:40000", readOnlyOK, func(sid int64, pw []byte, ro bool, err error) { ch <- created{sid, pw, ro, err} })
 	select {
 	case c := <-ch:
 		return c

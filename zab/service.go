@@ -126,7 +126,9 @@ func (s *Service) EnsureSessionSecret(fallback []byte) error {
 // answered NotReadOnly by net, and it is gone at a restart. A full disk
 // is tried first (the createSession is the write that finds out whether
 // there is room again); a sticky storage failure is not.
-func (s *Service) CreateSession(timeout time.Duration, readOnlyOK bool, done func(sid int64, passwd []byte, readOnly bool, err error)) {
+//
+// client is the client's address, logged in the createSession txn.
+func (s *Service) CreateSession(timeout time.Duration, client string, readOnlyOK bool, done func(sid int64, passwd []byte, readOnly bool, err error)) {
 	if !s.sessions.HasSecret() {
 		done(0, nil, false, ErrNoSessionSecret)
 		return
@@ -136,7 +138,7 @@ func (s *Service) CreateSession(timeout time.Duration, readOnlyOK bool, done fun
 		return
 	}
 	sid := s.sessions.NextID()
-	req := tree.Request{Op: tree.OpCreateSession, SessionTimeout: int32(timeout.Milliseconds())}
+	req := tree.Request{Op: tree.OpCreateSession, SessionTimeout: int32(timeout.Milliseconds()), Client: client}
 	s.Submit(sid, req, func(res tree.Result, err error) {
 		if err == nil && res.Err != tree.CodeOK {
 			err = res.Err

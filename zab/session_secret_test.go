@@ -29,7 +29,7 @@ func createSession(t *testing.T, s *Service) (int64, []byte) {
 		err error
 	}
 	ch := make(chan res, 1)
-	s.CreateSession(30*time.Second, false, func(sid int64, pw []byte, _ bool, err error) { ch <- res{sid, pw, err} })
+	s.CreateSession(30*time.Second, "127.0.0.1:40000", false, func(sid int64, pw []byte, _ bool, err error) { ch <- res{sid, pw, err} })
 	r := <-ch
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -45,7 +45,7 @@ func TestSessionSecretIsReplicated(t *testing.T) {
 	eng := engine.NewMemory()
 	a := newTestService(t, tree.New(tree.Config{}), eng)
 	done := make(chan error, 1)
-	a.CreateSession(time.Second, false, func(_ int64, _ []byte, _ bool, err error) { done <- err })
+	a.CreateSession(time.Second, "127.0.0.1:40000", false, func(_ int64, _ []byte, _ bool, err error) { done <- err })
 	if err := <-done; !errors.Is(err, ErrNoSessionSecret) {
 		t.Fatalf("session before the secret: %v, want ErrNoSessionSecret", err)
 	}

@@ -158,7 +158,7 @@ var errEnsembleSessionInReadOnly = errors.New("this member is in read-only mode 
 
 var _ net.Processor = memberProcessor{}
 
-func (p memberProcessor) CreateSession(timeout time.Duration, readOnlyOK bool, done func(net.SessionID, []byte, bool, error)) {
+func (p memberProcessor) CreateSession(timeout time.Duration, client string, readOnlyOK bool, done func(net.SessionID, []byte, bool, error)) {
 	if p.ro.active() {
 		if !readOnlyOK {
 			done(0, nil, false, errNotReadOnlyClient)
@@ -169,7 +169,7 @@ func (p memberProcessor) CreateSession(timeout time.Duration, readOnlyOK bool, d
 			return
 		}
 	}
-	p.m.CreateSession(timeout, func(sid int64, pw []byte, err error) { done(net.SessionID(sid), pw, false, err) })
+	p.m.CreateSession(timeout, client, func(sid int64, pw []byte, err error) { done(net.SessionID(sid), pw, false, err) })
 }
 
 func (p memberProcessor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) (ok, readOnly bool, err error) {

@@ -20,8 +20,8 @@ type processor struct {
 
 var _ net.Processor = processor{}
 
-func (p processor) CreateSession(timeout time.Duration, readOnlyOK bool, done func(net.SessionID, []byte, bool, error)) {
-	p.svc.CreateSession(timeout, readOnlyOK, func(sid int64, pw []byte, ro bool, err error) { done(net.SessionID(sid), pw, ro, err) })
+func (p processor) CreateSession(timeout time.Duration, client string, readOnlyOK bool, done func(net.SessionID, []byte, bool, error)) {
+	p.svc.CreateSession(timeout, client, readOnlyOK, func(sid int64, pw []byte, ro bool, err error) { done(net.SessionID(sid), pw, ro, err) })
 }
 
 func (p processor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Duration) (ok, readOnly bool, err error) {

@@ -26,7 +26,7 @@ func (m *Member) role() (*zab.Pipeline, bool, peer.Role) {
 // CreateSession logs a createSession txn (through the leader) and calls
 // done with the new id and its password once it is committed and applied
 // here. A member that is not serving refuses (the client tries another).
-func (m *Member) CreateSession(timeout time.Duration, done func(sid int64, passwd []byte, err error)) {
+func (m *Member) CreateSession(timeout time.Duration, client string, done func(sid int64, passwd []byte, err error)) {
 	_, serving, _ := m.role()
 	if !serving {
 		done(0, nil, ErrNotServing)
@@ -59,7 +59,7 @@ func (m *Member) CreateSession(timeout time.Duration, done func(sid int64, passw
 		tr.SetSecret(secret)
 	}
 	sid := tr.NextID()
-	req := tree.Request{Op: tree.OpCreateSession, SessionTimeout: int32(timeout.Milliseconds())}
+	req := tree.Request{Op: tree.OpCreateSession, SessionTimeout: int32(timeout.Milliseconds()), Client: client}
 	m.Submit(sid, req, func(res tree.Result, err error) {
 		if err == nil && res.Err != tree.CodeOK {
 			err = res.Err

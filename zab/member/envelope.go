@@ -35,15 +35,26 @@ type envelope struct {
 // timeout, the session's identities, and multi's sub-requests. Members
 // of the build before it sent JSON (first byte '{'), still decoded so an
 // ensemble can be restarted member by member.
-const envelopeV2 = 2
+//
+// envelopeV3 is V2 with the client's address (a string) after a write's
+// request; it is sent only for a request that has one (createSession), so
+// every other request stays readable by a member of the build before.
+const (
+	envelopeV2 = 2
+	envelopeV3 = 3
+)
 
 // maxEnvelopeDepth bounds nested sub-requests (multi inside multi is
 // refused by prep; one level is all a valid request has).
 const maxEnvelopeDepth = 2
 
 func encodeEnvelope(e envelope) []byte {
-	b := make([]byte, 0, 64+len(e.Req.Path)+len(e.Req.Data)+8*len(e.Touches))
-	b = append(b, envelopeV2, e.Kind)
+	b := make([]byte, 0, 64+len(e.Req.Path)+len(e.Req.Data)+8*len(e.Touches)+len(e.Req.Client))
+	v := byte(envelopeV2)
+	if e.Kind == kindWrite && e.Req.Client != "" {
+		v = envelopeV3
+	}
+	b = append(b, v, e.Kind)
 	switch e.Kind {
 	case kindTouch:
 		b = binary.AppendVarint(b, int64(len(e.Touches)))
@@ -55,6 +66,9 @@ func encodeEnvelope(e envelope) []byte {
 	default:
 		b = binary.AppendVarint(b, e.Session)
 		b = appendRequest(b, &e.Req)
+		if v == envelopeV3 {
+			b = appendString(b, e.Req.Client)
+		}
 	}
 	return b
 }
@@ -118,7 +132,8 @@ func decodeEnvelope(b []byte) (envelope, error) {
 		}
 	} else {
 		d := envDecoder{b: b}
-		if v := d.byte(); v != envelopeV2 && d.err == nil {
+		v := d.byte()
+		if v != envelopeV2 && v != envelopeV3 && d.err == nil {
 			return e, fmt.Errorf("member: a forwarded request of unknown format %d", v)
 		}
 		e.Kind = d.byte()
@@ -131,6 +146,9 @@ func decodeEnvelope(b []byte) (envelope, error) {
 		case kindWrite:
 			e.Session = d.varint()
 			e.Req = d.request(0)
+			if v == envelopeV3 {
+				e.Req.Client = d.string()
+			}
 		case kindClaim:
 			e.Session = d.varint()
 		}

@@ -17,6 +17,8 @@ func sampleEnvelopes() []envelope {
 		{Kind: kindWrite, Session: 1, Req: tree.Request{Op: tree.OpCreate, Path: "/empty", Data: []byte{}, TTL: 5000, Mode: tree.ModePersistentTTL}},
 		{Kind: kindWrite, Session: 1, Req: tree.Request{Op: tree.OpSetData, Path: "/x", Data: []byte{0, 1, 2}, Version: -1, Cxid: -2}},
 		{Kind: kindWrite, Session: 1, Req: tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000}},
+		{Kind: kindWrite, Session: 3, Req: tree.Request{Op: tree.OpCreateSession, SessionTimeout: 30000, Client: "[::1]:53122"}},
+		{Kind: kindWrite, Session: 3, Req: tree.Request{Op: tree.OpAuth, Cxid: 4, Auth: []tree.Id{{Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: "alice:x"}}}},
 		{Kind: kindWrite, Session: 1, Req: tree.Request{Op: tree.OpCloseSession, Cxid: closeCxid}},
 		{Kind: kindWrite, Session: 2, Req: tree.Request{Op: tree.OpMulti, Cxid: 9, Ops: []tree.Request{
 			{Op: tree.OpCheck, Path: "/c", Version: 3},
@@ -31,8 +33,9 @@ func sampleEnvelopes() []envelope {
 }
 
 // Forwarded requests arrive at the leader as they left the learner: nil
-// and empty data stay apart, multi's sub-requests, auth identities and
-// the cxid with them.
+// and empty data stay apart, multi's sub-requests, auth identities, the
+// cxid and a new session's client address with them. Only a request with
+// a client address takes the newer format.
 func TestEnvelopeRoundTrip(t *testing.T) {
 	for _, e := range sampleEnvelopes() {
 		got, err := decodeEnvelope(encodeEnvelope(e))
@@ -41,6 +44,9 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		}
 		if d := cmp.Diff(e, got); d != "" {
 			t.Fatalf("round trip (-sent +received):\n%s", d)
+		}
+		if b := encodeEnvelope(e); (b[0] == envelopeV3) != (e.Req.Client != "") {
+			t.Fatalf("%+v sent as format %d", e, b[0])
 		}
 		if (e.Req.Data == nil) != (got.Req.Data == nil) {
 			t.Fatalf("%s: nil data %v became %v", e.Req.Path, e.Req.Data == nil, got.Req.Data == nil)

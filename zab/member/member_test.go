@@ -313,7 +313,7 @@ func session(t *testing.T, n *testMember) int64 {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		a = wait(t, func(done func(created)) {
-			n.CreateSession(10*time.Second, func(sid int64, _ []byte, err error) { done(created{sid, err}) })
+			n.CreateSession(10*time.Second, "127.0.0.1:40000", func(sid int64, _ []byte, err error) { done(created{sid, err}) })
 		})
 		// The first leader logs the session secret just after it
 		// starts serving.
@@ -643,7 +643,7 @@ func TestSessionExpiryOwnedByTheLeader(t *testing.T) {
 			err error
 		}
 		a := wait(t, func(done func(created)) {
-			f.CreateSession(500*time.Millisecond, func(sid int64, _ []byte, err error) { done(created{sid, err}) })
+			f.CreateSession(500*time.Millisecond, "127.0.0.1:40000", func(sid int64, _ []byte, err error) { done(created{sid, err}) })
 		})
 		if a.err != nil {
 			// The first leader logs the session secret just after it
@@ -877,7 +877,7 @@ func TestCreateSessionBeforeTheSecret(t *testing.T) {
 		err error
 	}
 	res := make(chan created, 1)
-	go f.CreateSession(10*time.Second, func(sid int64, _ []byte, err error) { res <- created{sid, err} })
+	go f.CreateSession(10*time.Second, "127.0.0.1:40000", func(sid int64, _ []byte, err error) { res <- created{sid, err} })
 	select {
 	case id := <-syncReq:
 		if id != f.id {
