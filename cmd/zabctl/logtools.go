@@ -44,15 +44,24 @@ func logCommand() *cli.Command {
 				Name:      "dump",
 				Usage:     "print the log's txns, one line each (--json: one object per line)",
 				UsageText: "zabctl log dump DATADIR [--json] [--from ZXID|TIME] [--to ZXID|TIME] [--path PREFIX] [--session ID] [--type create,delete,...] [--log-dir DIR] [--engine KIND]",
-				Flags: append([]cli.Flag{
+				Flags: append(append([]cli.Flag{
 					&cli.BoolFlag{Name: "json", Usage: "one JSON object per txn (schema in the README)"},
-					&cli.StringFlag{Name: "from", Usage: "first txn: zxid (0x100000003, decimal, or 1/3), RFC 3339 time, or relative time (-1h); included"},
-					&cli.StringFlag{Name: "to", Usage: "last txn, as --from; included"},
-					&cli.StringFlag{Name: "path", Usage: "only txns with a path (a multi: any sub-op's) starting with PREFIX"},
-					&cli.StringFlag{Name: "session", Usage: "only txns of this session (0x hex or decimal)"},
-					&cli.StringFlag{Name: "type", Usage: "only txns (or multis with a sub-op) of these types, comma-separated"},
-				}, dataDirFlags...),
+				}, filterFlags...), dataDirFlags...),
 				Action: logDumpAction,
+			},
+			{
+				Name:  "audit",
+				Usage: "who changed what, when: per change the session, its client address and identities, the operation, the znode and the result",
+				UsageText: "zabctl log audit DATADIR [--format text|json|zookeeper] [--summary [--depth N]] [--from X] [--to X] [--path PREFIX] [--session ID] [--type ...]\n\n" +
+					"   zabctl log audit /var/lib/zabd --from -1h --path /config/\n" +
+					"   zabctl log audit /var/lib/zabd --format zookeeper >> zookeeper_audit.log   # Apache ZooKeeper's audit log lines\n" +
+					"   zabctl log audit /var/lib/zabd --summary --depth 2",
+				Flags: append(append([]cli.Flag{
+					&cli.StringFlag{Name: "format", Value: "text", Usage: "text; json (one object per line); zookeeper (Apache ZooKeeper's audit log lines, its operations only)"},
+					&cli.BoolFlag{Name: "summary", Usage: "instead of events: counts per session and per path prefix"},
+					&cli.IntFlag{Name: "depth", Value: 1, Usage: "with --summary: path components a prefix keeps"},
+				}, filterFlags...), dataDirFlags...),
+				Action: logAuditAction,
 			},
 			{
 				Name:  "replay",
@@ -200,25 +209,9 @@ func logDumpAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var f logtool.Filter
-	t := now()
-	if f.From, err = logtool.ParseBound(c.String("from"), t); err != nil {
-		return cli.Exit("log dump: --from "+err.Error(), exitUsage)
-	}
-	if f.To, err = logtool.ParseBound(c.String("to"), t); err != nil {
-		return cli.Exit("log dump: --to "+err.Error(), exitUsage)
-	}
-	f.PathPrefix = c.String("path")
-	if s := c.String("session"); s != "" {
-		if f.Session, err = logtool.ParseSession(s); err != nil {
-			return cli.Exit("log dump: --session "+err.Error(), exitUsage)
-		}
-		f.HasSession = true
-	}
-	if s := c.String("type"); s != "" {
-		if f.Types, err = logtool.ParseTypes(s); err != nil {
-			return cli.Exit("log dump: --type "+err.Error(), exitUsage)
-		}
+	f, err := filterFromFlags(c, "log dump")
+	if err != nil {
+		return err
 	}
 	d, err := openDataDir(c, args[0])
 	if err != nil {
@@ -234,6 +227,96 @@ func logDumpAction(c *cli.Context) error {
 	case res.Undecodable > 0:
 		u := res.FirstUndecodable
 		return cli.Exit(fmt.Sprintf("log dump: %d records do not decode as txns, the first zxid %v in %s (zabctl log verify %s)", res.Undecodable, u.Zxid, u.File, args[0]), exitDamaged)
+	}
+	return nil
+}
+
+// filterFlags select txns, for dump and audit.
+var filterFlags = []cli.Flag{
+	&cli.StringFlag{Name: "from", Usage: "first txn: zxid (0x100000003, decimal, or 1/3), RFC 3339 time, or relative time (-1h); included"},
+	&cli.StringFlag{Name: "to", Usage: "last txn, as --from; included"},
+	&cli.StringFlag{Name: "path", Usage: "only txns with a path (a multi: any sub-op's) starting with PREFIX"},
+	&cli.StringFlag{Name: "session", Usage: "only txns of this session (0x hex or decimal)"},
+	&cli.StringFlag{Name: "type", Usage: "only txns (or multis with a sub-op) of these types, comma-separated"},
+}
+
+// filterFromFlags reads filterFlags; what names the command in errors.
+func filterFromFlags(c *cli.Context, what string) (logtool.Filter, error) {
+	var f logtool.Filter
+	var err error
+	t := now()
+	if f.From, err = logtool.ParseBound(c.String("from"), t); err != nil {
+		return f, cli.Exit(what+": --from "+err.Error(), exitUsage)
+	}
+	if f.To, err = logtool.ParseBound(c.String("to"), t); err != nil {
+		return f, cli.Exit(what+": --to "+err.Error(), exitUsage)
+	}
+	f.PathPrefix = c.String("path")
+	if s := c.String("session"); s != "" {
+		if f.Session, err = logtool.ParseSession(s); err != nil {
+			return f, cli.Exit(what+": --session "+err.Error(), exitUsage)
+		}
+		f.HasSession = true
+	}
+	if s := c.String("type"); s != "" {
+		if f.Types, err = logtool.ParseTypes(s); err != nil {
+			return f, cli.Exit(what+": --type "+err.Error(), exitUsage)
+		}
+	}
+	return f, nil
+}
+
+func logAuditAction(c *cli.Context) error {
+	args, err := positionals(c, 1, "DATADIR")
+	if err != nil {
+		return err
+	}
+	f, err := filterFromFlags(c, "log audit")
+	if err != nil {
+		return err
+	}
+	var format logtool.AuditFormat
+	switch c.String("format") {
+	case "text":
+		format = logtool.AuditText
+	case "json":
+		format = logtool.AuditJSON
+	case "zookeeper":
+		format = logtool.AuditZooKeeper
+	default:
+		return cli.Exit(fmt.Sprintf("log audit: --format %q: want text, json or zookeeper", c.String("format")), exitUsage)
+	}
+	if c.Bool("summary") && format == logtool.AuditZooKeeper {
+		return cli.Exit("log audit: --summary prints text, or JSON with --format json", exitUsage)
+	}
+	d, err := openDataDir(c, args[0])
+	if err != nil {
+		return err
+	}
+	server := dirOwner(args[0])
+	var emit func(*logtool.AuditEvent) error
+	var flush func() error
+	if c.Bool("summary") {
+		sum := logtool.NewAuditSummary(c.Int("depth"), server)
+		emit = func(e *logtool.AuditEvent) error { sum.Add(e); return nil }
+		flush = func() error { return sum.Write(c.App.Writer, format == logtool.AuditJSON) }
+	} else {
+		w := logtool.NewAuditWriter(c.App.Writer, format, server)
+		emit, flush = w.Write, w.Flush
+	}
+	res, err := logtool.Audit(d, logtool.AuditOptions{Filter: f}, emit)
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
+	liveNote(c.App.ErrWriter, d, res.Last)
+	if res.Unknown > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "%d sessions acted whose createSession the log does not hold (purged, or logged by a zabd before 2026-12): their client and user are unknown\n", res.Unknown)
+	}
+	switch {
+	case errors.Is(err, logread.ErrBadgerLive):
+		return cli.Exit("log audit: "+err.Error(), exitCannotRead)
+	case err != nil:
+		return cli.Exit(fmt.Sprintf("log audit: stopped after zxid %v (%d txns read): %v\n(zabctl log verify %s says what is intact)", res.Last, res.Records, err, args[0]), exitDamaged)
 	}
 	return nil
 }

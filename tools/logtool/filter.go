@@ -114,7 +114,7 @@ var txnTypes = func() map[string]tree.Op {
 	m := map[string]tree.Op{}
 	for _, op := range []tree.Op{tree.OpCreate, tree.OpCreate2, tree.OpCreateContainer, tree.OpCreateTTL,
 		tree.OpDelete, tree.OpDeleteContainer, tree.OpSetData, tree.OpSetACL, tree.OpCheck, tree.OpMulti,
-		tree.OpCreateSession, tree.OpCloseSession, tree.OpReconfig, tree.OpSessionSecret, tree.OpError} {
+		tree.OpCreateSession, tree.OpCloseSession, tree.OpReconfig, tree.OpSessionSecret, tree.OpError, tree.OpAuth} {
 		m[strings.ToLower(op.String())] = op
 	}
 	return m
@@ -186,7 +186,7 @@ func (f *Filter) match(z log.Zxid, t *tree.Txn) bool {
 		return false
 	}
 	if f.PathPrefix != "" && !f.anyOp(t, func(o *tree.Txn) bool {
-		return hasPath(o.Type) && strings.HasPrefix(o.Path, f.PathPrefix)
+		return (hasPath(o.Type) || o.Type == tree.OpError) && o.Path != "" && strings.HasPrefix(o.Path, f.PathPrefix)
 	}) {
 		return false
 	}

@@ -58,8 +58,22 @@ type OpJSON struct {
 	Version *int32 `json:"version,omitempty"`
 	// TimeoutMs: createSession.
 	TimeoutMs *int32 `json:"timeout_ms,omitempty"`
-	// ErrorCode: error (a failed multi's sub-ops).
+	// ErrorCode: error (a failed request, a failed multi's sub-ops).
 	ErrorCode *int32 `json:"error_code,omitempty"`
+	// Sequential: a create whose request asked for a sequential name
+	// (logged since txn format v2; absent otherwise).
+	Sequential bool `json:"sequential,omitempty"`
+	// Client: createSession, the client's address (host:port), when the
+	// log has it (since txn format v2).
+	Client string `json:"client,omitempty"`
+	// Ids: auth, every identity the session is authenticated as from
+	// then on, as "scheme:id" ("ip:127.0.0.1", "digest:alice:<hash>").
+	Ids []string `json:"ids,omitempty"`
+	// FailedType: error outside a multi, the type of the request that
+	// failed (since txn format v2), with its path in Path, its create
+	// mode in CreateMode (creates) and the ACL it asked for (setACL).
+	FailedType string `json:"failed_type,omitempty"`
+	CreateMode string `json:"create_mode,omitempty"`
 }
 
 // FormatZxid writes z as hex and epoch/counter: "0x100000003 1/3".
@@ -111,6 +125,7 @@ func opJSON(t *tree.Txn) OpJSON {
 		}
 		pc := t.ParentCversion
 		o.ParentCversion = &pc
+		o.Sequential = t.Sequential
 	case tree.OpDelete, tree.OpDeleteContainer:
 		path()
 	case tree.OpSetData, tree.OpReconfig:
@@ -127,13 +142,61 @@ func opJSON(t *tree.Txn) OpJSON {
 	case tree.OpCreateSession:
 		to := t.Timeout
 		o.TimeoutMs = &to
+		o.Client = t.Client
 	case tree.OpSessionSecret:
 		data()
+	case tree.OpAuth:
+		o.Ids = make([]string, 0, len(t.Ids))
+		for _, id := range t.Ids {
+			o.Ids = append(o.Ids, id.Scheme+":"+id.ID)
+		}
 	case tree.OpError:
 		c := int32(t.Err)
 		o.ErrorCode = &c
+		if t.FailedOp != 0 {
+			o.FailedType = t.FailedOp.String()
+			path()
+			if isCreate(t.FailedOp) {
+				o.CreateMode = CreateModeName(t.FailedMode)
+			}
+			if t.ACL != nil {
+				o.ACL = formatACL(t.ACL)
+			}
+		}
 	}
 	return o
+}
+
+func isCreate(op tree.Op) bool {
+	switch op {
+	case tree.OpCreate, tree.OpCreate2, tree.OpCreateContainer, tree.OpCreateTTL:
+		return true
+	}
+	return false
+}
+
+// CreateModeName is ZooKeeper's name of a create mode, lower case, as its
+// audit log writes it (znode_type): persistent, persistent_sequential,
+// ephemeral, ephemeral_sequential, container, persistent_with_ttl,
+// persistent_sequential_with_ttl.
+func CreateModeName(m tree.CreateMode) string {
+	switch m {
+	case tree.ModePersistent:
+		return "persistent"
+	case tree.ModeEphemeral:
+		return "ephemeral"
+	case tree.ModePersistentSequential:
+		return "persistent_sequential"
+	case tree.ModeEphemeralSequential:
+		return "ephemeral_sequential"
+	case tree.ModeContainer:
+		return "container"
+	case tree.ModePersistentTTL:
+		return "persistent_with_ttl"
+	case tree.ModePersistentSeqTTL:
+		return "persistent_sequential_with_ttl"
+	}
+	return fmt.Sprintf("mode(%d)", int32(m))
 }
 
 func formatACL(acl []tree.ACL) []string {
@@ -175,6 +238,10 @@ func appendText(b []byte, j *TxnJSON) []byte {
 func appendOpText(b []byte, o *OpJSON) []byte {
 	b = append(b, ' ')
 	b = append(b, o.Type...)
+	if o.FailedType != "" {
+		b = append(b, " of "...)
+		b = append(b, o.FailedType...)
+	}
 	if o.Path != nil {
 		b = append(b, ' ')
 		b = append(b, *o.Path...)
@@ -191,6 +258,12 @@ func appendOpText(b []byte, o *OpJSON) []byte {
 	if o.Kind != "" {
 		b = fmt.Appendf(b, " kind=%s", o.Kind)
 	}
+	if o.Sequential {
+		b = append(b, " sequential"...)
+	}
+	if o.CreateMode != "" {
+		b = fmt.Appendf(b, " mode=%s", o.CreateMode)
+	}
 	if o.TTLMs != nil {
 		b = fmt.Appendf(b, " ttl=%dms", *o.TTLMs)
 	}
@@ -199,6 +272,12 @@ func appendOpText(b []byte, o *OpJSON) []byte {
 	}
 	if o.TimeoutMs != nil {
 		b = fmt.Appendf(b, " timeout=%dms", *o.TimeoutMs)
+	}
+	if o.Client != "" {
+		b = fmt.Appendf(b, " client=%s", o.Client)
+	}
+	if o.Ids != nil {
+		b = fmt.Appendf(b, " ids=%s", strings.Join(o.Ids, ","))
 	}
 	if o.ErrorCode != nil {
 		b = fmt.Appendf(b, " err=%d(%s)", *o.ErrorCode, strings.TrimPrefix(tree.Code(*o.ErrorCode).Error(), "zk: "))

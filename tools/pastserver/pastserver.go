@@ -63,7 +63,7 @@ func (p *Processor) SetDeliverer(d func([]tree.Delivery)) {
 // them, for the server to close their connections.
 func (p *Processor) Expire() []int64 { return p.sessions.Expired(p.now()) }
 
-func (p *Processor) CreateSession(timeout time.Duration, _ bool, done func(net.SessionID, []byte, bool, error)) {
+func (p *Processor) CreateSession(timeout time.Duration, _ string, _ bool, done func(net.SessionID, []byte, bool, error)) {
 	sid := p.sessions.NextID()
 	p.sessions.Track(sid, timeout, p.now())
 	done(net.SessionID(sid), p.sessions.Password(sid), true, nil)
