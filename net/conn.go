@@ -41,6 +41,14 @@ type conn struct {
 	id       tree.WatcherID
 	ip       string
 
+	// The read being answered (the read loop's own, one at a time), and
+	// answerRead bound once to this conn: Processor.Read calls it with
+	// the tree held, so a read costs no closure.
+	readXid    int32
+	readOp     tree.Op
+	readZxid   int64
+	answerRead func(tree.Result)
+
 	mu       sync.Mutex
 	wcond    *sync.Cond // the writer's: signalled when out grows or closing
 	icond    *sync.Cond // signalled when inflight drops or closing
@@ -67,6 +75,7 @@ type conn struct {
 
 func newConn(s *Server, nc stdnet.Conn, id tree.WatcherID, ip string) *conn {
 	c := &conn{srv: s, nc: nc, id: id, ip: ip, lastCxid: -1}
+	c.answerRead = c.queueReadReply
 	c.wcond = sync.NewCond(&c.mu)
 	c.icond = sync.NewCond(&c.mu)
 	c.auth = []tree.Id{{Scheme: "ip", ID: ip}}
@@ -621,14 +630,11 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 	}
 	// a read: answered after this connection's earlier writes
 	c.waitWrites()
-	var zxid int64
-	p.Read(sid, c.id, req, func(res tree.Result) {
-		zxid = res.Zxid
-		c.sendReply(hdr.Xid, res.Zxid, hdr.Op, res)
-	})
+	c.readXid, c.readOp = hdr.Xid, hdr.Op
+	p.Read(sid, c.id, req, c.answerRead)
 	c.srv.stats.latency(c.srv.cfg.Now().Sub(start))
 	c.mu.Lock()
-	c.lastZxid = zxid
+	c.lastZxid = c.readZxid
 	c.mu.Unlock()
 	return true
 }
@@ -649,6 +655,12 @@ func (c *conn) logIdentities(sid SessionID, xid int32, ids []tree.Id) {
 	if err := <-done; err != nil {
 		c.srv.cfg.Logger.Debug("addauth not logged", "session", sidString(sid), "err", err)
 	}
+}
+
+// queueReadReply queues the reply to the read being answered.
+func (c *conn) queueReadReply(res tree.Result) {
+	c.readZxid = res.Zxid
+	c.sendReply(c.readXid, res.Zxid, c.readOp, res)
 }
 
 // waitWrites blocks until every write this connection submitted has been
