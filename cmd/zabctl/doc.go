@@ -2,9 +2,11 @@
 // (ls, create, get, set, stat, delete, deleteall, getAcl, setAcl, addauth,
 // sync, addWatch, removewatches, getEphemerals, getAllChildrenNumber,
 // whoami, version) in one-shot form and as an interactive shell, plus the
-// load generator (bench) and the log tools (log dump, log verify, log
-// replay, log diff, snapshot dump: tools/logtool on a data dir read through tools/logread,
-// with or without a running server, nothing written).
+// load generator (bench), the log tools (log dump, log verify, log replay,
+// log diff, log audit, snapshot dump: tools/logtool on a data dir read
+// through tools/logread, with or without a running server, nothing
+// written) and data convert (tools/dataconv: a new data dir for another
+// engine).
 //
 //	zabctl -server 127.0.0.1:2181 create /lock x
 //	zabctl -server 127.0.0.1:2181 ls -s /
