@@ -176,6 +176,13 @@ func decodeFrame(b []byte) (Zxid, []byte, int, frameProblem) {
 	return z, data, FrameHeaderBytes + int(n), frameOK
 }
 
+// verifiedFrame reads a frame that decodeFrame has already found whole
+// and valid (its checksum checked): it only splits it.
+func verifiedFrame(b []byte) (Zxid, []byte, int) {
+	n := binary.BigEndian.Uint32(b[0:4])
+	return Zxid(binary.BigEndian.Uint64(b[4:12])), b[FrameHeaderBytes : FrameHeaderBytes+int(n)], FrameHeaderBytes + int(n)
+}
+
 var zeroPage [4096]byte
 
 func allZero(b []byte) bool {

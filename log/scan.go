@@ -72,11 +72,8 @@ func Scan(fsys vfs.FS, dir string, o ScanOptions, fn func(ScannedRecord) error) 
 			break
 		}
 		for off := int64(SegmentHeaderBytes); off < res.end; {
-			z, data, n, fp := decodeFrame(buf[off:res.end])
-			if fp != frameOK {
-				// scanSegment verified every frame before res.end.
-				panic(fmt.Sprintf("log: scan: frame at %d of %s below the verified end %d: %v", off, s.name, res.end, fp))
-			}
+			// scanSegment verified every frame before res.end.
+			z, data, n := verifiedFrame(buf[off:res.end])
 			if rep.FirstZxid == 0 {
 				rep.FirstZxid = z
 			}

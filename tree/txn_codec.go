@@ -342,6 +342,27 @@ func (d *decoder) str(what string) string {
 	return s
 }
 
+// common are strings an ACL holds often, returned without allocating.
+var common = []string{SchemeWorld, "anyone", SchemeDigest, SchemeIP, "auth", "x509", "sasl", "super"}
+
+// internStr is str for strings that repeat (ACL schemes and ids).
+func (d *decoder) internStr(what string) string {
+	start := d.off
+	n := d.count(what+" length", 1)
+	if d.err != nil {
+		return ""
+	}
+	b := d.b[d.off : d.off+n]
+	for _, c := range common {
+		if string(b) == c {
+			d.off += n
+			return c
+		}
+	}
+	d.off = start
+	return d.str(what)
+}
+
 func (d *decoder) buf(what string) []byte {
 	start := d.off
 	v := d.uvarint(what + " length")
@@ -358,7 +379,20 @@ func (d *decoder) buf(what string) []byte {
 	return out
 }
 
+// openACLBytes is OpenACLUnsafe as acl() reads it.
+var openACLBytes = appendACL(nil, OpenACLUnsafe)
+
+// decodedOpenACL is what every decoded OpenACLUnsafe shares: most znodes
+// have it, and a shared slice is one allocation fewer per txn (and, in a
+// tree rebuilt by replay, per znode). Nothing mutates a txn's or a node's
+// ACL in place (setACL replaces the slice), so sharing is safe.
+var decodedOpenACL = []ACL{{Perms: PermAll, ID: AnyoneID}}
+
 func (d *decoder) acl() []ACL {
+	if d.err == nil && len(d.b)-d.off >= len(openACLBytes) && string(d.b[d.off:d.off+len(openACLBytes)]) == string(openACLBytes) {
+		d.off += len(openACLBytes)
+		return decodedOpenACL[:1:1]
+	}
 	n := d.count("acl count", 3)
 	if d.err != nil {
 		return nil
@@ -366,8 +400,8 @@ func (d *decoder) acl() []ACL {
 	out := make([]ACL, 0, n)
 	for range n {
 		perms := d.int32("acl perms")
-		scheme := d.str("acl scheme")
-		id := d.str("acl id")
+		scheme := d.internStr("acl scheme")
+		id := d.internStr("acl id")
 		if d.err != nil {
 			return nil
 		}

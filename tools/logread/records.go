@@ -110,8 +110,12 @@ func (d *DataDir) readOnce(from log.Zxid, sum *Summary, emit func(Record) error)
 	sub := engine.Subdir(d.Engine)
 	switch d.Engine {
 	case "native":
+		var seg, file string // the last segment's name joined once, not per record
 		rep, err := log.Scan(d.fs, dir, log.ScanOptions{From: from}, func(r log.ScannedRecord) error {
-			return emit(Record{Record: r.Record, File: filepath.Join(sub, r.Segment), Offset: r.Offset})
+			if r.Segment != seg {
+				seg, file = r.Segment, filepath.Join(sub, r.Segment)
+			}
+			return emit(Record{Record: r.Record, File: file, Offset: r.Offset})
 		})
 		sum.Segments = rep.Segments
 		sum.TornTail = rep.TornTail

@@ -38,6 +38,7 @@ func Dump(w io.Writer, d *logread.DataDir, o DumpOptions) (DumpResult, error) {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	var res DumpResult
 	var line []byte
+	tw := newTextWriter()
 	f := &o.Filter
 	sum, err := d.Records(f.startZxid(), func(r logread.Record) error {
 		if f.pastEnd(r.Zxid) {
@@ -58,8 +59,14 @@ func Dump(w io.Writer, d *logread.DataDir, o DumpOptions) (DumpResult, error) {
 		} else if !f.match(r.Zxid, &t) {
 			return nil
 		}
-		j := txnJSON(r, t, derr)
 		line = line[:0]
+		if derr == nil && !o.JSON {
+			line = tw.appendTxn(line, &r, &t)
+			res.Printed++
+			_, err := bw.Write(line)
+			return err
+		}
+		j := txnJSON(r, t, derr)
 		if o.JSON {
 			b, err := json.Marshal(&j)
 			if err != nil {

@@ -327,3 +327,35 @@ func TestParseBound(t *testing.T) {
 		}
 	}
 }
+
+// The text dump's fast formatter writes exactly what the TxnJSON-based
+// one does, for every txn type and every field a txn can carry.
+func TestTextFormatterAgreesWithJSONForm(t *testing.T) {
+	acl := []tree.ACL{{Perms: tree.PermRead | tree.PermAdmin, ID: tree.Id{Scheme: "digest", ID: "u:x="}}, {Perms: tree.PermAll, ID: tree.AnyoneID}}
+	txns := append(datadirtest.History(),
+		tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpCreate, Session: 5, Cxid: 9, Time: -1500}, Path: "/s-0000000001", Data: []byte("d"), ACL: acl, Kind: tree.KindEphemeral, Sequential: true, ParentCversion: 4},
+		tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpCreateTTL, Time: 1}, Path: "/t", Kind: tree.KindTTL, TTL: 500, Sequential: true, ACL: acl},
+		tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpCreateSession, Time: 999}, Timeout: 4000, Client: "[::1]:5000"},
+		tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpAuth}, Ids: []tree.Id{{Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: "a:b"}}},
+		tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpError}, Err: tree.CodeNoAuth, FailedOp: tree.OpSetACL, Path: "/x", ACL: acl},
+		tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpError}, Err: tree.CodeNodeExists, FailedOp: tree.OpCreate2, Path: "/y", FailedMode: tree.ModePersistentSeqTTL},
+		tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpError}, Err: tree.CodeNoNode},
+		tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpReconfig}, Path: "/zookeeper/config", Data: []byte("x"), Version: 3},
+		tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpMulti}, Txns: []tree.Txn{{TxnHeader: tree.TxnHeader{Type: tree.OpCreate}, Path: "/m-1", Sequential: true, Kind: tree.KindPersistent}}},
+	)
+	tw := newTextWriter()
+	for i, txn := range txns {
+		txn.Zxid = int64(log.MakeZxid(3, uint32(i+1)))
+		for _, r := range []logread.Record{
+			{Record: log.Record{Zxid: log.Zxid(txn.Zxid), Data: tree.AppendTxn(nil, txn)}, File: "log/log.0000000300000001", Offset: int64(20 * i)},
+			{Record: log.Record{Zxid: log.Zxid(txn.Zxid), Data: tree.AppendTxn(nil, txn)}, File: "pebble", Offset: -1},
+		} {
+			want := appendText(nil, ptr(txnJSON(r, txn, nil)))
+			if got := tw.appendTxn(nil, &r, &txn); string(got) != string(want) {
+				t.Errorf("txn %d:\n got %s\nwant %s", i, got, want)
+			}
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
