@@ -291,10 +291,9 @@ func (v *verifier) checkSnapshots() {
 	for i := range r.Snapshots {
 		c := &r.Snapshots[i]
 		if c.Err == nil {
-			var t *tree.Tree
-			t, c.Meta, c.Err = v.d.LoadSnapshot(c.Snapshot)
+			c.Meta, c.Err = v.d.CheckSnapshot(c.Snapshot)
 			if c.Err == nil {
-				c.Nodes, c.Sessions = t.NodeCount(), len(t.Sessions())
+				c.Nodes, c.Sessions = int(c.Meta.Nodes), int(c.Meta.Sessions)
 			}
 		}
 		if c.Err != nil {
