@@ -365,6 +365,7 @@ func logReplayAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	began := time.Now()
 	t, res, err := logtool.Replay(d, logtool.ReplayOptions{To: to, Skipped: func(s logread.Snapshot, err error) {
 		fmt.Fprintf(c.App.ErrWriter, "note: snapshot %s does not read back whole, an older one is used: %v\n", s.Path, err)
 	}})
@@ -389,8 +390,8 @@ func logReplayAction(c *cli.Context) error {
 	if res.More {
 		rest = "the log goes on after it"
 	}
-	fmt.Fprintf(c.App.ErrWriter, "state after zxid %s%s: %d znodes, %d sessions; from %s and %d txns of the log (%s)\n",
-		logtool.FormatZxid(res.Zxid), at, t.NodeCount(), len(t.Sessions()), from, res.Replayed, rest)
+	fmt.Fprintf(c.App.ErrWriter, "state after zxid %s%s: %d znodes, %d sessions; from %s and %d txns of the log (%s); built in %v\n",
+		logtool.FormatZxid(res.Zxid), at, t.NodeCount(), len(t.Sessions()), from, res.Replayed, rest, time.Since(began).Round(time.Millisecond))
 	switch {
 	case c.Bool("print"):
 		return logtool.PrintTree(c.App.Writer, t, logtool.PrintOptions{JSON: c.Bool("json"), DataLimit: c.Int("data-limit")})
