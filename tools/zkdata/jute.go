@@ -156,7 +156,7 @@ type writer struct {
 	b []byte
 }
 
-func (w *writer) int(v int32) { w.b = binary.BigEndian.AppendUint32(w.b, uint32(v)) }
+func (w *writer) int(v int32)  { w.b = binary.BigEndian.AppendUint32(w.b, uint32(v)) }
 func (w *writer) long(v int64) { w.b = binary.BigEndian.AppendUint64(w.b, uint64(v)) }
 func (w *writer) bool(v bool) {
 	if v {
@@ -179,4 +179,3 @@ func (w *writer) string(s string) {
 	w.int(int32(len(s)))
 	w.b = append(w.b, s...)
 }
-
