@@ -124,8 +124,19 @@ func (d *reader) buffer(what string) []byte {
 	if null || d.err != nil {
 		return nil
 	}
-	b := make([]byte, n)
-	d.full(b, what)
+	return d.bytes(n, what)
+}
+
+// bytes reads n bytes into a new slice, growing it as they arrive, so a
+// damaged length costs no more memory than the stream really holds.
+func (d *reader) bytes(n int, what string) []byte {
+	const step = 1 << 20
+	b := make([]byte, 0, min(n, step))
+	for len(b) < n && d.err == nil {
+		k := min(n-len(b), step)
+		b = append(b, make([]byte, k)...)
+		d.full(b[len(b)-k:], what)
+	}
 	return b
 }
 
@@ -134,8 +145,8 @@ func (d *reader) string(what string) string {
 	if null || d.err != nil || n == 0 {
 		return ""
 	}
-	b := make([]byte, n)
-	if !d.full(b, what) {
+	b := d.bytes(n, what)
+	if d.err != nil {
 		return ""
 	}
 	return string(b)

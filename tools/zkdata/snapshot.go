@@ -2,6 +2,7 @@ package zkdata
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -93,7 +94,7 @@ func ReadSnapshot(name string, r io.Reader, fn func(SnapshotNode) error) (Snapsh
 	if d.err == nil && (n < 0 || n > maxField) {
 		d.fail(fmt.Sprintf("session count %d", n), nil)
 	}
-	info.Sessions = make(map[int64]int32, max(n, 0))
+	info.Sessions = make(map[int64]int32, min(max(n, 0), 1024))
 	for i := int32(0); i < n && d.err == nil; i++ {
 		id := d.long("session id")
 		info.Sessions[id] = d.int("session timeout")
@@ -152,26 +153,32 @@ func ReadSnapshot(name string, r io.Reader, fn func(SnapshotNode) error) (Snapsh
 	if !d.seal("the nodes") {
 		return info, d.err
 	}
-	// 3.6+: the tree digest and its seal; 3.7+ may add the last
-	// processed zxid and its seal. Older snapshots end here.
-	if d.atEOF() {
-		return info, nil
+	// What may follow, told apart by size (each section sealed): 3.6+
+	// the tree digest (33 bytes), 3.9 the last processed zxid (21), both
+	// (54), or nothing (3.5, or digests off).
+	rest, err := io.ReadAll(io.LimitReader(d.r, 55))
+	if err != nil {
+		return info, fmt.Errorf("zkdata: reading %s: %w", name, err)
 	}
-	info.DigestZxid = log.Zxid(d.long("digest zxid"))
-	if v := d.int("digest version"); d.err == nil && v < 2 {
-		d.string("digest")
-	} else {
-		d.long("digest")
+	tail := newReader(name, bytes.NewReader(rest), d.sum)
+	tail.off = d.off
+	switch len(rest) {
+	case 0:
+	case 33, 54:
+		info.DigestZxid = log.Zxid(tail.long("digest zxid"))
+		tail.int("digest version")
+		tail.long("digest")
+		if tail.seal("the digest") && len(rest) == 54 {
+			tail.long("last processed zxid")
+			tail.seal("the last processed zxid")
+		}
+	case 21:
+		tail.long("last processed zxid")
+		tail.seal("the last processed zxid")
+	default:
+		return info, &CorruptError{File: name, Offset: d.off, Reason: fmt.Sprintf("%d bytes after the nodes' seal: not a digest (33), a last zxid (21) or both (54)", len(rest))}
 	}
-	if !d.seal("the digest") {
-		return info, d.err
-	}
-	if d.atEOF() {
-		return info, nil
-	}
-	d.long("last processed zxid")
-	d.seal("the last processed zxid")
-	return info, d.err
+	return info, tail.err
 }
 
 // aclList reads a vector of ACL records.

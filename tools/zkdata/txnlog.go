@@ -2,6 +2,8 @@ package zkdata
 
 import (
 	"bytes"
+	"errors"
+	"slices"
 	"encoding/binary"
 	"fmt"
 	"hash/adler32"
@@ -69,9 +71,12 @@ func ReadLog(name string, r io.Reader, fn func(tree.Txn) error) (LogSummary, err
 		if length <= 0 || length > maxField {
 			return s, &CorruptError{File: name, Offset: at, Reason: fmt.Sprintf("record length %d", length)}
 		}
-		entry := make([]byte, length+1)
-		n, err = io.ReadFull(d.r, entry)
-		d.off += int64(n)
+		entry := d.bytes(int(length)+1, "record")
+		err = d.err
+		d.err = nil
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			return s, err // an I/O error, not the end of the log
+		}
 		if err != nil || entry[length] != eor {
 			// A record cut short at the end of the file.
 			if rest, _ := d.r.Peek(1); len(rest) == 0 {
@@ -255,6 +260,16 @@ func DecodeTxn(b []byte) (tree.Txn, error) {
 				return t, fmt.Errorf("%d bytes after a multi's sub-txn of type %d", len(sd.b)-sd.off, st)
 			}
 			t.Txns = append(t.Txns, sub)
+		}
+		// ZooKeeper's failed multi keeps the ops before the failure
+		// with their types and makes the failing one and those after
+		// it errors; zabd's has only errors, ok before the failure.
+		if slices.ContainsFunc(t.Txns, func(s tree.Txn) bool { return s.Type == tree.OpError }) {
+			for i := range t.Txns {
+				if t.Txns[i].Type != tree.OpError {
+					t.Txns[i] = tree.Txn{TxnHeader: tree.TxnHeader{Type: tree.OpError}, Err: tree.CodeOK}
+				}
+			}
 		}
 	default:
 		if err := decodeBody(d, typ, &t, false); err != nil {

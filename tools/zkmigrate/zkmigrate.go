@@ -90,6 +90,9 @@ type Loaded struct {
 	Txns         int      // txns applied after the snapshot
 	Last         log.Zxid
 	Torn         string // a txn log that ends in a torn record (dropped, as ZooKeeper does)
+	// Orphans counts ephemerals dropped because their session is not
+	// among the sessions (ZooKeeper drops them when it loads).
+	Orphans int
 }
 
 // Load builds the tree a ZooKeeper server would start with from dataDir
@@ -176,7 +179,37 @@ func Load(dataDir, logDir string, cfg tree.Config, fn func(tree.Txn) error) (*tr
 		}
 	}
 	res.Last = last
+	res.Orphans = dropOrphanEphemerals(t)
 	return t, res, nil
+}
+
+// dropOrphanEphemerals deletes, as ZooKeeper does when it loads its data,
+// the ephemerals whose session is not among the sessions (a fuzzy
+// snapshot can hold one whose session ended later): locally, each
+// parent's pzxid raised to the last zxid, no txn.
+func dropOrphanEphemerals(t *tree.Tree) int {
+	sessions := t.Sessions()
+	owners := map[int64]bool{}
+	t.Walk("", func(_ string, n *tree.Node) bool {
+		if n.Kind == tree.KindEphemeral {
+			if _, live := sessions[n.Owner]; !live {
+				owners[n.Owner] = true
+			}
+		}
+		return true
+	})
+	dropped := 0
+	last := t.LastZxid()
+	for owner := range owners {
+		dropped += len(t.Ephemerals(owner))
+		// A closeSession at the last zxid, applied as if new: Apply
+		// deletes the session's ephemerals and raises their parents'
+		// pzxid to it, as ZooKeeper's killSession does.
+		t.SetLastZxid(last - 1)
+		t.ApplyResult(tree.Txn{TxnHeader: tree.TxnHeader{Session: owner, Zxid: last, Type: tree.OpCloseSession}})
+	}
+	t.SetLastZxid(last)
+	return dropped
 }
 
 // fixParentCversion fills a 3.3 CreateTxnV0's parent cversion (-1) as
