@@ -2,13 +2,13 @@ package zkdata
 
 import (
 	"bytes"
-	"errors"
-	"slices"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/adler32"
 	"io"
 	"path/filepath"
+	"slices"
 
 	"zabd/log"
 	"zabd/tree"
