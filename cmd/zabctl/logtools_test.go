@@ -70,7 +70,7 @@ func TestLogToolsCommandLine(t *testing.T) {
 		{"snapshot dump", []string{"snapshot", "dump", snap}, 0, `start zxid 0x100000005 1/5, end zxid 0x100000005 1/5,[^\n]*\nsession 0x1000a2b3c0001 timeout=30000ms\n`, `^$`},
 		{"replay to a zxid, printed", []string{"log", "replay", sound, "--to", "1/7", "--print", "--data-limit", "4"}, 0,
 			`(?m)^/app\n  data="mult"\.\.\.\(5 bytes\)\n  kind=persistent czxid=0x100000003 mzxid=0x100000007 `,
-			`^state after zxid 0x100000007 1/7 stamped 2026-11-22T01:40:06.000Z: \d+ znodes, 2 sessions; from snapshot \S+snapshot.0000000100000005 \(walk 0x100000005..0x100000005\) and 2 txns of the log \(the log goes on after it\); built in \d+ms\n$`},
+			`^state after zxid 0x100000007 1/7 stamped 2026-11-22T01:40:06.000Z: \d+ znodes, 2 sessions; from snapshot \S+snapshot.0000000100000005 \(walk 0x100000005..0x100000005\) and 2 txns of the log \(the log goes on after it\); built in \S+\n$`},
 		{"replay to a time, JSON", []string{"log", "replay", "--print", "--json", "--to", "2026-11-22T01:40:03.5Z", sound}, 0,
 			`(?m)^\{"record":"node","path":"/app/eph","kind":"ephemeral",[^\n]*"data":"ZQ=="\}$`, `^state after zxid 0x100000004 1/4 `},
 		{"replay without an output", []string{"log", "replay", sound}, exitUsage, `^$`, `one of --print, --snapshot FILE, --serve HOST:PORT`},

@@ -36,6 +36,7 @@ import (
 	"zabd/log/vfs"
 	"zabd/tools/logread"
 	"zabd/tools/logtool"
+	"zabd/tree"
 )
 
 // Options configure Convert.
@@ -316,8 +317,9 @@ func verify(src *logread.DataDir, dst, kind string, srcHash *recordHash, res *Re
 	if err != nil {
 		return fmt.Errorf("dataconv: verifying %s: replaying it to %v: %w", dst, res.Last, err)
 	}
-	if have.DescribeTree() != want.DescribeTree() {
-		return fmt.Errorf("dataconv: verifying %s: the tree replayed from it at %v differs from the source's", dst, res.Last)
+	if tree.StateDigest(have) != tree.StateDigest(want) {
+		d := tree.FirstDifference(have, want)
+		return fmt.Errorf("dataconv: verifying %s: the tree replayed from it at %v differs from the source's: %s", dst, res.Last, d)
 	}
 	res.Znodes, res.Sessions = have.NodeCount(), len(have.Sessions())
 	return nil
