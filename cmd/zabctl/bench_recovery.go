@@ -75,7 +75,8 @@ func benchRecoveryCommand() *cli.Command {
 		Name:  "recovery",
 		Usage: "time server restart to the first read served, on the same data set, for zabd and Apache ZooKeeper",
 		UsageText: "zabctl bench recovery --zabd bin/zabd [--engines native,pebble,badger] [--znodes 1000000] [--restarts 3]\n" +
-			"   [--ops-per-txn 1000] [--no-zookeeper] [--out bench/results] [--json]",
+			"   [--ops-per-txn 1000] [--no-zookeeper] [--out bench/results] [--json]\n\n" +
+			"   zabctl bench recovery --zabd bin/zabd --engines native,pebble --znodes 200000 --restarts 5",
 		Description: "Each server starts on an empty data dir (forceSync on) and gets the same znodes through the client\n" +
 			"protocol (creates batched in multis over parallel sessions); it is stopped, then restarted --restarts times\n" +
 			"(servers taking turns), each restart timed from the exec to the first getData answered with the right data.\n" +

@@ -158,7 +158,9 @@ func dataExportAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	clear := showReadProgress(c, src, "export", false)
 	res, err := zkmigrate.Export(src, args[1])
+	clear()
 	liveNote(c.App.ErrWriter, src, res.Zxid)
 	switch {
 	case errors.Is(err, zkmigrate.ErrNotEmpty):

@@ -33,6 +33,7 @@ var now = time.Now
 var dataDirFlags = []cli.Flag{
 	&cli.StringFlag{Name: "log-dir", Usage: "zabd's dataLogDir, when not the data dir"},
 	&cli.StringFlag{Name: "engine", Usage: "native, pebble or badger (default: what the dir's ENGINE file says)"},
+	quietFlag,
 }
 
 func logCommand() *cli.Command {
@@ -41,9 +42,11 @@ func logCommand() *cli.Command {
 		Usage: "read a data dir's txn log (any engine; no server needed; nothing written)",
 		Subcommands: []*cli.Command{
 			{
-				Name:      "dump",
-				Usage:     "print the log's txns, one line each (--json: one object per line)",
-				UsageText: "zabctl log dump DATADIR [--json] [--from ZXID|TIME] [--to ZXID|TIME] [--path PREFIX] [--session ID] [--type create,delete,...] [--log-dir DIR] [--engine KIND]",
+				Name:  "dump",
+				Usage: "print the log's txns, one line each (--json: one object per line)",
+				UsageText: "zabctl log dump DATADIR [--json] [--from ZXID|TIME] [--to ZXID|TIME] [--path PREFIX] [--session ID] [--type create,delete,...] [--log-dir DIR] [--engine KIND]\n\n" +
+					"   zabctl log dump /var/lib/zabd --from -1h --path /config/\n" +
+					"   zabctl log dump /var/lib/zabd --json --session 0x1000a2b3c0002 --type setData,delete | jq .path",
 				Flags: append(append([]cli.Flag{
 					&cli.BoolFlag{Name: "json", Usage: "one JSON object per txn (schema in the README)"},
 				}, filterFlags...), dataDirFlags...),
@@ -94,9 +97,10 @@ func logCommand() *cli.Command {
 				Action: logDiffAction,
 			},
 			{
-				Name:      "verify",
-				Usage:     "check every checksum, zxid order and continuity, epochs, the purge marker and the snapshots against the log",
-				UsageText: "zabctl log verify DATADIR [--allow-gaps] [--log-dir DIR] [--engine KIND]",
+				Name:  "verify",
+				Usage: "check every checksum, zxid order and continuity, epochs, the purge marker and the snapshots against the log",
+				UsageText: "zabctl log verify DATADIR [--allow-gaps] [--log-dir DIR] [--engine KIND]\n\n" +
+					"   zabctl log verify /var/lib/zabd && echo intact",
 				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "allow-gaps", Usage: "zxids missing inside an epoch are warnings (zabd skips those of writes refused for a full disk)"},
 				}, dataDirFlags...),
@@ -111,10 +115,11 @@ func snapshotCommand() *cli.Command {
 		Name:  "snapshot",
 		Usage: "read snapshot files (nothing written)",
 		Subcommands: []*cli.Command{{
-			Name:      "dump",
-			Usage:     "print a snapshot's header (start and end zxid), sessions and nodes (path, stat, data size)",
-			UsageText: "zabctl snapshot dump FILE [--json]",
-			Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "one JSON object per line: header, sessions, nodes"}},
+			Name:  "dump",
+			Usage: "print a snapshot's header (start and end zxid), sessions and nodes (path, stat, data size)",
+			UsageText: "zabctl snapshot dump FILE [--json]\n\n" +
+				"   zabctl snapshot dump /var/lib/zabd/snapshot/snapshot.0000000500000123 | less",
+			Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "one JSON object per line: header, sessions, nodes"}},
 			Action: func(c *cli.Context) error {
 				args, err := positionals(c, 1, "FILE")
 				if err != nil {
@@ -217,7 +222,9 @@ func logDumpAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	clear := showReadProgress(c, d, "log dump", true)
 	res, err := logtool.Dump(c.App.Writer, d, logtool.DumpOptions{JSON: c.Bool("json"), Filter: f})
+	clear()
 	liveNote(c.App.ErrWriter, d, res.Last)
 	switch {
 	case errors.Is(err, logread.ErrBadgerLive):
@@ -304,7 +311,9 @@ func logAuditAction(c *cli.Context) error {
 		w := logtool.NewAuditWriter(c.App.Writer, format, server)
 		emit, flush = w.Write, w.Flush
 	}
+	clear := showReadProgress(c, d, "log audit", !c.Bool("summary"))
 	res, err := logtool.Audit(d, logtool.AuditOptions{Filter: f}, emit)
+	clear()
 	if ferr := flush(); err == nil {
 		err = ferr
 	}
@@ -330,7 +339,9 @@ func logVerifyAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	clear := showReadProgress(c, d, "log verify", false)
 	rep := logtool.Verify(d, logtool.VerifyOptions{AllowGaps: c.Bool("allow-gaps")})
+	clear()
 	if err := rep.WriteText(c.App.Writer); err != nil {
 		return cli.Exit(err.Error(), exitCannotRead)
 	}
@@ -366,9 +377,11 @@ func logReplayAction(c *cli.Context) error {
 		return err
 	}
 	began := time.Now()
+	clear := showReadProgress(c, d, "log replay", false)
 	t, res, err := logtool.Replay(d, logtool.ReplayOptions{To: to, Skipped: func(s logread.Snapshot, err error) {
 		fmt.Fprintf(c.App.ErrWriter, "note: snapshot %s does not read back whole, an older one is used: %v\n", s.Path, err)
 	}})
+	clear()
 	liveNote(c.App.ErrWriter, d, res.LogLast)
 	switch {
 	case errors.Is(err, logread.ErrBadgerLive):
@@ -436,6 +449,8 @@ func logDiffAction(c *cli.Context) error {
 	}
 	var trees [2]*tree.Tree
 	var results [2]logtool.ReplayResult
+	clear := showReadProgress(c, d, "log diff", false)
+	defer clear() // on an error return too
 	for i, b := range []logtool.Bound{from, to} {
 		trees[i], results[i], err = logtool.Replay(d, logtool.ReplayOptions{To: b})
 		switch {
@@ -447,6 +462,7 @@ func logDiffAction(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("log diff: %v\n(zabctl log verify %s says what is intact)", err, args[0]), exitDamaged)
 		}
 	}
+	clear()
 	liveNote(c.App.ErrWriter, d, results[1].LogLast)
 	if results[1].Zxid < results[0].Zxid {
 		return cli.Exit(fmt.Sprintf("log diff: --to (%v) is before --from (%v)", results[1].Zxid, results[0].Zxid), exitUsage)

@@ -39,6 +39,11 @@ type DataDir struct {
 	// or the log dir's lock when Open looked, and which.
 	Live Live
 
+	// Progress, if set, is told of every record a read hands out, with
+	// the fraction of the log read so far (-1 when the engine cannot
+	// tell: pebble, badger). A tool shows it; it must be quick.
+	Progress func(r Record, fraction float64)
+
 	fs     vfs.FS // read-only
 	logger *slog.Logger
 	// failRead, set by tests, is asked before each record is handed out

@@ -177,3 +177,33 @@ func TestSnapshotsReadOnly(t *testing.T) {
 		t.Error("Snapshots created the snapshot dir")
 	}
 }
+
+// Progress hears of every record handed out, in order: on the native log
+// with the fraction of its bytes read so far (never falling, at most 1),
+// on pebble and badger with -1 (they cannot tell).
+func TestProgress(t *testing.T) {
+	for _, kind := range []string{"native", "pebble", "badger"} {
+		dir := t.TempDir()
+		txns := datadirtest.History()
+		datadirtest.Write(t, dir, kind, txns, datadirtest.Options{})
+		d, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var zxids []log.Zxid
+		var fracs []float64
+		d.Progress = func(r Record, f float64) { zxids = append(zxids, r.Zxid); fracs = append(fracs, f) }
+		sum, err := d.Records(0, func(Record) error { return nil })
+		if err != nil || len(zxids) != sum.Records || sum.Records != len(txns) {
+			t.Fatalf("%s: %d progress calls for %d records (%v)", kind, len(zxids), sum.Records, err)
+		}
+		for i, f := range fracs {
+			switch {
+			case kind != "native" && f != -1:
+				t.Fatalf("%s: fraction %v, want -1", kind, f)
+			case kind == "native" && (f < 0 || f > 1 || i > 0 && f < fracs[i-1]):
+				t.Fatalf("native: fractions %v", fracs)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"zabd/engine"
 	"zabd/engine/badger"
@@ -63,6 +64,7 @@ const liveAttempts = 3
 func (d *DataDir) Records(from log.Zxid, fn func(Record) error) (Summary, error) {
 	var sum Summary
 	var last log.Zxid
+	frac := d.fractionOf()
 	emit := func(r Record) error {
 		if r.Zxid < from || (last != 0 && r.Zxid <= last) {
 			return nil
@@ -77,6 +79,9 @@ func (d *DataDir) Records(from log.Zxid, fn func(Record) error) (Summary, error)
 		}
 		last, sum.Last = r.Zxid, r.Zxid
 		sum.Records++
+		if d.Progress != nil {
+			d.Progress(r, frac(r))
+		}
 		if err := fn(r); err != nil {
 			return callbackError{err}
 		}
@@ -96,6 +101,42 @@ func (d *DataDir) Records(from log.Zxid, fn func(Record) error) (Summary, error)
 			return sum, err
 		}
 		sum.Retries++
+	}
+}
+
+// fractionOf returns how far into the log a record is: for the native
+// log, the bytes of the segments before it plus its offset over the
+// segments' total size as listed when the read began; -1 otherwise.
+func (d *DataDir) fractionOf() func(Record) float64 {
+	unknown := func(Record) float64 { return -1 }
+	if d.Progress == nil || d.Engine != "native" {
+		return unknown
+	}
+	dir := d.StoreDir()
+	names, err := d.fs.List(dir)
+	if err != nil {
+		return unknown
+	}
+	slices.Sort(names) // segment names sort in zxid order
+	base := map[string]int64{}
+	var total int64
+	for _, n := range names {
+		fi, err := d.fs.Stat(filepath.Join(dir, n))
+		if err != nil {
+			continue
+		}
+		base[filepath.Join(engine.Subdir(d.Engine), n)] = total
+		total += fi.Size()
+	}
+	if total == 0 {
+		return unknown
+	}
+	return func(r Record) float64 {
+		b, ok := base[r.File]
+		if !ok {
+			return -1
+		}
+		return min(float64(b+r.Offset)/float64(total), 1)
 	}
 }
 
