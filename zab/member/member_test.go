@@ -785,6 +785,15 @@ func TestResumeOnALaggingFollower(t *testing.T) {
 		}
 	}
 	session(t, l) // the session secret is logged before the first session
+	// f2 has applied all that (the secret too) before its COMMITs are
+	// held: only the next session is what it lags behind on.
+	var lz int64
+	l.WithTree(func(tr *tree.Tree) { lz = tr.LastZxid() })
+	waitFor(t, "the lagging follower to apply the first session", func() bool {
+		var z int64
+		f2.WithTree(func(tr *tree.Tree) { z = tr.LastZxid() })
+		return z >= lz
+	})
 	c.hub.mu.Lock()
 	c.hub.holdCommits[f2.id] = true
 	syncReq := make(chan struct{}, 1)
