@@ -251,3 +251,23 @@ func (d Dir) RemoveMarker(name string) error {
 	}
 	return vfs.SyncDir(d.FS, d.Path)
 }
+
+// ErrNotEmpty matches CheckNew's refusal of a directory with files in it.
+var ErrNotEmpty = errors.New("the destination exists and is not empty")
+
+// CheckNew makes sure dir can become a new data dir: it is missing or
+// empty. A tool writing one (a conversion, an import, an export) refuses
+// anything else rather than mix its files with others.
+func CheckNew(fsys vfs.FS, dir string) error {
+	ents, err := fsys.List(dir)
+	if vfs.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("datadir: %w", err)
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("%w: %s holds %s", ErrNotEmpty, dir, ents[0])
+	}
+	return nil
+}

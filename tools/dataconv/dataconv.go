@@ -62,7 +62,7 @@ type Result struct {
 }
 
 // ErrNotEmpty matches Convert's refusal of a destination with files in it.
-var ErrNotEmpty = errors.New("dataconv: the destination exists and is not empty")
+var ErrNotEmpty = datadir.ErrNotEmpty
 
 // markerFiles are copied as they are when present.
 var markerFiles = []string{datadir.CurrentEpochFile, datadir.AcceptedEpochFile, datadir.PurgedBelowFile, "session.secret"}
@@ -77,7 +77,7 @@ const (
 // verifies the copy (see the package doc).
 func Convert(src *logread.DataDir, dst string, o Options) (Result, error) {
 	var res Result
-	if err := checkEmpty(dst); err != nil {
+	if err := datadir.CheckNew(vfs.Default, dst); err != nil {
 		return res, err
 	}
 	if err := os.MkdirAll(dst, 0o755); err != nil {
@@ -126,20 +126,6 @@ func Convert(src *logread.DataDir, dst string, o Options) (Result, error) {
 	}
 	res.Verify = time.Since(began)
 	return res, nil
-}
-
-func checkEmpty(dst string) error {
-	ents, err := os.ReadDir(dst)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("dataconv: %w", err)
-	}
-	if len(ents) > 0 {
-		return fmt.Errorf("%w: %s holds %s", ErrNotEmpty, dst, ents[0].Name())
-	}
-	return nil
 }
 
 // recordHash folds every record's zxid and bytes into one digest.

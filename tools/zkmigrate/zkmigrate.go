@@ -40,7 +40,7 @@ import (
 )
 
 // ErrNotEmpty matches a refusal of a destination with files in it.
-var ErrNotEmpty = errors.New("zkmigrate: the destination exists and is not empty")
+var ErrNotEmpty = datadir.ErrNotEmpty
 
 // errStopped ends a snapshot read the tree side gave up on.
 var errStopped = errors.New("zkmigrate: stopped")
@@ -316,7 +316,7 @@ type ImportResult struct {
 func Import(zkDataDir, zkLogDir, dst, kind string) (ImportResult, error) {
 	var res ImportResult
 	began := time.Now()
-	if err := checkEmpty(dst); err != nil {
+	if err := datadir.CheckNew(vfs.Default, dst); err != nil {
 		return res, err
 	}
 	if err := os.MkdirAll(dst, 0o755); err != nil {
@@ -404,7 +404,7 @@ type ExportResult struct {
 func Export(src *logread.DataDir, zkDataDir string) (ExportResult, error) {
 	var res ExportResult
 	began := time.Now()
-	if err := checkEmpty(zkDataDir); err != nil {
+	if err := datadir.CheckNew(vfs.Default, zkDataDir); err != nil {
 		return res, err
 	}
 	t, rr, err := logtool.Replay(src, logtool.ReplayOptions{})
@@ -457,20 +457,6 @@ func Export(src *logread.DataDir, zkDataDir string) (ExportResult, error) {
 	res.Znodes, res.Sessions = t.NodeCount(), len(t.Sessions())
 	res.Took = time.Since(began)
 	return res, nil
-}
-
-func checkEmpty(dst string) error {
-	ents, err := os.ReadDir(dst)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("zkmigrate: %w", err)
-	}
-	if len(ents) > 0 {
-		return fmt.Errorf("%w: %s holds %s", ErrNotEmpty, dst, ents[0].Name())
-	}
-	return nil
 }
 
 // samePersisted compares what a snapshot stores of a node (not the
