@@ -39,7 +39,8 @@ type Config struct {
 	// sessions. Zero means closed loop: each worker sends its next request
 	// as soon as the previous one is answered.
 	Rate float64
-	// ValueBytes is the size of data written by create/set/multi (default 64).
+	// ValueBytes is the size of data written by create/set/multi (default
+	// 100, the size the README's figures are measured with).
 	ValueBytes int
 	// KeySpace is the number of znodes that set/get/exists/mixed/multi pick
 	// from and that delete consumes (default 1000).
@@ -64,8 +65,10 @@ type Config struct {
 	Timeout time.Duration
 	// CleanupTimeout bounds Cleanup (default 60s).
 	CleanupTimeout time.Duration
-	// Progress, when set, is called about every ProgressInterval (default
-	// 1s) from one goroutine with live figures, and once more at the end.
+	// Progress, when set, is called from one goroutine as each phase
+	// begins and about every ProgressInterval (default 500ms) of the load
+	// with live figures, and once at the end with the report's (see
+	// Progress).
 	Progress         func(Progress)
 	ProgressInterval time.Duration
 	// ServerCPU, when set, returns each server process's CPU time so far
@@ -89,7 +92,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.Duration = 10 * time.Second
 	}
 	if cfg.ValueBytes == 0 {
-		cfg.ValueBytes = 64
+		cfg.ValueBytes = 100
 	}
 	if cfg.KeySpace == 0 {
 		cfg.KeySpace = 1000
@@ -113,7 +116,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.CleanupTimeout = 60 * time.Second
 	}
 	if cfg.ProgressInterval == 0 {
-		cfg.ProgressInterval = time.Second
+		cfg.ProgressInterval = 500 * time.Millisecond
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}

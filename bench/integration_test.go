@@ -3,11 +3,14 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"zabd/bench/launch"
 )
@@ -71,6 +74,44 @@ func checkCounts(t *testing.T, r Report) {
 	}
 }
 
+// checkPhases holds a run's progress calls to their order, and the last
+// one to the report's figures: what a terminal shows at the end is what
+// the report says.
+func checkPhases(t *testing.T, got []Progress, r Report) {
+	t.Helper()
+	order := map[string]int{"setup": 0, "warmup": 1, "measure": 2, "drain": 3, "cleanup": 4, "done": 5}
+	last := -1
+	for _, p := range got {
+		o, ok := order[p.Phase]
+		if !ok || o < last {
+			t.Fatalf("phase %q after %v", p.Phase, got)
+		}
+		last = o
+	}
+	if len(got) < 3 || got[0].Phase != "setup" || got[len(got)-2].Phase != "cleanup" || got[len(got)-1].Phase != "done" {
+		t.Fatalf("phases %v: want setup first, cleanup and done last", got)
+	}
+	d := got[len(got)-1]
+	if d.OpsPerSec != r.OpsPerSec || d.P99Ms != r.P99Ms || d.Ops != r.Succeeded || d.Errors != r.Failed {
+		t.Errorf("final progress %+v, the report says %.1f ops/s, p99 %.3f ms, %d ok, %d failed", d, r.OpsPerSec, r.P99Ms, r.Succeeded, r.Failed)
+	}
+}
+
+// existing reports whether path exists on the server at addr.
+func existing(t *testing.T, addr, path string) bool {
+	t.Helper()
+	c, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ok, _, err := c.Exists(path)
+	if err != nil {
+		t.Fatalf("exists %s: %v", path, err)
+	}
+	return ok
+}
+
 // TestRunCountsAddUpAgainstZooKeeper runs each workload briefly against a
 // real server and checks that no request is lost or double-counted, using
 // workloads whose outcome is known exactly.
@@ -98,13 +139,17 @@ func TestRunCountsAddUpAgainstZooKeeper(t *testing.T) {
 		{name: "lock", w: LockContention{}, cfg: Config{Sessions: 3, Ops: 30}, wantIssued: 30},
 		{name: "watch fan-out", w: WatchFanout{}, cfg: Config{Sessions: 3, Ops: 20}, wantIssued: 60},
 	}
-	for _, tc := range tests {
+	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			cfg.Servers = []string{addr}
 			cfg.Seed = 42
 			cfg.Cleanup = true
 			cfg.Timeout = 30 * time.Second
+			top := fmt.Sprintf("/counts-%d", i)
+			cfg.Root = top + "/bench"
+			var phases []Progress
+			cfg.Progress = func(p Progress) { phases = append(phases, p) }
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			r, err := Run(ctx, cfg, tc.w)
@@ -112,6 +157,13 @@ func TestRunCountsAddUpAgainstZooKeeper(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			}
 			checkCounts(t, r)
+			checkPhases(t, phases, r)
+			if _, picks := tc.w.(interface{ picksKeys() }); (r.KeySpace > 0) != picks {
+				t.Errorf("report's key space %d for %s (picks existing keys: %v)", r.KeySpace, tc.w.Name(), picks)
+			}
+			if left := existing(t, addr, top); left {
+				t.Errorf("the run left %s behind", top)
+			}
 			if r.Issued != tc.wantIssued {
 				t.Errorf("issued %d, want %d", r.Issued, tc.wantIssued)
 			}

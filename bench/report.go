@@ -23,7 +23,7 @@ type Report struct {
 	Mode       string   `json:"mode"` // "closed" or "open"
 	TargetRate float64  `json:"target_rate,omitempty"`
 	ValueBytes int      `json:"value_bytes"`
-	KeySpace   int      `json:"key_space"`
+	KeySpace   int      `json:"key_space,omitempty"` // 0: the workload picks no existing keys
 	WarmupS    float64  `json:"warmup_s"`
 	// DurationS is the measured window: from the end of warm-up to the last
 	// measured completion.
@@ -132,7 +132,11 @@ func (r Report) WriteText(w io.Writer) error {
 	if r.Mode == "open" {
 		fmt.Fprintf(&b, " at %g req/s", r.TargetRate)
 	}
-	fmt.Fprintf(&b, ", value %d B, key space %d, seed %d\n", r.ValueBytes, r.KeySpace, r.Seed)
+	fmt.Fprintf(&b, ", value %d B", r.ValueBytes)
+	if r.KeySpace > 0 {
+		fmt.Fprintf(&b, ", key space %d", r.KeySpace)
+	}
+	fmt.Fprintf(&b, ", seed %d\n", r.Seed)
 	fmt.Fprintf(&b, "measured    %.2f s after %.2f s warm-up (%d warm-up requests, %d failed)\n",
 		r.DurationS, r.WarmupS, r.WarmupIssued, r.WarmupFailed)
 	fmt.Fprintf(&b, "requests    %d issued, %d succeeded, %d failed\n", r.Issued, r.Succeeded, r.Failed)

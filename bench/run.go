@@ -12,14 +12,23 @@ import (
 )
 
 // Progress is a live snapshot handed to Config.Progress.
+//
+// Phases come in order: "setup" (sessions, the run's znodes), "warmup",
+// "measure", "drain" (the measured phase is over, outstanding requests
+// finish), "cleanup" (the run's znodes deleted) and "done". Only "done"
+// carries the run's figures: OpsPerSec and P99Ms are then the report's
+// (the measured phase as a whole), Ops and Errors its measured
+// successes and failures. Before it, OpsPerSec and P99Ms are over the
+// last interval and Ops and Errors count every phase so far.
 type Progress struct {
-	Elapsed   time.Duration // since the load phase began
-	Planned   time.Duration // warm-up + duration (0 when bounded by count only)
-	Phase     string        // "warmup", "measure", "drain" or "done"
-	OpsPerSec float64       // completions per second over the last interval
-	P99Ms     float64       // p99 latency of successes in the last interval
-	Ops       int64         // completions so far, all phases
-	Errors    int64         // failures so far, all phases
+	Phase string
+	// Elapsed is the time spent in this phase; Length the phase's planned
+	// length (warmup and measure with a --duration), else 0.
+	Elapsed, Length time.Duration
+	OpsPerSec       float64
+	P99Ms           float64
+	Ops             int64
+	Errors          int64
 }
 
 // maxRecorders caps how many recorders (each two histograms) a run keeps;
@@ -58,12 +67,15 @@ func Run(ctx context.Context, cfg Config, w Workload) (Report, error) {
 	defer e.closeAll()
 
 	nsess, nworkers := w.plan(cfg)
+	phase := phaseClock{cfg: cfg}
+	phase.enter("setup", 0)
 	setupCtx, cancelSetup := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancelSetup()
 	if err := e.connect(setupCtx, nsess); err != nil {
 		return Report{}, err
 	}
-	if err := makeDirs(e.persistent[0], dir); err != nil {
+	made, err := makeDirs(e.persistent[0], dir)
+	if err != nil {
 		return Report{}, err
 	}
 	if err := w.setup(setupCtx, e); err != nil {
@@ -73,29 +85,64 @@ func Run(ctx context.Context, cfg Config, w Workload) (Report, error) {
 
 	res := runLoad(ctx, e, w, nworkers)
 
-	if cfg.Cleanup {
+	if cfg.Cleanup && len(e.persistent) > 0 {
+		phase.enter("cleanup", 0)
 		cctx, cancel := context.WithTimeout(context.Background(), cfg.CleanupTimeout)
 		if err := w.cleanup(cctx, e, res.slots); err != nil {
 			e.note("cleanup of %s incomplete: %v", dir, err)
+		} else {
+			removeMadeDirs(e.persistent[0], made)
 		}
 		cancel()
 	}
 	e.closeAll()
-	return buildReport(cfg, w, e, res), nil
+	r := buildReport(cfg, w, e, res)
+	if cfg.Progress != nil {
+		cfg.Progress(Progress{Phase: "done", Elapsed: time.Duration(r.DurationS * float64(time.Second)),
+			OpsPerSec: r.OpsPerSec, P99Ms: r.P99Ms, Ops: r.Succeeded, Errors: r.Failed})
+	}
+	return r, nil
 }
 
-// makeDirs creates the run's directory and its parents.
-func makeDirs(c *zk.Conn, dir string) error {
+// phaseClock tells Config.Progress when a phase without a live load
+// (setup, cleanup) begins.
+type phaseClock struct{ cfg Config }
+
+func (p phaseClock) enter(name string, length time.Duration) {
+	if p.cfg.Progress != nil {
+		p.cfg.Progress(Progress{Phase: name, Length: length})
+	}
+}
+
+// makeDirs creates the run's directory and its parents, and returns the
+// ones this call created, parents first.
+func makeDirs(c *zk.Conn, dir string) ([]string, error) {
+	var made []string
 	for i := 1; i <= len(dir); i++ {
 		if i < len(dir) && dir[i] != '/' {
 			continue
 		}
 		_, err := c.Create(dir[:i], nil, 0, worldACL)
-		if err != nil && !isNodeExists(err) {
-			return fmt.Errorf("bench: creating %s: %w", dir[:i], err)
+		switch {
+		case err == nil:
+			made = append(made, dir[:i])
+		case !isNodeExists(err):
+			return made, fmt.Errorf("bench: creating %s: %w", dir[:i], err)
 		}
 	}
-	return nil
+	return made, nil
+}
+
+// removeMadeDirs deletes, children first, the parents makeDirs created
+// for the run (the run's own directory is the workload's cleanup), so a
+// run leaves nothing behind. One that another run is using is not empty
+// and stays.
+func removeMadeDirs(c *zk.Conn, made []string) {
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := c.Delete(made[i], -1); err != nil && !isNoNode(err) {
+			return
+		}
+	}
 }
 
 // loadResult is what the load phase leaves for the report.
@@ -169,7 +216,8 @@ func runLoad(ctx context.Context, e *env, w Workload, nworkers int) loadResult {
 	var totOps, totErrs int64
 	lastTick := time.Now()
 	iv := newHist()
-	report := func(phase string) {
+	var drainFrom time.Time
+	report := func(phase string, elapsed, length time.Duration) {
 		iv.Reset()
 		var ops, errs int64
 		for _, r := range recs {
@@ -182,7 +230,7 @@ func runLoad(ctx context.Context, e *env, w Workload, nworkers int) loadResult {
 		now := time.Now()
 		secs := now.Sub(lastTick).Seconds()
 		lastTick = now
-		pr := Progress{Elapsed: cfg.Clock.Now().Sub(start), Planned: planned, Phase: phase,
+		pr := Progress{Phase: phase, Elapsed: elapsed, Length: length,
 			Ops: totOps, Errors: totErrs, P99Ms: float64(iv.ValueAtQuantile(99)) / 1000}
 		if secs > 0 {
 			pr.OpsPerSec = float64(ops) / secs
@@ -196,14 +244,20 @@ wait:
 			break wait
 		case <-tick:
 			now := cfg.Clock.Now()
-			phase := "measure"
 			switch {
 			case p.done.Load() || (cfg.Duration > 0 && !now.Before(p.end)):
-				phase = "drain"
+				if drainFrom.IsZero() {
+					drainFrom = now
+					if cfg.Duration > 0 && p.end.Before(now) {
+						drainFrom = p.end
+					}
+				}
+				report("drain", now.Sub(drainFrom), 0)
 			case now.Before(p.warmEnd):
-				phase = "warmup"
+				report("warmup", now.Sub(start), cfg.Warmup)
+			default:
+				report("measure", now.Sub(p.warmEnd), cfg.Duration)
 			}
-			report(phase)
 		case <-hard.C:
 			forced = true
 			break wait
@@ -223,9 +277,6 @@ wait:
 	// The closing CPU sample: every measured request has finished, no
 	// session has been closed yet.
 	samp.stop(cfg.Clock)
-	if progress {
-		report("done")
-	}
 	cpu1, cpuOK1 := processCPU()
 	steal1, ticks1, ticksOK1 := machineTicks()
 	stealPct := -1.0
@@ -295,6 +346,15 @@ func mergeRecorders(recs []*recorder) totals {
 	return t
 }
 
+// keySpaceOf is the key space w picks from, or 0 for a workload that
+// picks no existing keys (creates, churn, watch, lock).
+func keySpaceOf(w Workload, cfg Config) int {
+	if _, ok := w.(interface{ picksKeys() }); ok {
+		return cfg.KeySpace
+	}
+	return 0
+}
+
 func buildReport(cfg Config, w Workload, e *env, res loadResult) Report {
 	t := mergeRecorders(res.recs)
 	window := time.Duration(0)
@@ -311,7 +371,7 @@ func buildReport(cfg Config, w Workload, e *env, res loadResult) Report {
 		Mode:           cfg.Mode(),
 		TargetRate:     cfg.Rate,
 		ValueBytes:     cfg.ValueBytes,
-		KeySpace:       cfg.KeySpace,
+		KeySpace:       keySpaceOf(w, cfg),
 		WarmupS:        cfg.Warmup.Seconds(),
 		DurationS:      window.Seconds(),
 		Issued:         t.measured.Issued,

@@ -188,6 +188,7 @@ func deleteTree(ctx context.Context, c *zk.Conn, path string) error {
 type keyed struct{ perSession }
 
 func (keyed) setup(ctx context.Context, e *env) error { return populate(ctx, e) }
+func (keyed) picksKeys()                              {}
 func (keyed) cleanup(ctx context.Context, e *env, _ int64) error {
 	return deleteAll(ctx, e, int64(e.cfg.KeySpace), e.key)
 }

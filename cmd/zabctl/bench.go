@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -45,7 +44,7 @@ func benchCommand() *cli.Command {
 			&cli.Int64Flag{Name: "ops", Aliases: []string{"n"}, Usage: "stop after this many measured requests (watch: writes)"},
 			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "run this long first, excluded from the figures"},
 			&cli.Float64Flag{Name: "rate", Usage: "open loop at this many requests/s in total (0: closed loop)"},
-			&cli.IntFlag{Name: "value-size", Value: 64, Usage: "bytes written per create/set"},
+			&cli.IntFlag{Name: "value-size", Value: 100, Usage: "bytes written per create/set"},
 			&cli.IntFlag{Name: "keys", Value: 1000, Usage: "key space for set/get/exists/mixed/multi; keys to consume for delete"},
 			&cli.BoolFlag{Name: "keyed", Usage: "create: keyed names instead of sequential"},
 			&cli.Float64Flag{Name: "read-ratio", Value: 0.9, Usage: "mixed: share of reads"},
@@ -97,18 +96,14 @@ func benchAction(c *cli.Context) error {
 		Timeout:        c.Duration("timeout"),
 	}
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
-	var bar *progressbar.ProgressBar
+	live := &benchLine{w: stderr}
 	if !c.Bool("no-progress") && benchIsTerminal(stderr) {
-		bar = newBenchBar(stderr, cfg)
-		cfg.Progress = func(p bench.Progress) { showProgress(bar, p) }
+		cfg.Progress = live.show
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := bench.Run(ctx, cfg, w)
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(stderr)
-	}
+	live.end()
 	if err != nil {
 		code := exitZK
 		if errors.Is(err, bench.ErrConfig) {
@@ -132,27 +127,43 @@ func benchAction(c *cli.Context) error {
 	return err
 }
 
-func newBenchBar(w io.Writer, cfg bench.Config) *progressbar.ProgressBar {
-	max := int64(-1) // spinner when bounded by count only
-	if cfg.Duration > 0 {
-		max = (cfg.Warmup + cfg.Duration).Milliseconds()
-	}
-	return progressbar.NewOptions64(max,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetWidth(20),
-		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionSetPredictTime(false),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetDescription("connecting"),
-	)
+// benchLine is a run's live line on a terminal: one line rewritten as
+// the run goes (phase, time in the phase, the last interval's figures),
+// ending with the run's own figures, the same the report gives.
+type benchLine struct {
+	w     io.Writer
+	shown bool
 }
 
-func showProgress(bar *progressbar.ProgressBar, p bench.Progress) {
-	bar.Describe(fmt.Sprintf("%-7s %9.0f ops/s  p99 %8.3f ms  errors %d", p.Phase, p.OpsPerSec, p.P99Ms, p.Errors))
-	if p.Planned > 0 {
-		_ = bar.Set64(min(p.Elapsed, p.Planned).Milliseconds())
-	} else {
-		_ = bar.Add(1)
+func (l *benchLine) show(p bench.Progress) {
+	var line string
+	switch p.Phase {
+	case "setup", "cleanup":
+		line = p.Phase + " ..."
+	case "done":
+		line = fmt.Sprintf("done     %.2f s measured  %.1f ops/s  p99 %.3f ms  errors %d",
+			p.Elapsed.Seconds(), p.OpsPerSec, p.P99Ms, p.Errors)
+	default:
+		at := fmt.Sprintf("%.1f s", p.Elapsed.Seconds())
+		if p.Length > 0 {
+			at = fmt.Sprintf("%.1f/%.0f s %3.0f%%", min(p.Elapsed, p.Length).Seconds(), p.Length.Seconds(),
+				100*min(p.Elapsed, p.Length).Seconds()/p.Length.Seconds())
+		}
+		line = fmt.Sprintf("%-8s %-16s %9.0f ops/s  p99 %8.3f ms  errors %d", p.Phase, at, p.OpsPerSec, p.P99Ms, p.Errors)
+	}
+	fmt.Fprintf(l.w, "\r%s\033[K", line)
+	l.shown = true
+	if p.Phase == "done" {
+		fmt.Fprintln(l.w)
+		l.shown = false
+	}
+}
+
+// end finishes a line the run left (an error before "done").
+func (l *benchLine) end() {
+	if l.shown {
+		fmt.Fprint(l.w, "\r\033[K")
+		l.shown = false
 	}
 }
 
