@@ -88,27 +88,55 @@ type Report struct {
 // that was not produced by Run in this process.
 func (r Report) Histogram() *hdrhistogram.Histogram { return r.hist }
 
-// flag sets GeneratorLimited and explains it, and warns about an open loop
-// that fell behind its schedule.
-func (r *Report) flag() {
+// condition is a circumstance that makes a run's figures doubtful, judged
+// from the figures alone, so the same rule holds for one run, for a
+// median of runs and for every target.
+type condition struct {
+	kind  string // stable key: "generator", "steal", "other", "late"
+	value string // the figure that set it off, short ("85%")
+	note  string // the whole sentence for one run's report
+}
+
+// conditions lists what makes r's figures doubtful.
+func (r *Report) conditions() []condition {
+	var out []condition
 	if r.GeneratorCPUPct > generatorLimitPct {
-		r.GeneratorLimited = true
-		r.Notes = append(r.Notes, fmt.Sprintf(
+		out = append(out, condition{"generator", fmt.Sprintf("%.0f%%", r.GeneratorCPUPct), fmt.Sprintf(
 			"generator used %.0f%% of a core (%d cores here): figures may be limited by the generator, not the server",
-			r.GeneratorCPUPct, r.GeneratorCores))
+			r.GeneratorCPUPct, r.GeneratorCores)})
 	}
 	if r.StealPct > stealNoisyPct {
-		r.Notes = append(r.Notes, fmt.Sprintf(
-			"the hypervisor took %.0f%% of this machine's CPU time during the run (steal): the machine was shared, figures are noisy", r.StealPct))
+		out = append(out, condition{"steal", fmt.Sprintf("%.0f%%", r.StealPct), fmt.Sprintf(
+			"the hypervisor took %.0f%% of this machine's CPU time during the run (steal): the machine was shared, figures are noisy", r.StealPct)})
 	}
 	if r.OtherCPUPct > otherNoisyPct {
-		r.Notes = append(r.Notes, fmt.Sprintf(
-			"other processes on this machine used %.0f%% of a core during the measured phase: the machine was shared, figures are noisy", r.OtherCPUPct))
+		out = append(out, condition{"other", fmt.Sprintf("%.0f%%", r.OtherCPUPct), fmt.Sprintf(
+			"other processes on this machine used %.0f%% of a core during the measured phase: the machine was shared, figures are noisy", r.OtherCPUPct)})
 	}
 	if r.Mode == "open" && r.Issued > 0 && r.LateStarts*100 > r.Issued {
-		r.Notes = append(r.Notes, fmt.Sprintf(
+		out = append(out, condition{"late", fmt.Sprintf("%d of %d", r.LateStarts, r.Issued), fmt.Sprintf(
 			"%d of %d requests started late (worst %.1f ms): the offered rate was not kept; latencies include the wait",
-			r.LateStarts, r.Issued, r.MaxStartLagMs))
+			r.LateStarts, r.Issued, r.MaxStartLagMs)})
+	}
+	return out
+}
+
+// conditionHeads introduce each condition's line in a suite report, in
+// the order the lines are written.
+var conditionHeads = []struct{ kind, head string }{
+	{"generator", fmt.Sprintf("The generator used more than %d%% of a core, so these figures may be the generator's limit rather than the server's", generatorLimitPct)},
+	{"steal", fmt.Sprintf("The hypervisor took more than %d%% of the machine's CPU time (steal): noisy", stealNoisyPct)},
+	{"other", fmt.Sprintf("Other processes on this machine used more than %d%% of a core: noisy", otherNoisyPct)},
+	{"late", "The open loop fell behind its schedule (more than 1% of requests started late); latencies include the wait"},
+}
+
+// flag sets GeneratorLimited and adds a note for each condition.
+func (r *Report) flag() {
+	for _, c := range r.conditions() {
+		if c.kind == "generator" {
+			r.GeneratorLimited = true
+		}
+		r.Notes = append(r.Notes, c.note)
 	}
 }
 

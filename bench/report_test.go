@@ -98,13 +98,27 @@ func TestReportText(t *testing.T) {
 
 func TestMedianReport(t *testing.T) {
 	runs := []Report{
-		{OpsPerSec: 100, P99Ms: 5, Issued: 10, Succeeded: 10, ErrorsByCode: map[string]int64{}},
-		{OpsPerSec: 300, P99Ms: 1, Issued: 10, Succeeded: 9, Failed: 1, Errors: 1, ErrorsByCode: map[string]int64{"NONODE": 1}, GeneratorLimited: true},
-		{OpsPerSec: 200, P99Ms: 9, Issued: 10, Succeeded: 10, ErrorsByCode: map[string]int64{}},
+		{OpsPerSec: 100, P99Ms: 5, Issued: 10, Succeeded: 10, ErrorsByCode: map[string]int64{}, GeneratorCPUPct: 70},
+		{OpsPerSec: 300, P99Ms: 1, Issued: 10, Succeeded: 9, Failed: 1, Errors: 1, ErrorsByCode: map[string]int64{"NONODE": 1}, GeneratorCPUPct: 90, GeneratorLimited: true},
+		{OpsPerSec: 200, P99Ms: 9, Issued: 10, Succeeded: 10, ErrorsByCode: map[string]int64{}, GeneratorCPUPct: 85, GeneratorLimited: true, Notes: []string{"cleanup incomplete"}},
+	}
+	for i := range runs {
+		runs[i].flag()
 	}
 	m := MedianReport(runs)
 	if m.OpsPerSec != 200 || m.P99Ms != 5 || m.Issued != 30 || m.Failed != 1 || m.ErrorsByCode["NONODE"] != 1 || !m.GeneratorLimited {
 		t.Errorf("median report %+v", m)
+	}
+	// One note for the median's condition (85%), not one per run, and the
+	// other note once.
+	if len(m.Notes) != 2 || !strings.Contains(m.Notes[0], "85%") || m.Notes[1] != "cleanup incomplete" {
+		t.Errorf("median notes %q", m.Notes)
+	}
+	// The rule is the median's, as for a single run: one hot run of three
+	// does not flag the cell.
+	runs[0].GeneratorCPUPct, runs[2].GeneratorCPUPct = 40, 50
+	if m := MedianReport(runs); m.GeneratorLimited {
+		t.Errorf("cell flagged with a median generator CPU of %.0f%%", m.GeneratorCPUPct)
 	}
 	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
 		t.Errorf("median of 1..4 = %g, want 2.5", got)
@@ -183,18 +197,73 @@ func TestSuiteMarkdownAndPlots(t *testing.T) {
 	if err := s.WriteLatencyPlot(lp, "create s=8"); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{tp, lp} {
+	// Three runs in one cell: its spread is drawn.
+	c := &s.Results[1]
+	c.Runs = append(c.Runs, c.Median, c.Median)
+	c.Runs[1].OpsPerSec, c.Runs[2].OpsPerSec = 1200, 1800
+	op, pp := filepath.Join(dir, "o.svg"), filepath.Join(dir, "p.svg")
+	if err := s.WritePointsPlot(op, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WritePointsPlot(pp, "p99"); err != nil {
+		t.Fatal(err)
+	}
+	svg := map[string]string{}
+	for _, p := range []string{tp, lp, op, pp} {
 		b, err := os.ReadFile(p)
 		if err != nil || !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "zabd-native") {
 			t.Errorf("%s: not an SVG naming the targets (err %v)", p, err)
 		}
+		svg[p] = string(b)
+	}
+	// Ticks where the points are (sessions 1 and 8), none between.
+	for _, want := range []string{">1</text>", ">8</text>", "median of 1, min-max"} {
+		if !strings.Contains(svg[tp], want) {
+			t.Errorf("throughput plot lacks %q", want)
+		}
+	}
+	if strings.Contains(svg[tp], ">4</text>") {
+		t.Errorf("throughput plot has a tick at 4 sessions, where no point is")
+	}
+	// Every point named on the points plots; latency ticks as plain numbers.
+	for _, pt := range s.Points {
+		if !strings.Contains(svg[op], ">"+pt+"</text>") || !strings.Contains(svg[pp], ">"+pt+"</text>") {
+			t.Errorf("points plots lack point %q", pt)
+		}
+	}
+	for _, want := range []string{">1</text>", ">2</text>", ">10</text>"} {
+		if !strings.Contains(svg[pp], want) {
+			t.Errorf("p99 plot lacks the tick label %q", want)
+		}
+	}
+	if strings.Contains(svg[pp], "e+") || strings.Contains(svg[lp], "e+") {
+		t.Errorf("latency axes labelled with exponents")
+	}
+	if err := s.WritePointsPlot(pp, "p50"); err == nil {
+		t.Errorf("a points plot of an unknown figure: no error")
 	}
 	if err := s.WriteThroughputPlot(tp, "delete"); err == nil {
 		t.Errorf("plot of a workload with no points: no error")
 	}
+	// Two noisy cells on different targets: one line for the condition.
+	for _, i := range []int{0, 3} {
+		r := &s.Results[i]
+		r.Median.OtherCPUPct = float64(25 + i)
+		r.Median.flag()
+		r.Median.Notes = append(r.Median.Notes, "cleanup incomplete")
+	}
 	var b strings.Builder
 	if err := s.WriteMarkdown(&b, MarkdownMeta{Command: "zabctl bench suite --out x", Plots: []string{"t.svg"}}); err != nil {
 		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), "used more than 20% of a core"); n != 1 {
+		t.Errorf("the shared-machine condition is listed %d times, want once:\n%s", n, b.String())
+	}
+	for _, want := range []string{"- Other processes on this machine used more than 20% of a core: noisy: create s=1 on zookeeper (25%), create s=8 on zabd-native (28%).",
+		"- create s=1 on zookeeper: cleanup incomplete"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, b.String())
+		}
 	}
 	for _, want := range []string{"2026-01-02 03:04 UTC", "```\nzabctl bench suite --out x\n```", "**zabd-pebble not run:** no such engine",
 		"| create s=1 | zabd-native | 1500 |", "get s=8 on zabd-native: boom", "![t.svg](t.svg)"} {

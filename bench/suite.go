@@ -129,6 +129,10 @@ type SuiteResult struct {
 	Points   []string          `json:"points"`
 	Results  []PointResult     `json:"results"`
 	Baseline string            `json:"baseline"`
+	// Versions are the programs measured and measuring, as each names
+	// itself ("zabd 3.8.4-zabd (commit 1a2b3c4, go1.26.8)"), so a report
+	// says which commit its figures belong to. Set by the caller.
+	Versions []string `json:"versions,omitempty"`
 	// Recovery is the restart benchmark run after the points, if any.
 	Recovery *RecoveryReport `json:"recovery,omitempty"`
 	// Failover and CatchUp are the ensembles' benchmarks, if any.
@@ -265,7 +269,9 @@ func RunSuite(ctx context.Context, sc SuiteConfig) (*SuiteResult, error) {
 }
 
 // MedianReport returns runs[0] with each figure replaced by its median over
-// runs; counts are summed; GeneratorLimited is set if any run was.
+// runs; counts are summed. GeneratorLimited and the condition notes are
+// the medians' own (the rule a single run is held to), and the runs'
+// other notes are kept once each.
 func MedianReport(runs []Report) Report {
 	m := runs[0]
 	m.hist = nil
@@ -293,7 +299,9 @@ func MedianReport(runs []Report) Report {
 	m.OtherCPUPct = fig(func(r Report) float64 { return r.OtherCPUPct })
 	m.Issued, m.Succeeded, m.Failed, m.Errors = 0, 0, 0, 0
 	m.ErrorsByCode = map[string]int64{}
+	m.LateStarts = int64(fig(func(r Report) float64 { return float64(r.LateStarts) }))
 	m.GeneratorLimited = false
+	var other []string
 	for _, r := range runs {
 		m.Issued += r.Issued
 		m.Succeeded += r.Succeeded
@@ -302,9 +310,21 @@ func MedianReport(runs []Report) Report {
 		for k, v := range r.ErrorsByCode {
 			m.ErrorsByCode[k] += v
 		}
-		m.GeneratorLimited = m.GeneratorLimited || r.GeneratorLimited
-		m.Notes = append(m.Notes, r.Notes...)
+		flagged := map[string]bool{}
+		for _, c := range r.conditions() {
+			flagged[c.note] = true
+		}
+		for _, n := range r.Notes {
+			if !flagged[n] {
+				other = append(other, n)
+			}
+		}
 	}
+	issued := m.Issued
+	m.Issued /= int64(len(runs)) // conditions judge one run's share of late starts
+	m.flag()
+	m.Issued = issued
+	m.Notes = append(m.Notes, dedupe(other)...)
 	return m
 }
 
@@ -401,6 +421,9 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 	if meta.Host != "" {
 		fmt.Fprintf(&b, "Machine: %s.  \n", meta.Host)
 	}
+	if len(s.Versions) > 0 {
+		fmt.Fprintf(&b, "Versions: %s.  \n", strings.Join(s.Versions, "; "))
+	}
 	for _, l := range meta.Setup {
 		fmt.Fprintf(&b, "%s  \n", l)
 	}
@@ -420,21 +443,7 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 		b.WriteString("\n")
 	}
 	b.WriteString(s.Table())
-	var notes []string
-	for _, r := range s.Results {
-		if r.Err != "" {
-			notes = append(notes, fmt.Sprintf("%s on %s: %s", r.Point, r.Target, r.Err))
-		}
-		for _, n := range dedupe(r.Median.Notes) {
-			notes = append(notes, fmt.Sprintf("%s on %s: %s", r.Point, r.Target, n))
-		}
-	}
-	if len(notes) > 0 {
-		b.WriteString("\nNotes:\n\n")
-		for _, n := range notes {
-			fmt.Fprintf(&b, "- %s\n", n)
-		}
-	}
+	s.writeNotes(&b)
 	if s.Recovery != nil {
 		b.WriteString("\n")
 		if err := s.Recovery.WriteMarkdown(&b); err != nil {
@@ -514,6 +523,53 @@ func (s *SuiteResult) Table() string {
 			srvCPU, procs, srvPct, other, ops, p99, cpuRatio)
 	}
 	return b.String()
+}
+
+// writeNotes lists, after the table, each condition that makes figures
+// doubtful once, with the cells it holds for (judged on the medians, the
+// same rule for every target), then each cell's errors and other notes.
+func (s *SuiteResult) writeNotes(b *strings.Builder) {
+	var lines []string
+	for _, h := range conditionHeads {
+		var cells []string
+		for _, r := range s.Results {
+			if len(r.Runs) == 0 {
+				continue
+			}
+			for _, c := range r.Median.conditions() {
+				if c.kind == h.kind {
+					cells = append(cells, fmt.Sprintf("%s on %s (%s)", r.Point, r.Target, c.value))
+				}
+			}
+		}
+		if len(cells) > 0 {
+			lines = append(lines, fmt.Sprintf("%s: %s.", h.head, strings.Join(cells, ", ")))
+		}
+	}
+	for _, r := range s.Results {
+		if r.Err != "" {
+			lines = append(lines, fmt.Sprintf("%s on %s: %s", r.Point, r.Target, r.Err))
+		}
+		if len(r.Runs) == 0 {
+			continue
+		}
+		flagged := map[string]bool{}
+		for _, c := range r.Median.conditions() {
+			flagged[c.note] = true
+		}
+		for _, n := range dedupe(r.Median.Notes) {
+			if !flagged[n] {
+				lines = append(lines, fmt.Sprintf("%s on %s: %s", r.Point, r.Target, n))
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("\nNotes:\n\n")
+	for _, l := range lines {
+		fmt.Fprintf(b, "- %s\n", l)
+	}
 }
 
 func sortedNames(m map[string]string) []string {

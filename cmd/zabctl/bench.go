@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -19,6 +21,7 @@ import (
 
 	"zabd/bench"
 	"zabd/bench/launch"
+	"zabd/cmd/internal/buildinfo"
 )
 
 // benchCommand is `zabctl bench` (one workload against running servers)
@@ -167,6 +170,23 @@ func (l *benchLine) end() {
 	}
 }
 
+// benchVersions names the zabd binary measured (its --version: version,
+// commit, Go) and this zabctl, the generator.
+func benchVersions(zabdBin string) []string {
+	var out []string
+	if zabdBin != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		v, err := exec.CommandContext(ctx, zabdBin, "--version").Output()
+		if s := strings.TrimSpace(string(v)); err == nil && s != "" {
+			out = append(out, s)
+		} else {
+			out = append(out, fmt.Sprintf("%s (--version failed: %v)", zabdBin, err))
+		}
+	}
+	return append(out, buildinfo.Read().Line("zabctl"))
+}
+
 func benchIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -296,6 +316,7 @@ func benchSuiteAction(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitConnect)
 	}
+	res.Versions = benchVersions(c.String("zabd"))
 	if res.Failover != nil {
 		res.Failover.Setup = co.Describe()
 	}
@@ -321,18 +342,22 @@ func benchSuiteAction(c *cli.Context) error {
 	}
 	stem := filepath.Join(out, res.Started.UTC().Format("2006-01-02T150405Z"))
 	var plots []string
-	tp := stem + "-throughput.svg"
-	if err := res.WriteThroughputPlot(tp, "create"); err != nil {
-		fmt.Fprintln(c.App.ErrWriter, err)
-	} else {
-		plots = append(plots, filepath.Base(tp))
+	plot := func(suffix string, draw func(path string) error) {
+		path := stem + suffix
+		if err := draw(path); err != nil {
+			fmt.Fprintln(c.App.ErrWriter, err)
+			return
+		}
+		plots = append(plots, filepath.Base(path))
 	}
-	lp := stem + "-latency.svg"
-	if err := res.WriteLatencyPlot(lp, "create s=32"); err != nil {
-		fmt.Fprintln(c.App.ErrWriter, err)
-	} else {
-		plots = append(plots, filepath.Base(lp))
+	plot("-points-ops.svg", func(p string) error { return res.WritePointsPlot(p, "ops") })
+	plot("-points-p99.svg", func(p string) error { return res.WritePointsPlot(p, "p99") })
+	plot("-throughput.svg", func(p string) error { return res.WriteThroughputPlot(p, "create") })
+	latencyPoint := "create s=32"
+	if cluster > 0 {
+		latencyPoint = "create s=128"
 	}
+	plot("-latency.svg", func(p string) error { return res.WriteLatencyPlot(p, latencyPoint) })
 	if res.Recovery != nil {
 		rp := stem + "-recovery.svg"
 		if err := res.Recovery.WriteRecoveryPlot(rp); err != nil {

@@ -36,6 +36,9 @@ func TestBenchSuiteCluster(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
+	if len(res.Versions) != 2 || !strings.HasPrefix(res.Versions[0], "zabd 3.8.4-zabd (commit ") || !strings.HasPrefix(res.Versions[1], "zabctl ") {
+		t.Errorf("versions %q: want the measured zabd's --version and zabctl's", res.Versions)
+	}
 	if len(res.Targets) != 1 || res.Targets[0] != "zabd-native-x3" || len(res.Results) != 6 {
 		t.Fatalf("targets %v, %d results; want zabd-native-x3 with the 6 cluster points", res.Targets, len(res.Results))
 	}
