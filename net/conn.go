@@ -71,6 +71,24 @@ type conn struct {
 	lastOp         string
 	lastZxid       int64
 	lastCxid       int32
+	lat            connLatency
+}
+
+// connLatency is one connection's request latencies (ms), for the
+// AdminServer's connections command; crst resets it.
+type connLatency struct {
+	last, min, max, total, count int64
+	lastResponse                 time.Time
+}
+
+func (l *connLatency) add(d time.Duration, at time.Time) {
+	ms := d.Milliseconds()
+	if l.count == 0 || ms < l.min {
+		l.min = ms
+	}
+	l.max = max(l.max, ms)
+	l.last, l.total, l.lastResponse = ms, l.total+ms, at
+	l.count++
 }
 
 func newConn(s *Server, nc stdnet.Conn, id tree.WatcherID, ip string) *conn {
@@ -493,6 +511,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 		ids, err := tree.Authenticate(req.Scheme, req.Cred, c.srv.cfg.SuperDigest)
 		if err != nil {
 			// ZooKeeper answers AuthFailed and closes the connection.
+			c.srv.authFailed.Add(1)
 			c.sendReply(hdr.Xid, c.lastZxidNow(), tree.OpAuth, tree.Result{Err: tree.CodeAuthFailed})
 			c.closeAfterFlush("authentication failed for scheme " + req.Scheme)
 			return false
@@ -617,12 +636,14 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 			} else {
 				c.sendReply(xid, zxid, op, res)
 			}
-			c.srv.stats.latency(c.srv.cfg.Now().Sub(start))
+			now := c.srv.cfg.Now()
+			c.srv.stats.latency(now.Sub(start))
 			c.srv.budget.release(size)
 			c.mu.Lock()
 			c.inflight--
 			c.inflightBytes -= size
 			c.lastZxid = zxid
+			c.lat.add(now.Sub(start), now)
 			c.icond.Broadcast()
 			c.mu.Unlock()
 		})
@@ -632,9 +653,11 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 	c.waitWrites()
 	c.readXid, c.readOp = hdr.Xid, hdr.Op
 	p.Read(sid, c.id, req, c.answerRead)
-	c.srv.stats.latency(c.srv.cfg.Now().Sub(start))
+	now := c.srv.cfg.Now()
+	c.srv.stats.latency(now.Sub(start))
 	c.mu.Lock()
 	c.lastZxid = c.readZxid
+	c.lat.add(now.Sub(start), now)
 	c.mu.Unlock()
 	return true
 }

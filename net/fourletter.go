@@ -70,7 +70,7 @@ func (s *Server) fourLetterOutput(word string) string {
 		}
 		b.WriteString("\n")
 	case "crst":
-		s.stats.reset()
+		s.resetConnectionStats()
 		return "Connection stats reset.\n"
 	case "srst":
 		s.stats.reset()
@@ -117,6 +117,7 @@ func (s *Server) fourLetterOutput(word string) string {
 		kv("packets_sent", sn.sent)
 		kv("num_alive_connections", len(s.connections()))
 		kv("outstanding_requests", s.outstanding())
+		kv("auth_failed_count", s.authFailed.Load())
 		// zabd's: the server-wide budget of writes in flight (see Config).
 		bc, bb, bw := s.budget.snapshot()
 		kv("outstanding_writes", bc)

@@ -123,8 +123,11 @@ type Server struct {
 
 	nextID atomic.Uint64
 	stats  serverStats
-	budget *writeBudget // writes in flight across all connections
-	start  time.Time
+	// authFailed counts addauth requests refused (mntr's
+	// zk_auth_failed_count).
+	authFailed atomic.Int64
+	budget     *writeBudget // writes in flight across all connections
+	start      time.Time
 }
 
 // NewServer makes a server; call Serve to accept connections.

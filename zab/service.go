@@ -247,6 +247,10 @@ func (s *Service) submitClose(sid int64, done Done) {
 // SessionCount is the number of live sessions.
 func (s *Service) SessionCount() int { return s.sessions.Count() }
 
+// SessionExpiries maps expiry times (Unix ms) to the sessions expiring
+// then (the AdminServer's dump).
+func (s *Service) SessionExpiries() map[int64][]int64 { return s.sessions.Expiries() }
+
 func (s *Service) expiryLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.TickTime / 2)

@@ -200,6 +200,22 @@ func (s *SessionTracker) Expired(now time.Time) []int64 {
 	return out
 }
 
+// Expiries maps each expiry time (Unix ms) to the live sessions that
+// expire then unless touched, in id order.
+func (s *SessionTracker) Expiries() map[int64][]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int64][]int64)
+	for sid, ts := range s.sessions {
+		at := ts.expireAt.UnixMilli()
+		out[at] = append(out[at], sid)
+	}
+	for _, sids := range out {
+		sort.Slice(sids, func(i, j int) bool { return sids[i] < sids[j] })
+	}
+	return out
+}
+
 // Count is the number of live sessions.
 func (s *SessionTracker) Count() int {
 	s.mu.Lock()

@@ -253,7 +253,7 @@ func (s *Snapshotter) TakeSnapshot(src snapshot.Source) (engine.SnapshotInfo, er
 		"nodes", meta.Nodes, "sessions", meta.Sessions, "bytes", info.Bytes, "raw_bytes", meta.RawBytes,
 		"took", took.Round(time.Millisecond))
 	if s.cfg.PurgeInterval > 0 {
-		s.purgeLocked()
+		s.purgeLocked(s.cfg.RetainCount)
 	}
 	return info, nil
 }
@@ -263,36 +263,62 @@ func (s *Snapshotter) TakeSnapshot(src snapshot.Source) (engine.SnapshotInfo, er
 // below the oldest kept snapshot's start zxid + 1, so every record that
 // any kept snapshot needs for replay (zxid > its start) stays.
 func (s *Snapshotter) Purge() error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	return s.purgeLocked()
+	_, err := s.PurgeKeeping(s.cfg.RetainCount)
+	return err
 }
 
-func (s *Snapshotter) purgeLocked() error {
-	removed, oldest, err := s.cfg.Store.Purge(s.cfg.RetainCount)
+// PurgeResult says what a purge did.
+type PurgeResult struct {
+	Removed []engine.SnapshotInfo
+	// Kept is how many snapshots are left (-1: the store could not be
+	// listed afterwards), OldestKept the oldest of them (zero: none, and
+	// nothing was purged from the log).
+	Kept       int
+	OldestKept engine.SnapshotInfo
+	// LogPurgedBefore: log records below it were removed (0: none).
+	LogPurgedBefore log.Zxid
+}
+
+// PurgeKeeping is Purge keeping the newest keep snapshots instead of
+// RetainCount (an operator's purge on demand); keep is at least 3, as
+// ZooKeeper's PurgeTxnLog requires.
+func (s *Snapshotter) PurgeKeeping(keep int) (PurgeResult, error) {
+	if keep < 3 {
+		return PurgeResult{}, fmt.Errorf("zab: a purge keeps at least 3 snapshots, asked to keep %d", keep)
+	}
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	return s.purgeLocked(keep)
+}
+
+func (s *Snapshotter) purgeLocked(keep int) (PurgeResult, error) {
+	var res PurgeResult
+	removed, oldest, err := s.cfg.Store.Purge(keep)
+	res.Removed, res.OldestKept = removed, oldest
 	if err != nil {
 		s.cfg.Logger.Error("purge: removing snapshots failed", "err", err)
-		return err
+		return res, err
 	}
 	if oldest.Path == "" {
-		return nil // no snapshot yet: every log record is still needed
+		return res, nil // no snapshot yet: every log record is still needed
 	}
 	if s.cfg.Log != nil {
 		if err := s.cfg.Log.PurgeBefore(oldest.StartZxid + 1); err != nil {
 			s.cfg.Logger.Error("purge: removing log records failed", "before", (oldest.StartZxid + 1).String(), "err", err)
-			return err
+			return res, err
 		}
+		res.LogPurgedBefore = oldest.StartZxid + 1
 	}
 	s.mu.Lock()
 	s.stats.Purges++
 	s.mu.Unlock()
-	kept := -1 // unknown if the store cannot be listed; the purge itself succeeded
+	res.Kept = -1 // unknown if the store cannot be listed; the purge itself succeeded
 	if infos, err := s.cfg.Store.List(); err == nil {
-		kept = len(infos)
+		res.Kept = len(infos)
 	}
-	s.cfg.Logger.Info("purge: done", "snapshots_removed", len(removed), "snapshots_kept", kept, "retain_count", s.cfg.RetainCount,
+	s.cfg.Logger.Info("purge: done", "snapshots_removed", len(removed), "snapshots_kept", res.Kept, "retain_count", keep,
 		"oldest_kept", oldest.StartZxid.String(), "log_purged_before", (oldest.StartZxid + 1).String())
-	return nil
+	return res, nil
 }
 
 // Stats returns counters and the last snapshot's figures.

@@ -74,7 +74,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler:  func(*cli.Context, error) {}, // run prints and maps
 		HideHelpCommand: true,
 	}
-	app.Commands = append(app.Commands, benchCommand(), logCommand(), snapshotCommand(), dataCommand(), &cli.Command{
+	app.Commands = append(app.Commands, benchCommand(), logCommand(), snapshotCommand(), dataCommand(), adminCommand(), &cli.Command{
 		Name:      "shell",
 		Usage:     "interactive zkCli shell: one command per line from stdin",
 		UsageText: "zabctl [-server ...] shell",

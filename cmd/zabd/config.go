@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -83,16 +84,39 @@ type Config struct {
 	ConnOutstandingBytes   int64
 	// Raw holds every key as read, for the conf four-letter word.
 	Raw [][2]string
+	// Admin is the AdminServer (admin.* keys, or --admin-addr).
+	Admin AdminConfig
 
 	// cfgName is the zoo.cfg read ("" when none), and cfgLines the line
 	// each key was last set on ("server.<id>" for server lines), for
 	// messages about what validate finds wrong.
 	cfgName  string
 	cfgLines map[string]int
+	// cfgText is the zoo.cfg as read, for initial_configuration.
+	cfgText string
 	// cfgClientAddr is the client address clientPort and
 	// clientPortAddress gave ("" when neither), to tell it from a flag's.
 	cfgClientAddr string
 }
+
+// AdminConfig is the AdminServer's part of zoo.cfg.
+type AdminConfig struct {
+	// Enabled is admin.enableServer. ZooKeeper's default is true; zabd's
+	// is false (README, deliberate differences): an HTTP port whose
+	// commands include purging is opened only when asked for.
+	Enabled bool
+	// Address and Port are admin.serverAddress (default 0.0.0.0, as
+	// ZooKeeper) and admin.serverPort (default 8080).
+	Address string
+	Port    string
+	// URL is admin.commandURL (default /commands); IdleTimeout
+	// admin.idleTimeout (ms in zoo.cfg, default 30 s).
+	URL         string
+	IdleTimeout time.Duration
+}
+
+// Addr is the AdminServer's host:port.
+func (a AdminConfig) Addr() string { return stdnet.JoinHostPort(a.Address, a.Port) }
 
 // knownKeys are zoo.cfg keys zabd reads or deliberately accepts (ZooKeeper
 // keys that do not apply to a standalone zabd yet are accepted silently so
@@ -109,7 +133,7 @@ var knownKeys = map[string]bool{
 	"autopurge.snapRetainCount":                          true,
 	"autopurge.purgeInterval":                            true,
 	// accepted, used by later issues (replication, snapshots, retention)
-	"preAllocSize": true, "forceSync": true, "admin.enableServer": true, "admin.serverPort": true,
+	"preAllocSize": true, "forceSync": true,
 	"reconfigEnabled": true, "leaderServes": true, "syncEnabled": true, "metricsProvider.className": true,
 }
 
@@ -125,6 +149,7 @@ func defaultConfig() Config {
 		SnapCount:              100000,
 		SnapRetainCount:        3,
 		StandaloneEnabled:      true,
+		Admin:                  AdminConfig{Address: "0.0.0.0", Port: "8080", URL: "/commands", IdleTimeout: 30 * time.Second},
 	}
 }
 
@@ -188,6 +213,22 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			c.SuperDigest = v
 		case "znode.container.checkIntervalMs":
 			c.ContainerCheckInterval, err = millis(v)
+		case "admin.enableServer":
+			c.Admin.Enabled, err = boolean(v)
+		case "admin.serverAddress":
+			c.Admin.Address = v
+		case "admin.serverPort":
+			if !validPortOrZero(v) {
+				err = errors.New("not a port number (0-65535)")
+			}
+			c.Admin.Port = v
+		case "admin.commandURL":
+			if !strings.HasPrefix(v, "/") {
+				err = errors.New("must start with /")
+			}
+			c.Admin.URL = v
+		case "admin.idleTimeout":
+			c.Admin.IdleTimeout, err = millis(v)
 		case "snapCount":
 			c.SnapCount, err = wholeNumber(v)
 		case "autopurge.snapRetainCount":
@@ -288,12 +329,12 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 }
 
 func loadZooCfg(path string, c *Config, logger *slog.Logger) error {
-	f, err := os.Open(path)
+	text, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("opening config: %w", err)
 	}
-	defer f.Close()
-	return parseZooCfg(f, path, c, logger)
+	c.cfgText = string(text)
+	return parseZooCfg(bytes.NewReader(text), path, c, logger)
 }
 
 // notImplemented says what a key zabd recognises but does not implement
@@ -305,8 +346,6 @@ func notImplemented(k, v string) string {
 	case k == "secureClientPort" || k == "secureClientPortAddress" || k == "client.secure" ||
 		strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "zookeeper.ssl.") || k == "serverCnxnFactory" || k == "client.portUnification":
 		return "no TLS: clients are served in plain text on clientPort only"
-	case k == "admin.enableServer" && strings.EqualFold(v, "true"), k == "admin.serverPort", k == "admin.serverAddress", k == "admin.commandURL":
-		return "no AdminServer HTTP endpoint (use the four-letter words)"
 	case strings.HasPrefix(k, "authProvider.") || k == "sessionRequireClientSASLAuth" || k == "enforce.auth.enabled":
 		return "no SASL: only digest, ip, world and super authentication"
 	case k == "forceSync" && strings.EqualFold(v, "no"):

@@ -111,6 +111,10 @@ func TestConfigErrorsNameTheFile(t *testing.T) {
 		{"\nmaxClientCnxns=many\n", "/etc/zk/zoo.cfg line 2: maxClientCnxns=\"many\": not a whole number"},
 		{"clientPort=99999\n", "/etc/zk/zoo.cfg: clientPort=\"99999\" is not a port number"},
 		{"extendedTypesEnabled=yes\n", "neither true nor false"},
+		{"admin.serverPort=99999\n", "/etc/zk/zoo.cfg line 1: admin.serverPort=\"99999\": not a port number (0-65535)"},
+		{"admin.commandURL=commands\n", "admin.commandURL=\"commands\": must start with /"},
+		{"admin.enableServer=sure\n", "neither true nor false"},
+		{"admin.idleTimeout=1m\n", "not a whole number of milliseconds"},
 	} {
 		c := defaultConfig()
 		err := parseZooCfg(strings.NewReader(tc.in), "/etc/zk/zoo.cfg", &c, quiet)
@@ -140,14 +144,20 @@ func TestConfigErrorsNameTheFile(t *testing.T) {
 func TestNotImplementedKeysWarnOnce(t *testing.T) {
 	var logs strings.Builder
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	in := "metricsProvider.className=x\nsecureClientPort=2182\nssl.keyStore.location=/k\nadmin.enableServer=true\nforceSync=no\nadmin.enableServer=false\n"
+	in := "metricsProvider.className=x\nsecureClientPort=2182\nssl.keyStore.location=/k\nadmin.enableServer=true\nforceSync=no\nadmin.serverPort=9090\n"
 	c := defaultConfig()
 	if err := parseZooCfg(strings.NewReader(in), "zoo.cfg", &c, logger); err != nil {
 		t.Fatal(err)
 	}
 	out := logs.String()
-	if n := strings.Count(out, "not implemented"); n != 5 {
-		t.Errorf("%d not-implemented warnings, want 5:\n%s", n, out)
+	if n := strings.Count(out, "not implemented"); n != 4 {
+		t.Errorf("%d not-implemented warnings, want 4:\n%s", n, out)
+	}
+	if strings.Contains(out, "admin.") {
+		t.Errorf("the AdminServer's keys are implemented, yet warned about:\n%s", out)
+	}
+	if !c.Admin.Enabled || c.Admin.Addr() != "0.0.0.0:9090" || c.Admin.URL != "/commands" {
+		t.Errorf("admin config %+v", c.Admin)
 	}
 	if strings.Contains(out, "unknown key") {
 		t.Errorf("a recognised key was called unknown:\n%s", out)

@@ -68,6 +68,11 @@ func freePorts(t *testing.T, n int) []int {
 // the test fails if one exited on its own or a log shows a data race or a
 // panic.
 func newEnsemble(t *testing.T, n int, extra string) *ensemble {
+	return newEnsembleEach(t, n, func(int) string { return extra })
+}
+
+// newEnsembleEach is newEnsemble with server i's own extra lines.
+func newEnsembleEach(t *testing.T, n int, extra func(i int) string) *ensemble {
 	t0 := time.Now()
 	e := &ensemble{t: t, bin: zktest.BuildZabd(t), dir: t.TempDir(), n: n,
 		procs: make([]*exec.Cmd, n), exited: make([]chan struct{}, n), paused: make([]bool, n), began: time.Now()}
@@ -85,7 +90,7 @@ func newEnsemble(t *testing.T, n int, extra string) *ensemble {
 		}
 		os.WriteFile(filepath.Join(d, "data", "myid"), []byte(fmt.Sprintln(i+1)), 0o644)
 		cfg := fmt.Sprintf("tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n%s\n%s\n",
-			filepath.Join(d, "data"), ports[3*i], strings.Join(servers, "\n"), extra)
+			filepath.Join(d, "data"), ports[3*i], strings.Join(servers, "\n"), extra(i+1))
 		os.WriteFile(filepath.Join(d, "zoo.cfg"), []byte(cfg), 0o644)
 	}
 	for i := 1; i <= n; i++ {

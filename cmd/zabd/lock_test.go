@@ -105,28 +105,38 @@ func TestDataDirLockedWhileServing(t *testing.T) {
 // The client port is bound before storage is opened: a server whose port
 // is taken exits with exitListen having created nothing in a new data dir
 // but the lock file, and released the lock.
+// The same holds for the AdminServer's port.
 func TestPortTakenTouchesNoStorage(t *testing.T) {
-	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for _, port := range []string{"client", "admin"} {
+		t.Run(port, func(t *testing.T) {
+			l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			dir := filepath.Join(t.TempDir(), "data")
+			cfg := defaultConfig()
+			cfg.ClientAddr = l.Addr().String()
+			if port == "admin" {
+				cfg.ClientAddr = "127.0.0.1:0"
+				h, p, _ := stdnet.SplitHostPort(l.Addr().String())
+				cfg.Admin.Enabled, cfg.Admin.Address, cfg.Admin.Port = true, h, p
+			}
+			cfg.DataDir = dir
+			_, err = startCfg(t, cfg)
+			if exitCode(err) != exitListen {
+				t.Fatalf("got %v (exit %d), want exit %d", err, exitCode(err), exitListen)
+			}
+			if got := listTree(t, dir); len(got) != 1 || got[0] != datadir.LockFile {
+				t.Fatalf("data dir holds %q after the refused start, want only %s", got, datadir.LockFile)
+			}
+			lk, err := datadir.Acquire(dir, datadir.Options{})
+			if err != nil {
+				t.Fatalf("lock still held after the refused start: %v", err)
+			}
+			lk.Release()
+		})
 	}
-	defer l.Close()
-	dir := filepath.Join(t.TempDir(), "data")
-	cfg := defaultConfig()
-	cfg.ClientAddr = l.Addr().String()
-	cfg.DataDir = dir
-	_, err = startCfg(t, cfg)
-	if exitCode(err) != exitListen {
-		t.Fatalf("got %v (exit %d), want exit %d", err, exitCode(err), exitListen)
-	}
-	if got := listTree(t, dir); len(got) != 1 || got[0] != datadir.LockFile {
-		t.Fatalf("data dir holds %q after the refused start, want only %s", got, datadir.LockFile)
-	}
-	lk, err := datadir.Acquire(dir, datadir.Options{})
-	if err != nil {
-		t.Fatalf("lock still held after the refused start: %v", err)
-	}
-	lk.Release()
 }
 
 // A log dir that is the data dir under another name is locked once, not

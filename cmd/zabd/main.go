@@ -28,6 +28,8 @@ import (
 	"zabd/log"
 	"zabd/log/vfs"
 	"zabd/net"
+	"zabd/net/admin"
+	"zabd/snapshot"
 	"zabd/tree"
 	"zabd/zab"
 	"zabd/zab/member"
@@ -75,6 +77,7 @@ func main() {
 			&cli.StringFlag{Name: "config", Usage: "zoo.cfg to read (Apache ZooKeeper's keys); or give it as the one argument"},
 			&cli.StringFlag{Name: "client-addr", Usage: "address to serve clients on (overrides clientPortAddress:clientPort)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "data directory (overrides dataDir)"},
+			&cli.StringFlag{Name: "admin-addr", Usage: "serve the AdminServer (HTTP commands) on host:port (overrides admin.enableServer, admin.serverAddress and admin.serverPort)"},
 			&cli.StringFlag{Name: "engine", Usage: "storage engine: native, pebble or badger (overrides engine)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file until shutdown"},
@@ -144,6 +147,13 @@ func run(cc *cli.Context) error {
 	if v := cc.String("engine"); v != "" {
 		cfg.Engine = v
 	}
+	if v := cc.String("admin-addr"); v != "" {
+		h, p, err := stdnet.SplitHostPort(v)
+		if err != nil || !validPortOrZero(p) {
+			return cli.Exit(fmt.Sprintf("--admin-addr %q: want host:port", v), exitConfig)
+		}
+		cfg.Admin.Enabled, cfg.Admin.Address, cfg.Admin.Port = true, h, p
+	}
 	cfg.Repair = cc.Bool("repair")
 	if err := cfg.validate(); err != nil {
 		return cli.Exit(err.Error(), exitConfig)
@@ -208,6 +218,9 @@ type server struct {
 	Addr     string
 	locks    []*datadir.Lock // the data dir's and the log dir's, held for the process's life
 	ln       stdnet.Listener // the client port, bound before storage is opened
+	admin    *admin.Server   // the AdminServer, bound with the client port; nil when off
+	snapSrc  snapshot.Source // what take_snapshot walks
+	snaps    zab.SnapshotStore
 	eng      engine.Full
 	snap     *zab.Snapshotter
 	svc      *zab.Service
@@ -241,6 +254,14 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, cli.Exit(fmt.Sprintf("listening on %s: %v", cfg.ClientAddr, err), exitListen)
 	}
 	s.ln = l
+	if cfg.Admin.Enabled {
+		a, err := admin.Listen(admin.Config{Addr: cfg.Admin.Addr(), URL: cfg.Admin.URL, IdleTimeout: cfg.Admin.IdleTimeout,
+			Serving: s.serving, Logger: logger})
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("AdminServer: %v", err), exitListen)
+		}
+		s.admin = a
+	}
 	// Until it serves, connections are closed at once (as ZooKeeper does
 	// while it is not serving), not left waiting in the backlog.
 	stopRefusing := refuseUntilServing(l)
@@ -311,6 +332,9 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		}
 		s.Addr = s.ln.Addr().String()
 		stopRefusing()
+		if err := s.serveAdmin(cfg, logger); err != nil {
+			return nil, err
+		}
 		self := cfg.Quorum.Self()
 		logger.Info("serving as a member of an ensemble", "myid", cfg.Quorum.MyID, "addr", s.Addr,
 			"quorum", s.tr.Addrs().Quorum, "election", s.tr.Addrs().Election, "servers", len(cfg.Quorum.Servers),
@@ -371,11 +395,15 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	s.srv = net.NewServer(cfg.netConfig(logger), processor{svc: s.svc, eng: eng, rates: s.rates})
 	s.srvp.Store(s.srv)
 	s.svc.SetDeliverer(s.srv.Deliver)
-	s.snap.Start(s.svc.WithTree)
+	s.snapSrc, s.snaps = s.svc.WithTree, snaps
+	s.snap.Start(s.snapSrc)
 	s.snap.AfterApply(int64(last), rec.Replayed) // a long replayed tail soon gets a snapshot
 
 	s.Addr = s.ln.Addr().String()
 	stopRefusing()
+	if err := s.serveAdmin(cfg, logger); err != nil {
+		return nil, err
+	}
 	logger.Info("serving", "addr", s.Addr, "data_dir", cfg.DataDir, "engine", cfg.Engine)
 	go func() { s.serveErr <- s.srv.Serve(s.ln) }()
 	ok = true
@@ -389,6 +417,9 @@ func (s *server) Close() error {
 	case <-s.stop:
 	default:
 		close(s.stop)
+	}
+	if s.admin != nil {
+		s.admin.Close()
 	}
 	if s.srv != nil {
 		s.srv.Close()

@@ -105,7 +105,8 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 	s.memberp.Store(s.member)
 	s.srv = net.NewServer(cfg.netConfig(logger), memberProcessor{m: s.member, eng: s.eng, ro: ro})
 	s.srvp.Store(s.srv)
-	s.snap.Start(s.member.SnapshotSource())
+	s.snapSrc, s.snaps = s.member.SnapshotSource(), lateStore{s}
+	s.snap.Start(s.snapSrc)
 	go func() {
 		// A member whose storage failed stops; the process exits so a
 		// supervisor restarts it (it rejoins from its log).

@@ -33,6 +33,9 @@ func (p processor) ResumeSession(sid net.SessionID, pw []byte, timeout time.Dura
 
 func (p processor) Touch(sid net.SessionID) bool { return p.svc.Touch(int64(sid)) }
 
+// SessionExpiries is net.SessionExpiries: when each session expires.
+func (p processor) SessionExpiries() map[int64][]int64 { return p.svc.SessionExpiries() }
+
 func (p processor) CloseSession(sid net.SessionID, done func(tree.Result, error)) {
 	p.svc.CloseSession(int64(sid), done)
 }
