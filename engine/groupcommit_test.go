@@ -123,7 +123,13 @@ func TestGroupCommitterConformance(t *testing.T) {
 // appends behind it, checks they go out as one batch, then fails a commit
 // and checks the failure is sticky and nothing past it counts as durable.
 func TestGroupCommitterBatchesAndSticks(t *testing.T) {
-	e := newGCEngine(t, engine.GroupCommitOptions{})
+	var obsMu sync.Mutex
+	var observed []int // records of each commit OnCommit was told of
+	e := newGCEngine(t, engine.GroupCommitOptions{OnCommit: func(records, bytes int, took time.Duration) {
+		obsMu.Lock()
+		observed = append(observed, records)
+		obsMu.Unlock()
+	}})
 	e.mu.Lock()
 	e.hold, e.entered, e.release = true, make(chan struct{}), make(chan struct{})
 	e.mu.Unlock()
@@ -178,6 +184,13 @@ func TestGroupCommitterBatchesAndSticks(t *testing.T) {
 	}
 	if err := e.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+	// Close waited for the flusher: OnCommit saw the two durable commits
+	// (1, then 2..10) and not the failed one.
+	obsMu.Lock()
+	defer obsMu.Unlock()
+	if fmt.Sprint(observed) != "[1 9]" {
+		t.Errorf("OnCommit saw commits of %v records, want [1 9]", observed)
 	}
 }
 

@@ -19,6 +19,8 @@ type NativeOptions struct {
 	MaxBatchBytes   int
 	// Now reads the clock for fsync latency stats; default time.Now.
 	Now func() time.Time
+	// OnCommit is GroupCommitOptions.OnCommit.
+	OnCommit func(records, bytes int, took time.Duration)
 }
 
 // fill validates o and sets defaults, the same as GroupCommitOptions.
@@ -32,7 +34,7 @@ func (o *NativeOptions) fill() error {
 }
 
 func (o *NativeOptions) groupCommit() GroupCommitOptions {
-	return GroupCommitOptions{MaxBatchRecords: o.MaxBatchRecords, MaxBatchBytes: o.MaxBatchBytes, Now: o.Now}
+	return GroupCommitOptions{MaxBatchRecords: o.MaxBatchRecords, MaxBatchBytes: o.MaxBatchBytes, Now: o.Now, OnCommit: o.OnCommit}
 }
 
 // Native is the engine on the native segmented log under a GroupCommitter

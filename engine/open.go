@@ -170,6 +170,9 @@ func openNative(dir string, o Options) (Full, error) {
 	if no.Now == nil {
 		no.Now = o.GroupCommit.Now
 	}
+	if no.OnCommit == nil {
+		no.OnCommit = o.GroupCommit.OnCommit
+	}
 	if no.Log.Logger == nil {
 		no.Log.Logger = o.Logger
 	}

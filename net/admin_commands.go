@@ -144,6 +144,11 @@ func (s *Server) outstandingWriteBytes() int64 {
 	return int64(b)
 }
 
+// MonitorFields is the monitor command's answer: mntr's figures by name
+// (without "zk_"), numbers as numbers. The metrics endpoint reads its
+// gauges from it.
+func (s *Server) MonitorFields() map[string]any { return s.adminMonitor() }
+
 // adminMonitor is mntr as JSON: the same keys without "zk_", numbers as
 // numbers.
 func (s *Server) adminMonitor() admin.Fields {

@@ -638,6 +638,9 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 			}
 			now := c.srv.cfg.Now()
 			c.srv.stats.latency(now.Sub(start))
+			if obs := c.srv.cfg.ObserveRequest; obs != nil {
+				obs(op, true, now.Sub(start))
+			}
 			c.srv.budget.release(size)
 			c.mu.Lock()
 			c.inflight--
@@ -655,6 +658,9 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 	p.Read(sid, c.id, req, c.answerRead)
 	now := c.srv.cfg.Now()
 	c.srv.stats.latency(now.Sub(start))
+	if obs := c.srv.cfg.ObserveRequest; obs != nil {
+		obs(hdr.Op, false, now.Sub(start))
+	}
 	c.mu.Lock()
 	c.lastZxid = c.readZxid
 	c.lat.add(now.Sub(start), now)

@@ -59,6 +59,10 @@ type Config struct {
 	GlobalOutstandingLimit  int
 	GlobalOutstandingBytes  int64
 	MaxConnOutstandingBytes int64
+	// ObserveRequest, if set, is told each answered request's op and
+	// latency (from the request read to its answer queued), on the
+	// connection's goroutines: it must be quick (a metrics observation).
+	ObserveRequest func(op tree.Op, write bool, d time.Duration)
 	// Conf lists the configuration for the conf word, in order.
 	Conf [][2]string
 	// Dirs returns the data and log dir sizes for the dirs word.

@@ -52,6 +52,8 @@ type SnapshotterConfig struct {
 	Logger   *slog.Logger
 	// Now is the clock for durations; default time.Now.
 	Now func() time.Time
+	// OnSnapshot, if set, is told of each snapshot saved (for metrics).
+	OnSnapshot func(info engine.SnapshotInfo, meta snapshot.Meta, took time.Duration)
 }
 
 func (c *SnapshotterConfig) fill() error {
@@ -248,6 +250,9 @@ func (s *Snapshotter) TakeSnapshot(src snapshot.Source) (engine.SnapshotInfo, er
 			s.cfg.Logger.Error("snapshot: failed", "err", err, "took", took.Round(time.Millisecond))
 		}
 		return info, err
+	}
+	if s.cfg.OnSnapshot != nil {
+		s.cfg.OnSnapshot(info, meta, took)
 	}
 	s.cfg.Logger.Info("snapshot: saved", "file", info.Path, "start_zxid", info.StartZxid.String(), "end_zxid", meta.EndZxid.String(),
 		"nodes", meta.Nodes, "sessions", meta.Sessions, "bytes", info.Bytes, "raw_bytes", meta.RawBytes,

@@ -18,6 +18,7 @@ import (
 
 	"zabd/engine"
 	"zabd/net"
+	"zabd/net/metrics"
 )
 
 // Config is a server's configuration: zoo.cfg's keys, as Apache
@@ -86,6 +87,12 @@ type Config struct {
 	Raw [][2]string
 	// Admin is the AdminServer (admin.* keys, or --admin-addr).
 	Admin AdminConfig
+	// Metrics is the Prometheus endpoint (metricsProvider.* keys, or
+	// --metrics-addr).
+	Metrics MetricsConfig
+	// metrics, set at start when the endpoint is on, observes what the
+	// server does (requests, commits, snapshots, expiries).
+	metrics *metrics.Metrics
 
 	// cfgName is the zoo.cfg read ("" when none), and cfgLines the line
 	// each key was last set on ("server.<id>" for server lines), for
@@ -115,6 +122,22 @@ type AdminConfig struct {
 	IdleTimeout time.Duration
 }
 
+// MetricsConfig is the metricsProvider.* part of zoo.cfg, as Apache
+// ZooKeeper 3.8's PrometheusMetricsProvider reads it.
+type MetricsConfig struct {
+	// Enabled: metricsProvider.className names the Prometheus provider.
+	Enabled bool
+	// Host and Port are metricsProvider.httpHost (default 0.0.0.0) and
+	// metricsProvider.httpPort (default 7000).
+	Host, Port string
+	// Runtime is metricsProvider.exportJvmInfo (default true): zabd
+	// exports the Go runtime's and the process's metrics instead.
+	Runtime bool
+}
+
+// Addr is the endpoint's host:port.
+func (m MetricsConfig) Addr() string { return stdnet.JoinHostPort(m.Host, m.Port) }
+
 // Addr is the AdminServer's host:port.
 func (a AdminConfig) Addr() string { return stdnet.JoinHostPort(a.Address, a.Port) }
 
@@ -134,7 +157,9 @@ var knownKeys = map[string]bool{
 	"autopurge.purgeInterval":                            true,
 	// accepted, used by later issues (replication, snapshots, retention)
 	"preAllocSize": true, "forceSync": true,
-	"reconfigEnabled": true, "leaderServes": true, "syncEnabled": true, "metricsProvider.className": true,
+	"reconfigEnabled": true, "leaderServes": true, "syncEnabled": true,
+	// the Prometheus provider's worker pool: zabd observes inline
+	"metricsProvider.numWorkerThreads": true, "metricsProvider.maxQueueSize": true, "metricsProvider.workerShutdownTimeoutMs": true,
 }
 
 func defaultConfig() Config {
@@ -150,6 +175,7 @@ func defaultConfig() Config {
 		SnapRetainCount:        3,
 		StandaloneEnabled:      true,
 		Admin:                  AdminConfig{Address: "0.0.0.0", Port: "8080", URL: "/commands", IdleTimeout: 30 * time.Second},
+		Metrics:                MetricsConfig{Host: "0.0.0.0", Port: "7000", Runtime: true},
 	}
 }
 
@@ -213,6 +239,24 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			c.SuperDigest = v
 		case "znode.container.checkIntervalMs":
 			c.ContainerCheckInterval, err = millis(v)
+		case "metricsProvider.className":
+			switch v {
+			case metrics.ProviderClass:
+				c.Metrics.Enabled = true
+			case "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider", "org.apache.zookeeper.metrics.impl.NullMetricsProvider":
+				c.Metrics.Enabled = false // ZooKeeper's own without an endpoint
+			default:
+				err = fmt.Errorf("zabd serves metrics only as %s (Prometheus); remove the line or name that class", metrics.ProviderClass)
+			}
+		case "metricsProvider.httpHost":
+			c.Metrics.Host = v
+		case "metricsProvider.httpPort":
+			if !validPortOrZero(v) {
+				err = errors.New("not a port number (0-65535)")
+			}
+			c.Metrics.Port = v
+		case "metricsProvider.exportJvmInfo":
+			c.Metrics.Runtime = strings.EqualFold(v, "true") // as ZooKeeper's Boolean.parseBoolean
 		case "admin.enableServer":
 			c.Admin.Enabled, err = boolean(v)
 		case "admin.serverAddress":
@@ -341,8 +385,6 @@ func loadZooCfg(path string, c *Config, logger *slog.Logger) error {
 // yet would have done, "" for every other key.
 func notImplemented(k, v string) string {
 	switch {
-	case strings.HasPrefix(k, "metricsProvider."):
-		return "no Prometheus /metrics endpoint is served (mntr has the figures)"
 	case k == "secureClientPort" || k == "secureClientPortAddress" || k == "client.secure" ||
 		strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "zookeeper.ssl.") || k == "serverCnxnFactory" || k == "client.portUnification":
 		return "no TLS: clients are served in plain text on clientPort only"

@@ -115,6 +115,8 @@ func TestConfigErrorsNameTheFile(t *testing.T) {
 		{"admin.commandURL=commands\n", "admin.commandURL=\"commands\": must start with /"},
 		{"admin.enableServer=sure\n", "neither true nor false"},
 		{"admin.idleTimeout=1m\n", "not a whole number of milliseconds"},
+		{"metricsProvider.className=com.example.Statsd\n", "zabd serves metrics only as org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"},
+		{"metricsProvider.httpPort=http\n", "metricsProvider.httpPort=\"http\": not a port number"},
 	} {
 		c := defaultConfig()
 		err := parseZooCfg(strings.NewReader(tc.in), "/etc/zk/zoo.cfg", &c, quiet)
@@ -144,20 +146,28 @@ func TestConfigErrorsNameTheFile(t *testing.T) {
 func TestNotImplementedKeysWarnOnce(t *testing.T) {
 	var logs strings.Builder
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	in := "metricsProvider.className=x\nsecureClientPort=2182\nssl.keyStore.location=/k\nadmin.enableServer=true\nforceSync=no\nadmin.serverPort=9090\n"
+	in := "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\nsecureClientPort=2182\nssl.keyStore.location=/k\n" +
+		"admin.enableServer=true\nforceSync=no\nadmin.serverPort=9090\nmetricsProvider.httpPort=7001\nmetricsProvider.exportJvmInfo=false\nmetricsProvider.numWorkerThreads=4\n"
 	c := defaultConfig()
 	if err := parseZooCfg(strings.NewReader(in), "zoo.cfg", &c, logger); err != nil {
 		t.Fatal(err)
 	}
 	out := logs.String()
-	if n := strings.Count(out, "not implemented"); n != 4 {
-		t.Errorf("%d not-implemented warnings, want 4:\n%s", n, out)
+	if n := strings.Count(out, "not implemented"); n != 3 {
+		t.Errorf("%d not-implemented warnings, want 3:\n%s", n, out)
 	}
-	if strings.Contains(out, "admin.") {
-		t.Errorf("the AdminServer's keys are implemented, yet warned about:\n%s", out)
+	if strings.Contains(out, "admin.") || strings.Contains(out, "metricsProvider.") {
+		t.Errorf("the AdminServer's and the metrics' keys are implemented, yet warned about:\n%s", out)
 	}
 	if !c.Admin.Enabled || c.Admin.Addr() != "0.0.0.0:9090" || c.Admin.URL != "/commands" {
 		t.Errorf("admin config %+v", c.Admin)
+	}
+	if !c.Metrics.Enabled || c.Metrics.Addr() != "0.0.0.0:7001" || c.Metrics.Runtime {
+		t.Errorf("metrics config %+v", c.Metrics)
+	}
+	d := defaultConfig()
+	if d.Metrics.Enabled || d.Metrics.Addr() != "0.0.0.0:7000" || !d.Metrics.Runtime {
+		t.Errorf("default metrics config %+v, want off, 0.0.0.0:7000, runtime on (ZooKeeper's defaults)", d.Metrics)
 	}
 	if strings.Contains(out, "unknown key") {
 		t.Errorf("a recognised key was called unknown:\n%s", out)

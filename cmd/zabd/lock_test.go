@@ -105,9 +105,9 @@ func TestDataDirLockedWhileServing(t *testing.T) {
 // The client port is bound before storage is opened: a server whose port
 // is taken exits with exitListen having created nothing in a new data dir
 // but the lock file, and released the lock.
-// The same holds for the AdminServer's port.
+// The same holds for the AdminServer's port and the metrics endpoint's.
 func TestPortTakenTouchesNoStorage(t *testing.T) {
-	for _, port := range []string{"client", "admin"} {
+	for _, port := range []string{"client", "admin", "metrics"} {
 		t.Run(port, func(t *testing.T) {
 			l, err := stdnet.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -121,6 +121,11 @@ func TestPortTakenTouchesNoStorage(t *testing.T) {
 				cfg.ClientAddr = "127.0.0.1:0"
 				h, p, _ := stdnet.SplitHostPort(l.Addr().String())
 				cfg.Admin.Enabled, cfg.Admin.Address, cfg.Admin.Port = true, h, p
+			}
+			if port == "metrics" {
+				cfg.ClientAddr = "127.0.0.1:0"
+				h, p, _ := stdnet.SplitHostPort(l.Addr().String())
+				cfg.Metrics.Enabled, cfg.Metrics.Host, cfg.Metrics.Port = true, h, p
 			}
 			cfg.DataDir = dir
 			_, err = startCfg(t, cfg)

@@ -29,6 +29,7 @@ import (
 	"zabd/log/vfs"
 	"zabd/net"
 	"zabd/net/admin"
+	"zabd/net/metrics"
 	"zabd/snapshot"
 	"zabd/tree"
 	"zabd/zab"
@@ -77,6 +78,7 @@ func main() {
 			&cli.StringFlag{Name: "config", Usage: "zoo.cfg to read (Apache ZooKeeper's keys); or give it as the one argument"},
 			&cli.StringFlag{Name: "client-addr", Usage: "address to serve clients on (overrides clientPortAddress:clientPort)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "data directory (overrides dataDir)"},
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics at http://HOST:PORT/metrics (overrides metricsProvider.className, metricsProvider.httpHost and metricsProvider.httpPort)"},
 			&cli.StringFlag{Name: "admin-addr", Usage: "serve the AdminServer (HTTP commands) on host:port (overrides admin.enableServer, admin.serverAddress and admin.serverPort)"},
 			&cli.StringFlag{Name: "engine", Usage: "storage engine: native, pebble or badger (overrides engine)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -146,6 +148,13 @@ func run(cc *cli.Context) error {
 	}
 	if v := cc.String("engine"); v != "" {
 		cfg.Engine = v
+	}
+	if v := cc.String("metrics-addr"); v != "" {
+		h, p, err := stdnet.SplitHostPort(v)
+		if err != nil || !validPortOrZero(p) {
+			return cli.Exit(fmt.Sprintf("--metrics-addr %q: want host:port", v), exitConfig)
+		}
+		cfg.Metrics.Enabled, cfg.Metrics.Host, cfg.Metrics.Port = true, h, p
 	}
 	if v := cc.String("admin-addr"); v != "" {
 		h, p, err := stdnet.SplitHostPort(v)
@@ -219,6 +228,7 @@ type server struct {
 	locks    []*datadir.Lock // the data dir's and the log dir's, held for the process's life
 	ln       stdnet.Listener // the client port, bound before storage is opened
 	admin    *admin.Server   // the AdminServer, bound with the client port; nil when off
+	metricsL *metrics.Server // the Prometheus endpoint, bound with the client port; nil when off
 	snapSrc  snapshot.Source // what take_snapshot walks
 	snaps    zab.SnapshotStore
 	eng      engine.Full
@@ -262,6 +272,19 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		}
 		s.admin = a
 	}
+	if cfg.Metrics.Enabled {
+		ml, err := metrics.Listen(cfg.Metrics.Addr(), logger)
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("Prometheus endpoint: %v", err), exitListen)
+		}
+		s.metricsL = ml
+		cfg.metrics = metrics.New(metrics.Options{Engine: cfg.Engine, Runtime: cfg.Metrics.Runtime, Monitor: func() map[string]any {
+			if srv := s.srvp.Load(); srv != nil {
+				return srv.MonitorFields()
+			}
+			return nil
+		}})
+	}
 	// Until it serves, connections are closed at once (as ZooKeeper does
 	// while it is not serving), not left waiting in the backlog.
 	stopRefusing := refuseUntilServing(l)
@@ -274,9 +297,14 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, cli.Exit(fmt.Sprintf("disk full: %s free on %s, and the %s engine writes when it opens (less than %s free is refused): free some space and start again",
 			vfs.FormatBytes(int64(min(sp.Free, 1<<62))), cfg.DataLogDir, cfg.Engine, vfs.FormatBytes(minFreeToOpen)), exitNoSpace)
 	}
+	var onCommit func(records, bytes int, took time.Duration)
+	if cfg.metrics != nil {
+		onCommit = cfg.metrics.ObserveCommit
+	}
 	eng, err := engine.Open(cfg.Engine, cfg.DataLogDir, engine.Options{
-		Logger: logger,
-		Native: engine.NativeOptions{Log: log.Options{SegmentBytes: cfg.LogSegmentBytes, Preallocate: true}},
+		Logger:      logger,
+		GroupCommit: engine.GroupCommitOptions{OnCommit: onCommit},
+		Native:      engine.NativeOptions{Log: log.Options{SegmentBytes: cfg.LogSegmentBytes, Preallocate: true}},
 	})
 	if me := (*engine.MismatchError)(nil); errors.As(err, &me) {
 		return nil, cli.Exit(fmt.Sprintf("data dir %s was written by engine %s; zabd was started with --engine %s (start it with --engine %s, or use another data dir)",
@@ -323,6 +351,9 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		logger.Info("restored snapshot", "file", rec.Snapshot.Path, "start_zxid", meta.StartZxid.String(), "end_zxid", endZxidString(meta),
 			"znodes", meta.Nodes, "sessions", meta.Sessions, "bytes", rec.Snapshot.Bytes)
 	}
+	if cfg.metrics != nil {
+		cfg.metrics.ObserveRecovery(time.Since(began), rec.Replayed)
+	}
 	logger.Info("recovered", "snapshot_zxid", meta.StartZxid.String(), "txns_replayed", rec.Replayed, "last_zxid", last.String(),
 		"znodes", t.NodeCount(), "sessions", len(t.Sessions()), "took", time.Since(began).Round(time.Millisecond))
 
@@ -335,6 +366,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		if err := s.serveAdmin(cfg, logger); err != nil {
 			return nil, err
 		}
+		s.serveMetrics(cfg, logger)
 		self := cfg.Quorum.Self()
 		logger.Info("serving as a member of an ensemble", "myid", cfg.Quorum.MyID, "addr", s.Addr,
 			"quorum", s.tr.Addrs().Quorum, "election", s.tr.Addrs().Election, "servers", len(cfg.Quorum.Servers),
@@ -377,6 +409,9 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			if srv := s.srvp.Load(); srv != nil {
 				srv.SessionExpired(net.SessionID(sid))
 			}
+			if cfg.metrics != nil {
+				cfg.metrics.SessionExpired()
+			}
 		},
 		Logger: logger,
 	})
@@ -404,6 +439,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err := s.serveAdmin(cfg, logger); err != nil {
 		return nil, err
 	}
+	s.serveMetrics(cfg, logger)
 	logger.Info("serving", "addr", s.Addr, "data_dir", cfg.DataDir, "engine", cfg.Engine)
 	go func() { s.serveErr <- s.srv.Serve(s.ln) }()
 	ok = true
@@ -420,6 +456,9 @@ func (s *server) Close() error {
 	}
 	if s.admin != nil {
 		s.admin.Close()
+	}
+	if s.metricsL != nil {
+		s.metricsL.Close()
 	}
 	if s.srv != nil {
 		s.srv.Close()
@@ -511,8 +550,36 @@ func (c Config) netConfig(logger *slog.Logger) net.Config {
 		Dirs: func() (int64, int64) {
 			return dirSize(c.DataDir), dirSize(c.DataLogDir)
 		},
-		Logger: logger,
+		ObserveRequest: c.observeRequest(),
+		Logger:         logger,
 	}
+}
+
+// observeRequest is the metrics' request observer, nil without metrics.
+func (c Config) observeRequest() func(tree.Op, bool, time.Duration) {
+	if c.metrics == nil {
+		return nil
+	}
+	return c.metrics.ObserveRequest
+}
+
+// observeSnapshot is the metrics' snapshot observer, nil without metrics.
+func (c Config) observeSnapshot() func(engine.SnapshotInfo, snapshot.Meta, time.Duration) {
+	if c.metrics == nil {
+		return nil
+	}
+	return func(info engine.SnapshotInfo, meta snapshot.Meta, took time.Duration) {
+		c.metrics.ObserveSnapshot(took, info.Bytes, meta.Nodes)
+	}
+}
+
+// serveMetrics starts answering on the Prometheus endpoint bound at start.
+func (s *server) serveMetrics(cfg Config, logger *slog.Logger) {
+	if s.metricsL == nil {
+		return
+	}
+	s.metricsL.Serve(cfg.metrics.Gatherer())
+	logger.Info("Prometheus metrics serving", "url", "http://"+s.metricsL.Addr().String()+"/metrics")
 }
 
 // snapshotterConfig is the snapshotter's configuration over store and log.
@@ -524,6 +591,7 @@ func (c Config) snapshotterConfig(store zab.SnapshotStore, log zab.LogPurger, lo
 		RetainCount:   c.SnapRetainCount,
 		PurgeInterval: c.PurgeInterval,
 		Logger:        logger,
+		OnSnapshot:    c.observeSnapshot(),
 	}
 }
 

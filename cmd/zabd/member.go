@@ -84,6 +84,9 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 			if srv := s.srvp.Load(); srv != nil {
 				srv.SessionExpired(net.SessionID(sid))
 			}
+			if cfg.metrics != nil {
+				cfg.metrics.SessionExpired()
+			}
 		},
 		OnStatus: ro.status,
 		OnStopServing: func(why string) {
