@@ -3,7 +3,9 @@ package net
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	stdnet "net"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"zabd/net/jute"
+	"zabd/net/secure"
 	"zabd/tree"
 )
 
@@ -301,6 +304,59 @@ func (c *conn) serve() {
 		log.Log(context.Background(), level, "connection closed", "remote", c.nc.RemoteAddr().String(),
 			"session", sidString(c.session()), "reason", reason)
 	}
+}
+
+// tlsHandshakeTimeout bounds a TLS handshake (ZooKeeper's
+// ssl.handshakeDetectionTimeoutMillis default).
+const tlsHandshakeTimeout = 5 * time.Second
+
+// handshakeTLS makes nc a TLS connection (on a unified port, only if its
+// first byte starts a TLS handshake record: plain is then true) and
+// completes the handshake. A verified client certificate gives the
+// connection the x509 id of its subject (auth), or refuses it without the
+// x509 provider, as ZooKeeper does.
+func (s *Server) handshakeTLS(nc stdnet.Conn, tc *tls.Config, unified bool) (conn stdnet.Conn, plain bool, auth []tree.Id, err error) {
+	nc.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
+	defer nc.SetDeadline(time.Time{})
+	raw := nc
+	if unified {
+		var b [1]byte
+		if _, err := io.ReadFull(nc, b[:]); err != nil {
+			return nil, false, nil, fmt.Errorf("reading the first byte: %w", err)
+		}
+		raw = &replayConn{Conn: nc, first: b[:]}
+		if b[0] != 0x16 { // not a TLS handshake record: plain text
+			return raw, true, nil, nil
+		}
+	}
+	t := tls.Server(raw, tc)
+	if err := t.Handshake(); err != nil {
+		return nil, false, nil, fmt.Errorf("TLS handshake failed: %w", err)
+	}
+	if st := t.ConnectionState(); len(st.VerifiedChains) > 0 {
+		if !s.cfg.X509 {
+			return nil, false, nil, errors.New("the client presented a certificate but no x509 authentication provider is configured " +
+				"(zoo.cfg: authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider, or ssl.clientAuth=none), as ZooKeeper refuses it")
+		}
+		auth = []tree.Id{{Scheme: tree.SchemeX509, ID: secure.ClientID(st.PeerCertificates[0])}}
+	}
+	return t, false, auth, nil
+}
+
+// replayConn gives back the bytes read to tell TLS from plain text before
+// the connection's own.
+type replayConn struct {
+	stdnet.Conn
+	first []byte
+}
+
+func (r *replayConn) Read(b []byte) (int, error) {
+	if len(r.first) > 0 {
+		n := copy(b, r.first)
+		r.first = r.first[n:]
+		return n, nil
+	}
+	return r.Conn.Read(b)
 }
 
 func (c *conn) readLoop() error {

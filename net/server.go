@@ -1,6 +1,7 @@
 package net
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,12 @@ type Config struct {
 	GlobalOutstandingLimit  int
 	GlobalOutstandingBytes  int64
 	MaxConnOutstandingBytes int64
+	// X509 grants a connection whose TLS handshake verified a client
+	// certificate the x509 id of its subject (authProvider.N naming
+	// ZooKeeper's X509AuthenticationProvider). Without it such a
+	// connection is closed, as ZooKeeper closes it when no x509 provider
+	// is registered.
+	X509 bool
 	// ObserveRequest, if set, is told each answered request's op and
 	// latency (from the request read to its answer queued), on the
 	// connection's goroutines: it must be quick (a metrics observation).
@@ -121,9 +128,12 @@ type Server struct {
 	conns     map[tree.WatcherID]*conn
 	bySession map[SessionID]*conn
 	perIP     map[string]int
-	listeners []stdnet.Listener
-	closed    bool
-	wg        sync.WaitGroup
+	// handshaking are the TLS connections accepted whose handshake is
+	// not done yet (not in conns): Close closes them.
+	handshaking map[stdnet.Conn]struct{}
+	listeners   []stdnet.Listener
+	closed      bool
+	wg          sync.WaitGroup
 
 	nextID atomic.Uint64
 	stats  serverStats
@@ -138,14 +148,15 @@ type Server struct {
 func NewServer(cfg Config, p Processor) *Server {
 	cfg.fill()
 	s := &Server{
-		cfg:       cfg,
-		proc:      p,
-		four:      make(map[string]bool),
-		conns:     make(map[tree.WatcherID]*conn),
-		bySession: make(map[SessionID]*conn),
-		perIP:     make(map[string]int),
-		start:     cfg.Now(),
-		budget:    newWriteBudget(cfg.GlobalOutstandingLimit, cfg.GlobalOutstandingBytes),
+		cfg:         cfg,
+		proc:        p,
+		four:        make(map[string]bool),
+		conns:       make(map[tree.WatcherID]*conn),
+		bySession:   make(map[SessionID]*conn),
+		perIP:       make(map[string]int),
+		handshaking: make(map[stdnet.Conn]struct{}),
+		start:       cfg.Now(),
+		budget:      newWriteBudget(cfg.GlobalOutstandingLimit, cfg.GlobalOutstandingBytes),
 	}
 	for _, w := range cfg.FourLetterWords {
 		s.four[strings.TrimSpace(w)] = true
@@ -158,7 +169,18 @@ func NewServer(cfg Config, p Processor) *Server {
 var ErrServerClosed = errors.New("net: server closed")
 
 // Serve accepts connections on l until Close. It always returns an error.
-func (s *Server) Serve(l stdnet.Listener) error {
+func (s *Server) Serve(l stdnet.Listener) error { return s.serve(l, nil, false) }
+
+// ServeTLS is Serve for a TLS port (secureClientPort): each connection's
+// handshake (with a deadline, on the connection's own goroutine) comes
+// before anything else; a failed one closes that connection alone. With
+// unified (client.portUnification) a connection whose first byte is not a
+// TLS handshake record is served in plain text, four-letter words too.
+func (s *Server) ServeTLS(l stdnet.Listener, tc *tls.Config, unified bool) error {
+	return s.serve(l, tc, unified)
+}
+
+func (s *Server) serve(l stdnet.Listener, tc *tls.Config, unified bool) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -186,11 +208,11 @@ func (s *Server) Serve(l stdnet.Listener) error {
 			return fmt.Errorf("net: accept on %s: %w", l.Addr(), err)
 		}
 		delay = 0
-		s.accept(nc)
+		s.accept(nc, tc, unified)
 	}
 }
 
-func (s *Server) accept(nc stdnet.Conn) {
+func (s *Server) accept(nc stdnet.Conn, tc *tls.Config, unified bool) {
 	ip := remoteIP(nc)
 	s.mu.Lock()
 	if s.closed {
@@ -206,12 +228,45 @@ func (s *Server) accept(nc stdnet.Conn) {
 		return
 	}
 	s.perIP[ip]++
-	c := newConn(s, nc, tree.WatcherID(s.nextID.Add(1)), ip)
-	s.conns[c.id] = c
 	s.wg.Add(1)
+	if tc == nil {
+		c := newConn(s, nc, tree.WatcherID(s.nextID.Add(1)), ip)
+		s.conns[c.id] = c
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+		}()
+		return
+	}
+	// A TLS connection is registered once its handshake is done, so
+	// nothing else ever sees it half set up; until then Close reaches it
+	// through handshaking.
+	s.handshaking[nc] = struct{}{}
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
+		conn, plain, auth, err := s.handshakeTLS(nc, tc, unified)
+		s.mu.Lock()
+		delete(s.handshaking, nc)
+		if err != nil || s.closed {
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
+			s.mu.Unlock()
+			nc.Close()
+			if err != nil {
+				s.cfg.Logger.Info("connection refused", "remote", nc.RemoteAddr().String(), "reason", err.Error())
+			}
+			return
+		}
+		c := newConn(s, conn, tree.WatcherID(s.nextID.Add(1)), ip)
+		if !plain {
+			c.tryWrite = nil // writes go through TLS: the writer's, never a raw write(2)
+		}
+		c.auth = append(c.auth, auth...)
+		s.conns[c.id] = c
+		s.mu.Unlock()
 		c.serve()
 	}()
 }
@@ -293,6 +348,9 @@ func (s *Server) Close() {
 	s.closed = true
 	for _, l := range s.listeners {
 		l.Close()
+	}
+	for nc := range s.handshaking {
+		nc.Close()
 	}
 	conns := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {

@@ -17,6 +17,10 @@ const (
 	SchemeDigest = "digest"
 	SchemeIP     = "ip"
 	SchemeSuper  = "super"
+	// SchemeX509 is a client certificate's subject (RFC 2253), given to a
+	// connection whose TLS handshake verified it, as ZooKeeper's
+	// X509AuthenticationProvider does.
+	SchemeX509 = "x509"
 )
 
 // DigestID returns the digest-scheme id for "user:password":
@@ -83,6 +87,12 @@ func checkACL(acl []ACL, perm int32, ids []Id) error {
 					return nil
 				}
 			}
+		case SchemeX509:
+			for _, id := range ids {
+				if id.Scheme == SchemeX509 && id.ID == a.ID.ID {
+					return nil
+				}
+			}
 		}
 	}
 	return CodeNoAuth
@@ -93,7 +103,7 @@ func checkACL(acl []ACL, perm int32, ids []Id) error {
 // authenticated ids (digest ones; "ip" is not an authenticated scheme),
 // and require every other id to belong to a known scheme and be well formed.
 // Any failure is CodeInvalidACL.
-func fixupACL(acl []ACL, auth []Id) ([]ACL, error) {
+func fixupACL(acl []ACL, auth []Id, x509 bool) ([]ACL, error) {
 	uniq := make([]ACL, 0, len(acl))
 	for _, a := range acl {
 		if !containsACL(uniq, a) {
@@ -111,7 +121,7 @@ func fixupACL(acl []ACL, auth []Id) ([]ACL, error) {
 		case a.ID.Scheme == SchemeAuth:
 			valid := false
 			for _, id := range auth {
-				if id.Scheme == SchemeDigest { // the only isAuthenticated() provider
+				if id.Scheme == SchemeDigest || id.Scheme == SchemeX509 { // the isAuthenticated() providers
 					valid = true
 					out = append(out, ACL{Perms: a.Perms, ID: id})
 				}
@@ -122,6 +132,8 @@ func fixupACL(acl []ACL, auth []Id) ([]ACL, error) {
 		case a.ID.Scheme == SchemeDigest && validDigestID(a.ID.ID):
 			out = append(out, a)
 		case a.ID.Scheme == SchemeIP && validIPID(a.ID.ID):
+			out = append(out, a)
+		case a.ID.Scheme == SchemeX509 && x509 && a.ID.ID != "":
 			out = append(out, a)
 		default:
 			return nil, CodeInvalidACL

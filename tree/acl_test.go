@@ -77,7 +77,7 @@ func TestFixupACL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := fixupACL(tc.in, auth)
+			got, err := fixupACL(tc.in, auth, false)
 			if CodeOf(err) != tc.err {
 				t.Fatalf("err %v, want %v", err, tc.err)
 			}
@@ -86,7 +86,23 @@ func TestFixupACL(t *testing.T) {
 			}
 		})
 	}
-	if _, err := fixupACL(CreatorAllACL, []Id{{SchemeIP, "1.2.3.4"}}); CodeOf(err) != CodeInvalidACL {
+	// With the x509 provider: x509 ACLs are valid, and "auth" expands to a
+	// certificate's id (an authenticated scheme).
+	x509 := []Id{{SchemeIP, "127.0.0.1"}, {SchemeX509, "CN=client,O=zabd"}}
+	got, err := fixupACL([]ACL{{PermRead, Id{"x509", "CN=a"}}, {PermAll, Id{SchemeAuth, ""}}}, x509, true)
+	if err != nil || len(got) != 2 || got[1].ID != x509[1] {
+		t.Errorf("x509 on: %v, %v", got, err)
+	}
+	if err := checkACL(got, PermWrite, x509); err != nil {
+		t.Errorf("the certificate's subject may not write a node it created: %v", err)
+	}
+	if err := checkACL(got, PermWrite, []Id{{SchemeX509, "CN=other"}}); CodeOf(err) != CodeNoAuth {
+		t.Errorf("another subject: %v, want NoAuth", err)
+	}
+	if _, err := fixupACL([]ACL{{PermRead, Id{"x509", ""}}}, x509, true); CodeOf(err) != CodeInvalidACL {
+		t.Errorf("an empty x509 id: %v", err)
+	}
+	if _, err := fixupACL(CreatorAllACL, []Id{{SchemeIP, "1.2.3.4"}}, false); CodeOf(err) != CodeInvalidACL {
 		t.Errorf("auth ACL with only ip auth: %v, want InvalidACL", err)
 	}
 }

@@ -28,6 +28,11 @@ type Config struct {
 	// child an expiry candidate once now - mtime exceeds it
 	// (znode.container.maxNeverUsedIntervalMs). 0 keeps them forever.
 	ContainerMaxNeverUsedMs int64
+	// X509 accepts ACLs of the x509 scheme (a client certificate's
+	// subject), as ZooKeeper does once its X509AuthenticationProvider is
+	// registered (authProvider.N=...X509AuthenticationProvider); without
+	// it they are invalid ACLs, as an unknown scheme.
+	X509 bool
 }
 
 // Tree is the znode tree of one server: a projection of the txn log.

@@ -19,6 +19,7 @@ import (
 	"zabd/engine"
 	"zabd/net"
 	"zabd/net/metrics"
+	"zabd/net/secure"
 )
 
 // Config is a server's configuration: zoo.cfg's keys, as Apache
@@ -90,6 +91,9 @@ type Config struct {
 	// Metrics is the Prometheus endpoint (metricsProvider.* keys, or
 	// --metrics-addr).
 	Metrics MetricsConfig
+	// TLS is the secure client port's configuration (secureClientPort,
+	// ssl.*, client.portUnification, the x509 provider).
+	TLS TLSConfig
 	// metrics, set at start when the endpoint is on, observes what the
 	// server does (requests, commits, snapshots, expiries).
 	metrics *metrics.Metrics
@@ -121,6 +125,27 @@ type AdminConfig struct {
 	URL         string
 	IdleTimeout time.Duration
 }
+
+// TLSConfig is TLS for clients, as ZooKeeper 3.8's keys say it.
+type TLSConfig struct {
+	// SecureClientAddr is secureClientPortAddress:secureClientPort, ""
+	// when no secure port is configured.
+	SecureClientAddr string
+	// Unified is client.portUnification: clientPort takes TLS and plain
+	// text.
+	Unified bool
+	// X509 is authProvider.N=...X509AuthenticationProvider: a verified
+	// client certificate's subject becomes the connection's x509 id.
+	X509 bool
+	// Store is the ssl.* keys.
+	Store secure.Config
+}
+
+// On reports whether any port serves TLS.
+func (t TLSConfig) On() bool { return t.SecureClientAddr != "" || t.Unified }
+
+// X509ProviderClass is ZooKeeper's x509 authentication provider.
+const X509ProviderClass = "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
 
 // MetricsConfig is the metricsProvider.* part of zoo.cfg, as Apache
 // ZooKeeper 3.8's PrometheusMetricsProvider reads it.
@@ -184,6 +209,7 @@ func defaultConfig() Config {
 // relative to the working directory, as ZooKeeper's.
 func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error {
 	port, addr := "", ""
+	securePort, secureAddr := "", ""
 	c.cfgName = name
 	sc := bufio.NewScanner(r)
 	line := 0
@@ -215,6 +241,43 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			port = v
 		case "clientPortAddress":
 			addr = v
+		case "secureClientPort":
+			if !validPortOrZero(v) {
+				err = errors.New("not a port number (0-65535)")
+			}
+			securePort = v
+		case "secureClientPortAddress":
+			secureAddr = v
+		case "client.secure":
+			// a client-side key; harmless in a server's zoo.cfg
+		case "client.portUnification":
+			c.TLS.Unified, err = boolean(v)
+		case "serverCnxnFactory":
+			// ZooKeeper needs its Netty factory for TLS; zabd has one.
+		case "ssl.keyStore.location", "zookeeper.ssl.keyStore.location":
+			c.TLS.Store.KeyStore = v
+		case "ssl.keyStore.password", "zookeeper.ssl.keyStore.password":
+			c.TLS.Store.KeyStorePassword = v
+		case "ssl.keyStore.type", "zookeeper.ssl.keyStore.type":
+			c.TLS.Store.KeyStoreType = v
+		case "ssl.trustStore.location", "zookeeper.ssl.trustStore.location":
+			c.TLS.Store.TrustStore = v
+		case "ssl.trustStore.password", "zookeeper.ssl.trustStore.password":
+			c.TLS.Store.TrustStorePassword = v
+		case "ssl.trustStore.type", "zookeeper.ssl.trustStore.type":
+			c.TLS.Store.TrustStoreType = v
+		case "ssl.clientAuth", "zookeeper.ssl.clientAuth":
+			c.TLS.Store.ClientAuth = v
+		case "ssl.protocol", "zookeeper.ssl.protocol":
+			c.TLS.Store.Protocol = v
+		case "ssl.enabledProtocols", "zookeeper.ssl.enabledProtocols":
+			c.TLS.Store.EnabledProtocols = strings.Split(v, ",")
+		case "ssl.ciphersuites", "zookeeper.ssl.ciphersuites":
+			c.TLS.Store.CipherSuites = strings.Split(v, ",")
+		case "ssl.authProvider", "zookeeper.ssl.authProvider":
+			if v != "x509" {
+				err = errors.New("zabd's TLS authentication provider is x509 only")
+			}
 		case "dataDir":
 			c.DataDir = v
 		case "dataLogDir":
@@ -327,6 +390,10 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			hours, err = wholeNumber(v)
 			c.PurgeInterval = time.Duration(max(hours, 0)) * time.Hour
 		default:
+			if strings.HasPrefix(k, "authProvider.") && v == X509ProviderClass {
+				c.TLS.X509 = true
+				break
+			}
 			if strings.HasPrefix(k, "server.") {
 				var qs QuorumServer
 				if qs, err = parseServerLine(k, v); err == nil {
@@ -369,6 +436,15 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 		c.ClientAddr = stdnet.JoinHostPort(h, p)
 		c.cfgClientAddr = c.ClientAddr
 	}
+	if securePort != "" {
+		// ZooKeeper's secure port listens where clientPortAddress says
+		// unless secureClientPortAddress says otherwise.
+		h := secureAddr
+		if h == "" {
+			h = addr
+		}
+		c.TLS.SecureClientAddr = stdnet.JoinHostPort(h, securePort)
+	}
 	return nil
 }
 
@@ -385,11 +461,10 @@ func loadZooCfg(path string, c *Config, logger *slog.Logger) error {
 // yet would have done, "" for every other key.
 func notImplemented(k, v string) string {
 	switch {
-	case k == "secureClientPort" || k == "secureClientPortAddress" || k == "client.secure" ||
-		strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "zookeeper.ssl.") || k == "serverCnxnFactory" || k == "client.portUnification":
-		return "no TLS: clients are served in plain text on clientPort only"
-	case strings.HasPrefix(k, "authProvider.") || k == "sessionRequireClientSASLAuth" || k == "enforce.auth.enabled":
-		return "no SASL: only digest, ip, world and super authentication"
+	case strings.HasPrefix(k, "ssl.quorum.") || strings.HasPrefix(k, "zookeeper.ssl.quorum.") || k == "sslQuorum":
+		return "no TLS between members yet: the quorum and election ports are plain text"
+	case strings.HasPrefix(k, "authProvider.") && v != X509ProviderClass || k == "sessionRequireClientSASLAuth" || k == "enforce.auth.enabled":
+		return "no SASL: only digest, ip, x509, world and super authentication"
 	case k == "forceSync" && strings.EqualFold(v, "no"):
 		return "zabd always syncs before it acknowledges a write"
 	case k == "reconfigEnabled" && strings.EqualFold(v, "true"):

@@ -153,8 +153,8 @@ func TestNotImplementedKeysWarnOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := logs.String()
-	if n := strings.Count(out, "not implemented"); n != 3 {
-		t.Errorf("%d not-implemented warnings, want 3:\n%s", n, out)
+	if n := strings.Count(out, "not implemented"); n != 1 { // forceSync=no; TLS, the AdminServer and metrics are
+		t.Errorf("%d not-implemented warnings, want 1:\n%s", n, out)
 	}
 	if strings.Contains(out, "admin.") || strings.Contains(out, "metricsProvider.") {
 		t.Errorf("the AdminServer's and the metrics' keys are implemented, yet warned about:\n%s", out)
@@ -171,5 +171,48 @@ func TestNotImplementedKeysWarnOnce(t *testing.T) {
 	}
 	if strings.Contains(out, "unknown key") {
 		t.Errorf("a recognised key was called unknown:\n%s", out)
+	}
+}
+
+// ZooKeeper's TLS keys as a zoo.cfg writes them: the secure port on
+// clientPortAddress unless secureClientPortAddress says otherwise, the
+// ssl.* keys (with or without zookeeper.), port unification, the x509
+// provider.
+func TestTLSKeys(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	in := "clientPort=2181\nclientPortAddress=10.0.0.1\nsecureClientPort=2281\n" +
+		"serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n" +
+		"ssl.keyStore.location=/k.p12\nzookeeper.ssl.keyStore.password=kp\nssl.keyStore.type=PKCS12\n" +
+		"ssl.trustStore.location=/t.jks\nssl.trustStore.password=tp\nssl.clientAuth=want\n" +
+		"ssl.enabledProtocols=TLSv1.2,TLSv1.3\nssl.ciphersuites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n" +
+		"client.portUnification=true\nauthProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n"
+	c := defaultConfig()
+	if err := parseZooCfg(strings.NewReader(in), "zoo.cfg", &c, quiet); err != nil {
+		t.Fatal(err)
+	}
+	st := c.TLS.Store
+	if c.TLS.SecureClientAddr != "10.0.0.1:2281" || !c.TLS.Unified || !c.TLS.X509 || st.KeyStore != "/k.p12" ||
+		st.KeyStorePassword != "kp" || st.KeyStoreType != "PKCS12" || st.TrustStore != "/t.jks" || st.TrustStorePassword != "tp" ||
+		st.ClientAuth != "want" || len(st.EnabledProtocols) != 2 || len(st.CipherSuites) != 1 {
+		t.Errorf("TLS config %+v", c.TLS)
+	}
+	c = defaultConfig()
+	if err := parseZooCfg(strings.NewReader("secureClientPort=2281\nsecureClientPortAddress=127.0.0.1\n"), "zoo.cfg", &c, quiet); err != nil ||
+		c.TLS.SecureClientAddr != "127.0.0.1:2281" {
+		t.Errorf("secureClientPortAddress: %q, %v", c.TLS.SecureClientAddr, err)
+	}
+	for _, bad := range []string{"secureClientPort=x\n", "ssl.authProvider=sasl\n", "client.portUnification=maybe\n"} {
+		c := defaultConfig()
+		if err := parseZooCfg(strings.NewReader(bad), "zoo.cfg", &c, quiet); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	var logs strings.Builder
+	c = defaultConfig()
+	if err := parseZooCfg(strings.NewReader("sslQuorum=true\nssl.quorum.keyStore.location=/q\n"), "zoo.cfg", &c, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "no TLS between members yet"); n != 2 {
+		t.Errorf("quorum TLS keys: %d warnings\n%s", n, logs.String())
 	}
 }

@@ -144,6 +144,24 @@ func TestPortTakenTouchesNoStorage(t *testing.T) {
 	}
 }
 
+// A TLS key store that cannot be loaded is refused (exit 2) before
+// storage is opened, naming the file.
+func TestBadKeyStoreTouchesNoStorage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := defaultConfig()
+	cfg.ClientAddr = "127.0.0.1:0"
+	cfg.DataDir = dir
+	cfg.TLS.SecureClientAddr = "127.0.0.1:0"
+	cfg.TLS.Store.KeyStore = filepath.Join(t.TempDir(), "missing.p12")
+	_, err := startCfg(t, cfg)
+	if exitCode(err) != exitConfig || !strings.Contains(err.Error(), "missing.p12") {
+		t.Fatalf("got %v (exit %d), want exit %d naming the key store", err, exitCode(err), exitConfig)
+	}
+	if got := listTree(t, dir); len(got) != 1 || got[0] != datadir.LockFile {
+		t.Fatalf("data dir holds %q after the refused start, want only %s", got, datadir.LockFile)
+	}
+}
+
 // A log dir that is the data dir under another name is locked once, not
 // refused as held by this very process.
 func TestLogDirSameAsDataDir(t *testing.T) {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 	"zabd/net"
 	"zabd/net/admin"
 	"zabd/net/metrics"
+	"zabd/net/secure"
 	"zabd/snapshot"
 	"zabd/tree"
 	"zabd/zab"
@@ -229,6 +231,9 @@ type server struct {
 	ln       stdnet.Listener // the client port, bound before storage is opened
 	admin    *admin.Server   // the AdminServer, bound with the client port; nil when off
 	metricsL *metrics.Server // the Prometheus endpoint, bound with the client port; nil when off
+	secureLn stdnet.Listener // secureClientPort, bound with the client port; nil when off
+	tlsCfg   *tls.Config     // the TLS ports' configuration (certificates reloaded as they change)
+	unified  bool            // client.portUnification: the client port takes TLS too
 	snapSrc  snapshot.Source // what take_snapshot walks
 	snaps    zab.SnapshotStore
 	eng      engine.Full
@@ -271,6 +276,20 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			return nil, cli.Exit(fmt.Sprintf("AdminServer: %v", err), exitListen)
 		}
 		s.admin = a
+	}
+	if cfg.TLS.On() {
+		store := cfg.TLS.Store
+		store.Logger = logger
+		r, err := secure.New(store)
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("TLS: %v", err), exitConfig)
+		}
+		s.tlsCfg, s.unified = r.TLSConfig(), cfg.TLS.Unified
+		if a := cfg.TLS.SecureClientAddr; a != "" {
+			if s.secureLn, err = stdnet.Listen("tcp", a); err != nil {
+				return nil, cli.Exit(fmt.Sprintf("listening on the secure client port %s: %v", a, err), exitListen)
+			}
+		}
 	}
 	if cfg.Metrics.Enabled {
 		ml, err := metrics.Listen(cfg.Metrics.Addr(), logger)
@@ -339,7 +358,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err := member.FinishRestore(eng, snaps, dd); err != nil {
 		return nil, storageExit(fmt.Sprintf("finishing the restore of a snapshot in %s: %v", cfg.DataDir, err), err, cfg.DataDir)
 	}
-	rec, err := dd.Recover(eng, snaps, tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled},
+	rec, err := dd.Recover(eng, snaps, tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled, X509: cfg.TLS.X509},
 		func(bad engine.SnapshotInfo, err error) {
 			logger.Error("skipping an unreadable snapshot, trying an older one", "file", bad.Path, "err", err)
 		})
@@ -371,7 +390,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		logger.Info("serving as a member of an ensemble", "myid", cfg.Quorum.MyID, "addr", s.Addr,
 			"quorum", s.tr.Addrs().Quorum, "election", s.tr.Addrs().Election, "servers", len(cfg.Quorum.Servers),
 			"observer", self.Observer, "data_dir", cfg.DataDir, "engine", cfg.Engine)
-		go func() { s.serveErr <- s.srv.Serve(s.ln) }()
+		s.serveClients(logger)
 		ok = true
 		return s, nil
 	}
@@ -441,9 +460,23 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	}
 	s.serveMetrics(cfg, logger)
 	logger.Info("serving", "addr", s.Addr, "data_dir", cfg.DataDir, "engine", cfg.Engine)
-	go func() { s.serveErr <- s.srv.Serve(s.ln) }()
+	s.serveClients(logger)
 	ok = true
 	return s, nil
+}
+
+// serveClients serves the client port (TLS and plain text on it with
+// client.portUnification) and the secure client port, if any.
+func (s *server) serveClients(logger *slog.Logger) {
+	if s.tlsCfg != nil && s.unified {
+		go func() { s.serveErr <- s.srv.ServeTLS(s.ln, s.tlsCfg, true) }()
+	} else {
+		go func() { s.serveErr <- s.srv.Serve(s.ln) }()
+	}
+	if s.secureLn != nil {
+		logger.Info("serving TLS clients", "addr", s.secureLn.Addr().String())
+		go func() { s.serveErr <- s.srv.ServeTLS(s.secureLn, s.tlsCfg, false) }()
+	}
 }
 
 // Close stops serving, drains the pipeline and closes the engine. It
@@ -482,6 +515,9 @@ func (s *server) Close() error {
 	}
 	if s.ln != nil {
 		s.ln.Close() // the server closed it, unless it never got it
+	}
+	if s.secureLn != nil {
+		s.secureLn.Close()
 	}
 	if s.eng != nil {
 		if err := s.eng.Close(); err != nil && failed == nil {
@@ -551,6 +587,7 @@ func (c Config) netConfig(logger *slog.Logger) net.Config {
 			return dirSize(c.DataDir), dirSize(c.DataLogDir)
 		},
 		ObserveRequest: c.observeRequest(),
+		X509:           c.TLS.X509,
 		Logger:         logger,
 	}
 }
