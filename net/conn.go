@@ -3,6 +3,7 @@ package net
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"zabd/net/jute"
+	"zabd/net/sasl"
 	"zabd/net/secure"
 	"zabd/tree"
 )
@@ -67,6 +69,11 @@ type conn struct {
 	readOnly      bool // a read-only session: its writes are answered NotReadOnly
 	timeout       time.Duration
 	auth          []tree.Id // immutable once published; replaced on change
+
+	// sasl is the SASL exchange in progress (the read loop's own);
+	// saslOK, guarded by mu, says it authenticated the connection.
+	sasl   *sasl.Exchange
+	saslOK bool
 
 	// stats, guarded by mu
 	received, sent uint64
@@ -558,6 +565,15 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 		return false
 	}
 	start := c.srv.cfg.Now()
+	if c.srv.cfg.RequireSASL && hdr.Op != tree.OpAuth && hdr.Op != tree.OpSASL && !c.saslDone() {
+		// ZooKeeper's enforce.auth: every other request of a session not
+		// yet authenticated by SASL, pings too, gets a bare header with
+		// SessionClosedRequireSASLAuth, and the connection closes.
+		c.enqueue(jute.AppendFrame(nil, jute.AppendReplyHeader(nil,
+			jute.ReplyHeader{Xid: hdr.Xid, Zxid: c.lastZxidNow(), Err: tree.CodeSessionClosedRequireSASLAuth})))
+		c.closeAfterFlush("SASL authentication required (sessionRequireClientSASLAuth, enforce.auth.enabled)")
+		return false
+	}
 	switch hdr.Op {
 	case tree.OpPing:
 		c.sendReply(hdr.Xid, c.lastZxidNow(), tree.OpPing, tree.Result{})
@@ -630,8 +646,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 		return true
 	case tree.OpSASL:
 		c.waitWrites()
-		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeUnimplemented})
-		return true
+		return c.stepSASL(sid, hdr.Xid, req.Cred)
 	}
 	if c.isReadOnly() && (hdr.Op.IsWrite() || hdr.Op == tree.OpSync) {
 		// A read-only session, as Apache ZooKeeper's read-only server
@@ -740,6 +755,56 @@ func (c *conn) logIdentities(sid SessionID, xid int32, ids []tree.Id) {
 	if err := <-done; err != nil {
 		c.srv.cfg.Logger.Debug("addauth not logged", "session", sidString(sid), "err", err)
 	}
+}
+
+// stepSASL takes one SASL token (DIGEST-MD5, ZooKeeper's JAAS users) and
+// answers the next. Done, the connection carries sasl:<user> (and super
+// for a super user), logged as addauth's ids are. A failure is answered
+// AuthFailed with a null token and closes the connection, as ZooKeeper
+// does; without SASL users configured a token is answered OK and null,
+// as ZooKeeper answers it without a JAAS Server section.
+func (c *conn) stepSASL(sid SessionID, xid int32, token []byte) bool {
+	cfg := c.srv.cfg.SASL
+	if cfg == nil {
+		c.sendReply(xid, 0, tree.OpSASL, tree.Result{})
+		return true
+	}
+	if c.sasl == nil {
+		c.sasl = sasl.NewDigestMD5(cfg.Users, rand.Reader)
+	}
+	out, err := c.sasl.Step(token)
+	if err != nil {
+		c.srv.authFailed.Add(1)
+		c.srv.cfg.Logger.Info("SASL authentication failed", "remote", c.nc.RemoteAddr().String(), "session", sidString(sid), "err", err)
+		c.sendReply(xid, 0, tree.OpSASL, tree.Result{Err: tree.CodeAuthFailed})
+		c.closeAfterFlush("SASL authentication failed")
+		return false
+	}
+	if c.sasl.Done() {
+		user := c.sasl.AuthorizationID()
+		ids := []tree.Id{{Scheme: tree.SchemeSASL, ID: user}}
+		if cfg.SuperUsers[user] {
+			ids = append(ids, tree.Id{Scheme: tree.SchemeSuper, ID: ""})
+		}
+		c.mu.Lock()
+		before := len(c.auth)
+		auth := dedupIDs(append(append([]tree.Id(nil), c.auth...), ids...))
+		c.auth = auth
+		c.saslOK = true
+		c.mu.Unlock()
+		if len(auth) > before && !c.isReadOnly() {
+			c.logIdentities(sid, xid, auth)
+		}
+	}
+	c.sendReply(xid, 0, tree.OpSASL, tree.Result{Data: out})
+	return true
+}
+
+// saslDone reports whether SASL authenticated this connection.
+func (c *conn) saslDone() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.saslOK
 }
 
 // queueReadReply queues the reply to the read being answered.

@@ -66,6 +66,14 @@ type Config struct {
 	// connection is closed, as ZooKeeper closes it when no x509 provider
 	// is registered.
 	X509 bool
+	// SASL, if set, authenticates clients by SASL DIGEST-MD5 against its
+	// users (ZooKeeper's JAAS Server section); without it a SASL token is
+	// answered OK and empty, as ZooKeeper answers it without one.
+	SASL *SASLConfig
+	// RequireSASL refuses every request but auth and sasl from a
+	// connection SASL has not authenticated
+	// (sessionRequireClientSASLAuth, enforce.auth.enabled with sasl).
+	RequireSASL bool
 	// ObserveRequest, if set, is told each answered request's op and
 	// latency (from the request read to its answer queued), on the
 	// connection's goroutines: it must be quick (a metrics observation).
@@ -142,6 +150,12 @@ type Server struct {
 	authFailed atomic.Int64
 	budget     *writeBudget // writes in flight across all connections
 	start      time.Time
+}
+
+// SASLConfig is the SASL users and super users.
+type SASLConfig struct {
+	Users      map[string]string // name to password
+	SuperUsers map[string]bool   // zookeeper.superUser (and .N): also granted super
 }
 
 // NewServer makes a server; call Serve to accept connections.

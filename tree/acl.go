@@ -21,6 +21,9 @@ const (
 	// connection whose TLS handshake verified it, as ZooKeeper's
 	// X509AuthenticationProvider does.
 	SchemeX509 = "x509"
+	// SchemeSASL is a user SASL authenticated (ZooKeeper's
+	// SASLAuthenticationProvider).
+	SchemeSASL = "sasl"
 )
 
 // DigestID returns the digest-scheme id for "user:password":
@@ -93,6 +96,12 @@ func checkACL(acl []ACL, perm int32, ids []Id) error {
 					return nil
 				}
 			}
+		case SchemeSASL:
+			for _, id := range ids {
+				if id.Scheme == SchemeSASL && id.ID == a.ID.ID {
+					return nil
+				}
+			}
 		}
 	}
 	return CodeNoAuth
@@ -103,7 +112,7 @@ func checkACL(acl []ACL, perm int32, ids []Id) error {
 // authenticated ids (digest ones; "ip" is not an authenticated scheme),
 // and require every other id to belong to a known scheme and be well formed.
 // Any failure is CodeInvalidACL.
-func fixupACL(acl []ACL, auth []Id, x509 bool) ([]ACL, error) {
+func fixupACL(acl []ACL, auth []Id, x509, sasl bool) ([]ACL, error) {
 	uniq := make([]ACL, 0, len(acl))
 	for _, a := range acl {
 		if !containsACL(uniq, a) {
@@ -121,7 +130,7 @@ func fixupACL(acl []ACL, auth []Id, x509 bool) ([]ACL, error) {
 		case a.ID.Scheme == SchemeAuth:
 			valid := false
 			for _, id := range auth {
-				if id.Scheme == SchemeDigest || id.Scheme == SchemeX509 { // the isAuthenticated() providers
+				if id.Scheme == SchemeDigest || id.Scheme == SchemeX509 || id.Scheme == SchemeSASL { // the isAuthenticated() providers
 					valid = true
 					out = append(out, ACL{Perms: a.Perms, ID: id})
 				}
@@ -135,11 +144,23 @@ func fixupACL(acl []ACL, auth []Id, x509 bool) ([]ACL, error) {
 			out = append(out, a)
 		case a.ID.Scheme == SchemeX509 && x509 && a.ID.ID != "":
 			out = append(out, a)
+		case a.ID.Scheme == SchemeSASL && sasl && validSASLID(a.ID.ID):
+			out = append(out, a)
 		default:
 			return nil, CodeInvalidACL
 		}
 	}
 	return out, nil
+}
+
+// validSASLID is SASLAuthenticationProvider.isValid: any name without @,
+// else name[/host]@realm.
+func validSASLID(id string) bool {
+	name, realm, found := strings.Cut(id, "@")
+	if !found {
+		return true
+	}
+	return name != "" && realm != "" && !strings.Contains(realm, "@") && !strings.HasPrefix(name, "/") && !strings.HasSuffix(name, "/")
 }
 
 func containsACL(acl []ACL, a ACL) bool {

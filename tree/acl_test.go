@@ -77,7 +77,7 @@ func TestFixupACL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := fixupACL(tc.in, auth, false)
+			got, err := fixupACL(tc.in, auth, false, false)
 			if CodeOf(err) != tc.err {
 				t.Fatalf("err %v, want %v", err, tc.err)
 			}
@@ -89,7 +89,7 @@ func TestFixupACL(t *testing.T) {
 	// With the x509 provider: x509 ACLs are valid, and "auth" expands to a
 	// certificate's id (an authenticated scheme).
 	x509 := []Id{{SchemeIP, "127.0.0.1"}, {SchemeX509, "CN=client,O=zabd"}}
-	got, err := fixupACL([]ACL{{PermRead, Id{"x509", "CN=a"}}, {PermAll, Id{SchemeAuth, ""}}}, x509, true)
+	got, err := fixupACL([]ACL{{PermRead, Id{"x509", "CN=a"}}, {PermAll, Id{SchemeAuth, ""}}}, x509, true, false)
 	if err != nil || len(got) != 2 || got[1].ID != x509[1] {
 		t.Errorf("x509 on: %v, %v", got, err)
 	}
@@ -99,10 +99,25 @@ func TestFixupACL(t *testing.T) {
 	if err := checkACL(got, PermWrite, []Id{{SchemeX509, "CN=other"}}); CodeOf(err) != CodeNoAuth {
 		t.Errorf("another subject: %v, want NoAuth", err)
 	}
-	if _, err := fixupACL([]ACL{{PermRead, Id{"x509", ""}}}, x509, true); CodeOf(err) != CodeInvalidACL {
+	if _, err := fixupACL([]ACL{{PermRead, Id{"x509", ""}}}, x509, true, false); CodeOf(err) != CodeInvalidACL {
 		t.Errorf("an empty x509 id: %v", err)
 	}
-	if _, err := fixupACL(CreatorAllACL, []Id{{SchemeIP, "1.2.3.4"}}, false); CodeOf(err) != CodeInvalidACL {
+	// With the SASL provider: sasl ids are valid (name, or name[/host]@realm)
+	// and authenticated.
+	saslIDs := []Id{{SchemeSASL, "bob"}}
+	got, err = fixupACL([]ACL{{PermAll, Id{SchemeAuth, ""}}, {PermRead, Id{SchemeSASL, "zk/host@EXAMPLE.COM"}}}, saslIDs, false, true)
+	if err != nil || len(got) != 2 || got[0].ID != saslIDs[0] || checkACL(got, PermWrite, saslIDs) != nil {
+		t.Errorf("sasl on: %v, %v", got, err)
+	}
+	for _, bad := range []string{"a@", "@R", "a@b@c"} {
+		if _, err := fixupACL([]ACL{{PermRead, Id{SchemeSASL, bad}}}, nil, false, true); CodeOf(err) != CodeInvalidACL {
+			t.Errorf("sasl id %q: %v", bad, err)
+		}
+	}
+	if _, err := fixupACL([]ACL{{PermRead, Id{SchemeSASL, "bob"}}}, nil, false, false); CodeOf(err) != CodeInvalidACL {
+		t.Errorf("sasl ACL without the provider: %v", err)
+	}
+	if _, err := fixupACL(CreatorAllACL, []Id{{SchemeIP, "1.2.3.4"}}, false, false); CodeOf(err) != CodeInvalidACL {
 		t.Errorf("auth ACL with only ip auth: %v, want InvalidACL", err)
 	}
 }

@@ -344,7 +344,7 @@ func (v *view) prepCreate(req Request, hdr TxnHeader) (Txn, error) {
 		return Txn{}, CodeBadArguments
 	}
 	parentPath := path[:slash]
-	acl, err := fixupACL(req.ACL, req.Auth, v.t.cfg.X509)
+	acl, err := fixupACL(req.ACL, req.Auth, v.t.cfg.X509, v.t.cfg.SASL)
 	if err != nil {
 		return Txn{}, err
 	}
@@ -493,7 +493,7 @@ func (v *view) prepSetACL(req Request, hdr TxnHeader) (Txn, error) {
 	if !validPath(req.Path) {
 		return Txn{}, CodeBadArguments
 	}
-	acl, err := fixupACL(req.ACL, req.Auth, v.t.cfg.X509)
+	acl, err := fixupACL(req.ACL, req.Auth, v.t.cfg.X509, v.t.cfg.SASL)
 	if err != nil {
 		return Txn{}, err
 	}

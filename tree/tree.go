@@ -33,6 +33,9 @@ type Config struct {
 	// registered (authProvider.N=...X509AuthenticationProvider); without
 	// it they are invalid ACLs, as an unknown scheme.
 	X509 bool
+	// SASL accepts ACLs of the sasl scheme, as ZooKeeper once its
+	// SASLAuthenticationProvider is registered (authProvider.N=...).
+	SASL bool
 }
 
 // Tree is the znode tree of one server: a projection of the txn log.

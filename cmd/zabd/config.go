@@ -94,9 +94,14 @@ type Config struct {
 	// TLS is the secure client port's configuration (secureClientPort,
 	// ssl.*, client.portUnification, the x509 provider).
 	TLS TLSConfig
+	// SASL is SASL authentication (the SASL provider, the JAAS file,
+	// super users, enforcement).
+	SASL SASLConfig
 	// metrics, set at start when the endpoint is on, observes what the
 	// server does (requests, commits, snapshots, expiries).
 	metrics *metrics.Metrics
+	// saslUsers, set at start from the JAAS file, are the SASL users.
+	saslUsers *net.SASLConfig
 
 	// cfgName is the zoo.cfg read ("" when none), and cfgLines the line
 	// each key was last set on ("server.<id>" for server lines), for
@@ -143,6 +148,52 @@ type TLSConfig struct {
 
 // On reports whether any port serves TLS.
 func (t TLSConfig) On() bool { return t.SecureClientAddr != "" || t.Unified }
+
+// SASLConfig is SASL as ZooKeeper's keys and JVM properties say it.
+type SASLConfig struct {
+	// Provider: authProvider.N=...SASLAuthenticationProvider (sasl ACLs).
+	Provider bool
+	// JAASFile is java.security.auth.login.config (--jaas-config, or
+	// -Djava.security.auth.login.config in SERVER_JVMFLAGS or JVMFLAGS,
+	// as ZooKeeper's start scripts pass it); Section its section
+	// (zookeeper.sasl.serverconfig, default Server).
+	JAASFile, Section string
+	// SuperUsers are zookeeper.superUser and zookeeper.superUser.N.
+	SuperUsers []string
+	// Require is sessionRequireClientSASLAuth, or enforce.auth.enabled
+	// with sasl among enforce.auth.schemes.
+	Require bool
+	// enforce, schemes: enforce.auth.enabled and enforce.auth.schemes as
+	// read, combined by validate.
+	enforce bool
+	schemes []string
+}
+
+// check combines enforce.auth.* and refuses what ZooKeeper refuses to
+// start with: an enforced scheme without its provider.
+func (s *SASLConfig) check() error {
+	if s.enforce {
+		for _, sc := range s.schemes {
+			switch strings.TrimSpace(sc) {
+			case "sasl":
+				s.Require = true
+			case "":
+			default:
+				return fmt.Errorf("enforce.auth.schemes: zabd enforces sasl only, not %q", sc)
+			}
+		}
+	}
+	if s.Require && !s.Provider {
+		return fmt.Errorf("SASL authentication is required (sessionRequireClientSASLAuth or enforce.auth.enabled) but no SASL provider is registered: add authProvider.1=%s", SASLProviderClass)
+	}
+	if s.Require && s.JAASFile == "" {
+		return errors.New("SASL authentication is required but no JAAS file names the users: give zabd --jaas-config FILE (ZooKeeper's -Djava.security.auth.login.config)")
+	}
+	return nil
+}
+
+// SASLProviderClass is ZooKeeper's SASL authentication provider.
+const SASLProviderClass = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
 
 // X509ProviderClass is ZooKeeper's x509 authentication provider.
 const X509ProviderClass = "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
@@ -248,6 +299,19 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			securePort = v
 		case "secureClientPortAddress":
 			secureAddr = v
+		case "superUser", "zookeeper.superUser":
+			c.SASL.SuperUsers = append(c.SASL.SuperUsers, v)
+		case "sasl.serverconfig", "zookeeper.sasl.serverconfig":
+			c.SASL.Section = v
+		case "sessionRequireClientSASLAuth", "zookeeper.sessionRequireClientSASLAuth":
+			var on bool
+			if on, err = boolean(v); on {
+				c.SASL.Require = true
+			}
+		case "enforce.auth.enabled", "zookeeper.enforce.auth.enabled":
+			c.SASL.enforce, err = boolean(v)
+		case "enforce.auth.schemes", "zookeeper.enforce.auth.schemes":
+			c.SASL.schemes = strings.Split(v, ",")
 		case "client.secure":
 			// a client-side key; harmless in a server's zoo.cfg
 		case "client.portUnification":
@@ -394,6 +458,14 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 				c.TLS.X509 = true
 				break
 			}
+			if strings.HasPrefix(k, "authProvider.") && v == SASLProviderClass {
+				c.SASL.Provider = true
+				break
+			}
+			if strings.HasPrefix(k, "superUser.") || strings.HasPrefix(k, "zookeeper.superUser.") {
+				c.SASL.SuperUsers = append(c.SASL.SuperUsers, v)
+				break
+			}
 			if strings.HasPrefix(k, "server.") {
 				var qs QuorumServer
 				if qs, err = parseServerLine(k, v); err == nil {
@@ -463,8 +535,8 @@ func notImplemented(k, v string) string {
 	switch {
 	case strings.HasPrefix(k, "ssl.quorum.") || strings.HasPrefix(k, "zookeeper.ssl.quorum.") || k == "sslQuorum":
 		return "no TLS between members yet: the quorum and election ports are plain text"
-	case strings.HasPrefix(k, "authProvider.") && v != X509ProviderClass || k == "sessionRequireClientSASLAuth" || k == "enforce.auth.enabled":
-		return "no SASL: only digest, ip, x509, world and super authentication"
+	case strings.HasPrefix(k, "authProvider.") && v != X509ProviderClass && v != SASLProviderClass:
+		return "an authentication provider zabd does not have: digest, ip, x509 and sasl (DIGEST-MD5) are"
 	case k == "forceSync" && strings.EqualFold(v, "no"):
 		return "zabd always syncs before it acknowledges a write"
 	case k == "reconfigEnabled" && strings.EqualFold(v, "true"):
@@ -479,6 +551,9 @@ func validPortOrZero(p string) bool {
 }
 
 func (c *Config) validate() error {
+	if err := c.SASL.check(); err != nil {
+		return err
+	}
 	if c.TickTime <= 0 {
 		return fmt.Errorf("tickTime must be positive, got %v", c.TickTime)
 	}

@@ -216,3 +216,37 @@ func TestTLSKeys(t *testing.T) {
 		t.Errorf("quorum TLS keys: %d warnings\n%s", n, logs.String())
 	}
 }
+
+// SASL as ZooKeeper's keys and start scripts say it; ZooKeeper's refusals
+// to start with enforcement and no provider.
+func TestSASLKeys(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	parse := func(in string) (Config, error) {
+		c := defaultConfig()
+		if err := parseZooCfg(strings.NewReader(in), "zoo.cfg", &c, quiet); err != nil {
+			return c, err
+		}
+		jvmSASL(&c.SASL, `-Xmx1g -Djava.security.auth.login.config=/etc/zk/jaas.conf "-Dzookeeper.superUser=admin"`)
+		return c, c.validate()
+	}
+	c, err := parse("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nenforce.auth.enabled=true\nenforce.auth.schemes=sasl\nsuperUser=root\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.SASL.Provider || !c.SASL.Require || c.SASL.JAASFile != "/etc/zk/jaas.conf" || len(c.SASL.SuperUsers) != 2 {
+		t.Errorf("SASL config %+v", c.SASL)
+	}
+	for in, want := range map[string]string{
+		"sessionRequireClientSASLAuth=true\n": "no SASL provider is registered",
+		"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nenforce.auth.enabled=true\nenforce.auth.schemes=digest\n": "sasl only",
+	} {
+		if _, err := parse(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+	c = defaultConfig()
+	c.SASL = SASLConfig{Provider: true, Require: true}
+	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--jaas-config") {
+		t.Errorf("required without a JAAS file: %v", err)
+	}
+}

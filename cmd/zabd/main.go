@@ -31,6 +31,7 @@ import (
 	"zabd/net"
 	"zabd/net/admin"
 	"zabd/net/metrics"
+	"zabd/net/sasl"
 	"zabd/net/secure"
 	"zabd/snapshot"
 	"zabd/tree"
@@ -80,6 +81,7 @@ func main() {
 			&cli.StringFlag{Name: "config", Usage: "zoo.cfg to read (Apache ZooKeeper's keys); or give it as the one argument"},
 			&cli.StringFlag{Name: "client-addr", Usage: "address to serve clients on (overrides clientPortAddress:clientPort)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "data directory (overrides dataDir)"},
+			&cli.StringFlag{Name: "jaas-config", Usage: "JAAS login configuration whose Server section (DigestLoginModule, user_<name>=\"<password>\") lists the SASL users; default: -Djava.security.auth.login.config in $SERVER_JVMFLAGS or $JVMFLAGS, as ZooKeeper's scripts pass it"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics at http://HOST:PORT/metrics (overrides metricsProvider.className, metricsProvider.httpHost and metricsProvider.httpPort)"},
 			&cli.StringFlag{Name: "admin-addr", Usage: "serve the AdminServer (HTTP commands) on host:port (overrides admin.enableServer, admin.serverAddress and admin.serverPort)"},
 			&cli.StringFlag{Name: "engine", Usage: "storage engine: native, pebble or badger (overrides engine)"},
@@ -150,6 +152,10 @@ func run(cc *cli.Context) error {
 	}
 	if v := cc.String("engine"); v != "" {
 		cfg.Engine = v
+	}
+	jvmSASL(&cfg.SASL, os.Getenv("SERVER_JVMFLAGS")+" "+os.Getenv("JVMFLAGS"))
+	if v := cc.String("jaas-config"); v != "" {
+		cfg.SASL.JAASFile = v
 	}
 	if v := cc.String("metrics-addr"); v != "" {
 		h, p, err := stdnet.SplitHostPort(v)
@@ -291,6 +297,21 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			}
 		}
 	}
+	if cfg.SASL.JAASFile != "" {
+		section := cfg.SASL.Section
+		if section == "" {
+			section = "Server"
+		}
+		users, err := sasl.DigestUsers(cfg.SASL.JAASFile, section)
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("SASL: %v", err), exitConfig)
+		}
+		supers := map[string]bool{}
+		for _, u := range cfg.SASL.SuperUsers {
+			supers[u] = true
+		}
+		cfg.saslUsers = &net.SASLConfig{Users: users, SuperUsers: supers}
+	}
 	if cfg.Metrics.Enabled {
 		ml, err := metrics.Listen(cfg.Metrics.Addr(), logger)
 		if err != nil {
@@ -358,7 +379,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	if err := member.FinishRestore(eng, snaps, dd); err != nil {
 		return nil, storageExit(fmt.Sprintf("finishing the restore of a snapshot in %s: %v", cfg.DataDir, err), err, cfg.DataDir)
 	}
-	rec, err := dd.Recover(eng, snaps, tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled, X509: cfg.TLS.X509},
+	rec, err := dd.Recover(eng, snaps, tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled, X509: cfg.TLS.X509, SASL: cfg.SASL.Provider},
 		func(bad engine.SnapshotInfo, err error) {
 			logger.Error("skipping an unreadable snapshot, trying an older one", "file", bad.Path, "err", err)
 		})
@@ -588,6 +609,8 @@ func (c Config) netConfig(logger *slog.Logger) net.Config {
 		},
 		ObserveRequest: c.observeRequest(),
 		X509:           c.TLS.X509,
+		SASL:           c.saslUsers,
+		RequireSASL:    c.SASL.Require,
 		Logger:         logger,
 	}
 }
@@ -607,6 +630,33 @@ func (c Config) observeSnapshot() func(engine.SnapshotInfo, snapshot.Meta, time.
 	}
 	return func(info engine.SnapshotInfo, meta snapshot.Meta, took time.Duration) {
 		c.metrics.ObserveSnapshot(took, info.Bytes, meta.Nodes)
+	}
+}
+
+// jvmSASL takes the JVM properties ZooKeeper's start scripts pass for
+// SASL (-Djava.security.auth.login.config, -Dzookeeper.sasl.serverconfig,
+// -Dzookeeper.superUser) from flags, so the zookeeper-env.sh of an
+// existing deployment keeps working; zoo.cfg and zabd's flags override.
+func jvmSASL(s *SASLConfig, flags string) {
+	for _, f := range strings.Fields(flags) {
+		f = strings.Trim(f, `"'`)
+		k, v, ok := strings.Cut(strings.TrimPrefix(f, "-D"), "=")
+		if !ok || !strings.HasPrefix(f, "-D") {
+			continue
+		}
+		v = strings.Trim(v, `"'`)
+		switch k {
+		case "java.security.auth.login.config":
+			if s.JAASFile == "" {
+				s.JAASFile = v
+			}
+		case "zookeeper.sasl.serverconfig":
+			if s.Section == "" {
+				s.Section = v
+			}
+		case "zookeeper.superUser":
+			s.SuperUsers = append(s.SuperUsers, v)
+		}
 	}
 }
 
