@@ -139,11 +139,23 @@ type TLSConfig struct {
 	// Unified is client.portUnification: clientPort takes TLS and plain
 	// text.
 	Unified bool
+	// Quorum is sslQuorum and the ssl.quorum.* keys: TLS between members.
+	Quorum QuorumTLS
 	// X509 is authProvider.N=...X509AuthenticationProvider: a verified
 	// client certificate's subject becomes the connection's x509 id.
 	X509 bool
 	// Store is the ssl.* keys.
 	Store secure.Config
+}
+
+// QuorumTLS is TLS on the quorum and election ports (sslQuorum=true),
+// every member presenting a certificate its peers' trust stores verify.
+type QuorumTLS struct {
+	Enabled bool
+	Store   secure.Config
+	// NoHostCheck is ssl.quorum.hostnameVerification=false: a member's
+	// certificate chain is verified but not its name.
+	NoHostCheck bool
 }
 
 // On reports whether any port serves TLS.
@@ -338,6 +350,30 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			c.TLS.Store.EnabledProtocols = strings.Split(v, ",")
 		case "ssl.ciphersuites", "zookeeper.ssl.ciphersuites":
 			c.TLS.Store.CipherSuites = strings.Split(v, ",")
+		case "sslQuorum", "zookeeper.sslQuorum":
+			c.TLS.Quorum.Enabled, err = boolean(v)
+		case "ssl.quorum.keyStore.location", "zookeeper.ssl.quorum.keyStore.location":
+			c.TLS.Quorum.Store.KeyStore = v
+		case "ssl.quorum.keyStore.password", "zookeeper.ssl.quorum.keyStore.password":
+			c.TLS.Quorum.Store.KeyStorePassword = v
+		case "ssl.quorum.keyStore.type", "zookeeper.ssl.quorum.keyStore.type":
+			c.TLS.Quorum.Store.KeyStoreType = v
+		case "ssl.quorum.trustStore.location", "zookeeper.ssl.quorum.trustStore.location":
+			c.TLS.Quorum.Store.TrustStore = v
+		case "ssl.quorum.trustStore.password", "zookeeper.ssl.quorum.trustStore.password":
+			c.TLS.Quorum.Store.TrustStorePassword = v
+		case "ssl.quorum.trustStore.type", "zookeeper.ssl.quorum.trustStore.type":
+			c.TLS.Quorum.Store.TrustStoreType = v
+		case "ssl.quorum.protocol", "zookeeper.ssl.quorum.protocol":
+			c.TLS.Quorum.Store.Protocol = v
+		case "ssl.quorum.enabledProtocols", "zookeeper.ssl.quorum.enabledProtocols":
+			c.TLS.Quorum.Store.EnabledProtocols = strings.Split(v, ",")
+		case "ssl.quorum.ciphersuites", "zookeeper.ssl.quorum.ciphersuites":
+			c.TLS.Quorum.Store.CipherSuites = strings.Split(v, ",")
+		case "ssl.quorum.hostnameVerification", "zookeeper.ssl.quorum.hostnameVerification":
+			var on bool
+			on, err = boolean(v)
+			c.TLS.Quorum.NoHostCheck = !on
 		case "ssl.authProvider", "zookeeper.ssl.authProvider":
 			if v != "x509" {
 				err = errors.New("zabd's TLS authentication provider is x509 only")
@@ -533,8 +569,8 @@ func loadZooCfg(path string, c *Config, logger *slog.Logger) error {
 // yet would have done, "" for every other key.
 func notImplemented(k, v string) string {
 	switch {
-	case strings.HasPrefix(k, "ssl.quorum.") || strings.HasPrefix(k, "zookeeper.ssl.quorum.") || k == "sslQuorum":
-		return "no TLS between members yet: the quorum and election ports are plain text"
+	case k == "portUnification" || k == "zookeeper.portUnification":
+		return "the quorum and election ports are TLS or plain text, not both (sslQuorum says which)"
 	case strings.HasPrefix(k, "authProvider.") && v != X509ProviderClass && v != SASLProviderClass:
 		return "an authentication provider zabd does not have: digest, ip, x509 and sasl (DIGEST-MD5) are"
 	case k == "forceSync" && strings.EqualFold(v, "no"):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"zabd/engine/datadir"
 	"zabd/log"
 	"zabd/net"
+	"zabd/net/secure"
 	"zabd/tree"
 	"zabd/zab"
 	"zabd/zab/member"
@@ -43,7 +45,19 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 			voters = append(voters, sv.ID)
 		}
 	}
-	tr, err := transport.New(transport.Config{ID: q.MyID, Peers: peers, Logger: logger,
+	var serverTLS *tls.Config
+	var clientTLS func(string) *tls.Config
+	if qt := cfg.TLS.Quorum; qt.Enabled {
+		store := qt.Store
+		store.Logger = logger
+		r, err := secure.New(store)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("TLS between members (sslQuorum): %v", err), exitConfig)
+		}
+		serverTLS = r.ServerConfigMutual()
+		clientTLS = func(addr string) *tls.Config { return r.ClientConfig(addr, !qt.NoHostCheck) }
+	}
+	tr, err := transport.New(transport.Config{ID: q.MyID, Peers: peers, Logger: logger, ServerTLS: serverTLS, ClientTLS: clientTLS,
 		OnBroken: func(from peer.ID) {
 			if m := s.memberp.Load(); m != nil {
 				m.Unreachable(from)

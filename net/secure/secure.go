@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	stdnet "net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,6 +168,63 @@ func (r *Reloader) TLSConfig() *tls.Config {
 		MinVersion:         r.base.MinVersion,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return r.current(), nil },
 	}
+}
+
+// ServerConfigMutual is TLSConfig for members (sslQuorum): a client
+// certificate is required and verified whatever ssl.clientAuth says.
+func (r *Reloader) ServerConfigMutual() *tls.Config {
+	return &tls.Config{
+		MinVersion: r.base.MinVersion,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			c := r.current().Clone()
+			c.ClientAuth = tls.RequireAndVerifyClientCert
+			return c, nil
+		},
+	}
+}
+
+// ClientConfig is the configuration to dial addr (host:port) with as a
+// member: the key store's certificate, the trust store's CAs, the
+// server's name checked against addr's host unless verifyHost is false
+// (ssl.quorum.hostnameVerification=false: the chain is still checked).
+func (r *Reloader) ClientConfig(addr string, verifyHost bool) *tls.Config {
+	cur := r.current()
+	host, _, err := stdnet.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	c := &tls.Config{
+		Certificates: cur.Certificates,
+		RootCAs:      cur.ClientCAs,
+		ServerName:   host,
+		MinVersion:   cur.MinVersion,
+		MaxVersion:   cur.MaxVersion,
+		CipherSuites: cur.CipherSuites,
+	}
+	if !verifyHost {
+		pool := cur.ClientCAs
+		c.InsecureSkipVerify = true // the chain is verified below, the name is not
+		c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			certs := make([]*x509.Certificate, len(raw))
+			for i, b := range raw {
+				cert, err := x509.ParseCertificate(b)
+				if err != nil {
+					return err
+				}
+				certs[i] = cert
+			}
+			if len(certs) == 0 {
+				return errors.New("secure: the member sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, ic := range certs[1:] {
+				inter.AddCert(ic)
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+			return err
+		}
+	}
+	return c
 }
 
 // current reloads the stores if their files changed (checked at most

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,14 @@ type Config struct {
 	// Filter, if set, is consulted for every message sent and received;
 	// false drops it. Tests partition members with it. See SetFilter.
 	Filter func(from, to peer.ID) bool
+	// ServerTLS, if set, makes both ports TLS (sslQuorum): every inbound
+	// connection handshakes with it (it should require and verify the
+	// member's certificate) before its first message.
+	ServerTLS *tls.Config
+	// ClientTLS, if set, gives the configuration to dial addr with over
+	// TLS (made at each dial, so rotated certificates are used from the
+	// next connection on).
+	ClientTLS func(addr string) *tls.Config
 	// OnBroken, if set, is told when the quorum-port connection from a
 	// member ends and no newer one replaced it (the member died, or the
 	// link broke): a learner need not wait out syncLimit to notice its
@@ -415,6 +424,14 @@ func (t *Transport) dial(l *link) (stdnet.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.cfg.ClientTLS != nil {
+		tc := tls.Client(c, t.cfg.ClientTLS(l.addr))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("transport: TLS handshake with %s: %w", l.addr, err)
+		}
+		c = tc
+	}
 	if !t.track(c) {
 		return nil, errors.New("transport: closed")
 	}
@@ -467,6 +484,9 @@ func (t *Transport) accept(ln stdnet.Listener, k kind) {
 				timer.Stop()
 			}
 			continue
+		}
+		if t.cfg.ServerTLS != nil {
+			c = tls.Server(c, t.cfg.ServerTLS) // the handshake happens within the first read's deadline
 		}
 		if !t.track(c) {
 			return
