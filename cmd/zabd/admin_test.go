@@ -60,6 +60,9 @@ func TestAdminServerInAnEnsemble(t *testing.T) {
 		if st := get(i, "server_stats")["server_stats"].(map[string]any); st["server_state"] != role {
 			t.Errorf("server %d server_state %v, want %s", i, st["server_state"], role)
 		}
+		if q := get(i, "monitor")["quorum_size"]; q != 3.0 {
+			t.Errorf("server %d monitor quorum_size %v, want 3", i, q)
+		}
 		v := get(i, "voting_view")["current_config"].(map[string]any)
 		if len(v) != 3 {
 			t.Errorf("server %d voting_view: %v", i, v)

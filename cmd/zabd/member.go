@@ -120,7 +120,7 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 		return storageExit(err.Error(), err, cfg.DataDir)
 	}
 	s.memberp.Store(s.member)
-	s.srv = net.NewServer(cfg.netConfig(logger), memberProcessor{m: s.member, eng: s.eng, ro: ro})
+	s.srv = net.NewServer(cfg.netConfig(logger), memberProcessor{m: s.member, eng: s.eng, ro: ro, voters: len(voters)})
 	s.srvp.Store(s.srv)
 	s.snapSrc, s.snaps = s.member.SnapshotSource(), lateStore{s}
 	s.snap.Start(s.snapSrc)
@@ -163,6 +163,8 @@ type memberProcessor struct {
 	m   *member.Member
 	eng engine.StatsReporter
 	ro  *readOnlyMode
+	// voters is the voting members' count (ZooKeeper's quorum_size).
+	voters int
 }
 
 // errNotReadOnlyClient refuses, in read-only mode, a client that does not
@@ -249,6 +251,7 @@ func (p memberProcessor) Status() net.Status {
 	}
 	p.m.WithTree(func(t *tree.Tree) { treeStatus(t, &st) })
 	st.Extra = [][2]string{
+		{"quorum_size", fmt.Sprint(p.voters)},
 		{"zab_role", ms.Role.String()},
 		{"zab_epoch", fmt.Sprint(ms.Epoch)},
 		{"zab_leader", fmt.Sprint(ms.Leader)},
