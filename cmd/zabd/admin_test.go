@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"zabd/zab/peer"
 )
 
 // TestAdminServerInAnEnsemble asks each member of a 3-member ensemble its
@@ -71,5 +73,28 @@ func TestAdminServerInAnEnsemble(t *testing.T) {
 	}
 	if views[0] != views[1] || views[1] != views[2] {
 		t.Errorf("members disagree on the voting view: %q", views)
+	}
+}
+
+// electionTimer measures from looking to leading or following, once per
+// election, and not an observer's.
+func TestElectionTimer(t *testing.T) {
+	now := time.Unix(100, 0)
+	var got []time.Duration
+	e := &electionTimer{now: func() time.Time { return now }, observe: func(d time.Duration) { got = append(got, d) }}
+	step := func(d time.Duration, r peer.Role) {
+		now = now.Add(d)
+		e.status(peer.Status{Role: r})
+	}
+	step(0, peer.Looking)
+	step(300*time.Millisecond, peer.Looking) // still looking: the first look counts
+	step(200*time.Millisecond, peer.Following)
+	step(time.Second, peer.Following)
+	step(time.Second, peer.Looking)
+	step(50*time.Millisecond, peer.Leading)
+	step(time.Second, peer.Looking)
+	step(time.Second, peer.Observing)
+	if fmt.Sprint(got) != "[500ms 50ms]" {
+		t.Errorf("elections timed %v, want [500ms 50ms]", got)
 	}
 }

@@ -73,6 +73,10 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 	}
 	fatal := make(chan error, 1)
 	configText := q.ConfigText()
+	elections := &electionTimer{now: time.Now}
+	if cfg.metrics != nil {
+		elections.observe = cfg.metrics.ObserveElection
+	}
 	ro := newReadOnlyMode(cfg.ReadOnlyModeEnabled, int64(q.MyID), cfg.TickTime, time.Now, func(sids []int64) {
 		if srv := s.srvp.Load(); srv != nil {
 			for _, sid := range sids {
@@ -102,7 +106,10 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 				cfg.metrics.SessionExpired()
 			}
 		},
-		OnStatus: ro.status,
+		OnStatus: func(st peer.Status) {
+			ro.status(st)
+			elections.status(st)
+		},
 		OnStopServing: func(why string) {
 			if srv := s.srvp.Load(); srv != nil {
 				srv.CloseClients("this member stopped serving: " + why)
@@ -159,6 +166,29 @@ func (l latePurger) PurgeBefore(z log.Zxid) error {
 }
 
 // memberProcessor adapts a quorum member to net.Processor.
+// electionTimer times each election, from the member's turning to
+// looking to its leading or following (ZooKeeper's election_time), for
+// the metrics. It runs on the member's status callback.
+type electionTimer struct {
+	now     func() time.Time
+	observe func(time.Duration) // nil: not measured
+	since   time.Time           // when looking began; zero while not looking
+}
+
+func (e *electionTimer) status(st peer.Status) {
+	switch {
+	case st.Role == peer.Looking && e.since.IsZero():
+		e.since = e.now()
+	case (st.Role == peer.Leading || st.Role == peer.Following) && !e.since.IsZero():
+		if e.observe != nil {
+			e.observe(e.now().Sub(e.since))
+		}
+		e.since = time.Time{}
+	case st.Role == peer.Observing:
+		e.since = time.Time{}
+	}
+}
+
 type memberProcessor struct {
 	m   *member.Member
 	eng engine.StatsReporter

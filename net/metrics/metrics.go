@@ -10,7 +10,8 @@
 // summaries with ZooKeeper's quantiles (0.5 for its basic ones; 0.5, 0.9
 // and 0.99 for its advanced ones, over a 10-minute window), observed as
 // things happen (readlatency, updatelatency, fsynctime, snapshottime,
-// sync_processor_batch_size, dbinittime, startup_txns_loaded); and
+// sync_processor_batch_size, dbinittime, startup_txns_loaded,
+// election_time); and
 // counters (stale_sessions_expired). zabd's own are histograms (request
 // latency per operation, group commit size, fsync and snapshot
 // durations), counters (txns per engine) and gauges.
@@ -71,6 +72,7 @@ type Metrics struct {
 	fsyncTime, snapshotTime    prometheus.Summary
 	batchSize                  prometheus.Summary
 	dbInitTime, txnsLoaded     prometheus.Summary
+	electionTime               prometheus.Summary
 	sessionsExpired            prometheus.Counter
 
 	requestSeconds  *prometheus.HistogramVec
@@ -116,6 +118,7 @@ func New(o Options) *Metrics {
 		batchSize:     summary("sync_processor_batch_size", "txns made durable by one fsync (group commit size)", basic),
 		dbInitTime:    summary("dbinittime", "time to load the data at start (snapshot and log replay), ms", basic),
 		txnsLoaded:    summary("startup_txns_loaded", "txns replayed from the log at start", basic),
+		electionTime:  summary("election_time", "time from looking for a leader to leading or following one, ms", basic),
 		sessionsExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "stale_sessions_expired",
 			Help: "sessions expired"}),
 		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zabd_request_duration_seconds",
@@ -198,6 +201,12 @@ func (m *Metrics) ObserveSnapshot(took time.Duration, bytes, znodes int64) {
 func (m *Metrics) ObserveRecovery(took time.Duration, txns int) {
 	m.dbInitTime.Observe(float64(took) / float64(time.Millisecond))
 	m.txnsLoaded.Observe(float64(txns))
+}
+
+// ObserveElection records one election: from looking for a leader to
+// leading or following one.
+func (m *Metrics) ObserveElection(took time.Duration) {
+	m.electionTime.Observe(float64(took) / float64(time.Millisecond))
 }
 
 // SessionExpired counts one expired session.

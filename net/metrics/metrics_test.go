@@ -38,6 +38,7 @@ func TestObservationsAndStatus(t *testing.T) {
 	m.ObserveSnapshot(150*time.Millisecond, 4096, 7)
 	m.ObserveRecovery(20*time.Millisecond, 12)
 	m.SessionExpired()
+	m.ObserveElection(250 * time.Millisecond)
 
 	s, err := Listen("127.0.0.1:0", nil)
 	if err != nil {
@@ -61,6 +62,7 @@ func TestObservationsAndStatus(t *testing.T) {
 		"snapshottime_sum 150\n",
 		"dbinittime_sum 20\n",
 		"startup_txns_loaded_sum 12\n",
+		"election_time_sum 250\n",
 		"# TYPE stale_sessions_expired counter\nstale_sessions_expired 1\n",
 		`zabd_txns_total{engine="pebble"} 6` + "\n",
 		`zabd_txn_bytes_total{engine="pebble"} 600` + "\n",

@@ -64,12 +64,18 @@ func (e *Exchange) AuthorizationID() string {
 }
 
 // Step takes the client's token and returns the server's. The first call
-// (whatever the token: ZooKeeper's client sends an empty one) returns the
-// challenge; the second checks the client's response and returns
+// (with the empty token ZooKeeper's DIGEST-MD5 client opens with; any
+// other is another mechanism, refused) returns the challenge; the second checks the client's response and returns
 // rspauth, completing the exchange.
 func (e *Exchange) Step(in []byte) ([]byte, error) {
 	switch e.state {
 	case 0:
+		if len(in) > 0 {
+			// A DIGEST-MD5 client opens with an empty token; a GSSAPI
+			// (Kerberos) one opens with its own.
+			e.state = 3
+			return nil, fmt.Errorf("%w: the client opened with a %d-byte token: it speaks another mechanism than DIGEST-MD5 (Kerberos/GSSAPI is not supported)", ErrAuthFailed, len(in))
+		}
 		var b [16]byte
 		if _, err := io.ReadFull(e.rand, b[:]); err != nil {
 			e.state = 3

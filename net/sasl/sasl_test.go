@@ -68,6 +68,11 @@ func TestExchange(t *testing.T) {
 			}
 		})
 	}
+	// A client opening with a token of its own (GSSAPI) is refused.
+	g := NewDigestMD5(users, bytes.NewReader(make([]byte, 16)))
+	if _, err := g.Step([]byte{0x60, 0x82, 0x02}); err == nil || !strings.Contains(err.Error(), "GSSAPI") {
+		t.Errorf("a GSSAPI first token: %v", err)
+	}
 	// A response to another exchange's nonce fails.
 	a := NewDigestMD5(users, bytes.NewReader(bytes.Repeat([]byte{1}, 64)))
 	b := NewDigestMD5(users, bytes.NewReader(bytes.Repeat([]byte{2}, 64)))
