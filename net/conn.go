@@ -775,7 +775,7 @@ func (c *conn) stepSASL(sid SessionID, xid int32, token []byte) bool {
 	out, err := c.sasl.Step(token)
 	if err != nil {
 		c.srv.authFailed.Add(1)
-		c.srv.cfg.Logger.Info("SASL authentication failed", "remote", c.nc.RemoteAddr().String(), "session", sidString(sid), "err", err)
+		c.srv.refused.log(c.srv.cfg.Logger, c.srv.cfg.Now(), "SASL authentication failed", "remote", c.nc.RemoteAddr().String(), "session", sidString(sid), "err", err)
 		c.sendReply(xid, 0, tree.OpSASL, tree.Result{Err: tree.CodeAuthFailed})
 		c.closeAfterFlush("SASL authentication failed")
 		return false

@@ -145,6 +145,8 @@ type Server struct {
 
 	nextID atomic.Uint64
 	stats  serverStats
+	// refused limits the log lines of refused connections.
+	refused refusalLog
 	// authFailed counts addauth requests refused (mntr's
 	// zk_auth_failed_count).
 	authFailed atomic.Int64
@@ -270,7 +272,7 @@ func (s *Server) accept(nc stdnet.Conn, tc *tls.Config, unified bool) {
 			s.mu.Unlock()
 			nc.Close()
 			if err != nil {
-				s.cfg.Logger.Info("connection refused", "remote", nc.RemoteAddr().String(), "reason", err.Error())
+				s.refused.log(s.cfg.Logger, s.cfg.Now(), "connection refused", "remote", nc.RemoteAddr().String(), "reason", err.Error())
 			}
 			return
 		}
