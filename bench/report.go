@@ -55,7 +55,10 @@ type Report struct {
 	// GeneratorCPUPct is this process's user+system CPU over the load
 	// phase's wall time, in percent of one core; GeneratorCores is how many
 	// cores the machine has.
-	GeneratorCPUPct  float64 `json:"generator_cpu_pct"`
+	GeneratorCPUPct float64 `json:"generator_cpu_pct"`
+	// GeneratorUsPerOp is the same CPU time in µs per completed request
+	// (warm-up and measured, the phases it covers); 0 when not measured.
+	GeneratorUsPerOp float64 `json:"generator_us_per_op,omitempty"`
 	GeneratorCores   int     `json:"generator_cores"`
 	GeneratorLimited bool    `json:"generator_limited"`
 	// StealPct is the share of the machine's CPU time, in percent, that
@@ -175,6 +178,9 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "schedule    %d late starts, worst lag %.3f ms\n", r.LateStarts, r.MaxStartLagMs)
 	}
 	fmt.Fprintf(&b, "generator   %.0f%% of one core (%d cores)", r.GeneratorCPUPct, r.GeneratorCores)
+	if r.GeneratorUsPerOp > 0 {
+		fmt.Fprintf(&b, ", %.1f µs/op", r.GeneratorUsPerOp)
+	}
 	if r.GeneratorLimited {
 		b.WriteString("  GENERATOR-LIMITED")
 	}

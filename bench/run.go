@@ -393,6 +393,9 @@ func buildReport(cfg Config, w Workload, e *env, res loadResult) Report {
 	r.P50Ms, r.P90Ms, r.P99Ms, r.P999Ms, r.MaxMs, r.MeanMs = p.P50, p.P90, p.P99, p.P999, p.Max, p.Mean
 	if res.cpuOK && res.wall > 0 {
 		r.GeneratorCPUPct = 100 * res.cpu.Seconds() / res.wall.Seconds()
+		if done := t.measured.Succeeded + t.measured.Failed + t.warm.Succeeded + t.warm.Failed; done > 0 {
+			r.GeneratorUsPerOp = float64(res.cpu.Microseconds()) / float64(done)
+		}
 	}
 	r.StealPct = res.stealPct
 	r.OtherCPUPct = -1

@@ -161,7 +161,11 @@ func roleLetter(role string) string {
 func perProcess(procs []ServerCPU) string {
 	parts := make([]string, len(procs))
 	for i, p := range procs {
-		parts[i] = fmt.Sprintf("%s %.0f", roleLetter(p.Role), p.UsPerOp)
+		who := roleLetter(p.Role)
+		if p.Role == "" {
+			who = p.Name // a process named by the caller (zabctl bench --server-pid)
+		}
+		parts[i] = fmt.Sprintf("%s %.0f", who, p.UsPerOp)
 	}
 	return strings.Join(parts, ", ")
 }

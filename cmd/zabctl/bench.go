@@ -61,6 +61,7 @@ func benchCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "hard bound on an --ops run"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON line (last line of stdout)"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "no live progress even on a terminal"},
+			&cli.IntSliceFlag{Name: "server-pid", Usage: "a server process on this machine (repeatable): its CPU per op (utime+stime over the measured phase / successes) and % of a core are reported"},
 		},
 		Action:      benchAction,
 		Subcommands: []*cli.Command{benchSuiteCommand(), benchRecoveryCommand()},
@@ -99,6 +100,9 @@ func benchAction(c *cli.Context) error {
 		Timeout:        c.Duration("timeout"),
 	}
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	if pids := c.IntSlice("server-pid"); len(pids) > 0 {
+		cfg.ServerCPU = serverPIDsCPU(pids)
+	}
 	live := &benchLine{w: stderr}
 	if !c.Bool("no-progress") && benchIsTerminal(stderr) {
 		cfg.Progress = live.show
@@ -167,6 +171,21 @@ func (l *benchLine) end() {
 	if l.shown {
 		fmt.Fprint(l.w, "\r\033[K")
 		l.shown = false
+	}
+}
+
+// serverPIDsCPU samples the CPU time of the given server processes.
+func serverPIDsCPU(pids []int) func() ([]bench.ProcCPU, error) {
+	return func() ([]bench.ProcCPU, error) {
+		out := make([]bench.ProcCPU, 0, len(pids))
+		for _, pid := range pids {
+			cpu, err := launch.ProcessCPU(pid)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, bench.ProcCPU{Name: "pid " + strconv.Itoa(pid), CPU: cpu})
+		}
+		return out, nil
 	}
 }
 
