@@ -95,6 +95,7 @@ func (s *Server) readOnly() bool {
 func (s *Server) adminServerStats(withConnections bool) admin.Fields {
 	st := s.proc.Status()
 	sn := s.stats.snapshot()
+	writes, writeBytes, _ := s.budget.snapshot()
 	var d, l int64
 	if s.cfg.Dirs != nil {
 		d, l = s.cfg.Dirs()
@@ -121,8 +122,8 @@ func (s *Server) adminServerStats(withConnections bool) admin.Fields {
 			"uptime":                        s.cfg.Now().Sub(s.start).Milliseconds(),
 			"auth_failed_count":             s.authFailed.Load(),
 			"zabd_writes_refused_reason":    st.WritesRefused,
-			"zabd_outstanding_write_bytes":  s.outstandingWriteBytes(),
-			"zabd_outstanding_writes_count": s.outstandingWrites(),
+			"zabd_outstanding_write_bytes":  writeBytes,
+			"zabd_outstanding_writes_count": writes,
 		},
 		"client_response": resp,
 		"node_count":      st.NodeCount,
@@ -134,16 +135,6 @@ func (s *Server) adminServerStats(withConnections bool) admin.Fields {
 	return out
 }
 
-func (s *Server) outstandingWrites() int64 {
-	n, _, _ := s.budget.snapshot()
-	return int64(n)
-}
-
-func (s *Server) outstandingWriteBytes() int64 {
-	_, b, _ := s.budget.snapshot()
-	return int64(b)
-}
-
 // MonitorFields is the monitor command's answer: mntr's figures by name
 // (without "zk_"), numbers as numbers. The metrics endpoint reads its
 // gauges from it.
@@ -153,18 +144,19 @@ func (s *Server) MonitorFields() map[string]any { return s.adminMonitor() }
 // numbers.
 func (s *Server) adminMonitor() admin.Fields {
 	out := admin.Fields{}
-	for _, line := range strings.Split(s.fourLetterOutput("mntr"), "\n") {
-		k, v, ok := strings.Cut(line, "\t")
+	for _, f := range s.monitor(s.proc.Status()) {
+		v, ok := f.val.(string)
 		if !ok {
+			out[f.key] = f.val
 			continue
 		}
-		k = strings.TrimPrefix(k, "zk_")
+		// The processor's figures (Status.Extra) come as text.
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			out[k] = n
-		} else if f, err := strconv.ParseFloat(v, 64); err == nil && k != "version" {
-			out[k] = f
+			out[f.key] = n
+		} else if x, err := strconv.ParseFloat(v, 64); err == nil && f.key != "version" {
+			out[f.key] = x
 		} else {
-			out[k] = v
+			out[f.key] = v
 		}
 	}
 	return out

@@ -101,51 +101,12 @@ func (s *Server) fourLetterOutput(word string) string {
 		}
 		fmt.Fprintf(&b, "datadir_size: %d\nlogdir_size: %d\n", d, l)
 	case "mntr":
-		sn := s.stats.snapshot()
-		var watches, paths int
-		s.proc.Watches(func(_ *tree.Tree, w *tree.Watches) []tree.Delivery {
-			watches, paths = w.Count(), w.Paths()
-			return nil
-		})
-		kv := func(k string, v any) { fmt.Fprintf(&b, "zk_%s\t%v\n", k, v) }
-		kv("version", s.cfg.Version)
-		kv("server_state", st.Mode)
-		kv("avg_latency", fmt.Sprintf("%.4f", sn.avg))
-		kv("max_latency", sn.max)
-		kv("min_latency", sn.min)
-		kv("packets_received", sn.received)
-		kv("packets_sent", sn.sent)
-		kv("num_alive_connections", len(s.connections()))
-		kv("outstanding_requests", s.outstanding())
-		kv("auth_failed_count", s.authFailed.Load())
-		// zabd's: the server-wide budget of writes in flight (see Config).
-		bc, bb, bw := s.budget.snapshot()
-		kv("outstanding_writes", bc)
-		kv("outstanding_write_bytes", bb)
-		kv("readers_throttled", bw)
-		kv("znode_count", st.NodeCount)
-		kv("watch_count", watches)
-		kv("watched_paths", paths)
-		kv("ephemerals_count", st.Ephemerals)
-		kv("approximate_data_size", st.ApproxDataSize)
-		kv("global_sessions", st.Sessions)
-		kv("last_zxid", fmt.Sprintf("0x%x", st.LastZxid))
-		kv("uptime", s.cfg.Now().Sub(s.start).Milliseconds())
-		if n, ok := openFDs(); ok {
-			kv("open_file_descriptor_count", n)
-		}
-		var rl syscall.Rlimit
-		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
-			kv("max_file_descriptor_count", rl.Cur)
-		}
-		if st.WritesRefused != "" {
-			kv("writes_refused", 1)
-			kv("writes_refused_reason", strings.ReplaceAll(st.WritesRefused, "\n", " "))
-		} else {
-			kv("writes_refused", 0)
-		}
-		for _, e := range st.Extra {
-			kv(e[0], e[1])
+		for _, f := range s.monitor(st) {
+			v := f.val
+			if x, ok := v.(float64); ok {
+				v = fmt.Sprintf("%.4f", x)
+			}
+			fmt.Fprintf(&b, "zk_%s\t%v\n", f.key, v)
 		}
 	case "wchs":
 		var conns, paths, total int
@@ -194,6 +155,67 @@ func (s *Server) fourLetterOutput(word string) string {
 		return word + " is not supported by zabd.\n"
 	}
 	return b.String()
+}
+
+// monitorField is one figure of mntr (and the monitor command): an
+// integer, a float64 (written with 4 decimals) or a string.
+type monitorField struct {
+	key string
+	val any
+}
+
+// monitor is mntr's figures, in its order: ZooKeeper's, zabd's, then the
+// processor's own (Status.Extra).
+func (s *Server) monitor(st Status) []monitorField {
+	sn := s.stats.snapshot()
+	var watches, paths int
+	s.proc.Watches(func(_ *tree.Tree, w *tree.Watches) []tree.Delivery {
+		watches, paths = w.Count(), w.Paths()
+		return nil
+	})
+	var out []monitorField
+	str := func(k, v string) { out = append(out, monitorField{k, v}) }
+	num := func(k string, v int64) { out = append(out, monitorField{k, v}) }
+	str("version", s.cfg.Version)
+	str("server_state", st.Mode)
+	out = append(out, monitorField{"avg_latency", sn.avg})
+	num("max_latency", sn.max)
+	num("min_latency", sn.min)
+	num("packets_received", int64(sn.received))
+	num("packets_sent", int64(sn.sent))
+	num("num_alive_connections", int64(len(s.connections())))
+	num("outstanding_requests", int64(s.outstanding()))
+	num("auth_failed_count", s.authFailed.Load())
+	// zabd's: the server-wide budget of writes in flight (see Config).
+	bc, bb, bw := s.budget.snapshot()
+	num("outstanding_writes", int64(bc))
+	num("outstanding_write_bytes", bb)
+	num("readers_throttled", int64(bw))
+	num("znode_count", int64(st.NodeCount))
+	num("watch_count", int64(watches))
+	num("watched_paths", int64(paths))
+	num("ephemerals_count", int64(st.Ephemerals))
+	num("approximate_data_size", st.ApproxDataSize)
+	num("global_sessions", int64(st.Sessions))
+	str("last_zxid", fmt.Sprintf("0x%x", st.LastZxid))
+	num("uptime", s.cfg.Now().Sub(s.start).Milliseconds())
+	if n, ok := openFDs(); ok {
+		num("open_file_descriptor_count", int64(n))
+	}
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
+		out = append(out, monitorField{"max_file_descriptor_count", rl.Cur}) // uint64: unlimited is 2^64-1
+	}
+	if st.WritesRefused != "" {
+		num("writes_refused", 1)
+		str("writes_refused_reason", strings.ReplaceAll(st.WritesRefused, "\n", " "))
+	} else {
+		num("writes_refused", 0)
+	}
+	for _, e := range st.Extra {
+		str(e[0], e[1])
+	}
+	return out
 }
 
 func (s *Server) outstanding() int {

@@ -158,6 +158,46 @@ type QuorumTLS struct {
 	NoHostCheck bool
 }
 
+// sslStoreKey sets what an ssl.* or ssl.quorum.* key (with or without
+// ZooKeeper's "zookeeper." prefix) says of the client ports' or the
+// members' stores, protocols and suites; false for any other key.
+func sslStoreKey(c *Config, key, v string) bool {
+	key = strings.TrimPrefix(key, "zookeeper.")
+	var st *secure.Config
+	if rest, ok := strings.CutPrefix(key, "ssl.quorum."); ok {
+		st, key = &c.TLS.Quorum.Store, rest
+	} else if rest, ok := strings.CutPrefix(key, "ssl."); ok {
+		st, key = &c.TLS.Store, rest
+	} else {
+		return false
+	}
+	switch key {
+	case "keyStore.location":
+		st.KeyStore = v
+	case "keyStore.password":
+		st.KeyStorePassword = v
+	case "keyStore.type":
+		st.KeyStoreType = v
+	case "trustStore.location":
+		st.TrustStore = v
+	case "trustStore.password":
+		st.TrustStorePassword = v
+	case "trustStore.type":
+		st.TrustStoreType = v
+	case "clientAuth":
+		st.ClientAuth = v
+	case "protocol":
+		st.Protocol = v
+	case "enabledProtocols":
+		st.EnabledProtocols = strings.Split(v, ",")
+	case "ciphersuites":
+		st.CipherSuites = strings.Split(v, ",")
+	default:
+		return false
+	}
+	return true
+}
+
 // On reports whether any port serves TLS.
 func (t TLSConfig) On() bool { return t.SecureClientAddr != "" || t.Unified }
 
@@ -330,46 +370,8 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			c.TLS.Unified, err = boolean(v)
 		case "serverCnxnFactory":
 			// ZooKeeper needs its Netty factory for TLS; zabd has one.
-		case "ssl.keyStore.location", "zookeeper.ssl.keyStore.location":
-			c.TLS.Store.KeyStore = v
-		case "ssl.keyStore.password", "zookeeper.ssl.keyStore.password":
-			c.TLS.Store.KeyStorePassword = v
-		case "ssl.keyStore.type", "zookeeper.ssl.keyStore.type":
-			c.TLS.Store.KeyStoreType = v
-		case "ssl.trustStore.location", "zookeeper.ssl.trustStore.location":
-			c.TLS.Store.TrustStore = v
-		case "ssl.trustStore.password", "zookeeper.ssl.trustStore.password":
-			c.TLS.Store.TrustStorePassword = v
-		case "ssl.trustStore.type", "zookeeper.ssl.trustStore.type":
-			c.TLS.Store.TrustStoreType = v
-		case "ssl.clientAuth", "zookeeper.ssl.clientAuth":
-			c.TLS.Store.ClientAuth = v
-		case "ssl.protocol", "zookeeper.ssl.protocol":
-			c.TLS.Store.Protocol = v
-		case "ssl.enabledProtocols", "zookeeper.ssl.enabledProtocols":
-			c.TLS.Store.EnabledProtocols = strings.Split(v, ",")
-		case "ssl.ciphersuites", "zookeeper.ssl.ciphersuites":
-			c.TLS.Store.CipherSuites = strings.Split(v, ",")
 		case "sslQuorum", "zookeeper.sslQuorum":
 			c.TLS.Quorum.Enabled, err = boolean(v)
-		case "ssl.quorum.keyStore.location", "zookeeper.ssl.quorum.keyStore.location":
-			c.TLS.Quorum.Store.KeyStore = v
-		case "ssl.quorum.keyStore.password", "zookeeper.ssl.quorum.keyStore.password":
-			c.TLS.Quorum.Store.KeyStorePassword = v
-		case "ssl.quorum.keyStore.type", "zookeeper.ssl.quorum.keyStore.type":
-			c.TLS.Quorum.Store.KeyStoreType = v
-		case "ssl.quorum.trustStore.location", "zookeeper.ssl.quorum.trustStore.location":
-			c.TLS.Quorum.Store.TrustStore = v
-		case "ssl.quorum.trustStore.password", "zookeeper.ssl.quorum.trustStore.password":
-			c.TLS.Quorum.Store.TrustStorePassword = v
-		case "ssl.quorum.trustStore.type", "zookeeper.ssl.quorum.trustStore.type":
-			c.TLS.Quorum.Store.TrustStoreType = v
-		case "ssl.quorum.protocol", "zookeeper.ssl.quorum.protocol":
-			c.TLS.Quorum.Store.Protocol = v
-		case "ssl.quorum.enabledProtocols", "zookeeper.ssl.quorum.enabledProtocols":
-			c.TLS.Quorum.Store.EnabledProtocols = strings.Split(v, ",")
-		case "ssl.quorum.ciphersuites", "zookeeper.ssl.quorum.ciphersuites":
-			c.TLS.Quorum.Store.CipherSuites = strings.Split(v, ",")
 		case "ssl.quorum.hostnameVerification", "zookeeper.ssl.quorum.hostnameVerification":
 			var on bool
 			on, err = boolean(v)
@@ -490,6 +492,9 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			hours, err = wholeNumber(v)
 			c.PurgeInterval = time.Duration(max(hours, 0)) * time.Hour
 		default:
+			if sslStoreKey(c, k, v) {
+				break
+			}
 			if strings.HasPrefix(k, "authProvider.") && v == X509ProviderClass {
 				c.TLS.X509 = true
 				break
