@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/go-zookeeper/zk"
+
+	"zabd/tree"
 )
 
 // zkErrNames maps go-zookeeper's sentinel errors to ZooKeeper's code names
@@ -49,6 +51,11 @@ var codeNames = map[int]string{
 	-120: "EPHEMERALONLOCALSESSION", -121: "NOWATCHER", -122: "REQUESTTIMEOUT",
 	-123: "RECONFIGDISABLED", -124: "SESSIONCLOSEDREQUIRESASLAUTH",
 	-125: "QUOTAEXCEEDED", -127: "THROTTLEDOP",
+	// Named by go-zookeeper's sentinels above; the lean client reports
+	// the code itself.
+	-101: "NONODE", -102: "NOAUTH", -103: "BADVERSION", -108: "NOCHILDRENFOREPHEMERALS",
+	-110: "NODEEXISTS", -111: "NOTEMPTY", -112: "SESSIONEXPIRED", -114: "INVALIDACL",
+	-115: "AUTHFAILED", -118: "SESSIONMOVED",
 }
 
 // ErrEventTimeout is recorded when a watch event or lock grant did not come
@@ -59,6 +66,13 @@ var ErrEventTimeout = errors.New("bench: timed out waiting for an event")
 // ...). Errors that are not ZooKeeper codes get a generator-side name:
 // "TIMEOUT" (a bench bound expired), "CANCELED", or "OTHER".
 func CodeName(err error) string {
+	var code tree.Code
+	if errors.As(err, &code) {
+		if name, ok := codeNames[int(code)]; ok {
+			return name
+		}
+		return "CODE(" + strconv.Itoa(int(code)) + ")"
+	}
 	for _, e := range zkErrNames {
 		if errors.Is(err, e.err) {
 			return e.name

@@ -76,6 +76,10 @@ type Config struct {
 	// begins and when its last request has finished, and reports each
 	// process's CPU per measured success (Report.ServerCPU).
 	ServerCPU func() ([]ProcCPU, error)
+	// Client is the connection code the load runs on: ClientLean (the
+	// default) or ClientGoZK. Workloads the lean client cannot drive
+	// (churn, watch, lock) run on go-zookeeper either way.
+	Client string
 	// Clock is the time source (default the real clock). Tests use a fake.
 	Clock Clock
 }
@@ -121,6 +125,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
+	if cfg.Client == "" {
+		cfg.Client = ClientLean
+	}
 	return cfg
 }
 
@@ -138,6 +145,8 @@ func (cfg Config) validate() error {
 		return bad("in-flight %d out of [1, 10000]", cfg.InFlight)
 	case cfg.Duration < 0 || cfg.Warmup < 0 || cfg.Ops < 0:
 		return bad("negative duration, warm-up or op count")
+	case cfg.Client != ClientLean && cfg.Client != ClientGoZK:
+		return bad("client %q is neither %s nor %s", cfg.Client, ClientLean, ClientGoZK)
 	case cfg.Rate < 0:
 		return bad("negative rate %g", cfg.Rate)
 	case cfg.ValueBytes < 0 || cfg.ValueBytes > 1<<20:

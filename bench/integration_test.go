@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -139,14 +140,28 @@ func TestRunCountsAddUpAgainstZooKeeper(t *testing.T) {
 		{name: "lock", w: LockContention{}, cfg: Config{Sessions: 3, Ops: 30}, wantIssued: 30},
 		{name: "watch fan-out", w: WatchFanout{}, cfg: Config{Sessions: 3, Ops: 20}, wantIssued: 60},
 	}
+	type run struct {
+		name   string
+		client string
+		idx    int
+	}
+	var runs []run
 	for i, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+		runs = append(runs, run{tc.name, ClientLean, i})
+		if _, ok := tc.w.(leanWorkload); ok {
+			runs = append(runs, run{tc.name + " gozk", ClientGoZK, i})
+		}
+	}
+	for n, rn := range runs {
+		tc := tests[rn.idx]
+		t.Run(rn.name, func(t *testing.T) {
 			cfg := tc.cfg
+			cfg.Client = rn.client
 			cfg.Servers = []string{addr}
 			cfg.Seed = 42
 			cfg.Cleanup = true
 			cfg.Timeout = 30 * time.Second
-			top := fmt.Sprintf("/counts-%d", i)
+			top := fmt.Sprintf("/counts-%d", n)
 			cfg.Root = top + "/bench"
 			var phases []Progress
 			cfg.Progress = func(p Progress) { phases = append(phases, p) }
@@ -170,6 +185,9 @@ func TestRunCountsAddUpAgainstZooKeeper(t *testing.T) {
 			if r.Failed != tc.wantFailed {
 				t.Errorf("failed %d (%v), want %d; notes %q", r.Failed, r.ErrorsByCode, tc.wantFailed, r.Notes)
 			}
+			if want := clientOf(cfg, tc.w); r.Client != want || (want == ClientLean) != (rn.client == ClientLean && isLean(tc.w)) {
+				t.Errorf("report's client %q, want %q", r.Client, want)
+			}
 			if r.Seed != 42 || r.Workload != tc.w.Name() {
 				t.Errorf("report names seed %d workload %q, want 42 %q", r.Seed, r.Workload, tc.w.Name())
 			}
@@ -184,18 +202,85 @@ func TestRunCountsAddUpAgainstZooKeeper(t *testing.T) {
 // request fails with NONODE and is counted exactly once.
 func TestRunCountsFailuresByCode(t *testing.T) {
 	addr := apacheZK(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	r, err := Run(ctx, Config{Servers: []string{addr}, Sessions: 2, InFlight: 2, KeySpace: 10, Ops: 100, Seed: 7, Cleanup: true}, missingGet{})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
+	for _, client := range []string{ClientLean, ClientGoZK} {
+		t.Run(client, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			r, err := Run(ctx, Config{Servers: []string{addr}, Sessions: 2, InFlight: 2, KeySpace: 10, Ops: 100, Seed: 7, Cleanup: true, Client: client}, missingGet{})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			checkCounts(t, r)
+			if got, want := r.ErrorsByCode, map[string]int64{"NONODE": 100}; len(got) != 1 || got["NONODE"] != want["NONODE"] {
+				t.Errorf("errors by code %v, want %v", got, want)
+			}
+			if r.Succeeded != 0 || r.OpsPerSec != 0 {
+				t.Errorf("succeeded %d ops/s %g, want 0 0", r.Succeeded, r.OpsPerSec)
+			}
+			if r.Client != client {
+				t.Errorf("report's client %q, want %q", r.Client, client)
+			}
+		})
 	}
-	checkCounts(t, r)
-	if got, want := r.ErrorsByCode, map[string]int64{"NONODE": 100}; len(got) != 1 || got["NONODE"] != want["NONODE"] {
-		t.Errorf("errors by code %v, want %v", got, want)
+}
+
+// isLean reports whether w can run on the lean client.
+func isLean(w Workload) bool {
+	_, ok := w.(leanWorkload)
+	return ok
+}
+
+// TestLeanAndGoZKClientsAgree drives the same open-loop load through both
+// clients against one server, alternating, where neither is the limit
+// (a few hundred requests a second): the same requests are issued, none
+// fails, and the latency distributions agree within what a shared machine
+// allows (medians of the runs of each client; the server is warmed first).
+func TestLeanAndGoZKClientsAgree(t *testing.T) {
+	addr := apacheZK(t)
+	cfg := Config{Servers: []string{addr}, Sessions: 4, InFlight: 2, Rate: 400, Warmup: 250 * time.Millisecond,
+		Duration: time.Second, KeySpace: 100, Seed: 11, Cleanup: true, Root: "/agree"}
+	type fig struct{ p50, p90 []float64 }
+	figs := map[string]*fig{ClientLean: {}, ClientGoZK: {}}
+	for round := range 4 {
+		for _, client := range []string{ClientGoZK, ClientLean} {
+			c := cfg
+			c.Client = client
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			r, err := Run(ctx, c, Mixed{ReadRatio: 0.5})
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: Run: %v", client, err)
+			}
+			checkCounts(t, r)
+			if r.Client != client {
+				t.Fatalf("report's client %q, want %q", r.Client, client)
+			}
+			// Open loop: the pacer fixes the measured requests, 400/s for 1 s.
+			if r.Issued != 400 || r.Failed != 0 {
+				t.Errorf("%s round %d: issued %d, failed %d (%v), want 400 and 0", client, round, r.Issued, r.Failed, r.ErrorsByCode)
+			}
+			if round == 0 {
+				continue // the server's warm-up
+			}
+			figs[client].p50 = append(figs[client].p50, r.P50Ms)
+			figs[client].p90 = append(figs[client].p90, r.P90Ms)
+		}
 	}
-	if r.Succeeded != 0 || r.OpsPerSec != 0 {
-		t.Errorf("succeeded %d ops/s %g, want 0 0", r.Succeeded, r.OpsPerSec)
+	median := func(xs []float64) float64 {
+		ys := append([]float64(nil), xs...)
+		sort.Float64s(ys)
+		return ys[len(ys)/2]
+	}
+	for _, q := range []struct {
+		name      string
+		lean, go_ []float64
+	}{{"p50", figs[ClientLean].p50, figs[ClientGoZK].p50}, {"p90", figs[ClientLean].p90, figs[ClientGoZK].p90}} {
+		a, b := median(q.lean), median(q.go_)
+		lo, hi := min(a, b), max(a, b)
+		if hi-lo > 2 && hi > 4*lo {
+			t.Errorf("%s latency: lean client %.3f ms, go-zookeeper %.3f ms (runs %v and %v): the clients disagree", q.name, a, b, q.lean, q.go_)
+		}
+		t.Logf("%s latency: lean client %.3f ms, go-zookeeper %.3f ms", q.name, a, b)
 	}
 }
 

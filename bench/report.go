@@ -20,7 +20,8 @@ type Report struct {
 	Servers    []string `json:"servers"`
 	Sessions   int      `json:"sessions"`
 	InFlight   int      `json:"in_flight"`
-	Mode       string   `json:"mode"` // "closed" or "open"
+	Mode       string   `json:"mode"`   // "closed" or "open"
+	Client     string   `json:"client"` // the load's connection code: "lean" or "gozk"
 	TargetRate float64  `json:"target_rate,omitempty"`
 	ValueBytes int      `json:"value_bytes"`
 	KeySpace   int      `json:"key_space,omitempty"` // 0: the workload picks no existing keys
@@ -177,7 +178,7 @@ func (r Report) WriteText(w io.Writer) error {
 	if r.Mode == "open" {
 		fmt.Fprintf(&b, "schedule    %d late starts, worst lag %.3f ms\n", r.LateStarts, r.MaxStartLagMs)
 	}
-	fmt.Fprintf(&b, "generator   %.0f%% of one core (%d cores)", r.GeneratorCPUPct, r.GeneratorCores)
+	fmt.Fprintf(&b, "generator   %s client, %.0f%% of one core (%d cores)", r.Client, r.GeneratorCPUPct, r.GeneratorCores)
 	if r.GeneratorUsPerOp > 0 {
 		fmt.Fprintf(&b, ", %.1f µs/op", r.GeneratorUsPerOp)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/go-zookeeper/zk"
+
+	"zabd/bench/wire"
 )
 
 // Progress is a live snapshot handed to Config.Progress.
@@ -67,11 +69,16 @@ func Run(ctx context.Context, cfg Config, w Workload) (Report, error) {
 	defer e.closeAll()
 
 	nsess, nworkers := w.plan(cfg)
+	lean := usesLean(cfg, w)
 	phase := phaseClock{cfg: cfg}
 	phase.enter("setup", 0)
 	setupCtx, cancelSetup := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancelSetup()
-	if err := e.connect(setupCtx, nsess); err != nil {
+	adminN := nsess
+	if lean {
+		adminN = min(nsess, adminSessions) // setup and cleanup only
+	}
+	if err := e.connect(setupCtx, adminN); err != nil {
 		return Report{}, err
 	}
 	made, err := makeDirs(e.persistent[0], dir)
@@ -81,9 +88,16 @@ func Run(ctx context.Context, cfg Config, w Workload) (Report, error) {
 	if err := w.setup(setupCtx, e); err != nil {
 		return Report{}, fmt.Errorf("bench: %s setup: %w", w.Name(), err)
 	}
+	var leanConns []*wire.Conn
+	if lean {
+		// Last, so the sessions are not idle through a long setup.
+		if leanConns, err = e.dialLean(setupCtx, nsess); err != nil {
+			return Report{}, err
+		}
+	}
 	cancelSetup()
 
-	res := runLoad(ctx, e, w, nworkers)
+	res := runLoad(ctx, e, w, nworkers, leanConns)
 
 	if cfg.Cleanup && len(e.persistent) > 0 {
 		phase.enter("cleanup", 0)
@@ -162,7 +176,10 @@ type loadResult struct {
 	planned   time.Duration
 }
 
-func runLoad(ctx context.Context, e *env, w Workload, nworkers int) loadResult {
+// runLoad runs the load phase: with leanConns (a lean run), one session
+// driver per connection; otherwise nworkers go-zookeeper workers, or the
+// workload's own driver.
+func runLoad(ctx context.Context, e *env, w Workload, nworkers int, leanConns []*wire.Conn) loadResult {
 	cfg := e.cfg
 	cpu0, cpuOK := processCPU()
 	steal0, ticks0, ticksOK := machineTicks()
@@ -187,7 +204,28 @@ func runLoad(ctx context.Context, e *env, w Workload, nworkers int) loadResult {
 	loadCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	if d, ok := w.(driver); ok {
+	if lw, ok := w.(leanWorkload); ok && leanConns != nil {
+		e.mu.Lock()
+		e.leanReading = true
+		e.mu.Unlock()
+		nrec = max(min(len(leanConns), maxRecorders), 1)
+		recs = recs[:min(nrec, len(recs))]
+		sessions := make([]*leanSession, len(leanConns))
+		for i, c := range leanConns {
+			sessions[i] = &leanSession{e: e, conn: c, p: p, rec: recs[i%len(recs)], enc: lw.encoder(e, i), inFlight: cfg.InFlight}
+		}
+		for _, s := range sessions {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if p.open {
+					s.runOpen(loadCtx)
+				} else {
+					s.runClosed(loadCtx)
+				}
+			}()
+		}
+	} else if d, ok := w.(driver); ok {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.drive(loadCtx, e, p, recs[0]) }()
 	} else {
@@ -202,7 +240,13 @@ func runLoad(ctx context.Context, e *env, w Workload, nworkers int) loadResult {
 		}
 	}
 	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
+	go func() {
+		wg.Wait()
+		e.mu.Lock()
+		e.leanReading = false
+		e.mu.Unlock()
+		close(finished)
+	}()
 
 	hard := time.NewTimer(loadBound + cfg.DrainTimeout)
 	defer hard.Stop()
@@ -346,6 +390,15 @@ func mergeRecorders(recs []*recorder) totals {
 	return t
 }
 
+// clientOf names the connection code a run of w with cfg drives its load
+// with.
+func clientOf(cfg Config, w Workload) string {
+	if usesLean(cfg, w) {
+		return ClientLean
+	}
+	return ClientGoZK
+}
+
 // keySpaceOf is the key space w picks from, or 0 for a workload that
 // picks no existing keys (creates, churn, watch, lock).
 func keySpaceOf(w Workload, cfg Config) int {
@@ -369,6 +422,7 @@ func buildReport(cfg Config, w Workload, e *env, res loadResult) Report {
 		Sessions:       cfg.Sessions,
 		InFlight:       cfg.InFlight,
 		Mode:           cfg.Mode(),
+		Client:         clientOf(cfg, w),
 		TargetRate:     cfg.Rate,
 		ValueBytes:     cfg.ValueBytes,
 		KeySpace:       keySpaceOf(w, cfg),

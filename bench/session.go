@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"zabd/bench/wire"
 )
 
 // quietLogger drops go-zookeeper's connection chatter; failures reach the
@@ -24,15 +26,20 @@ var worldACL = zk.WorldACL(zk.PermAll)
 type env struct {
 	cfg   Config
 	clock Clock
-	dir   string // the run's own znode, Root/<workload>-<seed>-<nonce>
-	value []byte // ValueBytes of seeded bytes, shared, never mutated
+	dir   string    // the run's own znode, Root/<workload>-<seed>-<nonce>
+	value []byte    // ValueBytes of seeded bytes, shared, never mutated
+	parts leanParts // the lean client's pre-encoded records
 
 	persistent []*zk.Conn // the run's long-lived sessions, fixed after connect
 
-	mu     sync.Mutex
-	live   map[*zk.Conn]struct{} // every open session, closed by closeAll
-	closed bool
-	notes  []string
+	mu   sync.Mutex
+	live map[*zk.Conn]struct{} // every open session, closed by closeAll
+	lean []*wire.Conn          // the lean client's sessions, closed by closeAll
+	// leanReading: lean sessions may have a reader blocked on them (the
+	// load phase), so closing them must not read their answer.
+	leanReading bool
+	closed      bool
+	notes       []string
 }
 
 func newEnv(cfg Config, dir string) *env {
@@ -119,11 +126,17 @@ func (e *env) closeAll() {
 		conns = append(conns, c)
 	}
 	e.live = map[*zk.Conn]struct{}{}
+	lean, reading := e.lean, e.leanReading
+	e.lean = nil
 	e.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Close() }()
+	}
+	for _, c := range lean {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = c.Close(reading) }()
 	}
 	wg.Wait()
 }
