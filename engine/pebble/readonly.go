@@ -25,8 +25,8 @@ import (
 // and the WALs then (a batch is one WAL record, replayed whole or not at
 // all), so a prefix of the log. Beside a running server a compaction or
 // flush can remove a file between pebble's listing and its reading it:
-// the open or an iteration then fails with the missing file, and the
-// caller may try again.
+// OpenReader then opens again (up to openAttempts times); an iteration
+// fails with the missing file, and the caller may open again.
 //
 // Concurrency: as pebble.DB; an Iterator has a single owner.
 type Reader struct {
@@ -41,6 +41,9 @@ type ReaderOptions struct {
 	Logger *slog.Logger
 }
 
+// openAttempts bounds OpenReader's opens beside a changing store.
+const openAttempts = 5
+
 // OpenReader opens the pebble store in dir for reading only (see Reader).
 // A missing dir is an error; nothing is created.
 func OpenReader(dir string, o ReaderOptions) (*Reader, error) {
@@ -50,12 +53,22 @@ func OpenReader(dir string, o ReaderOptions) (*Reader, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("pebble engine: %w", err)
 	}
-	db, err := pebble.Open(dir, &pebble.Options{
-		ReadOnly:  true,
-		FS:        readOnlyFS{pvfs.Default},
-		Logger:    slogLogger{o.Logger.With("engine", "pebble", "dir", dir)},
-		CacheSize: 1 << 20,
-	})
+	var db *pebble.DB
+	var err error
+	for attempt := 1; ; attempt++ {
+		db, err = pebble.Open(dir, &pebble.Options{
+			ReadOnly:  true,
+			FS:        readOnlyFS{pvfs.Default},
+			Logger:    slogLogger{o.Logger.With("engine", "pebble", "dir", dir)},
+			CacheSize: 1 << 20,
+		})
+		// A file the manifest named was removed by the running server's
+		// flush or compaction before pebble read it: a newer manifest
+		// names its successor, so open again.
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == openAttempts {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pebble engine: opening %s read-only: %w", dir, err)
 	}
