@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/zstd"
@@ -365,10 +366,14 @@ func (p *parser) records(meta *Meta) error {
 // node decodes a node record after its tag.
 func (b *body) node(acls *aclCache) (string, tree.Node, error) {
 	var n tree.Node
-	path, err := b.str()
+	// The path is read aside and, when the node has data, copied with it
+	// into one allocation: the tree keeps a znode's path and value as one
+	// heap object (tree's packPathData sees they are adjacent).
+	raw, err := b.appendStr(b.pathScratch[:0])
 	if err != nil {
 		return "", n, err
 	}
+	b.pathScratch = raw
 	kind, err := b.byte()
 	if err != nil {
 		return "", n, err
@@ -397,8 +402,19 @@ func (b *body) node(acls *aclCache) (string, tree.Node, error) {
 		if dl-1 > MaxFieldBytes {
 			return "", n, fmt.Errorf("data length %d above %d", dl-1, MaxFieldBytes)
 		}
-		if n.Data, err = b.bytes(int(dl - 1)); err != nil {
+	}
+	var path string
+	if dl > 1 {
+		buf := make([]byte, len(raw), len(raw)+int(dl-1))
+		copy(buf, raw)
+		if buf, err = b.appendN(buf, int(dl-1)); err != nil {
 			return "", n, err
+		}
+		path, n.Data = unsafe.String(unsafe.SliceData(buf), len(raw)), buf[len(raw):len(buf):len(buf)]
+	} else {
+		path = string(raw)
+		if dl == 1 {
+			n.Data = []byte{}
 		}
 	}
 	if n.ACL, err = b.acl(acls); err != nil {
@@ -505,6 +521,8 @@ type body struct {
 	base      int64
 	h         *xxhash.Digest
 	srcClosed bool
+	// pathScratch holds the node path being read (reused).
+	pathScratch []byte
 }
 
 func (b *body) off() int64 { return b.base + int64(b.r) }

@@ -36,6 +36,7 @@ func (t *Tree) Apply(txn Txn) []WatchEvent {
 //
 // Apply panics only on broken internal invariants, never on txn contents.
 func (t *Tree) ApplyResult(txn Txn) (Result, []WatchEvent) {
+	t.slab.reap()
 	if txn.Zxid <= t.lastZxid {
 		return Result{Zxid: txn.Zxid, Path: txn.Path}, nil
 	}
@@ -116,8 +117,11 @@ func (t *Tree) applyOne(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []Wat
 		if it == nil {
 			return Result{Err: CodeNoNode}, evs
 		}
-		t.dataSize += int64(len(s.Data) - len(it.node.Data))
-		it.node.Data = s.Data
+		// The path is packed with the new value, so the old one is not
+		// kept alive by the path; the indexes take the new path string.
+		t.unindex(it)
+		it.path, it.node.Data = packPathData(it.path, s.Data)
+		t.index(it)
 		it.node.Mtime = hdr.Time
 		it.node.Mzxid = hdr.Zxid
 		it.node.Version = s.Version
@@ -128,7 +132,7 @@ func (t *Tree) applyOne(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []Wat
 		if it == nil {
 			return Result{Err: CodeNoNode}, evs
 		}
-		it.node.ACL = s.ACL
+		it.node.ACL = sharedACL(s.ACL)
 		it.node.Aversion = s.Version
 		st := it.node.Stat()
 		return Result{Stat: &st}, evs
@@ -164,7 +168,7 @@ func (t *Tree) applyCreate(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []
 		parent.node.Pzxid = hdr.Zxid
 	}
 	n := Node{
-		Data: s.Data, ACL: s.ACL,
+		Data: s.Data, ACL: sharedACL(s.ACL),
 		Czxid: hdr.Zxid, Mzxid: hdr.Zxid, Pzxid: hdr.Zxid,
 		Ctime: hdr.Time, Mtime: hdr.Time,
 		Kind: s.Kind,

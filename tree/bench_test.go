@@ -2,8 +2,10 @@ package tree
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func BenchmarkApplyCreate(b *testing.B) {
@@ -87,5 +89,47 @@ func BenchmarkGetChildren(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkTreeMemory builds a tree of 200,000 znodes shaped as zabctl
+// bench's creates leave it (sequential children of one directory, 100-byte
+// values, the open ACL, each path and value its own allocation as a
+// decoded txn has them) and reports what the tree holds per znode after a
+// collection: live heap bytes, heap objects, and the time a full
+// collection takes with the tree live (the mark work the tree costs).
+func BenchmarkTreeMemory(b *testing.B) {
+	const n = 200_000
+	for b.Loop() {
+		b.StopTimer()
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		tr := New(Config{})
+		tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: 1, Type: OpCreate}, Path: "/zabbench", ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: 1})
+		tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: 2, Type: OpCreate}, Path: "/zabbench/create-4103165512718082-1a2b3c4d", ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: 1})
+		for i := range n {
+			zxid := int64(i + 3)
+			data := make([]byte, 100)
+			tr.Apply(Txn{
+				TxnHeader: TxnHeader{Zxid: zxid, Time: zxid, Type: OpCreate},
+				Path:      fmt.Sprintf("/zabbench/create-4103165512718082-1a2b3c4d/seq-%010d", i),
+				Data:      data, ACL: []ACL{{Perms: PermAll, ID: Id{Scheme: "world", ID: "anyone"}}}, Kind: KindPersistent,
+				ParentCversion: int32(i + 1),
+			})
+		}
+		b.StopTimer()
+		runtime.GC()
+		start := time.Now()
+		runtime.GC()
+		gc := time.Since(start)
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/znode")
+		b.ReportMetric(float64(after.HeapObjects-before.HeapObjects)/n, "objects/znode")
+		b.ReportMetric(float64(gc.Microseconds())/1000*1e6/n, "gc-ms/1M-znodes")
+		runtime.KeepAlive(tr)
+		b.StartTimer()
 	}
 }

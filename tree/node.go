@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
+	"unsafe"
 )
 
 // NodeKind is what a znode is: persistent, ephemeral, container or TTL.
@@ -124,17 +126,109 @@ func KindFromOwner(owner int64, extended bool) (kind NodeKind, session, ttl int6
 // ("", "a"); "/a/b" is ("/a", "b"). Only valid paths are ever inserted, so
 // the split of any string is a unique key (see splitKey).
 type item struct {
-	parent string
-	name   string
-	path   string
-	node   Node
+	path string
+	// split is the index of path's last '/': the B-tree key is
+	// (path[:split], path[split+1:]). The root "/" has split 0, key ("", "").
+	split int32
+	node  Node
+}
+
+// parent is the parent part of it's key ("" for the root and top-level
+// nodes); name the last segment ("" for the root).
+func (it *item) parent() string { return it.path[:it.split] }
+func (it *item) name() string   { return it.path[it.split+1:] }
+
+func newItem(path string) item {
+	return item{path: path, split: int32(strings.LastIndexByte(path, '/'))}
 }
 
 func itemLess(a, b *item) bool {
-	if a.parent != b.parent {
-		return a.parent < b.parent
+	if ap, bp := a.parent(), b.parent(); ap != bp {
+		return ap < bp
 	}
-	return a.name < b.name
+	return a.name() < b.name()
+}
+
+// probe is a B-tree search key (parent key, name), built in a reused buffer
+// so a lookup allocates nothing. Probes are pooled: readers search
+// concurrently.
+type probe struct {
+	it  item
+	buf []byte
+}
+
+var probes = sync.Pool{New: func() any { return new(probe) }}
+
+// keyProbe returns a probe for key (pk, name+suffix); release it after the
+// search.
+func keyProbe(pk, name, suffix string) *probe {
+	p := probes.Get().(*probe)
+	p.buf = append(append(append(append(p.buf[:0], pk...), '/'), name...), suffix...)
+	p.it.path = unsafe.String(unsafe.SliceData(p.buf), len(p.buf))
+	p.it.split = int32(len(pk))
+	return p
+}
+
+func (p *probe) release() {
+	p.it.path = ""
+	probes.Put(p)
+}
+
+// packPathData returns path and data sharing one allocation, copying them
+// into a new one unless they already do (a decoder may have read them
+// into one): a znode's path and value are then one heap object for the
+// collector instead of two, and a value decoded as part of a larger
+// buffer (a log record) does not pin that buffer. Empty data is left as
+// it is (nil and empty stay distinct).
+func packPathData(path string, data []byte) (string, []byte) {
+	if len(data) == 0 || len(path) == 0 {
+		return path, data
+	}
+	if uintptr(unsafe.Pointer(unsafe.StringData(path)))+uintptr(len(path)) == uintptr(unsafe.Pointer(unsafe.SliceData(data))) {
+		return path, data // adjacent already; at worst two objects that happen to touch
+	}
+	buf := make([]byte, len(path)+len(data))
+	copy(buf, path)
+	copy(buf[len(path):], data)
+	return unsafe.String(unsafe.SliceData(buf), len(path)), buf[len(path):len(buf):len(buf)]
+}
+
+// itemSlab allocates items in chunks, so a znode is not a heap object of
+// its own (fewer objects for the collector to find, no per-object size
+// rounding). Items never move. A removed item stays intact until the next
+// change to the tree begins (reap): what a caller read from it during the
+// change that removed it stays readable, as Node pointers are promised
+// until the next change.
+type itemSlab struct {
+	chunk []item  // the chunk being filled
+	free  []*item // zeroed items ready for reuse
+	dead  []*item // removed during the current change
+}
+
+const slabChunkItems = 1024
+
+func (s *itemSlab) alloc() *item {
+	if n := len(s.free); n > 0 {
+		it := s.free[n-1]
+		s.free = s.free[:n-1]
+		return it
+	}
+	if len(s.chunk) == cap(s.chunk) {
+		s.chunk = make([]item, 0, slabChunkItems)
+	}
+	s.chunk = s.chunk[:len(s.chunk)+1]
+	return &s.chunk[len(s.chunk)-1]
+}
+
+// reap zeroes the items removed by earlier changes (dropping their path
+// and data for the collector) and makes them reusable.
+func (s *itemSlab) reap() {
+	for _, it := range s.dead {
+		*it = item{}
+	}
+	s.free = append(s.free, s.dead...)
+	clear(s.dead)
+	s.dead = s.dead[:0]
 }
 
 // splitKey returns the B-tree key of path. "" is ZooKeeper's alias of the

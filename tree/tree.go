@@ -72,6 +72,8 @@ type Tree struct {
 	// ancestors above it that were put or looked up. Invariant: every
 	// item on it is in nodes (remove clears it).
 	putStack []*item
+	// slab holds every item but the root.
+	slab itemSlab
 }
 
 // New returns the tree of a fresh ZooKeeper 3.8 server: "/", "/zookeeper",
@@ -88,7 +90,9 @@ func New(cfg Config) *Tree {
 		containers: make(map[string]struct{}),
 		ttls:       make(map[string]struct{}),
 	}
-	t.root = &item{path: "/", node: Node{Data: []byte{}, ACL: OpenACLUnsafe, Kind: KindPersistent}}
+	root := newItem("/")
+	root.node = Node{Data: []byte{}, ACL: OpenACLUnsafe, Kind: KindPersistent}
+	t.root = &root
 	t.nodes.ReplaceOrInsert(t.root)
 	t.count = 1
 	t.dataSize = 1
@@ -140,7 +144,9 @@ func (t *Tree) get(path string) *item {
 	if !ok {
 		return nil
 	}
-	it, found := t.nodes.Get(&item{parent: parent, name: name})
+	p := keyProbe(parent, name, "")
+	it, found := t.nodes.Get(&p.it)
+	p.release()
 	if !found {
 		return nil
 	}
@@ -178,16 +184,18 @@ func (t *Tree) firstChild(it *item) *item {
 // parent key pk, with name >= from.
 func (t *Tree) firstChildFrom(pk, from string) *item {
 	var out *item
-	t.nodes.AscendGreaterOrEqual(&item{parent: pk, name: from}, func(c *item) bool {
-		if c.parent != pk {
+	p := keyProbe(pk, from, "")
+	t.nodes.AscendGreaterOrEqual(&p.it, func(c *item) bool {
+		if c.parent() != pk {
 			return false
 		}
-		if c.name == "" { // the root itself, key ("", "")
+		if c.name() == "" { // the root itself, key ("", "")
 			return true
 		}
 		out = c
 		return false
 	})
+	p.release()
 	return out
 }
 
@@ -197,12 +205,15 @@ func (t *Tree) nextSibling(it *item) *item {
 		return nil
 	}
 	var out *item
-	t.nodes.AscendGreaterOrEqual(&item{parent: it.parent, name: it.name + "\x00"}, func(c *item) bool {
-		if c.parent == it.parent {
+	pk := it.parent()
+	p := keyProbe(pk, it.name(), "\x00")
+	t.nodes.AscendGreaterOrEqual(&p.it, func(c *item) bool {
+		if c.parent() == pk {
 			out = c
 		}
 		return false
 	})
+	p.release()
 	return out
 }
 
@@ -249,7 +260,7 @@ func (t *Tree) seek(from string) *item {
 		switch {
 		case c == nil:
 			return t.afterSubtree(cur, t.root)
-		case c.name != s || i == len(segs)-1:
+		case c.name() != s || i == len(segs)-1:
 			return c
 		}
 		cur = c
@@ -273,7 +284,7 @@ func (t *Tree) Walk(from string, fn func(path string, n *Node) bool) {
 	// Then what follows its subtree: the later siblings of it and of each
 	// of its ancestors, with their subtrees.
 	for cur := it; cur != t.root; cur = t.parentItem(cur) {
-		if !t.eachChild(cur.parent, cur.name, false, func(c *item) bool { return t.walkSubtree(c, fn) }) {
+		if !t.eachChild(cur.parent(), cur.name(), false, func(c *item) bool { return t.walkSubtree(c, fn) }) {
 			return
 		}
 	}
@@ -300,17 +311,19 @@ func (t *Tree) eachChild(pk, after string, inclusive bool, visit func(*item) boo
 	var run [64]*item
 	for {
 		n := 0
-		t.nodes.AscendGreaterOrEqual(&item{parent: pk, name: after}, func(c *item) bool {
-			switch {
-			case c.parent != pk:
+		p := keyProbe(pk, after, "")
+		t.nodes.AscendGreaterOrEqual(&p.it, func(c *item) bool {
+			switch name := c.name(); {
+			case c.parent() != pk:
 				return false
-			case c.name == "", !inclusive && c.name == after: // the root itself, key ("", ""); or the start
+			case name == "", !inclusive && name == after: // the root itself, key ("", ""); or the start
 				return true
 			}
 			run[n] = c
 			n++
 			return n < len(run)
 		})
+		p.release()
 		for _, c := range run[:n] {
 			if !visit(c) {
 				return false
@@ -319,7 +332,7 @@ func (t *Tree) eachChild(pk, after string, inclusive bool, visit func(*item) boo
 		if n < len(run) {
 			return true
 		}
-		after, inclusive = run[n-1].name, false
+		after, inclusive = run[n-1].name(), false
 	}
 }
 
@@ -339,15 +352,17 @@ func (t *Tree) childNames(it *item) []string {
 		return out
 	}
 	pk := childParentKey(it.path)
-	t.nodes.AscendGreaterOrEqual(&item{parent: pk}, func(c *item) bool {
-		if c.parent != pk {
+	p := keyProbe(pk, "", "")
+	t.nodes.AscendGreaterOrEqual(&p.it, func(c *item) bool {
+		if c.parent() != pk {
 			return false
 		}
-		if c.name != "" {
-			out = append(out, c.name)
+		if name := c.name(); name != "" {
+			out = append(out, name)
 		}
 		return true
 	})
+	p.release()
 	return out
 }
 
@@ -456,6 +471,7 @@ func (t *Tree) ExpiryCandidates(nowMs int64) []string {
 // the parent must exist. n.NumChildren is ignored (derived). The tree
 // retains n.Data and n.ACL.
 func (t *Tree) PutNode(path string, n Node) error {
+	t.slab.reap()
 	if err := ValidatePath(path, false); err != nil {
 		return fmt.Errorf("tree: put %q: %w", path, err)
 	}
@@ -474,6 +490,7 @@ func (t *Tree) PutNode(path string, n Node) error {
 		return fmt.Errorf("tree: put %q: %w", path, CodeNoNode)
 	}
 	n.numChildren = 0
+	n.ACL = sharedACL(n.ACL)
 	it, added := t.tryInsert(parent, path, n)
 	if !added { // a node every tree has (/zookeeper...), or a repeat
 		t.unindex(it)
@@ -519,10 +536,14 @@ func (t *Tree) insert(parent *item, path string, n Node) *item {
 // tryInsert adds path under parent unless it exists (then it changes
 // nothing and reports false), with one B-tree descent in the usual case.
 func (t *Tree) tryInsert(parent *item, path string, n Node) (*item, bool) {
-	pk, name, _ := splitKey(path)
-	it := &item{parent: pk, name: name, path: path, node: n}
+	it := t.slab.alloc()
+	path, n.Data = packPathData(path, n.Data)
+	*it = newItem(path)
+	it.node = n
 	if old, dup := t.nodes.ReplaceOrInsert(it); dup {
 		t.nodes.ReplaceOrInsert(old)
+		*it = item{}
+		t.slab.free = append(t.slab.free, it)
 		return old, false
 	}
 	parent.node.numChildren++
@@ -558,6 +579,7 @@ func (t *Tree) remove(parent, it *item) {
 	parent.node.numChildren--
 	t.count--
 	t.unindex(it)
+	t.slab.dead = append(t.slab.dead, it)
 }
 
 func (t *Tree) index(it *item) {
