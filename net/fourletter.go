@@ -191,6 +191,12 @@ func (s *Server) monitor(st Status) []monitorField {
 	num("outstanding_writes", int64(bc))
 	num("outstanding_write_bytes", bb)
 	num("readers_throttled", int64(bw))
+	// zabd's: the Go collector (the JVM's GC figures have no counterpart).
+	gc := readGC()
+	num("gc_cycles", gc.cycles)
+	out = append(out, monitorField{"gc_pause_max_ms", gc.pauseMaxMs})
+	out = append(out, monitorField{"gc_cpu_percent", gc.cpuPercent})
+	num("heap_live_bytes", gc.liveBytes)
 	num("znode_count", int64(st.NodeCount))
 	num("watch_count", int64(watches))
 	num("watched_paths", int64(paths))

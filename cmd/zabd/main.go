@@ -87,6 +87,7 @@ func main() {
 			&cli.StringFlag{Name: "engine", Usage: "storage engine: native, pebble or badger (overrides engine)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file until shutdown"},
+			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof: the live heap after a collection) to this file when asked to shut down"},
 			&cli.StringFlag{Name: "trace", Usage: "write a Go execution trace (go tool trace) to this file until shutdown; large, for short runs"},
 			&cli.BoolFlag{Name: "repair", Usage: "if the native log is corrupt, move everything from the first bad record on aside (to <dataDir>/repair-<time>/) and cut the log there, then start"},
 		},
@@ -191,7 +192,24 @@ func run(cc *cli.Context) error {
 		}
 		defer stop()
 	}
-	return serve(cfg, logger)
+	beforeClose := func() {}
+	if p := cc.String("memprofile"); p != "" {
+		beforeClose = func() { writeHeapProfile(p, logger) }
+	}
+	return serve(cfg, logger, beforeClose)
+}
+
+// writeHeapProfile writes the live heap, after a collection, to path
+// (--memprofile: at shutdown, before the server lets go of its tree).
+func writeHeapProfile(path string, logger *slog.Logger) {
+	f, err := os.Create(path)
+	if err == nil {
+		runtime.GC()
+		err = errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close())
+	}
+	if err != nil {
+		logger.Error("writing the heap profile", "file", path, "err", err)
+	}
 }
 
 // startProfile creates path and starts a profile writing to it; stop ends
@@ -211,7 +229,7 @@ func startProfile(path string, start func(io.Writer) error, end func()) (stop fu
 	return func() { end(); f.Close() }, nil
 }
 
-func serve(cfg Config, logger *slog.Logger) error {
+func serve(cfg Config, logger *slog.Logger, beforeClose func()) error {
 	s, err := start(cfg, logger)
 	if err != nil {
 		return err
@@ -224,6 +242,7 @@ func serve(cfg Config, logger *slog.Logger) error {
 	case err := <-s.serveErr:
 		logger.Error("client listener stopped", "err", err)
 	}
+	beforeClose()
 	if err := s.Close(); err != nil {
 		return cli.Exit(err.Error(), exitStorage)
 	}

@@ -123,6 +123,20 @@ func TestFourLetterWords(t *testing.T) {
 				t.Errorf("mntr %s went %s -> %s, want +%d", k, before[k], after[k], want)
 			}
 		}
+		if strings.HasPrefix(p.Name, "zabd") {
+			// zabd's own: the Go collector's figures.
+			gc := map[string]float64{}
+			for _, k := range []string{"zk_gc_cycles", "zk_gc_pause_max_ms", "zk_gc_cpu_percent", "zk_heap_live_bytes"} {
+				v, err := strconv.ParseFloat(after[k], 64)
+				if err != nil {
+					t.Errorf("mntr %s = %q, want a number", k, after[k])
+				}
+				gc[k] = v
+			}
+			if gc["zk_heap_live_bytes"] <= 0 || gc["zk_gc_cpu_percent"] < 0 || gc["zk_gc_cpu_percent"] > 100 || gc["zk_gc_pause_max_ms"] < 0 {
+				t.Errorf("implausible collector figures %v", gc)
+			}
+		}
 		if n := after["zk_num_alive_connections"]; n == "0" {
 			t.Errorf("zk_num_alive_connections = 0 with a session open")
 		}
