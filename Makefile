@@ -50,9 +50,10 @@ vet:
 BENCH_REPEAT ?= 3
 BENCH_ENGINES ?= native
 BENCH_RECOVERY_ZNODES ?= 200000
+BENCH_LARGE_TREE ?= 1000000
 bench: build
 	./$(BIN)/zabctl bench suite --zabd $(BIN)/zabd --engines $(BENCH_ENGINES) --repeat $(BENCH_REPEAT) \
-		--recovery-znodes $(BENCH_RECOVERY_ZNODES) --out bench/results
+		--recovery-znodes $(BENCH_RECOVERY_ZNODES) --large-tree $(BENCH_LARGE_TREE) --out bench/results
 
 clean:
 	rm -rf $(BIN)

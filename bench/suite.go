@@ -27,6 +27,9 @@ type Started struct {
 	// CPU, when set, is each server process's CPU time so far; the suite
 	// samples it around each point's measured phase (Config.ServerCPU).
 	CPU func() ([]ProcCPU, error)
+	// RSS, when set, is the server processes' resident memory in bytes,
+	// summed (the large-tree benchmark reads it).
+	RSS func() (int64, error)
 	// Ensemble is set when the target is an ensemble: the suite's failover
 	// and catch-up phases act on its members.
 	Ensemble *launch.Ensemble
@@ -133,6 +136,8 @@ type SuiteResult struct {
 	// itself ("zabd 3.8.4-zabd (commit 1a2b3c4, go1.26.8)"), so a report
 	// says which commit its figures belong to. Set by the caller.
 	Versions []string `json:"versions,omitempty"`
+	// LargeTree is the large-tree benchmark run after the points, if any.
+	LargeTree *LargeTreeReport `json:"large_tree,omitempty"`
 	// Recovery is the restart benchmark run after the points, if any.
 	Recovery *RecoveryReport `json:"recovery,omitempty"`
 	// Failover and CatchUp are the ensembles' benchmarks, if any.
@@ -444,6 +449,12 @@ func (s *SuiteResult) WriteMarkdown(w io.Writer, meta MarkdownMeta) error {
 	}
 	b.WriteString(s.Table())
 	s.writeNotes(&b)
+	if s.LargeTree != nil {
+		b.WriteString("\n")
+		if err := s.LargeTree.WriteMarkdown(&b); err != nil {
+			return err
+		}
+	}
 	if s.Recovery != nil {
 		b.WriteString("\n")
 		if err := s.Recovery.WriteMarkdown(&b); err != nil {

@@ -12,6 +12,23 @@ import (
 	"zabd/bench/launch"
 )
 
+// ZooKeeperHeapTarget is ZooKeeperTarget with the JVM's -Xmx set to heap
+// (ZooKeeperTarget keeps launch's default, 512m).
+func ZooKeeperHeapTarget(dir, cpus, heap string) Target {
+	return Target{Name: "zookeeper", Start: func(ctx context.Context) (*Started, error) {
+		d, err := os.MkdirTemp(dir, "zookeeper-")
+		if err != nil {
+			return nil, err
+		}
+		p, err := launch.StartApacheZK(ctx, launch.ZKOptions{Dir: d, ForceSync: true, CPUs: cpus, JVMFlags: []string{"-Xmx" + heap}, StopTimeout: time.Minute})
+		if err != nil {
+			os.RemoveAll(d)
+			return nil, err
+		}
+		return &Started{Servers: []string{p.Addr}, Stop: stopAndRemove(p, d), CPU: processCPUs(p), RSS: processRSS(p)}, nil
+	}}
+}
+
 // ZooKeeperTarget starts Apache ZooKeeper (from the installed jars, via
 // bench/launch) in a fresh directory under dir, with forceSync on so its
 // writes are as durable as zabd's; pinned to cpus (taskset's list) unless
@@ -26,7 +43,7 @@ func ZooKeeperTarget(dir, cpus string) Target {
 		if err != nil {
 			return nil, err
 		}
-		return &Started{Servers: []string{p.Addr}, Stop: stopAndRemove(p, d), CPU: processCPUs(p)}, nil
+		return &Started{Servers: []string{p.Addr}, Stop: stopAndRemove(p, d), CPU: processCPUs(p), RSS: processRSS(p)}, nil
 	}}
 }
 
@@ -46,7 +63,7 @@ func ZabdTarget(dir, bin, engine, cpus string) Target {
 		if err != nil {
 			return nil, err
 		}
-		return &Started{Servers: []string{p.Addr}, Stop: stopAndRemove(p, d), CPU: processCPUs(p)}, nil
+		return &Started{Servers: []string{p.Addr}, Stop: stopAndRemove(p, d), CPU: processCPUs(p), RSS: processRSS(p)}, nil
 	}}
 }
 
@@ -170,6 +187,21 @@ func processCPUs(ps ...*launch.Process) func() ([]ProcCPU, error) {
 			out = append(out, pc)
 		}
 		return out, nil
+	}
+}
+
+// processRSS is a Started.RSS over ps: their resident set sizes summed.
+func processRSS(ps ...*launch.Process) func() (int64, error) {
+	return func() (int64, error) {
+		var sum int64
+		for _, p := range ps {
+			n, err := p.RSS()
+			if err != nil {
+				return 0, err
+			}
+			sum += n
+		}
+		return sum, nil
 	}
 }
 

@@ -46,3 +46,33 @@ func parseProcStatCPU(line string) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
+
+// procRSS is process pid's resident set size in bytes (VmRSS of
+// /proc/PID/status).
+func procRSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("launch: RSS of pid %d: %w", pid, err)
+	}
+	return parseVmRSS(string(b))
+}
+
+// parseVmRSS reads the "VmRSS:   123 kB" line of a /proc status file.
+func parseVmRSS(status string) (int64, error) {
+	for _, l := range strings.Split(status, "\n") {
+		rest, ok := strings.CutPrefix(l, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("launch: VmRSS line %q: want a count of kB", l)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("launch: VmRSS line %q: %w", l, err)
+		}
+		return kb << 10, nil
+	}
+	return 0, fmt.Errorf("launch: no VmRSS line in a /proc status file")
+}

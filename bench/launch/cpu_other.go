@@ -11,3 +11,8 @@ import (
 func procCPU(pid int) (time.Duration, error) {
 	return 0, fmt.Errorf("launch: CPU of pid %d: no /proc on this system", pid)
 }
+
+// procRSS needs Linux's /proc.
+func procRSS(pid int) (int64, error) {
+	return 0, fmt.Errorf("launch: RSS of pid %d: no /proc on this system", pid)
+}

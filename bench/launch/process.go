@@ -345,3 +345,12 @@ func (p *Process) CPUTime() (time.Duration, error) {
 	}
 	return procCPU(cmd.Process.Pid)
 }
+
+// RSS is the current child's resident set size in bytes.
+func (p *Process) RSS() (int64, error) {
+	cmd, _, err := p.current()
+	if err != nil {
+		return 0, fmt.Errorf("launch: %s: RSS: %w", p.Name, err)
+	}
+	return procRSS(cmd.Process.Pid)
+}

@@ -11,7 +11,7 @@
 //     read otherwise;
 //   - xids count up from 1; pings use xid -2 and their replies are consumed
 //     by ReadReply, never returned; notifications (xid -1) are skipped too;
-//   - one goroutine at a time appends and flushes (Queue, Ping, Flush), and
+//   - one goroutine at a time appends and flushes (QueueBody, Ping, Flush), and
 //     one at a time reads (ReadReply); the two may be different goroutines.
 //     The write side is guarded by a mutex, so a writer and Close can meet.
 package wire

@@ -263,6 +263,10 @@ func benchSuiteCommand() *cli.Command {
 			&cli.DurationFlag{Name: "failover-probe", Value: 5 * time.Millisecond, Usage: "cluster: pause between write probes after a kill"},
 			&cli.IntFlag{Name: "catchup-txns", Value: 200_000, Usage: "cluster: creates written while a follower is down (0: no catch-up benchmark)"},
 			&cli.IntFlag{Name: "catchup-runs", Usage: "cluster: catch-up runs per target (default: --repeat, at least 3)"},
+			&cli.Int64Flag{Name: "large-tree", Usage: "standalone: load this many znodes into each server, then measure creates (32 sessions x 8) on that tree, and its RSS (0: no large-tree benchmark)"},
+			&cli.IntFlag{Name: "large-tree-runs", Value: 1, Usage: "large tree: fresh loads per target; figures are medians"},
+			&cli.DurationFlag{Name: "large-tree-duration", Value: 10 * time.Second, Usage: "large tree: measured creates after the load"},
+			&cli.StringFlag{Name: "large-tree-zk-heap", Value: "1g", Usage: "large tree: Apache ZooKeeper's -Xmx (its RSS follows it)"},
 		}, recoveryFlags("recovery-", 200_000)...),
 		Action: benchSuiteAction,
 	}
@@ -361,6 +365,25 @@ func benchSuiteAction(c *cli.Context) error {
 		res.Recovery = rep
 		res.Took = time.Since(res.Started)
 	}
+	if n := c.Int64("large-tree"); n > 0 && cluster == 0 && ctx.Err() == nil {
+		var lt []bench.Target
+		if !c.Bool("no-zookeeper") {
+			lt = append(lt, bench.ZooKeeperHeapTarget(work, cpus, c.String("large-tree-zk-heap")))
+		}
+		if bin := c.String("zabd"); bin != "" {
+			for _, e := range benchSplitList(c.String("engines")) {
+				lt = append(lt, bench.ZabdTarget(work, bin, e, cpus))
+			}
+		}
+		rep, err := bench.RunLargeTree(ctx, bench.LargeTreeConfig{Znodes: n, Runs: c.Int("large-tree-runs"),
+			Duration: c.Duration("large-tree-duration"), Log: c.App.ErrWriter}, lt)
+		if err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "bench suite: large tree: %v\n", err)
+		}
+		rep.Setup = fmt.Sprintf("Apache ZooKeeper ran with -Xmx%s; zabd with its defaults.", c.String("large-tree-zk-heap"))
+		res.LargeTree = rep
+		res.Took = time.Since(res.Started)
+	}
 	stem := filepath.Join(out, res.Started.UTC().Format("2006-01-02T150405Z"))
 	var plots []string
 	plot := func(suffix string, draw func(path string) error) {
@@ -416,6 +439,9 @@ func benchSuiteAction(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("bench suite: %v", err), exitZK)
 	}
 	fmt.Fprint(c.App.Writer, res.Table())
+	if res.LargeTree != nil {
+		fmt.Fprint(c.App.Writer, "\n"+res.LargeTree.Table())
+	}
 	if res.Recovery != nil {
 		fmt.Fprint(c.App.Writer, "\n"+res.Recovery.Table())
 	}
