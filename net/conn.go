@@ -54,6 +54,9 @@ type conn struct {
 	readZxid   int64
 	answerRead func(tree.Result)
 
+	// corked: on the server's corker's dirty list (guarded by its mu).
+	corked bool
+
 	mu       sync.Mutex
 	wcond    *sync.Cond // the writer's: signalled when out grows or closing
 	icond    *sync.Cond // signalled when inflight drops or closing
@@ -213,6 +216,12 @@ func (c *conn) sendEvent(ev tree.WatchEvent) {
 func (c *conn) sendReply(xid int32, zxid int64, op tree.Op, res tree.Result) {
 	b, at := jute.StartFrame(make([]byte, 0, 128))
 	c.enqueue(jute.FinishFrame(jute.AppendReply(b, xid, zxid, op, res), at))
+}
+
+// sendWriteReply is sendReply for a write's answer (see corker).
+func (c *conn) sendWriteReply(xid int32, zxid int64, op tree.Op, res tree.Result) {
+	b, at := jute.StartFrame(make([]byte, 0, 128))
+	c.enqueueReply(jute.FinishFrame(jute.AppendReply(b, xid, zxid, op, res), at))
 }
 
 // writeLoop flushes the outbound queue until the connection closes.
@@ -705,7 +714,7 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 				// and the client learns the truth from where it went.
 				c.closeWith("session moved to another server")
 			} else {
-				c.sendReply(xid, zxid, op, res)
+				c.sendWriteReply(xid, zxid, op, res)
 			}
 			now := c.srv.cfg.Now()
 			c.srv.stats.latency(now.Sub(start))

@@ -152,6 +152,8 @@ type Server struct {
 	authFailed atomic.Int64
 	budget     *writeBudget // writes in flight across all connections
 	start      time.Time
+	// cork holds back write replies while the processor batches.
+	cork corker
 }
 
 // SASLConfig is the SASL users and super users.

@@ -76,6 +76,12 @@ type PipelineConfig struct {
 	// applied batch with the batch's last zxid and its txn count (the
 	// snapshotter counts txns with it). It must not block.
 	AfterApply func(lastZxid int64, txns int)
+	// OnBatch, if set, is called on the applier goroutine with true before
+	// it answers a run of entries (done callbacks) and with false after,
+	// before it waits for more entries or for the disk: the client side
+	// may hold the answers in between and write each connection's at once
+	// (net.Server.Batching). It must not block.
+	OnBatch func(begin bool)
 	// Quorum makes the pipeline a ZAB leader's for one epoch (package
 	// member): zxids continue from Counter in Epoch, Storage is the
 	// replication (durable means committed by a quorum), a request that
@@ -490,6 +496,17 @@ func (p *Pipeline) applyLoop() {
 	// never happened, so they get the failure instead. The resume barrier
 	// after a full disk clears it; a sticky failure never does.
 	var poisoned error
+	// answering: OnBatch(true) was called and the answers since are held
+	// by the client side until OnBatch(false); released whenever this
+	// goroutine is about to wait (for entries, or for the disk).
+	answering := false
+	release := func() {
+		if answering && p.cfg.OnBatch != nil {
+			p.cfg.OnBatch(false)
+		}
+		answering = false
+	}
+	defer release()
 	for {
 		var e *entry
 		select {
@@ -498,6 +515,7 @@ func (p *Pipeline) applyLoop() {
 			// The queue is empty: a batch is over.
 			p.endBatch(last, applied)
 			last, applied = 0, 0
+			release()
 			var ok bool
 			if e, ok = <-p.queue; !ok {
 				return
@@ -507,10 +525,15 @@ func (p *Pipeline) applyLoop() {
 			p.endBatch(last, applied)
 			return
 		}
+		if !answering && p.cfg.OnBatch != nil {
+			p.cfg.OnBatch(true)
+		}
+		answering = true
 		if e.barrier != nil {
 			p.endBatch(last, applied)
 			last, applied = 0, 0
 			poisoned = nil
+			release()
 			close(e.barrier)
 			continue
 		}
@@ -529,7 +552,14 @@ func (p *Pipeline) applyLoop() {
 			e.done(e.res, nil)
 			continue
 		}
-		if err := <-e.durable; err != nil {
+		var err error
+		select {
+		case err = <-e.durable:
+		default:
+			release() // answers held must not wait for the next fsync
+			err = <-e.durable
+		}
+		if err != nil {
 			// A full disk is not sticky when the storage can resume: it
 			// refuses everything enqueued after the failure (txns queued
 			// behind the failed one were prepped against state that
@@ -565,6 +595,7 @@ func (p *Pipeline) applyLoop() {
 		if applied >= p.cfg.MaxBatchTxns {
 			p.endBatch(last, applied)
 			last, applied = 0, 0
+			release()
 		}
 	}
 }

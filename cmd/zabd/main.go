@@ -461,6 +461,13 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			Logger:      logger,
 			// The snapshotter counts applied txns; it never blocks.
 			AfterApply: s.snap.AfterApply,
+			// Replies to writes answered in one run go out in one write
+			// per connection.
+			OnBatch: func(begin bool) {
+				if srv := s.srvp.Load(); srv != nil {
+					srv.Batching(begin)
+				}
+			},
 		},
 		TickTime:               cfg.TickTime,
 		ContainerCheckInterval: cfg.ContainerCheckInterval,
