@@ -57,8 +57,8 @@ type LargeTreeRun struct {
 	LoadOpsPerSec float64 `json:"load_ops_per_sec"`
 	// Create is the measured creates on the large tree.
 	Create Report `json:"create"`
-	// RSSBytes is the server's resident memory right after the measured
-	// creates (the loaded tree and what serving it costs).
+	// RSSBytes is the server's resident memory right after the load, the
+	// tree holding exactly Znodes (and what serving the load cost).
 	RSSBytes int64 `json:"rss_bytes"`
 	// GCPauseMaxMs is zabd's longest collector pause since its start
 	// (mntr's zk_gc_pause_max_ms); -1 where the server has no such figure.
@@ -151,15 +151,17 @@ func largeTreeRun(ctx context.Context, lc LargeTreeConfig, t Target, logf func(s
 	}
 	r.LoadS = lr.DurationS
 	r.LoadOpsPerSec = lr.OpsPerSec
-	measure := Config{Servers: st.Servers, Sessions: lc.Sessions, InFlight: lc.InFlight, Warmup: lc.Warmup, Duration: lc.Duration,
-		ValueBytes: lc.ValueBytes, Root: "/measured", Seed: 2, Cleanup: false, ServerCPU: st.CPU}
-	if r.Create, err = Run(ctx, measure, Create{}); err != nil {
-		return r, fmt.Errorf("creates on the large tree: %w", err)
-	}
+	// Memory is read with the tree at exactly Znodes on every server,
+	// before the measured creates grow it by what each server manages.
 	if st.RSS != nil {
 		if r.RSSBytes, err = st.RSS(); err != nil {
 			return r, err
 		}
+	}
+	measure := Config{Servers: st.Servers, Sessions: lc.Sessions, InFlight: lc.InFlight, Warmup: lc.Warmup, Duration: lc.Duration,
+		ValueBytes: lc.ValueBytes, Root: "/measured", Seed: 2, Cleanup: false, ServerCPU: st.CPU}
+	if r.Create, err = Run(ctx, measure, Create{}); err != nil {
+		return r, fmt.Errorf("creates on the large tree: %w", err)
 	}
 	r.GCPauseMaxMs = -1
 	if out, err := launch.FourLetter(st.Servers[0], "mntr", 5*time.Second); err == nil {
@@ -246,7 +248,7 @@ func (r *LargeTreeReport) WriteMarkdown(w io.Writer) error {
 	c := r.Config
 	fmt.Fprintf(&b, "Each server started empty (forceSync on) and got %d znodes of %d bytes (sequential children of one parent) from %d sessions x %d in flight; "+
 		"then %d sessions x %d in flight created more for %v after a %v warm-up, measured (ratios to %s). RSS is the server's resident memory "+
-		"read right after; the longest GC pause is zabd's own figure since its start (mntr's zk_gc_pause_max_ms, the upper bound of its histogram bucket). "+
+		"read right after the load (the tree at exactly that size on every server); the longest GC pause is zabd's own figure since its start (mntr's zk_gc_pause_max_ms, the upper bound of its histogram bucket). "+
 		"%d fresh load(s) per server, servers taking turns; figures are medians. %s The benchmark took %s.\n\n",
 		c.Znodes, c.ValueBytes, c.Sessions, c.InFlight, c.Sessions, c.InFlight, c.Duration, c.Warmup, r.Baseline,
 		c.Runs, r.Setup, r.Took.Round(time.Second))
