@@ -56,34 +56,25 @@ const adminSessions = 4
 func (e *env) dialLean(ctx context.Context, n int) ([]*wire.Conn, error) {
 	conns := make([]*wire.Conn, n)
 	errs := make([]error, n)
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			dctx, cancel := context.WithTimeout(ctx, e.cfg.ConnectTimeout)
-			defer cancel()
-			c, err := wire.Dial(dctx, e.cfg.Servers[i%len(e.cfg.Servers)], e.cfg.SessionTimeout)
-			if err != nil {
-				errs[i] = fmt.Errorf("bench: %w", err)
-				return
-			}
-			e.mu.Lock()
-			if e.closed {
-				e.mu.Unlock()
-				_ = c.Close(false)
-				errs[i] = fmt.Errorf("bench: dial %s after the run was stopped", e.cfg.Servers[i%len(e.cfg.Servers)])
-				return
-			}
-			e.lean = append(e.lean, c)
+	inParallel(n, func(i int) {
+		dctx, cancel := context.WithTimeout(ctx, e.cfg.ConnectTimeout)
+		defer cancel()
+		c, err := wire.Dial(dctx, e.cfg.Servers[i%len(e.cfg.Servers)], e.cfg.SessionTimeout)
+		if err != nil {
+			errs[i] = fmt.Errorf("bench: %w", err)
+			return
+		}
+		e.mu.Lock()
+		if e.closed {
 			e.mu.Unlock()
-			conns[i] = c
-		}()
-	}
-	wg.Wait()
+			_ = c.Close(false)
+			errs[i] = fmt.Errorf("bench: dial %s after the run was stopped", e.cfg.Servers[i%len(e.cfg.Servers)])
+			return
+		}
+		e.lean = append(e.lean, c)
+		e.mu.Unlock()
+		conns[i] = c
+	})
 	return conns, errors.Join(errs...)
 }
 

@@ -145,7 +145,24 @@ func (e *env) closeAll() {
 func (e *env) connect(ctx context.Context, n int) error {
 	e.persistent = make([]*zk.Conn, n)
 	errs := make([]error, n)
-	sem := make(chan struct{}, 16)
+	inParallel(n, func(i int) {
+		e.persistent[i], errs[i] = e.dial(ctx, e.cfg.Servers[i%len(e.cfg.Servers)])
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dialers bounds how many sessions are being established at once.
+const dialers = 16
+
+// inParallel runs fn(i) for i in [0, n), at most dialers at a time, and
+// returns when all have.
+func inParallel(n int, fn func(i int)) {
+	sem := make(chan struct{}, dialers)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -153,16 +170,10 @@ func (e *env) connect(ctx context.Context, n int) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			e.persistent[i], errs[i] = e.dial(ctx, e.cfg.Servers[i%len(e.cfg.Servers)])
+			fn(i)
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // splitmix64 is a tiny, good mixing function (Steele, Lea, Flood 2014);
