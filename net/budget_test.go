@@ -81,6 +81,22 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// serveLoopback serves srv on a free loopback port until the test ends
+// and returns its address.
+func serveLoopback(t *testing.T, srv *Server) string {
+	t.Helper()
+	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
+// quietLogger drops a test server's log.
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 // heldProc is a Processor whose writes are held until the test answers
 // them; it records the most bytes it ever held at once.
 type heldProc struct {
@@ -190,14 +206,9 @@ func throttledRun(t *testing.T, clients, perConn, value int, connMax, totalMax i
 	srv := NewServer(Config{
 		GlobalOutstandingBytes:  totalMax,
 		MaxConnOutstandingBytes: connMax,
-		Logger:                  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:                  quietLogger(),
 	}, proc)
-	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	defer srv.Close()
+	addr := serveLoopback(t, srv)
 	defer func() { // on failure, let the server's connections finish
 		for proc.answerOne() {
 		}
@@ -206,7 +217,7 @@ func throttledRun(t *testing.T, clients, perConn, value int, connMax, totalMax i
 	total := clients * perConn
 	errs := make(chan error, total)
 	for c := range clients {
-		conn, _, err := zk.Connect([]string{l.Addr().String()}, 10*time.Second, zk.WithLogger(discardLogger{}))
+		conn, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(discardLogger{}))
 		if err != nil {
 			t.Fatal(err)
 		}

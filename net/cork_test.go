@@ -1,9 +1,6 @@
 package net
 
 import (
-	"io"
-	"log/slog"
-	stdnet "net"
 	"sync"
 	"testing"
 	"time"
@@ -18,14 +15,8 @@ import (
 // out when the batch ends; with no batch, an answer goes out at once.
 func TestRepliesHeldWhileBatching(t *testing.T) {
 	proc := &heldProc{watches: tree.NewWatches()}
-	srv := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, proc)
-	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	defer srv.Close()
-	c, _, err := zk.Connect([]string{l.Addr().String()}, 10*time.Second, zk.WithLogInfo(false))
+	srv := NewServer(Config{Logger: quietLogger()}, proc)
+	c, _, err := zk.Connect([]string{serveLoopback(t, srv)}, 10*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"log/slog"
 	stdnet "net"
 	"testing"
 	"time"
@@ -84,15 +83,10 @@ func (c *rawClient) call(xid int32, op tree.Op, req tree.Request) []byte {
 // read-only server has its connection closed without an answer.
 func TestReadOnlySessionOnTheWire(t *testing.T) {
 	proc := &roProc{heldProc{watches: tree.NewWatches()}}
-	srv := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, proc)
-	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	defer srv.Close()
+	srv := NewServer(Config{Logger: quietLogger()}, proc)
+	addr := serveLoopback(t, srv)
 
-	c, body, err := dialRaw(t, l.Addr().String(), jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), ReadOnly: true})
+	c, body, err := dialRaw(t, addr, jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), ReadOnly: true})
 	if err != nil {
 		t.Fatalf("read-only connect: %v", err)
 	}
@@ -131,7 +125,7 @@ func TestReadOnlySessionOnTheWire(t *testing.T) {
 	}
 
 	for _, legacy := range []bool{false, true} {
-		_, body, err := dialRaw(t, l.Addr().String(), jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), Legacy: legacy})
+		_, body, err := dialRaw(t, addr, jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), Legacy: legacy})
 		if !errors.Is(err, io.EOF) {
 			t.Errorf("client without readOnly (legacy %v): got %x, %v; want the connection closed unanswered", legacy, body, err)
 		}
@@ -153,14 +147,8 @@ func (p *betweenLeadersProc) ResumeSession(SessionID, []byte, time.Duration) (bo
 func TestResumeDeferredClosesUnanswered(t *testing.T) {
 	proc := &betweenLeadersProc{}
 	proc.watches = tree.NewWatches()
-	srv := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, proc)
-	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	go srv.Serve(l)
-	_, body, err := dialRaw(t, l.Addr().String(), jute.ConnectRequest{TimeOut: 30000, SessionID: 0x1234,
+	srv := NewServer(Config{Logger: quietLogger()}, proc)
+	_, body, err := dialRaw(t, serveLoopback(t, srv), jute.ConnectRequest{TimeOut: 30000, SessionID: 0x1234,
 		Passwd: make([]byte, 16)})
 	if err == nil {
 		t.Fatalf("re-attach answered (%d bytes) by a processor that cannot judge it", len(body))

@@ -1,9 +1,6 @@
 package net
 
 import (
-	"io"
-	"log/slog"
-	stdnet "net"
 	"testing"
 	"time"
 
@@ -36,16 +33,11 @@ func (p *eagerProc) Watches(fn func(*tree.Tree, *tree.Watches) []tree.Delivery) 
 // so does addWatch's.
 func TestReplyBeforeTheEventItsWatchFires(t *testing.T) {
 	proc := &eagerProc{heldProc: heldProc{watches: tree.NewWatches()}}
-	srv := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, proc)
+	srv := NewServer(Config{Logger: quietLogger()}, proc)
 	proc.srv = srv
-	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	defer srv.Close()
+	addr := serveLoopback(t, srv)
 
-	c, body, err := dialRaw(t, l.Addr().String(), jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
+	c, body, err := dialRaw(t, addr, jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -398,10 +398,8 @@ func (b *body) node(acls *aclCache) (string, tree.Node, error) {
 	if err != nil {
 		return "", n, err
 	}
-	if dl > 0 {
-		if dl-1 > MaxFieldBytes {
-			return "", n, fmt.Errorf("data length %d above %d", dl-1, MaxFieldBytes)
-		}
+	if dl > 0 && dl-1 > MaxFieldBytes {
+		return "", n, fmt.Errorf("data length %d above %d", dl-1, MaxFieldBytes)
 	}
 	var path string
 	if dl > 1 {

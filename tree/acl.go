@@ -78,27 +78,15 @@ func checkACL(acl []ACL, perm int32, ids []Id) error {
 			if a.ID.ID == "anyone" {
 				return nil
 			}
-		case SchemeDigest:
-			for _, id := range ids {
-				if id.Scheme == SchemeDigest && id.ID == a.ID.ID {
-					return nil
-				}
-			}
 		case SchemeIP:
 			for _, id := range ids {
 				if id.Scheme == SchemeIP && ipMatches(id.ID, a.ID.ID) {
 					return nil
 				}
 			}
-		case SchemeX509:
+		case SchemeDigest, SchemeX509, SchemeSASL: // an exact id match
 			for _, id := range ids {
-				if id.Scheme == SchemeX509 && id.ID == a.ID.ID {
-					return nil
-				}
-			}
-		case SchemeSASL:
-			for _, id := range ids {
-				if id.Scheme == SchemeSASL && id.ID == a.ID.ID {
+				if id == a.ID {
 					return nil
 				}
 			}

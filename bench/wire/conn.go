@@ -25,7 +25,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"zabd/net/jute"
@@ -54,14 +53,13 @@ type Conn struct {
 	sessionID int64
 	timeout   time.Duration // negotiated session timeout
 
-	wmu      sync.Mutex
-	wbuf     []byte
-	nextXid  int32 // xid of the next request queued
-	lastSend time.Time
-	closed   bool
+	wmu     sync.Mutex
+	wbuf    []byte
+	nextXid int32 // xid of the next request queued
+	closed  bool
 
-	readXid atomic.Int32 // xid expected next by ReadReply
-	rbuf    []byte       // the last reply's frame, reused
+	readXid int32  // xid expected next by ReadReply (the reader's)
+	rbuf    []byte // the last reply's frame, reused
 }
 
 // Reply is one answer. Body is valid until the next ReadReply.
@@ -84,8 +82,7 @@ func Dial(ctx context.Context, addr string, sessionTimeout time.Duration) (*Conn
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	}
-	c := &Conn{nc: nc, addr: addr, br: bufio.NewReaderSize(nc, 64<<10), nextXid: 1}
-	c.readXid.Store(1)
+	c := &Conn{nc: nc, addr: addr, br: bufio.NewReaderSize(nc, 64<<10), nextXid: 1, readXid: 1}
 	req := jute.AppendConnectRequest(nil, jute.ConnectRequest{
 		TimeOut: int32(sessionTimeout / time.Millisecond), Passwd: make([]byte, 16),
 	})
@@ -110,7 +107,6 @@ func Dial(ctx context.Context, addr string, sessionTimeout time.Duration) (*Conn
 	_ = nc.SetDeadline(time.Time{})
 	c.sessionID = resp.SessionID
 	c.timeout = time.Duration(resp.TimeOut) * time.Millisecond
-	c.lastSend = time.Now()
 	return c, nil
 }
 
@@ -144,13 +140,6 @@ func (c *Conn) Ping() {
 	c.wmu.Unlock()
 }
 
-// SinceSend is how long ago the last Flush wrote anything.
-func (c *Conn) SinceSend(now time.Time) time.Duration {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return now.Sub(c.lastSend)
-}
-
 // Flush writes everything queued in one write.
 func (c *Conn) Flush() error {
 	c.wmu.Lock()
@@ -163,7 +152,6 @@ func (c *Conn) Flush() error {
 	}
 	_, err := c.nc.Write(c.wbuf)
 	c.wbuf = c.wbuf[:0]
-	c.lastSend = time.Now()
 	if err != nil {
 		return fmt.Errorf("wire: writing to %s (session 0x%x): %w", c.addr, c.sessionID, err)
 	}
@@ -204,11 +192,11 @@ func (c *Conn) parse(frame []byte) (r Reply, skip bool, err error) {
 	if r.Xid == pingXid || r.Xid == notificationXid {
 		return Reply{}, true, nil
 	}
-	want := c.readXid.Load()
+	want := c.readXid
 	if r.Xid != want {
 		return r, false, fmt.Errorf("%w: %s sent xid %d, expected %d (session 0x%x)", ErrOutOfOrder, c.addr, r.Xid, want, c.sessionID)
 	}
-	c.readXid.Store(want + 1)
+	c.readXid = want + 1
 	return r, false, nil
 }
 
