@@ -197,6 +197,7 @@ func (s *Server) monitor(st Status) []monitorField {
 	out = append(out, monitorField{"gc_pause_max_ms", gc.pauseMaxMs})
 	out = append(out, monitorField{"gc_cpu_percent", gc.cpuPercent})
 	num("heap_live_bytes", gc.liveBytes)
+	num("gc_percent", gc.gcPercent)
 	num("znode_count", int64(st.NodeCount))
 	num("watch_count", int64(watches))
 	num("watched_paths", int64(paths))

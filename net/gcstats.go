@@ -7,12 +7,14 @@ import (
 
 // gcFigures are the Go collector's figures mntr reports (zabd's own keys):
 // how many collections ran, the longest stop-the-world pause since start,
-// the collector's share of the process's CPU and the live heap.
+// the collector's share of the process's CPU, the live heap and GOGC (which
+// zabd paces from the live heap, cmd/zabd).
 type gcFigures struct {
 	cycles     int64
 	pauseMaxMs float64 // upper bound of the longest pause's histogram bucket
 	cpuPercent float64
 	liveBytes  int64
+	gcPercent  int64 // -1 when the collector is off
 }
 
 var gcSamples = []metrics.Sample{
@@ -21,6 +23,7 @@ var gcSamples = []metrics.Sample{
 	{Name: "/cpu/classes/gc/total:cpu-seconds"},
 	{Name: "/cpu/classes/total:cpu-seconds"},
 	{Name: "/gc/heap/live:bytes"},
+	{Name: "/gc/gogc:percent"},
 }
 
 func readGC() gcFigures {
@@ -39,6 +42,9 @@ func readGC() gcFigures {
 	}
 	if s[4].Value.Kind() == metrics.KindUint64 {
 		g.liveBytes = int64(s[4].Value.Uint64())
+	}
+	if s[5].Value.Kind() == metrics.KindUint64 {
+		g.gcPercent = int64(s[5].Value.Uint64())
 	}
 	return g
 }

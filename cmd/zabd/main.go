@@ -387,7 +387,8 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	// Recovery: the newest readable snapshot (an older one if the newest
 	// is damaged), then the log replayed from its start zxid + 1.
 	began := time.Now()
-	defer relaxGCForRecovery()()
+	serveGC := relaxGCForRecovery()
+	defer func() { serveGC(s.stop) }()
 	snapDir := filepath.Join(cfg.DataDir, engine.SnapshotDirName)
 	snaps, err := engine.OpenSnapshotStore(vfs.Default, snapDir)
 	if err != nil {

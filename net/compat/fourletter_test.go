@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -135,6 +136,11 @@ func TestFourLetterWords(t *testing.T) {
 			}
 			if gc["zk_heap_live_bytes"] <= 0 || gc["zk_gc_cpu_percent"] < 0 || gc["zk_gc_cpu_percent"] > 100 || gc["zk_gc_pause_max_ms"] < 0 {
 				t.Errorf("implausible collector figures %v", gc)
+			}
+			// A small heap serves at GOGC=50 (cmd/zabd paces it from the
+			// live heap) unless the environment sets its own.
+			if _, set := os.LookupEnv("GOGC"); !set && after["zk_gc_percent"] != "50" {
+				t.Errorf("mntr zk_gc_percent = %q on a fresh server, want 50", after["zk_gc_percent"])
 			}
 		}
 		if n := after["zk_num_alive_connections"]; n == "0" {
