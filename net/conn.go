@@ -112,7 +112,7 @@ func newConn(s *Server, nc stdnet.Conn, id tree.WatcherID, ip string) *conn {
 	c.auth = []tree.Id{{Scheme: "ip", ID: ip}}
 	if sc, ok := nc.(syscall.Conn); ok && inlineWrites {
 		if raw, err := sc.SyscallConn(); err == nil {
-			c.tryWrite = func(b []byte) (int, error) { return writeNonBlocking(raw, b) }
+			c.tryWrite = newRawWriter(raw).Write
 		}
 	}
 	return c
@@ -174,6 +174,7 @@ func (c *conn) enqueue(frame []byte) {
 			return
 		}
 		if n == len(frame) {
+			recycleFrame(frame)
 			c.sent++
 			c.srv.stats.send()
 			if len(c.out) > 0 {
@@ -209,18 +210,18 @@ func (c *conn) checkOutbound() {
 }
 
 func (c *conn) sendEvent(ev tree.WatchEvent) {
-	b, at := jute.StartFrame(make([]byte, 0, 64+len(ev.Path)))
+	b, at := jute.StartFrame(newFrameBuf())
 	c.enqueue(jute.FinishFrame(jute.AppendNotification(b, ev, tree.StateSyncConnected), at))
 }
 
 func (c *conn) sendReply(xid int32, zxid int64, op tree.Op, res tree.Result) {
-	b, at := jute.StartFrame(make([]byte, 0, 128))
+	b, at := jute.StartFrame(newFrameBuf())
 	c.enqueue(jute.FinishFrame(jute.AppendReply(b, xid, zxid, op, res), at))
 }
 
 // sendWriteReply is sendReply for a write's answer (see corker).
 func (c *conn) sendWriteReply(xid int32, zxid int64, op tree.Op, res tree.Result) {
-	b, at := jute.StartFrame(make([]byte, 0, 128))
+	b, at := jute.StartFrame(newFrameBuf())
 	c.enqueueReply(jute.FinishFrame(jute.AppendReply(b, xid, zxid, op, res), at))
 }
 
@@ -254,6 +255,9 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 		if _, err := bufs.WriteTo(c.nc); err != nil {
 			c.closeWith("write failed: " + err.Error())
 			return
+		}
+		for _, b := range batch[:n] {
+			recycleFrame(b)
 		}
 		c.mu.Lock()
 		c.writing = false
@@ -609,8 +613,9 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 		return true
 	case tree.OpSetWatches, tree.OpSetWatches2:
 		c.waitWrites()
+		sw := req // the closure's own copy: req itself stays on the stack
 		p.Watches(func(t *tree.Tree, w *tree.Watches) []tree.Delivery {
-			return w.SetWatches(c.id, req, t)
+			return w.SetWatches(c.id, sw, t)
 		})
 		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{})
 		return true
@@ -637,15 +642,16 @@ func (c *conn) handle(hdr jute.RequestHeader, req tree.Request, size int64) bool
 		return true
 	case tree.OpAddWatch, tree.OpCheckWatches, tree.OpRemoveWatches:
 		c.waitWrites()
+		path, mode, wtype := req.Path, req.WatchMode, req.WatcherType
 		p.Watches(func(t *tree.Tree, w *tree.Watches) []tree.Delivery {
 			var code tree.Code
 			switch hdr.Op {
 			case tree.OpAddWatch:
-				code = w.AddPersistent(c.id, req.Path, req.WatchMode)
+				code = w.AddPersistent(c.id, path, mode)
 			case tree.OpCheckWatches:
-				code = w.Check(c.id, req.Path, req.WatcherType)
+				code = w.Check(c.id, path, wtype)
 			default:
-				code = w.Remove(c.id, req.Path, req.WatcherType)
+				code = w.Remove(c.id, path, wtype)
 			}
 			// Queued while no write can fire the watch: a client files
 			// a persistent watch when this reply arrives.

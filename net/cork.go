@@ -109,7 +109,11 @@ func (c *conn) flushOut() {
 		for _, b := range batch {
 			size += len(b)
 		}
-		buf = make([]byte, 0, size)
+		if size <= frameBufSize {
+			buf = newFrameBuf()
+		} else {
+			buf = make([]byte, 0, size)
+		}
 		for _, b := range batch {
 			buf = append(buf, b...)
 		}
@@ -125,6 +129,15 @@ func (c *conn) flushOut() {
 	whole := 0 // frames written whole
 	for left := n; whole < len(batch) && len(batch[whole]) <= left; whole++ {
 		left -= len(batch[whole])
+	}
+	if len(batch) > 1 {
+		// The frames were copied into buf: theirs are free now.
+		for _, b := range batch {
+			recycleFrame(b)
+		}
+	}
+	if n == len(buf) {
+		recycleFrame(buf)
 	}
 	c.sent += uint64(whole)
 	if n < len(buf) {

@@ -13,16 +13,24 @@ const DefaultMaxFrameBytes = 0xfffff
 // ReadFrame reads one length-prefixed frame from r and returns its body,
 // WITHOUT the 4-byte length. The body is read into buf when it fits
 // (cap(buf) >= length), so callers can reuse one buffer; otherwise a new
-// slice is allocated. A length below 0 or above maxLen fails with an error
+// slice is allocated (buf's first 4 bytes hold the length meanwhile). A length below 0 or above maxLen fails with an error
 // matching ErrTooLarge before anything is allocated. A stream that ends
 // before the body is complete returns io.ErrUnexpectedEOF; a stream that
 // ends cleanly before the length returns io.EOF.
 func ReadFrame(r io.Reader, maxLen int, buf []byte) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	// The length is read into buf's own memory when it has room (the
+	// body overwrites it): a local array would escape to the heap
+	// through io.ReadFull, an allocation per frame.
+	var hdr []byte
+	if cap(buf) >= 4 {
+		hdr = buf[:4]
+	} else {
+		hdr = make([]byte, 4)
+	}
+	if _, err := io.ReadFull(r, hdr); err != nil {
 		return nil, err
 	}
-	return readBody(r, hdr[:], maxLen, buf)
+	return readBody(r, hdr, maxLen, buf)
 }
 
 // ReadFirstFrame reads the first frame of a new client connection. Before a

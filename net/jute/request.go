@@ -91,7 +91,7 @@ func decodeRequestBody(d *Decoder, req *tree.Request) bool {
 		d.record("DeleteContainerRequest") // path as a buffer; same bytes as a ustring
 		req.Path = d.String()
 	case tree.OpExists, tree.OpGetData, tree.OpGetChildren, tree.OpGetChildren2:
-		d.record(req.Op.String() + "Request")
+		d.record(pathWatchRecord(req.Op))
 		req.Path = d.String()
 		req.Watch = d.Bool()
 	case tree.OpSetData:
@@ -100,7 +100,7 @@ func decodeRequestBody(d *Decoder, req *tree.Request) bool {
 		req.Data = d.Buffer()
 		req.Version = d.Int()
 	case tree.OpGetACL, tree.OpSync, tree.OpGetAllChildrenNumber, tree.OpGetEphemerals:
-		d.record(req.Op.String() + "Request")
+		d.record(pathWatchRecord(req.Op))
 		req.Path = d.String()
 	case tree.OpSetACL:
 		d.record("SetACLRequest")
@@ -120,7 +120,7 @@ func decodeRequestBody(d *Decoder, req *tree.Request) bool {
 		_ = d.String() // newMembers
 		d.Long()       // curConfigId
 	case tree.OpCheckWatches, tree.OpRemoveWatches:
-		d.record(req.Op.String() + "Request")
+		d.record(pathWatchRecord(req.Op))
 		req.Path = d.String()
 		req.WatcherType = tree.WatcherType(d.Int())
 	case tree.OpAddWatch:
@@ -367,4 +367,18 @@ func appendMultiOp(dst []byte, sub tree.Request) []byte {
 		return AppendBool(dst, sub.Watch)
 	}
 	return dst
+}
+
+// pathWatchRecord names the record of a path-and-watch read, as
+// ZooKeeper's jute does, without building the name per request.
+func pathWatchRecord(op tree.Op) string {
+	switch op {
+	case tree.OpExists:
+		return "ExistsRequest"
+	case tree.OpGetData:
+		return "GetDataRequest"
+	case tree.OpGetChildren:
+		return "GetChildrenRequest"
+	}
+	return "GetChildren2Request"
 }

@@ -406,7 +406,7 @@ func TestRequestBroken(t *testing.T) {
 			wantErr: ErrMalformed,
 			wantH:   RequestHeader{Xid: 1, Op: tree.OpExists},
 			want:    tree.Request{Op: tree.OpExists},
-			errText: "existsRequest: ustring at offset 8: negative length -2",
+			errText: "ExistsRequest: ustring at offset 8: negative length -2",
 		},
 		{
 			name:    "huge path length",
