@@ -101,6 +101,9 @@ func checkACL(acl []ACL, perm int32, ids []Id) error {
 // and require every other id to belong to a known scheme and be well formed.
 // Any failure is CodeInvalidACL.
 func fixupACL(acl []ACL, auth []Id, x509, sasl bool) ([]ACL, error) {
+	if settledACL(acl, x509, sasl) {
+		return acl, nil // nothing to drop or expand: no copy
+	}
 	uniq := make([]ACL, 0, len(acl))
 	for _, a := range acl {
 		if !containsACL(uniq, a) {
@@ -112,10 +115,7 @@ func fixupACL(acl []ACL, auth []Id, x509, sasl bool) ([]ACL, error) {
 	}
 	out := make([]ACL, 0, len(uniq))
 	for _, a := range uniq {
-		switch {
-		case a.ID.Scheme == SchemeWorld && a.ID.ID == "anyone":
-			out = append(out, a)
-		case a.ID.Scheme == SchemeAuth:
+		if a.ID.Scheme == SchemeAuth {
 			valid := false
 			for _, id := range auth {
 				if id.Scheme == SchemeDigest || id.Scheme == SchemeX509 || id.Scheme == SchemeSASL { // the isAuthenticated() providers
@@ -126,19 +126,49 @@ func fixupACL(acl []ACL, auth []Id, x509, sasl bool) ([]ACL, error) {
 			if !valid {
 				return nil, CodeInvalidACL
 			}
-		case a.ID.Scheme == SchemeDigest && validDigestID(a.ID.ID):
-			out = append(out, a)
-		case a.ID.Scheme == SchemeIP && validIPID(a.ID.ID):
-			out = append(out, a)
-		case a.ID.Scheme == SchemeX509 && x509 && a.ID.ID != "":
-			out = append(out, a)
-		case a.ID.Scheme == SchemeSASL && sasl && validSASLID(a.ID.ID):
-			out = append(out, a)
-		default:
+			continue
+		}
+		if !wellFormedID(a.ID, x509, sasl) {
 			return nil, CodeInvalidACL
 		}
+		out = append(out, a)
 	}
 	return out, nil
+}
+
+// wellFormedID says whether id may stand in a znode's ACL as it is (an
+// "auth" id never does: fixupACL expands it).
+func wellFormedID(id Id, x509, sasl bool) bool {
+	switch id.Scheme {
+	case SchemeWorld:
+		return id.ID == "anyone"
+	case SchemeDigest:
+		return validDigestID(id.ID)
+	case SchemeIP:
+		return validIPID(id.ID)
+	case SchemeX509:
+		return x509 && id.ID != ""
+	case SchemeSASL:
+		return sasl && validSASLID(id.ID)
+	}
+	return false
+}
+
+// settledACL says whether fixupACL would return acl as it is: not empty,
+// no duplicate, no "auth" id to expand, and every id well formed.
+func settledACL(acl []ACL, x509, sasl bool) bool {
+	if len(acl) == 0 {
+		return false
+	}
+	for i, a := range acl {
+		if containsACL(acl[:i], a) {
+			return false
+		}
+		if a.ID.Scheme == SchemeAuth || !wellFormedID(a.ID, x509, sasl) {
+			return false
+		}
+	}
+	return true
 }
 
 // validSASLID is SASLAuthenticationProvider.isValid: any name without @,
@@ -163,11 +193,9 @@ func containsACL(acl []ACL, a ACL) bool {
 // validDigestID is DigestAuthenticationProvider.isValid: id.split(":") has
 // exactly two parts, Java's split dropping trailing empty parts.
 func validDigestID(id string) bool {
-	parts := strings.Split(id, ":")
-	for len(parts) > 0 && parts[len(parts)-1] == "" {
-		parts = parts[:len(parts)-1]
-	}
-	return len(parts) == 2
+	// Two parts once the trailing empty ones are gone: one ':' once the
+	// trailing ones are cut.
+	return strings.Count(strings.TrimRight(id, ":"), ":") == 1
 }
 
 // redactDigest is what getACL shows a reader without ADMIN for a digest id:

@@ -234,3 +234,21 @@ func TestCheckACLEmptyAllowsAll(t *testing.T) {
 		t.Errorf("any of the bits suffices: %v", err)
 	}
 }
+
+// A list fixupACL keeps as it is comes back without a copy (a create's ACL
+// is nearly always world:anyone); one it changes is a new slice.
+func TestFixupACLCopiesOnlyWhatItChanges(t *testing.T) {
+	kept := []ACL{{PermRead, Id{SchemeDigest, "a:b"}}, OpenACLUnsafe[0]}
+	got, err := fixupACL(kept, nil, false, false)
+	if err != nil || len(got) != 2 || &got[0] != &kept[0] {
+		t.Errorf("fixupACL(%v) = %v, %v: want the same slice back", kept, got, err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { fixupACL(kept, nil, false, false) }); allocs != 0 {
+		t.Errorf("fixupACL of a settled list allocated %.0f times, want 0", allocs)
+	}
+	dup := []ACL{OpenACLUnsafe[0], OpenACLUnsafe[0]}
+	got, err = fixupACL(dup, nil, false, false)
+	if err != nil || len(got) != 1 || &got[0] == &dup[0] {
+		t.Errorf("fixupACL(%v) = %v, %v: want a new one-entry slice", dup, got, err)
+	}
+}

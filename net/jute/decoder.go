@@ -154,6 +154,30 @@ func (d *Decoder) String() string {
 	return string(d.take(n, "ustring"))
 }
 
+// aclString is String for an ACL's scheme or id: the common words are
+// returned as constants, so the world:anyone ACL that comes with nearly
+// every create costs no string.
+func (d *Decoder) aclString() string {
+	n := d.length("ustring")
+	if n < 0 {
+		return ""
+	}
+	b := d.take(n, "ustring")
+	switch {
+	case string(b) == "world":
+		return "world"
+	case string(b) == "anyone":
+		return "anyone"
+	case string(b) == "auth":
+		return "auth"
+	case string(b) == "digest":
+		return "digest"
+	case string(b) == "ip":
+		return "ip"
+	}
+	return string(b)
+}
+
 // count reads a vector count. -1 is null and returns -1; any other negative
 // count reads as empty (0), as BinaryInputArchive's index treats it; a count
 // that cannot fit in the remaining bytes at minElem bytes per element is an
@@ -205,8 +229,8 @@ func (d *Decoder) ACLs() []tree.ACL {
 	out := make([]tree.ACL, n)
 	for i := range out {
 		out[i].Perms = d.Int()
-		out[i].ID.Scheme = d.String()
-		out[i].ID.ID = d.String()
+		out[i].ID.Scheme = d.aclString()
+		out[i].ID.ID = d.aclString()
 		if d.err != nil {
 			return nil
 		}

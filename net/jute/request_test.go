@@ -572,3 +572,17 @@ func TestDecodeRequestDoesNotAlias(t *testing.T) {
 		t.Errorf("decoded request changed with its input: %q %q", req.Path, req.Data)
 	}
 }
+
+// Decoding a create with the open ACL allocates its path, its data and the
+// ACL's slice, and no string for "world" or "anyone".
+func TestCreateDecodeAllocations(t *testing.T) {
+	body := AppendRequest(nil, RequestHeader{Xid: 1, Op: tree.OpCreate},
+		tree.Request{Path: "/bench/key-0000001", Data: make([]byte, 100), ACL: tree.OpenACLUnsafe})
+	_, req, err := DecodeRequest(body)
+	if err != nil || len(req.ACL) != 1 || req.ACL[0] != tree.OpenACLUnsafe[0] {
+		t.Fatalf("DecodeRequest = %+v, %v", req, err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { DecodeRequest(body) }); allocs > 3 {
+		t.Errorf("decoding a create allocated %.0f times, want at most 3 (path, data, ACL slice)", allocs)
+	}
+}
