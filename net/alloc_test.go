@@ -31,13 +31,7 @@ func TestReadRoundTripAllocations(t *testing.T) {
 	proc := &fixedReadProc{heldProc: heldProc{watches: tree.NewWatches()}, data: make([]byte, 100)}
 	srv := NewServer(Config{Logger: quietLogger()}, proc)
 	addr := serveLoopback(t, srv)
-	c, body, err := dialRaw(t, addr, jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := jute.DecodeConnectResponse(body); err != nil {
-		t.Fatal(err)
-	}
+	c := newSession(t, addr)
 	frame := jute.AppendFrame(nil, jute.AppendRequest(nil, jute.RequestHeader{Xid: 1, Op: tree.OpGetData}, tree.Request{Path: "/bench/key-0000001"}))
 	buf := make([]byte, 0, 4096)
 	xid := int32(0)

@@ -62,6 +62,19 @@ func dialRaw(t *testing.T, addr string, cr jute.ConnectRequest) (*rawClient, []b
 	return c, body, err
 }
 
+// newSession dials addr and opens a new session (10 s timeout).
+func newSession(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	c, body, err := dialRaw(t, addr, jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jute.DecodeConnectResponse(body); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func (c *rawClient) call(xid int32, op tree.Op, req tree.Request) []byte {
 	c.t.Helper()
 	if _, err := c.nc.Write(jute.AppendFrame(nil, jute.AppendRequest(nil, jute.RequestHeader{Xid: xid, Op: op}, req))); err != nil {

@@ -37,13 +37,7 @@ func TestReplyBeforeTheEventItsWatchFires(t *testing.T) {
 	proc.srv = srv
 	addr := serveLoopback(t, srv)
 
-	c, body, err := dialRaw(t, addr, jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := jute.DecodeConnectResponse(body); err != nil {
-		t.Fatal(err)
-	}
+	c := newSession(t, addr)
 	steps := []struct {
 		xid int32
 		op  tree.Op
