@@ -555,10 +555,13 @@ func (t *Transport) serveInbound(c stdnet.Conn, k kind) {
 			t.dropped.Add(1)
 			continue
 		}
+		// Counted before the hand-off, so a Stats taken after Recv
+		// returns the message includes it.
+		t.received.Add(1)
 		select {
 		case t.recv <- m:
-			t.received.Add(1)
 		case <-t.done:
+			t.received.Add(^uint64(0))
 			return
 		}
 	}
