@@ -344,20 +344,3 @@ func javaParseInt(s string, base int) (int64, bool) {
 	}
 	return v, true
 }
-
-// sharedACL returns OpenACLUnsafe or ReadACLUnsafe when acl is equal to
-// one of them, so the znodes that carry the common ACLs (nearly all) share
-// one slice instead of holding a decoded copy each; other ACLs are
-// returned as they are. Node ACLs are never mutated in place, so sharing
-// is safe.
-func sharedACL(acl []ACL) []ACL {
-	if len(acl) == 1 && acl[0].ID == AnyoneID {
-		switch acl[0].Perms {
-		case PermAll:
-			return OpenACLUnsafe
-		case PermRead:
-			return ReadACLUnsafe
-		}
-	}
-	return acl
-}

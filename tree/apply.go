@@ -36,7 +36,7 @@ func (t *Tree) Apply(txn Txn) []WatchEvent {
 //
 // Apply panics only on broken internal invariants, never on txn contents.
 func (t *Tree) ApplyResult(txn Txn) (Result, []WatchEvent) {
-	t.slab.reap()
+	t.reap()
 	if txn.Zxid <= t.lastZxid {
 		return Result{Zxid: txn.Zxid, Path: txn.Path}, nil
 	}
@@ -120,21 +120,25 @@ func (t *Tree) applyOne(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []Wat
 		// The path is packed with the new value, so the old one is not
 		// kept alive by the path; the indexes take the new path string.
 		t.unindex(it)
-		it.path, it.node.Data = packPathData(it.path, s.Data)
+		var data []byte
+		it.path, data = packPathData(it.path, s.Data)
+		it.setValue(data)
 		t.index(it)
-		it.node.Mtime = hdr.Time
-		it.node.Mzxid = hdr.Zxid
-		it.node.Version = s.Version
-		st := it.node.Stat()
+		it.mtime = hdr.Time
+		it.mzxid = hdr.Zxid
+		it.version = s.Version
+		st := it.stat()
 		return Result{Stat: &st}, append(evs, WatchEvent{Type: EventNodeDataChanged, Path: it.path})
 	case OpSetACL:
 		it := t.get(s.Path)
 		if it == nil {
 			return Result{Err: CodeNoNode}, evs
 		}
-		it.node.ACL = sharedACL(s.ACL)
-		it.node.Aversion = s.Version
-		st := it.node.Stat()
+		old := it.acl
+		it.acl = t.acls.acquire(s.ACL)
+		t.acls.release(old)
+		it.aversion = s.Version
+		st := it.stat()
 		return Result{Stat: &st}, evs
 	case OpCheck:
 		return Result{}, evs
@@ -161,14 +165,14 @@ func (t *Tree) applyCreate(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []
 	}
 	cv := s.ParentCversion
 	if cv == -1 {
-		cv = parent.node.Cversion + 1
+		cv = parent.cversion + 1
 	}
-	if cv > parent.node.Cversion {
-		parent.node.Cversion = cv
-		parent.node.Pzxid = hdr.Zxid
+	if cv > parent.cversion {
+		parent.cversion = cv
+		parent.pzxid = hdr.Zxid
 	}
 	n := Node{
-		Data: s.Data, ACL: sharedACL(s.ACL),
+		Data: s.Data, ACL: s.ACL,
 		Czxid: hdr.Zxid, Mzxid: hdr.Zxid, Pzxid: hdr.Zxid,
 		Ctime: hdr.Time, Mtime: hdr.Time,
 		Kind: s.Kind,
@@ -182,13 +186,13 @@ func (t *Tree) applyCreate(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []
 	default:
 		n.Kind = KindPersistent
 	}
-	it, ok := t.tryInsert(parent, s.Path, n)
+	it, ok := t.tryInsert(parent, s.Path, &n)
 	if !ok {
 		res.Err = CodeNodeExists
 		return res, evs
 	}
 	if s.Type != OpCreate {
-		st := it.node.Stat()
+		st := it.stat()
 		res.Stat = &st
 	}
 	return res, append(evs,
@@ -207,14 +211,14 @@ func (t *Tree) applyDelete(path string, zxid int64, evs []WatchEvent) ([]WatchEv
 	if parent == nil {
 		return evs, CodeNoNode
 	}
-	if zxid > parent.node.Pzxid {
-		parent.node.Pzxid = zxid
+	if zxid > parent.pzxid {
+		parent.pzxid = zxid
 	}
 	it := t.get(path)
 	if it == nil {
 		return evs, CodeNoNode
 	}
-	if it.node.numChildren != 0 {
+	if it.numChildren != 0 {
 		// Only a replay over a fuzzy snapshot gets here: Prep refuses to
 		// delete a node with children, so these children were created
 		// after this txn and their creates follow in the replay.

@@ -42,6 +42,10 @@
 //
 // Nodes live in one B-tree keyed by (parent path, name): the children of a
 // node are contiguous and sorted, so listing them costs O(log n + children).
+// The tree stores no Nodes: a znode is an item (stat fields inline, 104
+// bytes, allocated in slabs) plus one allocation holding its path and value;
+// its ACL is an index into a reference-counted table of distinct lists.
+// Get and Walk hand out copies.
 // "Path order" (Walk, DescribeTree, ephemeral and expiry lists) is segment
 // order: a parent before its children, siblings by name (ComparePaths).
 //

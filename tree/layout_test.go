@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -38,18 +39,18 @@ func TestZnodeIsOneObject(t *testing.T) {
 	tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: 2, Type: OpCreateSession, Session: 9}, Timeout: 4000})
 	tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: 3, Type: OpCreate, Session: 9}, Path: "/a/e", Data: []byte("eph"), ACL: []ACL{{Perms: PermAll, ID: Id{"world", "anyone"}}}, Kind: KindEphemeral, ParentCversion: 1})
 	it := tr.get("/a/e")
-	if !shareAllocation(it.path, it.node.Data) {
+	if !shareAllocation(it.path, it.value()) {
 		t.Error("created znode: path and value are separate allocations")
 	}
-	if &it.node.ACL[0] != &OpenACLUnsafe[0] {
+	if &tr.acls.list(it.acl)[0] != &OpenACLUnsafe[0] {
 		t.Error("a decoded open ACL is not shared")
 	}
 	tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: 4, Type: OpSetData}, Path: "/a/e", Data: []byte("second"), Version: 1})
 	it = tr.get("/a/e")
-	if string(it.node.Data) != "second" || !shareAllocation(it.path, it.node.Data) {
-		t.Errorf("after setData: data %q, shared %v", it.node.Data, shareAllocation(it.path, it.node.Data))
+	if string(it.value()) != "second" || !shareAllocation(it.path, it.value()) {
+		t.Errorf("after setData: data %q, shared %v", it.value(), shareAllocation(it.path, it.value()))
 	}
-	if got := tr.Ephemerals(9); len(got) != 1 || got[0] != "/a/e" || !shareAllocation(got[0], it.node.Data) {
+	if got := tr.Ephemerals(9); len(got) != 1 || got[0] != "/a/e" || !shareAllocation(got[0], it.value()) {
 		t.Errorf("session 9's ephemerals %q: want the node's current path string", got)
 	}
 	if got, want := tr.ApproximateDataSize(), int64(len("/")+len("/zookeeper")+len("/zookeeper/quota")+len("/zookeeper/config")+len("/a")+len("first")+len("/a/e")+len("second")); got != want {
@@ -85,8 +86,8 @@ func TestRemovedItemsAreReusedAfterTheChange(t *testing.T) {
 	if third != old {
 		t.Errorf("the next change did not reuse the freed item")
 	}
-	if third.node.Data != nil || third.node.Czxid != 3 || third.node.Version != 0 {
-		t.Errorf("reused item shows the old znode: %+v", third.node)
+	if n := tr.nodeOf(third); n.Data != nil || n.Czxid != 3 || n.Version != 0 {
+		t.Errorf("reused item shows the old znode: %+v", n)
 	}
 	if _, ok := tr.Get("/old"); ok {
 		t.Error("/old still found")
@@ -99,5 +100,109 @@ func TestLookupsAllocateNothing(t *testing.T) {
 	tr.Apply(Txn{TxnHeader: TxnHeader{Zxid: 1, Type: OpCreate}, Path: "/a", Data: []byte("x"), ACL: OpenACLUnsafe, Kind: KindPersistent, ParentCversion: 1})
 	if n := testing.AllocsPerRun(100, func() { tr.Get("/a") }); n != 0 {
 		t.Errorf("Get allocates %.1f times", n)
+	}
+}
+
+// TestItemSize: an item is the whole stored znode but its path and value;
+// growing it costs every znode of a large tree.
+func TestItemSize(t *testing.T) {
+	if got := unsafe.Sizeof(item{}); got != 104 {
+		t.Errorf("item is %d bytes, want 104", got)
+	}
+}
+
+// TestACLTableCountsHolders: znodes with equal ACLs share one stored list,
+// a copy of none of the txns' slices; a list no znode holds any more
+// leaves the table once the change that dropped it is over; nil and empty
+// lists stay apart.
+func TestACLTableCountsHolders(t *testing.T) {
+	tr := New(Config{})
+	digest := func() []ACL { return []ACL{{Perms: PermAll, ID: Id{"digest", "u:" + "hash"}}} }
+	first := digest()
+	zxid := int64(0)
+	apply := func(txn Txn) {
+		zxid++
+		txn.Zxid = zxid
+		if res, _ := tr.ApplyResult(txn); res.Err != CodeOK {
+			t.Fatalf("txn %v %s: %v", txn.Type, txn.Path, res.Err)
+		}
+	}
+	create := func(path string, acl []ACL, cv int32) {
+		apply(Txn{TxnHeader: TxnHeader{Type: OpCreate}, Path: path, ACL: acl, Kind: KindPersistent, ParentCversion: cv})
+	}
+	create("/a", first, 1)
+	create("/b", digest(), 2)
+	a, _ := tr.Get("/a")
+	b, _ := tr.Get("/b")
+	if &a.ACL[0] != &b.ACL[0] {
+		t.Error("equal ACLs are stored twice")
+	}
+	if &a.ACL[0] == &first[0] {
+		t.Error("the tree keeps the txn's ACL slice")
+	}
+	if !slices.Equal(a.ACL, first) || tr.acls.distinct() != 1 {
+		t.Fatalf("ACL %v, %d distinct lists", a.ACL, tr.acls.distinct())
+	}
+
+	// setACL moves /b to another list; /a still holds the first.
+	other := []ACL{{Perms: PermRead, ID: Id{"ip", "127.0.0.1"}}}
+	apply(Txn{TxnHeader: TxnHeader{Type: OpSetACL}, Path: "/b", ACL: other, Version: 1})
+	if b, _ = tr.Get("/b"); !slices.Equal(b.ACL, other) || tr.acls.distinct() != 2 {
+		t.Fatalf("after setACL: /b %v, %d distinct lists", b.ACL, tr.acls.distinct())
+	}
+	// Deleting /a drops the first list, but only once the change is over.
+	apply(Txn{TxnHeader: TxnHeader{Type: OpDelete}, Path: "/a"})
+	if tr.acls.distinct() != 2 {
+		t.Errorf("the list was freed during the change that removed its last holder")
+	}
+	create("/c", OpenACLUnsafe, 3) // the next change reaps
+	if tr.acls.distinct() != 1 {
+		t.Errorf("%d distinct lists after /a's went, want 1", tr.acls.distinct())
+	}
+	apply(Txn{TxnHeader: TxnHeader{Type: OpSetACL}, Path: "/b", ACL: OpenACLUnsafe, Version: 2})
+	if tr.acls.distinct() != 0 || len(tr.acls.free) != 2 {
+		t.Errorf("%d distinct lists and %d free slots, want 0 and 2", tr.acls.distinct(), len(tr.acls.free))
+	}
+
+	// nil and empty are different lists.
+	if err := tr.PutNode("/nil", Node{Kind: KindPersistent}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.PutNode("/empty", Node{Kind: KindPersistent, ACL: []ACL{}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := tr.Get("/nil"); n.ACL != nil {
+		t.Errorf("nil ACL became %v", n.ACL)
+	}
+	if n, _ := tr.Get("/empty"); n.ACL == nil || len(n.ACL) != 0 {
+		t.Errorf("empty ACL became %v", n.ACL)
+	}
+}
+
+// TestItemKeepsKindFields: an ephemeral's session and a TTL node's TTL
+// share one field and come back as the Node fields they were.
+func TestItemKeepsKindFields(t *testing.T) {
+	tr := New(Config{ExtendedTypesEnabled: true})
+	for _, n := range []struct {
+		path string
+		node Node
+	}{
+		{"/e", Node{Kind: KindEphemeral, Owner: 0x1234, ACL: OpenACLUnsafe}},
+		{"/t", Node{Kind: KindTTL, TTL: 5000, ACL: OpenACLUnsafe}},
+		{"/c", Node{Kind: KindContainer, Cversion: 3, ACL: OpenACLUnsafe, Data: []byte{}}},
+	} {
+		if err := tr.PutNode(n.path, n.node); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := tr.Get(n.path)
+		if !sameNode(&got, &n.node) {
+			t.Errorf("%s: stored %s, got back %s", n.path, DescribeNode(n.path, &n.node), DescribeNode(n.path, &got))
+		}
+	}
+	if st, _ := tr.StatOf("/e"); st.EphemeralOwner != 0x1234 {
+		t.Errorf("ephemeral owner %#x", st.EphemeralOwner)
+	}
+	if st, _ := tr.StatOf("/t"); st.EphemeralOwner != 0 {
+		t.Errorf("a TTL node's stat shows owner %#x, want 0", st.EphemeralOwner)
 	}
 }

@@ -47,8 +47,9 @@ const (
 
 // Node is one znode. Its exported fields are the persisted state exactly as
 // ZooKeeper's DataNode + StatPersisted hold it; NumChildren is maintained by
-// the tree. A *Node handed out by Walk or Get points into the tree: callers
-// read it and never modify it, and it is valid only until the next Apply.
+// the tree. The tree does not store Nodes (see item): Get returns a copy,
+// and the *Node Walk hands its callback is reused for the next node. Data
+// and ACL point into the tree: callers never modify them.
 type Node struct {
 	// Data is nil or not as the creator sent it (ZooKeeper keeps a null
 	// buffer distinct from an empty one). Never mutated in place.
@@ -120,17 +121,42 @@ func KindFromOwner(owner int64, extended bool) (kind NodeKind, session, ttl int6
 	return KindEphemeral, owner, 0
 }
 
-// item is one B-tree entry. The key is (parent, name): all children of a
-// node are contiguous and sorted by name, so listing them costs
-// O(log n + children). The root is ("", ""); a top-level node "/a" is
-// ("", "a"); "/a/b" is ("/a", "b"). Only valid paths are ever inserted, so
-// the split of any string is a unique key (see splitKey).
+// item is one B-tree entry and everything the tree stores of one znode,
+// laid out for a small heap: 104 bytes with three pointers, and the
+// collector sees two objects per znode (the path and value share one
+// allocation, see packPathData) instead of a Node's five slices and
+// strings. The stat fields are inline; the ACL is an index into the
+// tree's table of distinct lists (aclTable), as ZooKeeper's
+// ReferenceCountedACLCache; the session of an ephemeral and the TTL of a
+// TTL node share one field, chosen by kind.
+//
+// The key is (parent, name): all children of a node are contiguous and
+// sorted by name, so listing them costs O(log n + children). The root is
+// ("", ""); a top-level node "/a" is ("", "a"); "/a/b" is ("/a", "b").
+// Only valid paths are ever inserted, so the split of any string is a
+// unique key (see splitKey).
 type item struct {
 	path string
+	// data is the value's first byte; nil when dataLen <= 0.
+	data *byte
+
+	czxid, mzxid, pzxid int64
+	ctime, mtime        int64
+	// owner is the session of a KindEphemeral, the TTL (ms) of a KindTTL,
+	// else 0.
+	owner int64
+
+	// dataLen is the value's length, -1 for a nil value (ZooKeeper keeps
+	// a null buffer distinct from an empty one).
+	dataLen int32
 	// split is the index of path's last '/': the B-tree key is
 	// (path[:split], path[split+1:]). The root "/" has split 0, key ("", "").
-	split int32
-	node  Node
+	split                       int32
+	acl                         aclRef
+	version, cversion, aversion int32
+	// Invariant: numChildren == number of items whose parent is this one.
+	numChildren int32
+	kind        NodeKind
 }
 
 // parent is the parent part of it's key ("" for the root and top-level
@@ -140,6 +166,89 @@ func (it *item) name() string   { return it.path[it.split+1:] }
 
 func newItem(path string) item {
 	return item{path: path, split: int32(strings.LastIndexByte(path, '/'))}
+}
+
+// emptyValue is the value of every znode whose value is empty but not nil.
+var emptyValue = []byte{}
+
+// value is the znode's data, as the creator sent it (nil or not).
+func (it *item) value() []byte {
+	switch {
+	case it.dataLen < 0:
+		return nil
+	case it.dataLen == 0:
+		return emptyValue
+	}
+	return unsafe.Slice(it.data, it.dataLen)
+}
+
+// setValue makes d the znode's data; the tree keeps d.
+func (it *item) setValue(d []byte) {
+	switch {
+	case d == nil:
+		it.data, it.dataLen = nil, -1
+	case len(d) == 0:
+		it.data, it.dataLen = nil, 0
+	default:
+		it.data, it.dataLen = unsafe.SliceData(d), int32(len(d))
+	}
+}
+
+// size is what the znode adds to ApproximateDataSize.
+func (it *item) size() int64 { return int64(len(it.path)) + int64(max(it.dataLen, 0)) }
+
+// setFields copies n's persisted fields but Data and ACL into it.
+func (it *item) setFields(n *Node) {
+	it.czxid, it.mzxid, it.pzxid = n.Czxid, n.Mzxid, n.Pzxid
+	it.ctime, it.mtime = n.Ctime, n.Mtime
+	it.version, it.cversion, it.aversion = n.Version, n.Cversion, n.Aversion
+	it.kind = n.Kind
+	switch n.Kind {
+	case KindEphemeral:
+		it.owner = n.Owner
+	case KindTTL:
+		it.owner = n.TTL
+	default:
+		it.owner = 0
+	}
+}
+
+// stat is the stat a client sees (Node.Stat).
+func (it *item) stat() Stat {
+	s := Stat{
+		Czxid: it.czxid, Mzxid: it.mzxid, Ctime: it.ctime, Mtime: it.mtime,
+		Version: it.version, Cversion: it.cversion*2 - it.numChildren, Aversion: it.aversion,
+		DataLength: max(it.dataLen, 0), NumChildren: it.numChildren, Pzxid: it.pzxid,
+	}
+	if it.kind == KindEphemeral {
+		s.EphemeralOwner = it.owner
+	}
+	return s
+}
+
+// ttl is a KindTTL znode's TTL in ms, else 0.
+func (it *item) ttl() int64 {
+	if it.kind == KindTTL {
+		return it.owner
+	}
+	return 0
+}
+
+// nodeOf is the Node it stores.
+func (t *Tree) nodeOf(it *item) Node {
+	n := Node{
+		Data: it.value(), ACL: t.acls.list(it.acl),
+		Czxid: it.czxid, Mzxid: it.mzxid, Pzxid: it.pzxid, Ctime: it.ctime, Mtime: it.mtime,
+		Version: it.version, Cversion: it.cversion, Aversion: it.aversion,
+		Kind: it.kind, numChildren: it.numChildren,
+	}
+	switch it.kind {
+	case KindEphemeral:
+		n.Owner = it.owner
+	case KindTTL:
+		n.TTL = it.owner
+	}
+	return n
 }
 
 func itemLess(a, b *item) bool {
@@ -218,6 +327,16 @@ func (s *itemSlab) alloc() *item {
 	}
 	s.chunk = s.chunk[:len(s.chunk)+1]
 	return &s.chunk[len(s.chunk)-1]
+}
+
+// reap releases the ACLs of the items removed by earlier changes and
+// makes the items reusable. Until then a removed item's ACL index still
+// names its list: no later create in the same change can take the slot.
+func (t *Tree) reap() {
+	for _, it := range t.slab.dead {
+		t.acls.release(it.acl)
+	}
+	t.slab.reap()
 }
 
 // reap zeroes the items removed by earlier changes (dropping their path

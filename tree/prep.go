@@ -191,9 +191,12 @@ func (v *view) get(path string) (pnode, bool) {
 	if it == nil {
 		return pnode{}, false
 	}
-	n := &it.node
-	return pnode{acl: n.ACL, version: n.Version, cversion: n.Cversion, aversion: n.Aversion,
-		numChildren: n.numChildren, kind: n.Kind, owner: n.Owner}, true
+	p := pnode{acl: v.t.acls.list(it.acl), version: it.version, cversion: it.cversion, aversion: it.aversion,
+		numChildren: it.numChildren, kind: it.kind}
+	if it.kind == KindEphemeral {
+		p.owner = it.owner
+	}
+	return p, true
 }
 
 func (v *view) set(path string, zxid int64, exists bool, n pnode) {

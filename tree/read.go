@@ -36,15 +36,15 @@ func (t *Tree) Read(req Request, session int64) Result {
 		if it == nil {
 			return Result{Err: CodeNoNode}
 		}
-		st := it.node.Stat()
+		st := it.stat()
 		return Result{Stat: &st}
 	case OpGetData:
 		it, err := t.readable(req, PermRead)
 		if err != CodeOK {
 			return Result{Err: err}
 		}
-		st := it.node.Stat()
-		return Result{Data: it.node.Data, Stat: &st}
+		st := it.stat()
+		return Result{Data: it.value(), Stat: &st}
 	case OpGetChildren:
 		it, err := t.readable(req, PermRead)
 		if err != CodeOK {
@@ -56,7 +56,7 @@ func (t *Tree) Read(req Request, session int64) Result {
 		if err != CodeOK {
 			return Result{Err: err}
 		}
-		st := it.node.Stat()
+		st := it.stat()
 		return Result{Children: t.childNames(it), Stat: &st}
 	case OpGetAllChildrenNumber:
 		it, err := t.readable(req, PermRead)
@@ -69,9 +69,9 @@ func (t *Tree) Read(req Request, session int64) Result {
 		if err != CodeOK {
 			return Result{Err: err}
 		}
-		st := it.node.Stat()
-		acl := slices.Clone(it.node.ACL)
-		if checkACL(it.node.ACL, PermAdmin, req.Auth) != nil {
+		st := it.stat()
+		acl := slices.Clone(t.acls.list(it.acl))
+		if checkACL(t.acls.list(it.acl), PermAdmin, req.Auth) != nil {
 			for i := range acl {
 				if acl[i].ID.Scheme == SchemeDigest {
 					acl[i].ID.ID = redactDigest(acl[i].ID.ID)
@@ -120,7 +120,7 @@ func (t *Tree) readable(req Request, perm int32) (*item, Code) {
 	if it == nil {
 		return nil, CodeNoNode
 	}
-	if err := checkACL(it.node.ACL, perm, req.Auth); err != nil {
+	if err := checkACL(t.acls.list(it.acl), perm, req.Auth); err != nil {
 		return nil, CodeNoAuth
 	}
 	return it, CodeOK

@@ -74,6 +74,8 @@ type Tree struct {
 	putStack []*item
 	// slab holds every item but the root.
 	slab itemSlab
+	// acls holds every distinct ACL list the items name.
+	acls aclTable
 }
 
 // New returns the tree of a fresh ZooKeeper 3.8 server: "/", "/zookeeper",
@@ -89,9 +91,11 @@ func New(cfg Config) *Tree {
 		ephemerals: make(map[int64]map[string]struct{}),
 		containers: make(map[string]struct{}),
 		ttls:       make(map[string]struct{}),
+		acls:       newACLTable(),
 	}
 	root := newItem("/")
-	root.node = Node{Data: []byte{}, ACL: OpenACLUnsafe, Kind: KindPersistent}
+	root.setValue([]byte{})
+	root.acl, root.kind = aclOpen, KindPersistent
 	t.root = &root
 	t.nodes.ReplaceOrInsert(t.root)
 	t.count = 1
@@ -121,7 +125,7 @@ func (t *Tree) SetConfigNode(data []byte, configVersion, mtime int64) {
 	if it == nil {
 		panic("tree: no " + ConfigPath)
 	}
-	n := it.node
+	n := t.nodeOf(it)
 	n.Data, n.Version, n.Mzxid, n.Mtime = data, -1, configVersion, mtime
 	if err := t.PutNode(ConfigPath, n); err != nil {
 		panic(fmt.Sprintf("tree: setting %s: %v", ConfigPath, err))
@@ -153,14 +157,14 @@ func (t *Tree) get(path string) *item {
 	return it
 }
 
-// Get returns the node at path (ZooKeeper's alias "" is the root). The node
-// points into the tree: read-only, valid until the next change.
-func (t *Tree) Get(path string) (*Node, bool) {
+// Get returns a copy of the node at path (ZooKeeper's alias "" is the
+// root). Its Data and ACL point into the tree: read-only.
+func (t *Tree) Get(path string) (Node, bool) {
 	it := t.get(path)
 	if it == nil {
-		return nil, false
+		return Node{}, false
 	}
-	return &it.node, true
+	return t.nodeOf(it), true
 }
 
 // StatOf is the client-visible stat of the node at path.
@@ -169,12 +173,12 @@ func (t *Tree) StatOf(path string) (Stat, bool) {
 	if it == nil {
 		return Stat{}, false
 	}
-	return it.node.Stat(), true
+	return it.stat(), true
 }
 
 // firstChild returns the child of it with the smallest name, or nil.
 func (t *Tree) firstChild(it *item) *item {
-	if it.node.numChildren == 0 {
+	if it.numChildren == 0 {
 		return nil
 	}
 	return t.firstChildFrom(childParentKey(it.path), "")
@@ -270,7 +274,9 @@ func (t *Tree) seek(from string) *item {
 
 // Walk calls fn for every node whose path is >= from in path order (see
 // ComparePaths), parents before children, until fn returns false. fn must
-// not change the tree; n points into it. Walk("", fn) visits every node.
+// not change the tree. n is a copy of the node, overwritten for the next
+// one: fn copies what it keeps (*n; Data and ACL are never mutated).
+// Walk("", fn) visits every node.
 // A snapshot writer may walk in chunks, resuming from the last path seen.
 //
 // Cost O(n) plus one B-tree search per 64 children visited: a node's
@@ -278,28 +284,30 @@ func (t *Tree) seek(from string) *item {
 // than found one by one.
 func (t *Tree) Walk(from string, fn func(path string, n *Node) bool) {
 	it := t.seek(from)
-	if it == nil || !t.walkSubtree(it, fn) {
+	var n Node
+	if it == nil || !t.walkSubtree(it, fn, &n) {
 		return
 	}
 	// Then what follows its subtree: the later siblings of it and of each
 	// of its ancestors, with their subtrees.
 	for cur := it; cur != t.root; cur = t.parentItem(cur) {
-		if !t.eachChild(cur.parent(), cur.name(), false, func(c *item) bool { return t.walkSubtree(c, fn) }) {
+		if !t.eachChild(cur.parent(), cur.name(), false, func(c *item) bool { return t.walkSubtree(c, fn, &n) }) {
 			return
 		}
 	}
 }
 
-// walkSubtree calls fn for it and its descendants in path order; false
-// when fn stopped the walk.
-func (t *Tree) walkSubtree(it *item, fn func(path string, n *Node) bool) bool {
-	if !fn(it.path, &it.node) {
+// walkSubtree calls fn for it and its descendants in path order, each
+// node copied into scratch; false when fn stopped the walk.
+func (t *Tree) walkSubtree(it *item, fn func(path string, n *Node) bool, scratch *Node) bool {
+	*scratch = t.nodeOf(it)
+	if !fn(it.path, scratch) {
 		return false
 	}
-	if it.node.numChildren == 0 {
+	if it.numChildren == 0 {
 		return true
 	}
-	return t.eachChild(childParentKey(it.path), "", true, func(c *item) bool { return t.walkSubtree(c, fn) })
+	return t.eachChild(childParentKey(it.path), "", true, func(c *item) bool { return t.walkSubtree(c, fn, scratch) })
 }
 
 // eachChild calls visit, in name order, for the children under parent key
@@ -347,8 +355,8 @@ func (t *Tree) Children(path string) ([]string, bool) {
 }
 
 func (t *Tree) childNames(it *item) []string {
-	out := make([]string, 0, it.node.numChildren)
-	if it.node.numChildren == 0 {
+	out := make([]string, 0, it.numChildren)
+	if it.numChildren == 0 {
 		return out
 	}
 	pk := childParentKey(it.path)
@@ -442,21 +450,20 @@ func (t *Tree) ExpiryCandidates(nowMs int64) []string {
 	var out []string
 	for p := range t.containers {
 		it := t.get(p)
-		if it == nil || it.node.numChildren != 0 {
+		if it == nil || it.numChildren != 0 {
 			continue
 		}
-		n := &it.node
-		if n.Cversion > 0 || (t.cfg.ContainerMaxNeverUsedMs != 0 && nowMs-n.Mtime > t.cfg.ContainerMaxNeverUsedMs) {
+		if it.cversion > 0 || (t.cfg.ContainerMaxNeverUsedMs != 0 && nowMs-it.mtime > t.cfg.ContainerMaxNeverUsedMs) {
 			out = append(out, p)
 		}
 	}
 	if t.cfg.ExtendedTypesEnabled {
 		for p := range t.ttls {
 			it := t.get(p)
-			if it == nil || it.node.numChildren != 0 {
+			if it == nil || it.numChildren != 0 {
 				continue
 			}
-			if ttl := it.node.TTL; ttl != 0 && nowMs-it.node.Mtime > ttl {
+			if ttl := it.ttl(); ttl != 0 && nowMs-it.mtime > ttl {
 				out = append(out, p)
 			}
 		}
@@ -471,7 +478,7 @@ func (t *Tree) ExpiryCandidates(nowMs int64) []string {
 // the parent must exist. n.NumChildren is ignored (derived). The tree
 // retains n.Data and n.ACL.
 func (t *Tree) PutNode(path string, n Node) error {
-	t.slab.reap()
+	t.reap()
 	if err := ValidatePath(path, false); err != nil {
 		return fmt.Errorf("tree: put %q: %w", path, err)
 	}
@@ -480,8 +487,7 @@ func (t *Tree) PutNode(path string, n Node) error {
 	}
 	if path == "/" {
 		t.unindex(t.root)
-		n.numChildren = t.root.node.numChildren
-		t.root.node = n
+		t.replace(t.root, &n)
 		t.index(t.root)
 		return nil
 	}
@@ -489,13 +495,10 @@ func (t *Tree) PutNode(path string, n Node) error {
 	if parent == nil {
 		return fmt.Errorf("tree: put %q: %w", path, CodeNoNode)
 	}
-	n.numChildren = 0
-	n.ACL = sharedACL(n.ACL)
-	it, added := t.tryInsert(parent, path, n)
+	it, added := t.tryInsert(parent, path, &n)
 	if !added { // a node every tree has (/zookeeper...), or a repeat
 		t.unindex(it)
-		n.numChildren = it.node.numChildren
-		it.node = n
+		t.replace(it, &n)
 		t.index(it)
 	}
 	t.putStack = append(t.putStack, it)
@@ -524,8 +527,20 @@ func (t *Tree) putParent(parentPath string) *item {
 // PutSession records an open session, for rebuilding from a snapshot.
 func (t *Tree) PutSession(id int64, timeoutMs int32) { t.sessions[id] = timeoutMs }
 
+// replace stores n's fields, Data and ACL in it, which keeps its path
+// (re-packed with the new value) and children.
+func (t *Tree) replace(it *item, n *Node) {
+	var data []byte
+	it.path, data = packPathData(it.path, n.Data)
+	it.setValue(data)
+	it.setFields(n)
+	old := it.acl
+	it.acl = t.acls.acquire(n.ACL)
+	t.acls.release(old)
+}
+
 // insert adds a new child of parent; the caller has checked it is absent.
-func (t *Tree) insert(parent *item, path string, n Node) *item {
+func (t *Tree) insert(parent *item, path string, n *Node) *item {
 	it, ok := t.tryInsert(parent, path, n)
 	if !ok {
 		panic(fmt.Sprintf("tree: insert of existing node %q", path))
@@ -535,18 +550,20 @@ func (t *Tree) insert(parent *item, path string, n Node) *item {
 
 // tryInsert adds path under parent unless it exists (then it changes
 // nothing and reports false), with one B-tree descent in the usual case.
-func (t *Tree) tryInsert(parent *item, path string, n Node) (*item, bool) {
+func (t *Tree) tryInsert(parent *item, path string, n *Node) (*item, bool) {
 	it := t.slab.alloc()
-	path, n.Data = packPathData(path, n.Data)
+	path, data := packPathData(path, n.Data)
 	*it = newItem(path)
-	it.node = n
 	if old, dup := t.nodes.ReplaceOrInsert(it); dup {
 		t.nodes.ReplaceOrInsert(old)
 		*it = item{}
 		t.slab.free = append(t.slab.free, it)
 		return old, false
 	}
-	parent.node.numChildren++
+	it.setValue(data)
+	it.setFields(n)
+	it.acl = t.acls.acquire(n.ACL)
+	parent.numChildren++
 	t.count++
 	t.index(it)
 	return it, true
@@ -566,8 +583,8 @@ func (t *Tree) cachedParent(parentPath string) *item {
 
 // remove deletes a childless node; the caller has found it.
 func (t *Tree) remove(parent, it *item) {
-	if it.node.numChildren != 0 {
-		panic(fmt.Sprintf("tree: removing %q with %d children", it.path, it.node.numChildren))
+	if it.numChildren != 0 {
+		panic(fmt.Sprintf("tree: removing %q with %d children", it.path, it.numChildren))
 	}
 	if _, ok := t.nodes.Delete(it); !ok {
 		panic(fmt.Sprintf("tree: removing absent node %q", it.path))
@@ -576,20 +593,20 @@ func (t *Tree) remove(parent, it *item) {
 		t.lastParent = nil
 	}
 	t.putStack = t.putStack[:0]
-	parent.node.numChildren--
+	parent.numChildren--
 	t.count--
 	t.unindex(it)
 	t.slab.dead = append(t.slab.dead, it)
 }
 
 func (t *Tree) index(it *item) {
-	t.dataSize += int64(len(it.path) + len(it.node.Data))
-	switch it.node.Kind {
+	t.dataSize += it.size()
+	switch it.kind {
 	case KindEphemeral:
-		s := t.ephemerals[it.node.Owner]
+		s := t.ephemerals[it.owner]
 		if s == nil {
 			s = make(map[string]struct{})
-			t.ephemerals[it.node.Owner] = s
+			t.ephemerals[it.owner] = s
 		}
 		s[it.path] = struct{}{}
 	case KindContainer:
@@ -600,13 +617,13 @@ func (t *Tree) index(it *item) {
 }
 
 func (t *Tree) unindex(it *item) {
-	t.dataSize -= int64(len(it.path) + len(it.node.Data))
-	switch it.node.Kind {
+	t.dataSize -= it.size()
+	switch it.kind {
 	case KindEphemeral:
-		if s := t.ephemerals[it.node.Owner]; s != nil {
+		if s := t.ephemerals[it.owner]; s != nil {
 			delete(s, it.path)
 			if len(s) == 0 {
-				delete(t.ephemerals, it.node.Owner)
+				delete(t.ephemerals, it.owner)
 			}
 		}
 	case KindContainer:
@@ -710,8 +727,8 @@ func FirstDifference(a, b *Tree) string {
 		switch {
 		case !ok:
 			diff = path + " is only in the first"
-		case !sameNode(n, m):
-			diff = DescribeNode(path, n) + " vs " + DescribeNode(path, m)
+		case !sameNode(n, &m):
+			diff = DescribeNode(path, n) + " vs " + DescribeNode(path, &m)
 		}
 		return diff == ""
 	})

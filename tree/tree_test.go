@@ -366,7 +366,7 @@ func TestSetConfigNode(t *testing.T) {
 	}
 	if string(n.Data) != string(data) || n.Version != -1 || n.Mzxid != 0 || n.Mtime != 1234 || n.Aversion != -1 ||
 		n.Czxid != 0 || len(n.ACL) != 1 || n.ACL[0].Perms != ReadACLUnsafe[0].Perms {
-		t.Fatalf("config node %+v", *n)
+		t.Fatalf("config node %+v", n)
 	}
 	if got := tr.ApproximateDataSize(); got != size+int64(len(data)) {
 		t.Fatalf("data size %d, want %d", got, size+int64(len(data)))

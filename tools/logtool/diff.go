@@ -31,11 +31,14 @@ type Change struct {
 func Diff(before, after *tree.Tree) []Change {
 	old := make(map[string]*tree.Node, before.NodeCount())
 	before.Walk("", func(p string, n *tree.Node) bool {
-		old[p] = n
+		o := *n // Walk reuses n
+		old[p] = &o
 		return true
 	})
 	var out []Change
-	after.Walk("", func(p string, n *tree.Node) bool {
+	after.Walk("", func(p string, walked *tree.Node) bool {
+		n := new(tree.Node)
+		*n = *walked
 		o, ok := old[p]
 		if !ok {
 			out = append(out, Change{Kind: "created", Path: p, After: n})

@@ -443,7 +443,7 @@ func Export(src *logread.DataDir, zkDataDir string) (ExportResult, error) {
 	defer rf.Close()
 	info, err := zkdata.ReadSnapshot(res.Snapshot, rf, func(n zkdata.SnapshotNode) error {
 		m, ok := t.Get(n.Path)
-		if !ok || !samePersisted(&n.Node, m) {
+		if !ok || !samePersisted(&n.Node, &m) {
 			return fmt.Errorf("zkmigrate: reading back %s: node %s differs from the state exported", res.Snapshot, n.Path)
 		}
 		return nil
