@@ -134,9 +134,7 @@ func (t *Tree) applyOne(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []Wat
 		if it == nil {
 			return Result{Err: CodeNoNode}, evs
 		}
-		old := it.acl
-		it.acl = t.acls.acquire(s.ACL)
-		t.acls.release(old)
+		t.setACL(it, s.ACL)
 		it.aversion = s.Version
 		st := it.stat()
 		return Result{Stat: &st}, evs

@@ -475,8 +475,9 @@ func (t *Tree) ExpiryCandidates(nowMs int64) []string {
 // PutNode inserts the node at path, or replaces the node there, keeping
 // the indexes (children counts, ephemerals, containers, TTLs, sizes)
 // consistent. It is for rebuilding a tree from a snapshot in path order:
-// the parent must exist. n.NumChildren is ignored (derived). The tree
-// retains n.Data and n.ACL.
+// the parent must exist. n.NumChildren is ignored (derived). The tree may
+// retain n.Data, which must not change afterwards; n.ACL is copied into
+// the tree's ACL table when the list is new to it.
 func (t *Tree) PutNode(path string, n Node) error {
 	t.reap()
 	if err := ValidatePath(path, false); err != nil {
@@ -534,8 +535,14 @@ func (t *Tree) replace(it *item, n *Node) {
 	it.path, data = packPathData(it.path, n.Data)
 	it.setValue(data)
 	it.setFields(n)
+	t.setACL(it, n.ACL)
+}
+
+// setACL points it at the table's entry for acl, taking a hold on that
+// entry before dropping its hold on the old one (the two may be the same).
+func (t *Tree) setACL(it *item, acl []ACL) {
 	old := it.acl
-	it.acl = t.acls.acquire(n.ACL)
+	it.acl = t.acls.acquire(acl)
 	t.acls.release(old)
 }
 

@@ -45,8 +45,9 @@ type TxnHeader struct {
 //
 // A sub-txn of a multi uses only Type and its body; Session, Cxid, Zxid and
 // Time are the multi's (they are zero in sub-txns and not encoded).
-// Slices are owned by the txn; Apply retains Data and ACL in the tree, so
-// they must not be mutated after Prep/Decode.
+// Slices are owned by the txn; Apply may retain Data in the tree (ACL lists
+// are copied into the tree's table), so they must not be mutated after
+// Prep/Decode.
 type Txn struct {
 	TxnHeader
 
