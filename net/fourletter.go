@@ -198,6 +198,7 @@ func (s *Server) monitor(st Status) []monitorField {
 	out = append(out, monitorField{"gc_cpu_percent", gc.cpuPercent})
 	num("heap_live_bytes", gc.liveBytes)
 	num("gc_percent", gc.gcPercent)
+	num("gomaxprocs", int64(runtime.GOMAXPROCS(0)))
 	num("znode_count", int64(st.NodeCount))
 	num("watch_count", int64(watches))
 	num("watched_paths", int64(paths))

@@ -388,7 +388,10 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	// is damaged), then the log replayed from its start zxid + 1.
 	began := time.Now()
 	serveGC := relaxGCForRecovery()
-	defer func() { serveGC(s.stop) }()
+	defer func() {
+		serveGC(s.stop)
+		serveProcs(logger)
+	}()
 	snapDir := filepath.Join(cfg.DataDir, engine.SnapshotDirName)
 	snaps, err := engine.OpenSnapshotStore(vfs.Default, snapDir)
 	if err != nil {

@@ -3,6 +3,7 @@ package compat
 import (
 	"os"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,6 +142,17 @@ func TestFourLetterWords(t *testing.T) {
 			// live heap) unless the environment sets its own.
 			if _, set := os.LookupEnv("GOGC"); !set && after["zk_gc_percent"] != "50" {
 				t.Errorf("mntr zk_gc_percent = %q on a fresh server, want 50", after["zk_gc_percent"])
+			}
+			// It serves with one P where Go's default is two or fewer
+			// (cmd/zabd), Go's default above that.
+			if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+				want := runtime.GOMAXPROCS(0)
+				if want <= 2 {
+					want = 1
+				}
+				if got := after["zk_gomaxprocs"]; got != strconv.Itoa(want) {
+					t.Errorf("mntr zk_gomaxprocs = %q with Go's default %d here, want %d", got, runtime.GOMAXPROCS(0), want)
+				}
 			}
 		}
 		if n := after["zk_num_alive_connections"]; n == "0" {
