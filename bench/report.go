@@ -55,12 +55,14 @@ type Report struct {
 
 	// GeneratorCPUPct is this process's user+system CPU over the load
 	// phase's wall time, in percent of one core; GeneratorCores is how many
-	// cores the machine has.
+	// cores the machine has, GeneratorProcs the generator's GOMAXPROCS (0
+	// when not known).
 	GeneratorCPUPct float64 `json:"generator_cpu_pct"`
 	// GeneratorUsPerOp is the same CPU time in µs per completed request
 	// (warm-up and measured, the phases it covers); 0 when not measured.
 	GeneratorUsPerOp float64 `json:"generator_us_per_op,omitempty"`
 	GeneratorCores   int     `json:"generator_cores"`
+	GeneratorProcs   int     `json:"generator_procs,omitempty"`
 	GeneratorLimited bool    `json:"generator_limited"`
 	// StealPct is the share of the machine's CPU time, in percent, that
 	// the hypervisor gave to others while this VM's vCPUs wanted to run
@@ -178,7 +180,11 @@ func (r Report) WriteText(w io.Writer) error {
 	if r.Mode == "open" {
 		fmt.Fprintf(&b, "schedule    %d late starts, worst lag %.3f ms\n", r.LateStarts, r.MaxStartLagMs)
 	}
-	fmt.Fprintf(&b, "generator   %s client, %.0f%% of one core (%d cores)", r.Client, r.GeneratorCPUPct, r.GeneratorCores)
+	fmt.Fprintf(&b, "generator   %s client, %.0f%% of one core (%d cores", r.Client, r.GeneratorCPUPct, r.GeneratorCores)
+	if r.GeneratorProcs > 0 {
+		fmt.Fprintf(&b, ", GOMAXPROCS %d", r.GeneratorProcs)
+	}
+	b.WriteString(")")
 	if r.GeneratorUsPerOp > 0 {
 		fmt.Fprintf(&b, ", %.1f µs/op", r.GeneratorUsPerOp)
 	}

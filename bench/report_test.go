@@ -83,6 +83,7 @@ func TestReportText(t *testing.T) {
 	r := Report{Workload: "mixed", Params: "read_ratio=0.9", Servers: []string{"127.0.0.1:1"}, Sessions: 2, InFlight: 1,
 		Mode: "open", TargetRate: 100, Seed: 5, Issued: 3, Succeeded: 2, Failed: 1,
 		ErrorsByCode: map[string]int64{"NONODE": 1, "BADVERSION": 0}, GeneratorCPUPct: 90, GeneratorUsPerOp: 12.5, GeneratorLimited: true,
+		GeneratorCores: 2, GeneratorProcs: 1,
 		ServerCPU: []ServerCPU{{Name: "pid 42", UsPerOp: 20, CorePct: 80}},
 		Notes:     []string{"a note"}}
 	var b strings.Builder
@@ -91,7 +92,7 @@ func TestReportText(t *testing.T) {
 	}
 	for _, want := range []string{"mixed (read_ratio=0.9)", "open loop at 100 req/s", "seed 5",
 		"3 issued, 2 succeeded, 1 failed", "p99.9", "GENERATOR-LIMITED", " BADVERSION=0 NONODE=1", "note        a note",
-		"cores), 12.5 µs/op", "server CPU  20 µs/op (pid 42 20), 80% of a core"} {
+		"(2 cores, GOMAXPROCS 1), 12.5 µs/op", "server CPU  20 µs/op (pid 42 20), 80% of a core"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, b.String())
 		}

@@ -438,6 +438,7 @@ func buildReport(cfg Config, w Workload, e *env, res loadResult) Report {
 		LateStarts:     t.late,
 		MaxStartLagMs:  float64(t.maxLag.Microseconds()) / 1000,
 		GeneratorCores: runtime.NumCPU(),
+		GeneratorProcs: runtime.GOMAXPROCS(0),
 		hist:           t.hist,
 	}
 	if window > 0 {

@@ -25,11 +25,3 @@ func TestServingGCPercentFollowsTheLiveHeap(t *testing.T) {
 		}
 	}
 }
-
-func TestServingProcsIsOneOnASmallMachine(t *testing.T) {
-	for def, want := range map[int]int{1: 1, 2: 1, 3: 3, 4: 4, 16: 16} {
-		if got := servingProcs(def); got != want {
-			t.Errorf("servingProcs(%d) = %d, want %d", def, got, want)
-		}
-	}
-}
