@@ -338,7 +338,9 @@ func benchSuiteAction(c *cli.Context) error {
 	if cluster > 0 && !c.IsSet("prewarm") {
 		sc.Prewarm = time.Minute
 	}
-	var setup []string
+	// GOMAXPROCS: the generator's (benchProcs) and zabd's own choice.
+	setup := []string{fmt.Sprintf("GOMAXPROCS: the generator %d on %d CPUs; zabd its own default (one P where Go's default is %d or less, package cmd/internal/procs) unless the environment sets GOMAXPROCS.",
+		runtime.GOMAXPROCS(0), runtime.NumCPU(), procs.SmallMachine)}
 	if cluster > 0 {
 		points = bench.ClusterPoints(c.Duration("point-duration"), c.Duration("warmup"))
 		setup = append(setup, "Servers: "+co.Describe()+".")
