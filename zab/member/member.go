@@ -53,6 +53,10 @@ type Config struct {
 	Transport   Transport
 	Deliver     zab.Deliverer
 	AfterApply  func(lastZxid int64, txns int)
+	// OnBatch is each pipeline's zab.PipelineConfig.OnBatch: the client
+	// side holds the replies answered between true and false, so that a
+	// connection's replies from one run of applied txns go out in one write.
+	OnBatch func(begin bool)
 
 	ContainerCheckInterval time.Duration
 	// OnExpire is told of each session a closeSession this member did
@@ -574,7 +578,7 @@ func (r refusing) LastZxid() log.Zxid { return r.last }
 func (m *Member) passivePipeline(t *tree.Tree, lock *sync.RWMutex) (*zab.Pipeline, error) {
 	pl, err := zab.NewPipeline(zab.PipelineConfig{
 		Tree: t, TreeLock: lock, Storage: refusing{}, Epoch: 1, Quorum: true,
-		Logger: m.cfg.Logger, Now: m.cfg.Now, AfterApply: m.afterApply,
+		Logger: m.cfg.Logger, Now: m.cfg.Now, AfterApply: m.afterApply, OnBatch: m.cfg.OnBatch,
 	})
 	if err != nil {
 		return nil, err
@@ -776,7 +780,7 @@ func (m *Member) startServing(st peer.Status) error {
 		start, _ := m.core.EpochStart()
 		lp, err := zab.NewPipeline(zab.PipelineConfig{
 			Tree: t, TreeLock: pl.TreeLock(), Storage: replicator{m: m, start: start}, Epoch: st.Epoch, Quorum: true,
-			Logger: m.cfg.Logger, Now: m.cfg.Now, AfterApply: m.afterApply,
+			Logger: m.cfg.Logger, Now: m.cfg.Now, AfterApply: m.afterApply, OnBatch: m.cfg.OnBatch,
 		})
 		if err != nil {
 			return err
