@@ -43,6 +43,19 @@ type Point struct {
 	Config   Config
 }
 
+// pointCleanup has each run of a suite point delete the znodes it made
+// (not measured), so every repeat meets the tree the first one did. The
+// suite runs repeat by repeat, and left in place the creates of the
+// earlier repeats (about 450k znodes per repeat on ZooKeeper, twice that
+// on zabd) slowed ZooKeeper down in the fourth and fifth of five (its gets
+// 36k -> 9k ops/s, creates 16k -> 0.2k, its JVM at 190% of a core), which
+// made the medians measure the tree's growth. Deleting a run's creates
+// takes about as long as making them did, hence the bound.
+func pointCleanup(c *Config) {
+	c.Cleanup = true
+	c.CleanupTimeout = 5 * time.Minute
+}
+
 // StandardPoints is the `make bench` set: create at 1, 8 and 32 sessions
 // (the throughput-vs-sessions curve), then get and mixed (90% reads) at 32
 // sessions, each warmup + d long, closed loop, fixed seeds, 100-byte values
@@ -51,9 +64,10 @@ type Point struct {
 // each, as asynchronous clients do, which measures the server's peak write
 // throughput rather than its round trip (the way the ZooKeeper paper's
 // throughput figures were taken, with clients keeping requests
-// outstanding).
+// outstanding). Every run deletes its znodes afterwards (pointCleanup).
 func StandardPoints(d, warmup time.Duration) []Point {
 	base := Config{Duration: d, Warmup: warmup, KeySpace: 1000, ValueBytes: 100}
+	pointCleanup(&base)
 	var ps []Point
 	for i, s := range []int{1, 8, 32} {
 		c := base
@@ -77,9 +91,11 @@ func StandardPoints(d, warmup time.Duration) []Point {
 // outstanding each, spread evenly over the members (session i on member
 // i mod N, so writes arrive through followers as well as the leader and
 // reads are served by every member), each warmup + d long, closed loop,
-// fixed seeds, 100-byte values.
+// fixed seeds, 100-byte values. Every run deletes its znodes afterwards
+// (pointCleanup).
 func ClusterPoints(d, warmup time.Duration) []Point {
 	base := Config{Duration: d, Warmup: warmup, KeySpace: 1000, ValueBytes: 100}
+	pointCleanup(&base)
 	var ps []Point
 	for i, w := range []struct {
 		label string
