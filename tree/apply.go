@@ -120,9 +120,7 @@ func (t *Tree) applyOne(s *Txn, hdr *TxnHeader, evs []WatchEvent) (Result, []Wat
 		// The path is packed with the new value, so the old one is not
 		// kept alive by the path; the indexes take the new path string.
 		t.unindex(it)
-		var data []byte
-		it.path, data = packPathData(it.path, s.Data)
-		it.setValue(data)
+		it.putValue(s.Data)
 		t.index(it)
 		it.mtime = hdr.Time
 		it.mzxid = hdr.Zxid

@@ -95,15 +95,10 @@ func (n *Node) EphemeralOwner() int64 {
 // cversion is reported as 2*Cversion-NumChildren and ephemeralOwner only for
 // plain ephemerals (containers and TTL nodes report 0).
 func (n *Node) Stat() Stat {
-	s := Stat{
-		Czxid: n.Czxid, Mzxid: n.Mzxid, Ctime: n.Ctime, Mtime: n.Mtime,
-		Version: n.Version, Cversion: n.Cversion*2 - n.numChildren, Aversion: n.Aversion,
-		DataLength: int32(len(n.Data)), NumChildren: n.numChildren, Pzxid: n.Pzxid,
-	}
-	if n.Kind == KindEphemeral {
-		s.EphemeralOwner = n.Owner
-	}
-	return s
+	var it item
+	it.setFields(n)
+	it.dataLen, it.numChildren = int32(len(n.Data)), n.numChildren
+	return it.stat()
 }
 
 // KindFromOwner decodes a persisted ephemeralOwner (as found in an Apache
@@ -194,6 +189,14 @@ func (it *item) setValue(d []byte) {
 	}
 }
 
+// putValue makes d the znode's data, packed into one allocation with
+// its path (packPathData), so the old value is not kept alive by the path.
+func (it *item) putValue(d []byte) {
+	var data []byte
+	it.path, data = packPathData(it.path, d)
+	it.setValue(data)
+}
+
 // size is what the znode adds to ApproximateDataSize.
 func (it *item) size() int64 { return int64(len(it.path)) + int64(max(it.dataLen, 0)) }
 
@@ -213,7 +216,7 @@ func (it *item) setFields(n *Node) {
 	}
 }
 
-// stat is the stat a client sees (Node.Stat).
+// stat is the stat a client sees: see Node.Stat, which is this.
 func (it *item) stat() Stat {
 	s := Stat{
 		Czxid: it.czxid, Mzxid: it.mzxid, Ctime: it.ctime, Mtime: it.mtime,

@@ -70,8 +70,9 @@ func (t *Tree) Read(req Request, session int64) Result {
 			return Result{Err: err}
 		}
 		st := it.stat()
-		acl := slices.Clone(t.acls.list(it.acl))
-		if checkACL(t.acls.list(it.acl), PermAdmin, req.Auth) != nil {
+		stored := t.acls.list(it.acl)
+		acl := slices.Clone(stored)
+		if checkACL(stored, PermAdmin, req.Auth) != nil {
 			for i := range acl {
 				if acl[i].ID.Scheme == SchemeDigest {
 					acl[i].ID.ID = redactDigest(acl[i].ID.ID)

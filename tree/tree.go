@@ -531,9 +531,7 @@ func (t *Tree) PutSession(id int64, timeoutMs int32) { t.sessions[id] = timeoutM
 // replace stores n's fields, Data and ACL in it, which keeps its path
 // (re-packed with the new value) and children.
 func (t *Tree) replace(it *item, n *Node) {
-	var data []byte
-	it.path, data = packPathData(it.path, n.Data)
-	it.setValue(data)
+	it.putValue(n.Data)
 	it.setFields(n)
 	t.setACL(it, n.ACL)
 }
@@ -559,7 +557,6 @@ func (t *Tree) insert(parent *item, path string, n *Node) *item {
 // nothing and reports false), with one B-tree descent in the usual case.
 func (t *Tree) tryInsert(parent *item, path string, n *Node) (*item, bool) {
 	it := t.slab.alloc()
-	path, data := packPathData(path, n.Data)
 	*it = newItem(path)
 	if old, dup := t.nodes.ReplaceOrInsert(it); dup {
 		t.nodes.ReplaceOrInsert(old)
@@ -567,7 +564,7 @@ func (t *Tree) tryInsert(parent *item, path string, n *Node) (*item, bool) {
 		t.slab.free = append(t.slab.free, it)
 		return old, false
 	}
-	it.setValue(data)
+	it.putValue(n.Data) // the same key: packing copies the path's bytes
 	it.setFields(n)
 	it.acl = t.acls.acquire(n.ACL)
 	parent.numChildren++

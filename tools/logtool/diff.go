@@ -37,8 +37,8 @@ func Diff(before, after *tree.Tree) []Change {
 	})
 	var out []Change
 	after.Walk("", func(p string, walked *tree.Node) bool {
-		n := new(tree.Node)
-		*n = *walked
+		a := *walked // Walk reuses walked
+		n := &a
 		o, ok := old[p]
 		if !ok {
 			out = append(out, Change{Kind: "created", Path: p, After: n})
