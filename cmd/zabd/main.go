@@ -274,6 +274,15 @@ type server struct {
 	stop     chan struct{} // stops the rate sampler
 }
 
+// batching is the pipelines' OnBatch, standalone or in an ensemble: the
+// replies to writes answered in one run go out in one write per
+// connection (net.Server.Batching).
+func (s *server) batching(begin bool) {
+	if srv := s.srvp.Load(); srv != nil {
+		srv.Batching(begin)
+	}
+}
+
 // start recovers the data dir and starts serving clients. Before it reads
 // or writes anything in the data dir and the log dir it locks them, and
 // before it opens storage it binds the client port: a second zabd on the
@@ -465,13 +474,7 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 			Logger:      logger,
 			// The snapshotter counts applied txns; it never blocks.
 			AfterApply: s.snap.AfterApply,
-			// Replies to writes answered in one run go out in one write
-			// per connection.
-			OnBatch: func(begin bool) {
-				if srv := s.srvp.Load(); srv != nil {
-					srv.Batching(begin)
-				}
-			},
+			OnBatch:    s.batching,
 		},
 		TickTime:               cfg.TickTime,
 		ContainerCheckInterval: cfg.ContainerCheckInterval,

@@ -96,14 +96,8 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 				srv.Deliver(ds)
 			}
 		},
-		AfterApply: s.snap.AfterApply,
-		// Replies to writes answered in one run go out in one write per
-		// connection, as standalone's do.
-		OnBatch: func(begin bool) {
-			if srv := s.srvp.Load(); srv != nil {
-				srv.Batching(begin)
-			}
-		},
+		AfterApply:             s.snap.AfterApply,
+		OnBatch:                s.batching,
 		ContainerCheckInterval: cfg.ContainerCheckInterval,
 		OnExpire: func(sid int64) {
 			if srv := s.srvp.Load(); srv != nil {
