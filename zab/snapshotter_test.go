@@ -69,6 +69,90 @@ func TestSnapshotterThresholds(t *testing.T) {
 	}
 }
 
+// clockStore is a snapshot store whose saves take took on a fake clock
+// and are told to the test.
+type clockStore struct {
+	*engine.SnapshotStore
+	clock *fakeClock
+	took  time.Duration
+	saved chan engine.SnapshotInfo
+}
+
+func (c *clockStore) Save(write func(io.Writer) (log.Zxid, error)) (engine.SnapshotInfo, error) {
+	c.clock.Advance(c.took)
+	info, err := c.SnapshotStore.Save(write)
+	if err == nil {
+		c.saved <- info
+	}
+	return info, err
+}
+
+// TestSnapshotterShare checks the wait after a snapshot. With Share 25, a
+// snapshot that took 2s is followed by a wait of 6s: the next threshold
+// crossed is not acted on until the snapshotter's wait for exactly the
+// rest of those 6s has fired, and thresholds crossed during the wait are
+// skipped. With Share 100 the next snapshot begins at once.
+func TestSnapshotterShare(t *testing.T) {
+	for _, share := range []int{25, 100} {
+		t.Run(fmt.Sprint("share=", share), func(t *testing.T) {
+			st, err := engine.OpenSnapshotStore(vfs.NewMem(), "/snap")
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
+			store := &clockStore{SnapshotStore: st, clock: clock, took: 2 * time.Second, saved: make(chan engine.SnapshotInfo, 10)}
+			waits := make(chan time.Duration, 1)
+			fire := make(chan time.Time)
+			s, err := NewSnapshotter(SnapshotterConfig{Store: store, SnapCount: 10, Share: share,
+				Now: clock.Now, Rand: rand.New(rand.NewPCG(3, 3)),
+				After: func(d time.Duration) <-chan time.Time { waits <- d; return fire }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			tr := tree.New(tree.Config{})
+			tr.SetLastZxid(1<<32 | 5)
+			s.Start(snapshot.Still(tr))
+			saved := func(what string) {
+				t.Helper()
+				select {
+				case <-store.saved:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%s: no snapshot saved", what)
+				}
+			}
+			s.AfterApply(1<<32|5, 11) // past every threshold, no snapshot yet: no wait
+			saved("first threshold")
+			clock.Advance(time.Second)
+			s.AfterApply(1<<32|6, 11)
+			if share == 100 {
+				saved("share 100, next threshold")
+				if got := s.Stats().Deferred; got != 0 {
+					t.Errorf("share 100: %d snapshots deferred, want 0", got)
+				}
+				return
+			}
+			select {
+			case d := <-waits:
+				if d != 5*time.Second {
+					t.Errorf("waited %v, want 5s (6s after a 2s snapshot, 1s of it gone)", d)
+				}
+			case <-store.saved:
+				t.Fatal("a snapshot began inside the wait")
+			case <-time.After(10 * time.Second):
+				t.Fatal("no wait after the threshold crossed during it")
+			}
+			s.AfterApply(1<<32|7, 11) // crossed again while the snapshot waits
+			if got := s.Stats(); got.Deferred != 1 || got.Skipped != 1 || got.Snapshots != 1 {
+				t.Errorf("during the wait: %d deferred, %d skipped, %d taken; want 1, 1, 1", got.Deferred, got.Skipped, got.Snapshots)
+			}
+			clock.Advance(5 * time.Second)
+			fire <- clock.Now()
+			saved("after the wait")
+		})
+	}
+}
+
 func TestSnapshotterConfig(t *testing.T) {
 	store := &engine.SnapshotStore{}
 	for _, c := range []SnapshotterConfig{
@@ -76,13 +160,15 @@ func TestSnapshotterConfig(t *testing.T) {
 		{Store: store, SnapCount: 1},
 		{Store: store, RetainCount: 2},
 		{Store: store, PurgeInterval: -time.Second},
+		{Store: store, Share: -1},
+		{Store: store, Share: 101},
 	} {
 		if _, err := NewSnapshotter(c); err == nil {
 			t.Errorf("%+v: want an error", c)
 		}
 	}
 	s, err := NewSnapshotter(SnapshotterConfig{Store: store})
-	if err != nil || s.cfg.SnapCount != 100000 || s.cfg.RetainCount != 3 || s.cfg.PurgeInterval != 0 || s.cfg.Snapshot.Duty != DefaultSnapshotDuty {
+	if err != nil || s.cfg.SnapCount != 100000 || s.cfg.RetainCount != 3 || s.cfg.PurgeInterval != 0 || s.cfg.Snapshot.Duty != DefaultSnapshotDuty || s.cfg.Share != DefaultSnapshotShare {
 		t.Errorf("defaults: %+v %v", s.cfg, err)
 	}
 	// Snapshots can be left unpaced.
@@ -120,7 +206,7 @@ func TestSnapshotterWithPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := engine.NewMemory()
-	snap, err := NewSnapshotter(SnapshotterConfig{Store: st, Log: eng, SnapCount: 40, PurgeInterval: time.Hour,
+	snap, err := NewSnapshotter(SnapshotterConfig{Store: st, Log: eng, SnapCount: 40, PurgeInterval: time.Hour, Share: 100,
 		Rand: rand.New(rand.NewPCG(1, 2)), Snapshot: snapshot.Options{ChunkNodes: 5}})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"zabd/net"
 	"zabd/net/metrics"
 	"zabd/net/secure"
+	"zabd/zab"
 )
 
 // Config is a server's configuration: zoo.cfg's keys, as Apache
@@ -42,6 +43,10 @@ type Config struct {
 	// SnapCount is snapCount: txns between snapshots (randomized per
 	// server between SnapCount/2 and SnapCount).
 	SnapCount int
+	// SnapSharePercent is snapSharePercent (zabd's): the most of the wall
+	// time background snapshots taken one after another may fill
+	// (zab.SnapshotterConfig.Share); 100 is snapCount alone, as ZooKeeper.
+	SnapSharePercent int
 	// SnapRetainCount and PurgeInterval are autopurge.snapRetainCount
 	// (at least 3) and autopurge.purgeInterval (zoo.cfg in hours; 0 turns
 	// purging of snapshots and log off, as ZooKeeper).
@@ -281,6 +286,7 @@ var knownKeys = map[string]bool{
 	"zookeeper.DigestAuthenticationProvider.superDigest": true,
 	"znode.container.checkIntervalMs":                    true,
 	"snapCount":                                          true,
+	"snapSharePercent":                                   true,
 	"autopurge.snapRetainCount":                          true,
 	"autopurge.purgeInterval":                            true,
 	// accepted, used by later issues (replication, snapshots, retention)
@@ -300,6 +306,7 @@ func defaultConfig() Config {
 		MaxBuffer:              0xfffff,
 		ContainerCheckInterval: time.Minute,
 		SnapCount:              100000,
+		SnapSharePercent:       zab.DefaultSnapshotShare,
 		SnapRetainCount:        3,
 		StandaloneEnabled:      true,
 		Admin:                  AdminConfig{Address: "0.0.0.0", Port: "8080", URL: "/commands", IdleTimeout: 30 * time.Second},
@@ -440,6 +447,8 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			c.Admin.IdleTimeout, err = millis(v)
 		case "snapCount":
 			c.SnapCount, err = wholeNumber(v)
+		case "snapSharePercent":
+			c.SnapSharePercent, err = wholeNumber(v)
 		case "autopurge.snapRetainCount":
 			c.SnapRetainCount, err = wholeNumber(v)
 			if err == nil && c.SnapRetainCount < 3 {
@@ -632,6 +641,9 @@ func (c *Config) validate() error {
 	if c.SnapCount < 2 {
 		return fmt.Errorf("snapCount must be at least 2, got %d", c.SnapCount)
 	}
+	if c.SnapSharePercent < 1 || c.SnapSharePercent > 100 {
+		return fmt.Errorf("snapSharePercent must be in [1, 100], got %d", c.SnapSharePercent)
+	}
 	if c.SnapRetainCount < 3 {
 		return fmt.Errorf("autopurge.snapRetainCount must be at least 3, got %d", c.SnapRetainCount)
 	}
@@ -675,6 +687,7 @@ func (c *Config) logAttrs() []any {
 		"client_addr", c.ClientAddr, "data_dir", c.DataDir, "data_log_dir", c.DataLogDir, "engine", c.Engine,
 		"tick_time", c.TickTime, "session_timeout_min", c.MinSessionTimeout, "session_timeout_max", c.MaxSessionTimeout,
 		"4lw_whitelist", strings.Join(c.FourLetterWords, ","), "snap_count", c.SnapCount,
+		"snap_share_percent", c.SnapSharePercent,
 		"autopurge_snap_retain_count", c.SnapRetainCount, "autopurge_interval", c.PurgeInterval,
 		"max_client_cnxns", c.MaxClientCnxns, "jute_maxbuffer", c.MaxBuffer,
 		"global_outstanding_limit", orDefault(int64(c.GlobalOutstandingLimit), net.DefaultGlobalOutstandingLimit),

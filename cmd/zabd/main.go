@@ -708,6 +708,7 @@ func (c Config) snapshotterConfig(store zab.SnapshotStore, log zab.LogPurger, lo
 		Store:         store,
 		Log:           log,
 		SnapCount:     c.SnapCount,
+		Share:         c.SnapSharePercent,
 		RetainCount:   c.SnapRetainCount,
 		PurgeInterval: c.PurgeInterval,
 		Logger:        logger,

@@ -302,15 +302,17 @@ func firstLine(s, substr string) string {
 func TestSnapshotConfigKeys(t *testing.T) {
 	rows := []struct {
 		name, cfg string
-		want      [3]any // SnapCount, SnapRetainCount, PurgeInterval
+		want      [4]any // SnapCount, SnapRetainCount, PurgeInterval, SnapSharePercent
 		wantErr   string
 	}{
-		{"defaults", "", [3]any{100000, 3, time.Duration(0)}, ""},
-		{"set", "snapCount=5000\nautopurge.snapRetainCount=5\nautopurge.purgeInterval=24\n", [3]any{5000, 5, 24 * time.Hour}, ""},
-		{"retain below the minimum is raised to 3", "autopurge.snapRetainCount=1\n", [3]any{100000, 3, time.Duration(0)}, ""},
-		{"negative interval is off", "autopurge.purgeInterval=-1\n", [3]any{100000, 3, time.Duration(0)}, ""},
-		{"bad snapCount", "snapCount=x\n", [3]any{}, "snapCount"},
-		{"snapCount too small", "snapCount=1\n", [3]any{}, "at least 2"},
+		{"defaults", "", [4]any{100000, 3, time.Duration(0), 25}, ""},
+		{"set", "snapCount=5000\nautopurge.snapRetainCount=5\nautopurge.purgeInterval=24\nsnapSharePercent=100\n", [4]any{5000, 5, 24 * time.Hour, 100}, ""},
+		{"retain below the minimum is raised to 3", "autopurge.snapRetainCount=1\n", [4]any{100000, 3, time.Duration(0), 25}, ""},
+		{"negative interval is off", "autopurge.purgeInterval=-1\n", [4]any{100000, 3, time.Duration(0), 25}, ""},
+		{"bad snapCount", "snapCount=x\n", [4]any{}, "snapCount"},
+		{"snapCount too small", "snapCount=1\n", [4]any{}, "at least 2"},
+		{"share of 0", "snapSharePercent=0\n", [4]any{}, "snapSharePercent must be in [1, 100]"},
+		{"share above 100", "snapSharePercent=101\n", [4]any{}, "snapSharePercent must be in [1, 100]"},
 	}
 	for _, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {
@@ -328,7 +330,7 @@ func TestSnapshotConfigKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := [3]any{c.SnapCount, c.SnapRetainCount, c.PurgeInterval}; got != tc.want {
+			if got := [4]any{c.SnapCount, c.SnapRetainCount, c.PurgeInterval, c.SnapSharePercent}; got != tc.want {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
