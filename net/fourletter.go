@@ -248,6 +248,16 @@ func (c *conn) dumpInfo(b *strings.Builder, brief bool) {
 			fmt.Fprintf(b, ",lcxid=0x%x", c.lastCxid)
 		}
 		fmt.Fprintf(b, ",lzxid=0x%x", c.lastZxid)
+		// As ZooKeeper: the last response's time, then the last, least,
+		// mean and most request latency in ms (0 before any request).
+		// The time is Unix ms where ZooKeeper's is its JVM's elapsed-time
+		// clock, as in the AdminServer's connections.
+		l := c.lat
+		var lresp, avg int64
+		if l.count > 0 {
+			lresp, avg = l.lastResponse.UnixMilli(), l.total/l.count
+		}
+		fmt.Fprintf(b, ",lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d", lresp, l.last, l.min, avg, l.max)
 	}
 	b.WriteString(")")
 }

@@ -115,6 +115,21 @@ func TestFourLetterWords(t *testing.T) {
 			}
 		}
 		after := mntr()
+		// cons: the session's line carries every field of ZooKeeper's,
+		// in its order, and the three requests were counted.
+		consLine := regexp.MustCompile(`^ /127\.0\.0\.1:\d+\[[0-9a-f]+\]\(queued=\d+,recved=(\d+),sent=(\d+),sid=0x` +
+			strconv.FormatUint(uint64(s.SessionID), 16) + `,lop=\w+,est=\d+,to=\d+,lcxid=0x[0-9a-f]+,lzxid=0x[0-9a-f]+,lresp=\d+,llat=\d+,minlat=\d+,avglat=\d+,maxlat=\d+\)$`)
+		var sessionLine []string
+		for _, l := range strings.Split(word("cons"), "\n") {
+			if m := consLine.FindStringSubmatch(l); m != nil {
+				sessionLine = m
+			}
+		}
+		if sessionLine == nil {
+			t.Errorf("cons has no line for session 0x%x matching %s:\n%s", uint64(s.SessionID), consLine, word("cons"))
+		} else if recved, _ := strconv.Atoi(sessionLine[1]); recved < 3 {
+			t.Errorf("cons: the session's line says recved=%s, want at least the 3 requests sent", sessionLine[1])
+		}
 		delta := func(k string) int {
 			a, _ := strconv.Atoi(after[k])
 			b, _ := strconv.Atoi(before[k])
