@@ -365,6 +365,37 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 		return nil, cli.Exit(fmt.Sprintf("disk full: %s free on %s, and the %s engine writes when it opens (less than %s free is refused): free some space and start again",
 			vfs.FormatBytes(int64(min(sp.Free, 1<<62))), cfg.DataLogDir, cfg.Engine, vfs.FormatBytes(minFreeToOpen)), exitNoSpace)
 	}
+	// Recovery: the newest readable snapshot (an older one if the newest
+	// is damaged), then the log replayed from its start zxid + 1. The
+	// snapshot loads while the engine opens (the native log verifies every
+	// record it holds): nothing changes the snapshots from here until
+	// recovery (a repair, which moves some aside, is done; FinishRestore
+	// changes only the log).
+	began := time.Now()
+	serveGC := relaxGCForRecovery()
+	defer func() {
+		serveGC(s.stop)
+		serveProcs(logger)
+	}()
+	snapDir := filepath.Join(cfg.DataDir, engine.SnapshotDirName)
+	snaps, err := engine.OpenSnapshotStore(vfs.Default, snapDir)
+	if err != nil {
+		return nil, storageExit(fmt.Sprintf("opening the snapshots in %s: %v", snapDir, err), err, cfg.DataDir)
+	}
+	restored := make(chan datadir.Restored, 1)
+	waitedRestore := false
+	defer func() {
+		if !waitedRestore { // a failed start waits for the load: it reads the data dir and logs
+			<-restored
+		}
+	}()
+	go func() {
+		restored <- datadir.LoadSnapshot(snaps, tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled, X509: cfg.TLS.X509, SASL: cfg.SASL.Provider},
+			func(bad engine.SnapshotInfo, err error) {
+				logger.Error("skipping an unreadable snapshot, trying an older one", "file", bad.Path, "err", err)
+			})
+	}()
+
 	var onCommit func(records, bytes int, took time.Duration)
 	if cfg.metrics != nil {
 		onCommit = cfg.metrics.ObserveCommit
@@ -393,28 +424,13 @@ func start(cfg Config, logger *slog.Logger) (*server, error) {
 	}
 	go s.rates.sampleEvery(time.Second, eng, s.stop)
 
-	// Recovery: the newest readable snapshot (an older one if the newest
-	// is damaged), then the log replayed from its start zxid + 1.
-	began := time.Now()
-	serveGC := relaxGCForRecovery()
-	defer func() {
-		serveGC(s.stop)
-		serveProcs(logger)
-	}()
-	snapDir := filepath.Join(cfg.DataDir, engine.SnapshotDirName)
-	snaps, err := engine.OpenSnapshotStore(vfs.Default, snapDir)
-	if err != nil {
-		return nil, storageExit(fmt.Sprintf("opening the snapshots in %s: %v", snapDir, err), err, cfg.DataDir)
-	}
 	dd := datadir.Open(vfs.Default, cfg.DataDir)
 	// A member may have crashed installing a snapshot its leader sent.
 	if err := member.FinishRestore(eng, snaps, dd); err != nil {
 		return nil, storageExit(fmt.Sprintf("finishing the restore of a snapshot in %s: %v", cfg.DataDir, err), err, cfg.DataDir)
 	}
-	rec, err := dd.Recover(eng, snaps, tree.Config{SuperDigest: cfg.SuperDigest, ExtendedTypesEnabled: cfg.ExtendedTypesEnabled, X509: cfg.TLS.X509, SASL: cfg.SASL.Provider},
-		func(bad engine.SnapshotInfo, err error) {
-			logger.Error("skipping an unreadable snapshot, trying an older one", "file", bad.Path, "err", err)
-		})
+	waitedRestore = true
+	rec, err := dd.RecoverFrom(eng, <-restored)
 	if err != nil {
 		return nil, storageExit(err.Error(), err, cfg.DataDir)
 	}

@@ -36,10 +36,33 @@ type Recovered struct {
 // after the snapshot's start zxid. It refuses a log purged past the
 // snapshot (ErrLogHole).
 func (d Dir) Recover(src RecordSource, snaps *engine.SnapshotStore, cfg tree.Config, skipped func(engine.SnapshotInfo, error)) (Recovered, error) {
+	return d.RecoverFrom(src, LoadSnapshot(snaps, cfg, skipped))
+}
+
+// Restored is the first half of Recover: the newest snapshot that read
+// back whole (none: an empty tree and a zero Info), or why none could be.
+type Restored struct {
+	Tree *tree.Tree
+	Meta snapshot.Meta
+	Info engine.SnapshotInfo
+	Err  error
+}
+
+// LoadSnapshot restores the newest snapshot of snaps that reads back
+// whole, as Recover does. It reads nothing of the log, so it may run while
+// the log opens; nothing may change snaps meanwhile.
+func LoadSnapshot(snaps *engine.SnapshotStore, cfg tree.Config, skipped func(engine.SnapshotInfo, error)) Restored {
 	t, meta, info, err := snaps.LoadNewest(cfg, skipped)
-	if err != nil {
-		return Recovered{}, fmt.Errorf("datadir: restoring a snapshot: %w", err)
+	return Restored{Tree: t, Meta: meta, Info: info, Err: err}
+}
+
+// RecoverFrom is the second half of Recover: it replays the log after the
+// restored snapshot r over it.
+func (d Dir) RecoverFrom(src RecordSource, r Restored) (Recovered, error) {
+	if r.Err != nil {
+		return Recovered{}, fmt.Errorf("datadir: restoring a snapshot: %w", r.Err)
 	}
+	t, meta, info := r.Tree, r.Meta, r.Info
 	if err := d.CheckLogCovers(meta.StartZxid); err != nil {
 		return Recovered{}, err
 	}
