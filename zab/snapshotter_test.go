@@ -69,22 +69,16 @@ func TestSnapshotterThresholds(t *testing.T) {
 	}
 }
 
-// clockStore is a snapshot store whose saves take took on a fake clock
-// and are told to the test.
+// clockStore is a snapshot store whose saves take took on a fake clock.
 type clockStore struct {
 	*engine.SnapshotStore
 	clock *fakeClock
 	took  time.Duration
-	saved chan engine.SnapshotInfo
 }
 
 func (c *clockStore) Save(write func(io.Writer) (log.Zxid, error)) (engine.SnapshotInfo, error) {
 	c.clock.Advance(c.took)
-	info, err := c.SnapshotStore.Save(write)
-	if err == nil {
-		c.saved <- info
-	}
-	return info, err
+	return c.SnapshotStore.Save(write)
 }
 
 // TestSnapshotterShare checks the wait after a snapshot. With Share 25, a
@@ -100,12 +94,16 @@ func TestSnapshotterShare(t *testing.T) {
 				t.Fatal(err)
 			}
 			clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
-			store := &clockStore{SnapshotStore: st, clock: clock, took: 2 * time.Second, saved: make(chan engine.SnapshotInfo, 10)}
+			store := &clockStore{SnapshotStore: st, clock: clock, took: 2 * time.Second}
 			waits := make(chan time.Duration, 1)
 			fire := make(chan time.Time)
+			// taken hears of each snapshot once the snapshotter has
+			// finished with it (its wait is set, it no longer runs).
+			taken := make(chan struct{}, 10)
 			s, err := NewSnapshotter(SnapshotterConfig{Store: store, SnapCount: 10, Share: share,
 				Now: clock.Now, Rand: rand.New(rand.NewPCG(3, 3)),
-				After: func(d time.Duration) <-chan time.Time { waits <- d; return fire }})
+				After:      func(d time.Duration) <-chan time.Time { waits <- d; return fire },
+				OnSnapshot: func(engine.SnapshotInfo, snapshot.Meta, time.Duration) { taken <- struct{}{} }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +114,7 @@ func TestSnapshotterShare(t *testing.T) {
 			saved := func(what string) {
 				t.Helper()
 				select {
-				case <-store.saved:
+				case <-taken:
 				case <-time.After(10 * time.Second):
 					t.Fatalf("%s: no snapshot saved", what)
 				}
@@ -137,8 +135,8 @@ func TestSnapshotterShare(t *testing.T) {
 				if d != 5*time.Second {
 					t.Errorf("waited %v, want 5s (6s after a 2s snapshot, 1s of it gone)", d)
 				}
-			case <-store.saved:
-				t.Fatal("a snapshot began inside the wait")
+			case <-taken:
+				t.Fatal("a snapshot was taken inside the wait")
 			case <-time.After(10 * time.Second):
 				t.Fatal("no wait after the threshold crossed during it")
 			}
