@@ -149,7 +149,8 @@ type SnapshotterStats struct {
 // writes go on. One snapshot runs at a time: a threshold crossed while
 // one runs is skipped, as ZooKeeper does. A snapshot asked for during the
 // wait that follows the last one (SnapshotterConfig.Share) begins when the
-// wait is over; thresholds crossed meanwhile are skipped too.
+// wait is over (purges go on meanwhile); thresholds crossed meanwhile are
+// skipped too.
 //
 // Concurrency: all methods are safe for concurrent use. mu guards the
 // counters and stats; opMu serializes snapshots and purges.
@@ -237,40 +238,40 @@ func (s *Snapshotter) loop(src snapshot.Source) {
 		defer t.Stop()
 		tick = t.C
 	}
+	var due <-chan time.Time // fires when an asked-for snapshot's wait is over
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.kick:
-			if s.waitShare() {
+			if wait, ok := s.shareWait(); ok {
+				s.cfg.Logger.Debug("snapshot: waiting for the share after the last one", "wait", wait, "share_percent", s.cfg.Share)
+				due = s.cfg.After(wait)
+			} else {
 				s.TakeSnapshot(src)
 			}
+		case <-due:
+			due = nil
+			s.TakeSnapshot(src)
 		case <-tick:
 			s.Purge()
 		}
 	}
 }
 
-// waitShare waits out the Share after the last snapshot, counted as one
-// running meanwhile so that thresholds crossed during the wait are
-// skipped. It reports false if the snapshotter was closed first.
-func (s *Snapshotter) waitShare() bool {
+// shareWait says how long a snapshot asked for now must wait for the
+// Share after the last one, if at all. A snapshot that waits counts as
+// running meanwhile, so thresholds crossed during the wait are skipped.
+func (s *Snapshotter) shareWait() (time.Duration, bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	wait := s.notBefore.Sub(s.cfg.Now())
 	if wait <= 0 {
-		s.mu.Unlock()
-		return true
+		return 0, false
 	}
 	s.running = true
 	s.stats.Deferred++
-	s.mu.Unlock()
-	s.cfg.Logger.Debug("snapshot: waiting for the share after the last one", "wait", wait, "share_percent", s.cfg.Share)
-	select {
-	case <-s.stop:
-		return false
-	case <-s.cfg.After(wait):
-		return true
-	}
+	return wait, true
 }
 
 // TakeSnapshot takes one snapshot now (waiting for one in progress), then
