@@ -227,11 +227,7 @@ func (c *conn) adminInfo() admin.Fields {
 	if lop == "" {
 		lop, cxid, zxid = "NA", -1, -1
 	}
-	avg, lastResp := int64(0), int64(0)
-	if c.lat.count > 0 {
-		avg = c.lat.total / c.lat.count
-		lastResp = c.lat.lastResponse.UnixMilli()
-	}
+	lastResp, avg := c.lat.lastAndAvg()
 	f["session_id"] = int64(c.sid)
 	f["last_operation"] = lop
 	f["established"] = c.established.UnixMilli()

@@ -94,6 +94,16 @@ type connLatency struct {
 	lastResponse                 time.Time
 }
 
+// lastAndAvg is what cons and the AdminServer's connections report beside
+// min and max: the last response's time (Unix ms) and the mean latency
+// (ms), both 0 before any request.
+func (l *connLatency) lastAndAvg() (lastResponse, avg int64) {
+	if l.count == 0 {
+		return 0, 0
+	}
+	return l.lastResponse.UnixMilli(), l.total / l.count
+}
+
 func (l *connLatency) add(d time.Duration, at time.Time) {
 	ms := d.Milliseconds()
 	if l.count == 0 || ms < l.min {

@@ -252,12 +252,8 @@ func (c *conn) dumpInfo(b *strings.Builder, brief bool) {
 		// mean and most request latency in ms (0 before any request).
 		// The time is Unix ms where ZooKeeper's is its JVM's elapsed-time
 		// clock, as in the AdminServer's connections.
-		l := c.lat
-		var lresp, avg int64
-		if l.count > 0 {
-			lresp, avg = l.lastResponse.UnixMilli(), l.total/l.count
-		}
-		fmt.Fprintf(b, ",lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d", lresp, l.last, l.min, avg, l.max)
+		lresp, avg := c.lat.lastAndAvg()
+		fmt.Fprintf(b, ",lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d", lresp, c.lat.last, c.lat.min, avg, c.lat.max)
 	}
 	b.WriteString(")")
 }
