@@ -21,15 +21,29 @@ type GroupCommitOptions struct {
 	// Now reads the clock for commit latency stats; default time.Now.
 	Now func() time.Time
 	// OnCommit, if set, is told of each group commit made durable: its
-	// records, their Data bytes and the time the commit took. It runs on
-	// the flusher's goroutine after the commit's callers are released,
-	// so it must be quick (a metrics observation).
+	// records, their Data bytes and the time the commit took. It runs
+	// after the commit's callers are released, on the goroutine that
+	// finished the commit (with SyncsInFlight above 1, two may call it at
+	// once), so it must be quick and safe for concurrent use (a metrics
+	// observation).
 	OnCommit func(records, bytes int, took time.Duration)
+	// SyncsInFlight bounds the batches written and not yet durable when
+	// the store splits a commit into a write and a sync (the native log):
+	// with 2, the next batch is written and its sync started while the
+	// previous one's sync runs, so a request waits for about one sync
+	// instead of the rest of the one in flight and then its own. Callers
+	// are still released in zxid order, each batch only once its own
+	// sync (or a later one) returned and every earlier batch is durable.
+	// Default 1 (no overlap); stores that cannot split ignore it.
+	SyncsInFlight int
 }
 
 func (o *GroupCommitOptions) fill() error {
-	if o.MaxBatchRecords < 0 || o.MaxBatchBytes < 0 {
+	if o.MaxBatchRecords < 0 || o.MaxBatchBytes < 0 || o.SyncsInFlight < 0 {
 		return fmt.Errorf("engine: negative batch bound in %+v", *o)
+	}
+	if o.SyncsInFlight == 0 {
+		o.SyncsInFlight = 1
 	}
 	if o.MaxBatchRecords == 0 {
 		o.MaxBatchRecords = 4096
@@ -55,9 +69,15 @@ func (o *GroupCommitOptions) fill() error {
 // promise that must not return such an error (any other error is sticky).
 type CommitFunc func(recs []log.Record) error
 
-// commitFunc is a CommitFunc that also reports how long its sync took (the
-// FsyncLatency sample).
-type commitFunc func(recs []log.Record) (time.Duration, error)
+// stagedCommit is a commit split in two: it writes recs (in slice order,
+// after every earlier batch) and returns the sync that makes them durable,
+// which reports how long it took (the FsyncLatency sample). The write runs
+// with the write side held; the sync does not, and up to SyncsInFlight
+// syncs run at once, each started after its batch's write returned. A
+// sync that returns nil promises its batch durable. Errors follow
+// CommitFunc's rules; a write that fails for a full disk must leave every
+// earlier batch's sync able to finish.
+type stagedCommit func(recs []log.Record) (sync func() (time.Duration, error), err error)
 
 // GroupCommitter is the group-commit loop of every engine: callers enqueue,
 // one flusher goroutine takes everything queued (up to the batch bounds),
@@ -80,8 +100,8 @@ type commitFunc func(recs []log.Record) (time.Duration, error)
 // Exclusive and Truncate (the store's write side has one owner at a time).
 // Lock order: wmu before mu.
 type GroupCommitter struct {
-	commit commitFunc
-	o      GroupCommitOptions
+	write stagedCommit
+	o     GroupCommitOptions
 
 	wmu sync.Mutex
 
@@ -98,10 +118,20 @@ type GroupCommitter struct {
 	// paused is set when a batch failed for a full disk (it wraps
 	// log.ErrNoSpace): every append is refused with it until Resume.
 	paused error
-	// inflight: the flusher has taken a batch off the queue and not yet
-	// reported its outcome. A truncate is refused (ErrBusy) while it is
-	// set or the queue is not empty.
-	inflight bool
+	// writing: the flusher has taken a batch off the queue and not yet
+	// written it (or failed it). A truncate is refused (ErrBusy) while it
+	// is set or the queue is not empty.
+	writing bool
+	// syncing: the batches written and not yet reported, oldest first
+	// (at most SyncsInFlight). A batch leaves from the front only, once
+	// its sync is done, so callers are released in zxid order.
+	syncing []*syncBatch
+	// syncFailed: a reported batch failed its sync; every later one fails
+	// too, even if its own sync returned nil (no gap in what was acked).
+	syncFailed bool
+	// drained is signalled when syncing becomes empty (Truncate,
+	// Exclusive and the flusher's failure path wait for it).
+	drained *sync.Cond
 	// truncating: a Truncate is cutting the store; appends are refused
 	// with ErrBusy meanwhile, since they would be admitted against a last
 	// zxid that is about to go (no append may pass a truncate).
@@ -117,24 +147,41 @@ type pending struct {
 	done  chan error // buffered 1; receives exactly one value
 }
 
+// syncBatch is a batch written to the store and waiting for its sync.
+type syncBatch struct {
+	batch  []*pending
+	nrec   int
+	nbytes int
+	last   log.Zxid
+	// Set under mu when the sync returned.
+	done bool
+	lat  time.Duration
+	err  error
+}
+
 // NewGroupCommitter starts a flusher over a store whose last durable
 // record is last. FsyncLatency counts the whole of each commit call.
 func NewGroupCommitter(last log.Zxid, o GroupCommitOptions, commit CommitFunc) (*GroupCommitter, error) {
 	if err := o.fill(); err != nil {
 		return nil, err
 	}
+	o.SyncsInFlight = 1 // the commit is one call: nothing to overlap
 	now := o.Now
-	return newGroupCommitter(last, o, func(recs []log.Record) (time.Duration, error) {
+	return newGroupCommitter(last, o, func(recs []log.Record) (func() (time.Duration, error), error) {
 		start := now()
-		err := commit(recs)
-		return now().Sub(start), err
+		if err := commit(recs); err != nil {
+			return nil, err
+		}
+		took := now().Sub(start)
+		return func() (time.Duration, error) { return took, nil }, nil
 	}), nil
 }
 
 // newGroupCommitter starts a flusher; o is filled.
-func newGroupCommitter(last log.Zxid, o GroupCommitOptions, commit commitFunc) *GroupCommitter {
-	g := &GroupCommitter{commit: commit, o: o, lastQueued: last, durable: last, done: make(chan struct{})}
+func newGroupCommitter(last log.Zxid, o GroupCommitOptions, write stagedCommit) *GroupCommitter {
+	g := &GroupCommitter{write: write, o: o, lastQueued: last, durable: last, done: make(chan struct{})}
 	g.cond = sync.NewCond(&g.mu)
+	g.drained = sync.NewCond(&g.mu)
 	go g.flushLoop()
 	return g
 }
@@ -240,75 +287,150 @@ func (g *GroupCommitter) Stats() Stats {
 
 func (g *GroupCommitter) flushLoop() {
 	defer close(g.done)
-	var batch []*pending
 	var recs []log.Record
 	for {
 		g.mu.Lock()
-		for len(g.queue) == 0 && !g.closing {
+		for !(len(g.queue) > 0 && len(g.syncing) < g.o.SyncsInFlight) && !(g.closing && len(g.queue) == 0) {
 			g.cond.Wait()
 		}
 		if len(g.queue) == 0 {
+			g.waitDrained()
 			g.mu.Unlock()
 			return
 		}
-		batch = batch[:0]
-		nrec, nbytes := 0, 0
+		b := &syncBatch{}
 		for _, p := range g.queue {
-			if len(batch) > 0 && (nrec+len(p.recs) > g.o.MaxBatchRecords || nbytes+p.bytes > g.o.MaxBatchBytes) {
+			if len(b.batch) > 0 && (b.nrec+len(p.recs) > g.o.MaxBatchRecords || b.nbytes+p.bytes > g.o.MaxBatchBytes) {
 				break
 			}
-			batch = append(batch, p)
-			nrec += len(p.recs)
-			nbytes += p.bytes
+			b.batch = append(b.batch, p)
+			b.nrec += len(p.recs)
+			b.nbytes += p.bytes
 		}
-		rest := copy(g.queue, g.queue[len(batch):])
+		rest := copy(g.queue, g.queue[len(b.batch):])
 		clear(g.queue[rest:])
 		g.queue = g.queue[:rest]
-		g.inflight = true
+		g.writing = true
 		g.mu.Unlock()
 
 		recs = recs[:0]
-		for _, p := range batch {
+		for _, p := range b.batch {
 			recs = append(recs, p.recs...)
 		}
+		b.last = recs[len(recs)-1].Zxid
 		g.wmu.Lock()
-		lat, err := g.commit(recs)
-		last := recs[len(recs)-1].Zxid
+		syncFn, err := g.write(recs)
 		clear(recs) // drop references to callers' data
-
-		// Still holding wmu, so a Truncate or Exclusive waiting for this
-		// commit sees its outcome.
+		if err != nil {
+			g.writeFailed(b, err)
+			continue
+		}
 		g.mu.Lock()
-		g.inflight = false
-		var failed []*pending
-		switch {
-		case err != nil && errors.Is(err, log.ErrNoSpace) && g.err == nil:
-			g.paused = fmt.Errorf("engine: appends paused until Resume: %w", err)
-			err = g.paused
-			failed, g.queue = g.queue, nil
-		case err != nil:
-			g.setErr(err)
-			err = g.err
-			failed, g.queue = g.queue, nil
-		default:
-			g.durable = last
-			g.stats.Fsyncs++
-			g.stats.Records += uint64(nrec)
-			g.stats.Bytes += uint64(nbytes)
-			g.stats.FsyncLatency.observe(lat, g.stats.Fsyncs)
-		}
+		g.writing = false
+		g.syncing = append(g.syncing, b)
 		g.mu.Unlock()
+		if g.o.SyncsInFlight == 1 {
+			// Still holding wmu, so a Truncate or Exclusive waiting for
+			// this commit sees its outcome.
+			g.finishSync(b, syncFn)
+			g.wmu.Unlock()
+			continue
+		}
 		g.wmu.Unlock()
-		for _, p := range batch {
-			p.done <- err
+		go g.finishSync(b, syncFn)
+	}
+}
+
+// writeFailed reports a batch whose write failed, after every batch before
+// it (their syncs finish on their own), and fails the queue behind it. A
+// full disk pauses the committer; anything else is sticky. Caller holds
+// wmu, which it releases.
+func (g *GroupCommitter) writeFailed(b *syncBatch, err error) {
+	g.mu.Lock()
+	g.writing = false
+	g.waitDrained()
+	var failed []*pending
+	switch {
+	case errors.Is(err, log.ErrNoSpace) && g.err == nil:
+		g.paused = fmt.Errorf("engine: appends paused until Resume: %w", err)
+		err = g.paused
+	default:
+		g.setErr(err)
+		err = g.err
+	}
+	failed, g.queue = g.queue, nil
+	g.mu.Unlock()
+	g.wmu.Unlock()
+	for _, p := range b.batch {
+		p.done <- err
+	}
+	for _, p := range failed {
+		p.done <- err
+	}
+}
+
+// finishSync runs a written batch's sync, then reports every batch at the
+// front of syncing whose sync is done, in order: the callers of a batch
+// are released only when it and every batch before it are durable. A
+// failed sync is sticky and fails the queue.
+func (g *GroupCommitter) finishSync(b *syncBatch, syncFn func() (time.Duration, error)) {
+	lat, err := syncFn()
+	g.mu.Lock()
+	b.done, b.lat, b.err = true, lat, err
+	var failed []*pending
+	if err != nil {
+		g.setErr(err)
+		failed, g.queue = g.queue, nil
+	}
+	var ready []*syncBatch
+	for len(g.syncing) > 0 && g.syncing[0].done {
+		r := g.syncing[0]
+		g.syncing[0] = nil
+		g.syncing = g.syncing[1:]
+		if r.err != nil || g.syncFailed {
+			g.syncFailed = true
+			r.err = g.err
+		} else {
+			g.durable = r.last
+			g.stats.Fsyncs++
+			g.stats.Records += uint64(r.nrec)
+			g.stats.Bytes += uint64(r.nbytes)
+			g.stats.FsyncLatency.observe(r.lat, g.stats.Fsyncs)
 		}
-		for _, p := range failed {
-			p.done <- err
+		ready = append(ready, r)
+	}
+	if len(ready) > 0 {
+		g.cond.Signal() // a slot for the flusher
+		if len(g.syncing) == 0 {
+			g.syncing = nil
+			g.drained.Broadcast()
 		}
-		clear(batch)
-		if err == nil && g.o.OnCommit != nil {
-			g.o.OnCommit(nrec, nbytes, lat)
+	}
+	failErr := g.err
+	g.mu.Unlock()
+	for _, r := range ready {
+		for _, p := range r.batch {
+			p.done <- r.err
 		}
+		clear(r.batch)
+	}
+	for _, p := range failed {
+		p.done <- failErr
+	}
+	if g.o.OnCommit != nil {
+		for _, r := range ready {
+			if r.err == nil {
+				g.o.OnCommit(r.nrec, r.nbytes, r.lat)
+			}
+		}
+	}
+}
+
+// waitDrained waits until no written batch waits for its sync. Caller
+// holds mu (and, to keep new ones out, wmu or the flusher's role).
+func (g *GroupCommitter) waitDrained() {
+	for len(g.syncing) > 0 {
+		g.drained.Wait()
 	}
 }
 
@@ -344,6 +466,7 @@ func (g *GroupCommitter) Truncate(z log.Zxid, truncate func() (log.Zxid, error))
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
+	g.waitDrained()
 	if err := g.truncateAllowed(z); err != nil {
 		g.mu.Unlock()
 		return err
@@ -380,8 +503,8 @@ func (g *GroupCommitter) truncateAllowed(z log.Zxid) error {
 		return ErrClosed
 	case g.err != nil:
 		return g.err
-	case len(g.queue) > 0 || g.inflight:
-		return fmt.Errorf("%w: truncate after %v with %d appends queued (in flight: %v)", ErrBusy, z, len(g.queue), g.inflight)
+	case len(g.queue) > 0 || g.writing || len(g.syncing) > 0:
+		return fmt.Errorf("%w: truncate after %v with %d appends queued and %d batches being written or synced", ErrBusy, z, len(g.queue), len(g.syncing)+btoi(g.writing))
 	}
 	return nil
 }
@@ -392,6 +515,7 @@ func (g *GroupCommitter) Exclusive(f func(last log.Zxid) error) error {
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
+	g.waitDrained()
 	closing, last := g.closing, g.durable
 	g.mu.Unlock()
 	if closing {
@@ -416,4 +540,11 @@ func (g *GroupCommitter) Close() error {
 	g.wmu.Lock()
 	g.wmu.Unlock() //nolint:staticcheck // a barrier: waits for Exclusive/Truncate in flight
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

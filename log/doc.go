@@ -37,6 +37,15 @@
 //
 //   - Records are buffered by Append and written and fdatasynced by Sync;
 //     Iter sees only synced records.
+//   - Sync may be split: Flush writes and returns a SyncPoint, and
+//     SyncThrough fdatasyncs through it without holding the write side,
+//     so the next batch is appended and written meanwhile. Each
+//     SyncThrough running at once uses its own file description (Linux
+//     reports a writeback error once per description: two fdatasyncs on
+//     one could leave one of them told "durable" wrongly). While a point
+//     is pending the active segment is not rolled, cut or closed; a
+//     success publishes everything written before that point (an
+//     fdatasync covers every byte written before it was called).
 //   - A new segment is created only when its first record is appended:
 //     the previous segment is synced whole first (and, if preallocated,
 //     cut to its last record), then the new file is created (or the

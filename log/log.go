@@ -130,22 +130,20 @@ type Log struct {
 	buf      []byte   // encoded frames not yet written to f
 	written  int64    // bytes of the active segment written to f: the next write's offset
 	fileSize int64    // the active segment file's size as far as known (>= written if preallocated)
-	err      error    // sticky write-path failure, wraps ErrSyncFailed
 	closed   bool
 	// The commit point: the log as of the last successful Sync (or Open,
 	// TruncateAfter, or rollback). commitFirst is the first zxid of the
 	// segment that was then the last (0 if the log was empty), commitOff
 	// its size, commitZxid the last record. ErrNoSpace rolls back to it.
+	// Changed under wmu, or under mu by SyncThrough while points are
+	// pending (rollback and TruncateAfter wait for none to be).
 	// Invariant: commitZxid <= LastZxid(); every segment after commitFirst
 	// was created after the commit point.
 	commitFirst Zxid
 	commitOff   int64
 	commitZxid  Zxid
-	// closed segments rolled since the commit point, with their final size
-	// and last record; published to readers by the next Sync.
-	rolled []segment
-	next   *preparation // the next segment being prepared; nil if none
-	seq    int          // numbers preparation files
+	next        *preparation // the next segment being prepared; nil if none
+	seq         int          // numbers preparation files
 
 	appended atomic.Uint64 // last appended zxid (incl. unsynced); written under wmu
 	// shrunk is set while segments are preallocated smaller than
@@ -158,6 +156,23 @@ type Log struct {
 	// least one record and was synced whole before its successor existed.
 	segs   []segment
 	synced Zxid // last synced record, 0 if none
+	// closed segments rolled since the commit point, with their final size
+	// and last record; published to readers by the next Sync or
+	// SyncThrough.
+	rolled []segment
+	err    error // sticky write-path failure, wraps ErrSyncFailed
+	// pending counts SyncPoints that Flush returned and SyncThrough has
+	// not finished with. While it is non-zero the active segment stays
+	// the active one, open, uncut: roll, rollback, TruncateAfter and Close
+	// wait for it to reach zero (syncIdle) before they touch it.
+	pending  int
+	syncIdle *sync.Cond
+	// syncFiles are idle handles on the active segment for SyncThrough,
+	// one per sync that ran at once. Each is its own open file
+	// description, so a writeback error is reported to every fdatasync
+	// that was waiting for it, never to just the first (Linux reports an
+	// error once per file description). Closed when the segment changes.
+	syncFiles []vfs.File
 	// cache: what Open read and verified, for the first Iter (nil once
 	// taken or dropped); lent: the cache the first Iter took, until
 	// TruncateAfter or PurgeBefore marks it stale. See openCache.
@@ -174,6 +189,7 @@ func Open(fsys vfs.FS, dir string, o Options) (*Log, OpenReport, error) {
 		return nil, OpenReport{}, err
 	}
 	l := &Log{fs: fsys, dir: dir, o: o}
+	l.syncIdle = sync.NewCond(&l.mu)
 	var rep OpenReport
 	if !o.ReadOnly {
 		if err := mkdirDurable(fsys, dir); err != nil {
@@ -430,16 +446,41 @@ func (l *Log) checkWritable() error {
 	case l.o.ReadOnly:
 		return ErrReadOnly
 	}
+	return l.failure()
+}
+
+// failure returns the sticky write-path failure, nil if none.
+func (l *Log) failure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return l.err
 }
 
 // fail records a write-path failure; from now on every write method
-// returns it. Caller holds wmu.
+// returns it. Caller holds wmu or is SyncThrough; not mu.
 func (l *Log) fail(op string, err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.err == nil {
 		l.err = fmt.Errorf("%w: %s: %w", ErrSyncFailed, op, err)
 	}
 	return l.err
+}
+
+// waitSyncs waits until no SyncPoint is pending and closes the idle sync
+// handles: the caller is about to change, cut or close the active segment.
+// Caller holds wmu (so no Flush adds a point meanwhile); not mu.
+func (l *Log) waitSyncs() {
+	l.mu.Lock()
+	for l.pending > 0 {
+		l.syncIdle.Wait()
+	}
+	files := l.syncFiles
+	l.syncFiles = nil
+	l.mu.Unlock()
+	for _, f := range files {
+		f.Close() // only ever synced through; nothing to lose
+	}
 }
 
 // noSpaceErr is a write-path failure for lack of space that rollback can
@@ -504,13 +545,20 @@ func (l *Log) recover(err error) error {
 // rollback puts the log back at the commit point, durably: segments created
 // since are removed (newest first, fsyncing the directory after each) and
 // the commit segment is cut back to its committed size and fsynced. So
-// records appended since the last successful Sync, which no caller was told
-// are durable, can never reappear (a later record might otherwise land
-// before their leftover frames). Any failure here is sticky. Caller holds
-// wmu.
+// records appended since the last successful Sync (or SyncThrough), which
+// no caller was told are durable, can never reappear (a later record might
+// otherwise land before their leftover frames). It first waits for the
+// pending SyncPoints, which may move the commit point. Any failure here is
+// sticky. Caller holds wmu.
 func (l *Log) rollback() error {
+	l.waitSyncs()
+	if err := l.failure(); err != nil {
+		return err // a sync in flight failed: the durable state is unknown
+	}
 	l.buf = l.buf[:0]
+	l.mu.Lock()
 	l.rolled = nil
+	l.mu.Unlock()
 	if l.f != nil {
 		l.f.Close() // the handle is replaced below; the cut is what counts
 		l.f = nil
@@ -677,6 +725,7 @@ func (l *Log) publishRolled() {
 // sticky. Caller holds wmu.
 func (l *Log) roll(first Zxid, need int64) error {
 	if l.f != nil {
+		l.waitSyncs()
 		if err := l.flush(); err != nil {
 			return err
 		}
@@ -696,12 +745,12 @@ func (l *Log) roll(first Zxid, need int64) error {
 		l.f = nil
 		l.mu.Lock()
 		s := l.segs[len(l.segs)-1]
-		l.mu.Unlock()
 		s.size = l.written
 		if l.written > SegmentHeaderBytes {
 			s.last = l.LastZxid()
 		}
 		l.rolled = append(l.rolled, s)
+		l.mu.Unlock()
 	}
 	name := SegmentName(first)
 	hdr := appendSegmentHeader(nil, first)
@@ -768,6 +817,118 @@ func (l *Log) Sync() error {
 	return l.recover(l.commit())
 }
 
+// SyncPoint is where Flush left the log: SyncThrough(p) makes the records
+// up to it durable.
+type SyncPoint struct {
+	seg  Zxid  // first zxid of the active segment, 0 for nothing to sync
+	off  int64 // bytes of it written
+	last Zxid  // last record written
+}
+
+// Last is the last record the point covers.
+func (p SyncPoint) Last() Zxid { return p.last }
+
+// Flush writes every appended record to the active segment without
+// syncing it, and returns the point SyncThrough makes durable. It splits
+// Sync in two so that the next batch can be appended and written while
+// this one's fdatasync runs (the engine keeps two in flight): Sync is
+// Flush then SyncThrough, less the overlap.
+//
+// Every point Flush returns must be passed to SyncThrough exactly once,
+// soon, and not by a goroutine that holds the write side: until then the
+// active segment cannot roll, roll back, be cut or closed (those wait).
+// A full disk fails as Append does (ErrNoSpace, after the rollback).
+func (l *Log) Flush() (SyncPoint, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.checkWritable(); err != nil {
+		return SyncPoint{}, err
+	}
+	if l.f == nil {
+		return SyncPoint{}, nil
+	}
+	if err := l.flush(); err != nil {
+		return SyncPoint{}, l.recover(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := SyncPoint{seg: l.segs[len(l.segs)-1].first, off: l.written, last: l.LastZxid()}
+	if p.last <= l.synced || l.written <= SegmentHeaderBytes {
+		// Nothing new in the active segment: a roll synced what there is.
+		l.publishRolled()
+		return SyncPoint{}, nil
+	}
+	l.pending++
+	return p, nil
+}
+
+// SyncThrough makes the records up to p durable and visible to Iter (and
+// those of segments rolled before p). It does not hold the write side, so
+// Append and Flush go on while its fdatasync runs, and several may run at
+// once, each on its own handle; a later point's success also publishes
+// every earlier one's records (the fdatasync covers every byte written
+// before it). A failure is sticky, as Sync's.
+func (l *Log) SyncThrough(p SyncPoint) error {
+	if p.seg == 0 {
+		return l.failure()
+	}
+	f, err := l.takeSyncFile(p)
+	if err == nil {
+		if err = f.Sync(); err != nil {
+			f.Close() // this description has reported its error; never reuse it
+			f = nil
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f != nil {
+		l.syncFiles = append(l.syncFiles, f)
+	}
+	l.pending--
+	if l.pending == 0 {
+		l.syncIdle.Broadcast()
+	}
+	if err != nil {
+		if l.err == nil {
+			l.err = fmt.Errorf("%w: fsync %s through offset %d (zxid %v): %w", ErrSyncFailed, SegmentName(p.seg), p.off, p.last, err)
+		}
+		return l.err
+	}
+	if l.err != nil {
+		return l.err
+	}
+	l.publishRolled()
+	s := &l.segs[len(l.segs)-1]
+	if s.first != p.seg {
+		panic(fmt.Sprintf("log: active segment %s changed under a pending sync of %s", s.name, SegmentName(p.seg)))
+	}
+	if p.off > s.size {
+		s.size, s.last = p.off, p.last
+		l.synced = max(l.synced, p.last)
+		l.commitFirst, l.commitOff, l.commitZxid = s.first, s.size, l.synced
+	}
+	return nil
+}
+
+// takeSyncFile returns an idle handle on p's segment (the active one), or
+// opens one.
+func (l *Log) takeSyncFile(p SyncPoint) (vfs.File, error) {
+	l.mu.Lock()
+	if n := len(l.syncFiles); n > 0 {
+		f := l.syncFiles[n-1]
+		l.syncFiles = l.syncFiles[:n-1]
+		l.mu.Unlock()
+		return f, nil
+	}
+	l.mu.Unlock()
+	name := SegmentName(p.seg)
+	f, err := l.fs.Open(l.path(name))
+	if err != nil {
+		return nil, fmt.Errorf("open %s to sync it: %w", name, err)
+	}
+	return f, nil
+}
+
 // TruncateAfter removes every record with a zxid above z and makes that
 // durable (any unsynced records at or below z become durable too). Later
 // segments are removed newest first with a directory fsync after each, then
@@ -785,6 +946,7 @@ func (l *Log) TruncateAfter(z Zxid) error {
 	if z >= l.LastZxid() {
 		return l.recover(l.commit())
 	}
+	l.waitSyncs()
 	if err := l.flush(); err != nil {
 		return l.recover(err)
 	}
@@ -913,8 +1075,9 @@ func (l *Log) Close() error {
 	}
 	l.closed = true
 	l.dropOpenCache(false)
+	l.waitSyncs()
 	var err error
-	if l.err == nil && !l.o.ReadOnly {
+	if l.failure() == nil && !l.o.ReadOnly {
 		err = l.recover(l.commit())
 	}
 	if l.f != nil {
