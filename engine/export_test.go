@@ -18,21 +18,3 @@ func (g *GroupCommitter) WaitInFlight(d time.Duration) bool {
 	}
 	return false
 }
-
-// WaitSyncDoneBehind waits up to d until a batch's sync has returned while
-// an earlier batch's sync is still running (so the later one is held back
-// for order); it reports whether that happened.
-func (n *Native) WaitSyncDoneBehind(d time.Duration) bool {
-	g := n.g
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		g.mu.Lock()
-		ok := len(g.syncing) >= 2 && !g.syncing[0].done && g.syncing[1].done
-		g.mu.Unlock()
-		if ok {
-			return true
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return false
-}

@@ -20,12 +20,11 @@ type GroupCommitOptions struct {
 	MaxBatchBytes   int
 	// Now reads the clock for commit latency stats; default time.Now.
 	Now func() time.Time
-	// OnCommit, if set, is told of each group commit made durable: its
-	// records, their Data bytes and the time the commit took. It runs
-	// after the commit's callers are released, on the goroutine that
-	// finished the commit (with SyncsInFlight above 1, two may call it at
-	// once), so it must be quick and safe for concurrent use (a metrics
-	// observation).
+	// OnCommit, if set, is told of each group commit made durable, in
+	// zxid order: its records, their Data bytes and the time the commit
+	// took. It runs after the commit's callers are released, with the
+	// committer's lock held, so it must be quick and must not call the
+	// committer (a metrics observation).
 	OnCommit func(records, bytes int, took time.Duration)
 	// SyncsInFlight bounds the batches written and not yet durable when
 	// the store splits a commit into a write and a sync (the native log):
@@ -406,24 +405,21 @@ func (g *GroupCommitter) finishSync(b *syncBatch, syncFn func() (time.Duration, 
 			g.drained.Broadcast()
 		}
 	}
-	failErr := g.err
-	g.mu.Unlock()
+	// Released under mu, so that two finishing syncs cannot release their
+	// batches out of order (the sends never block: buffered 1).
 	for _, r := range ready {
 		for _, p := range r.batch {
 			p.done <- r.err
 		}
 		clear(r.batch)
-	}
-	for _, p := range failed {
-		p.done <- failErr
-	}
-	if g.o.OnCommit != nil {
-		for _, r := range ready {
-			if r.err == nil {
-				g.o.OnCommit(r.nrec, r.nbytes, r.lat)
-			}
+		if r.err == nil && g.o.OnCommit != nil {
+			g.o.OnCommit(r.nrec, r.nbytes, r.lat)
 		}
 	}
+	for _, p := range failed {
+		p.done <- g.err
+	}
+	g.mu.Unlock()
 }
 
 // waitDrained waits until no written batch waits for its sync. Caller

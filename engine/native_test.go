@@ -28,10 +28,13 @@ type gateFS struct {
 	armed   atomic.Bool
 	entered chan struct{}
 	release chan struct{}
+	// returned hears of every ungated sync of a matching file once it
+	// returned (its error); dropped when full.
+	returned chan error
 }
 
 func newGateFS(inner vfs.FS) *gateFS {
-	return &gateFS{FS: inner, match: "log.", entered: make(chan struct{}), release: make(chan struct{})}
+	return &gateFS{FS: inner, match: "log.", entered: make(chan struct{}), release: make(chan struct{}), returned: make(chan error, 64)}
 }
 
 type gateFile struct {
@@ -56,14 +59,6 @@ func (g *gateFS) OpenAppend(name string) (vfs.File, error) {
 	return gateFile{f, g, name}, nil
 }
 
-func (g *gateFS) Open(name string) (vfs.File, error) {
-	f, err := g.FS.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return gateFile{f, g, name}, nil
-}
-
 func (g *gateFS) OpenReadWrite(name string) (vfs.File, error) {
 	f, err := g.FS.OpenReadWrite(name)
 	if err != nil {
@@ -73,11 +68,31 @@ func (g *gateFS) OpenReadWrite(name string) (vfs.File, error) {
 }
 
 func (f gateFile) Sync() error {
-	if strings.Contains(f.name, f.g.match) && f.g.armed.CompareAndSwap(true, false) {
+	if !strings.Contains(f.name, f.g.match) {
+		return f.File.Sync()
+	}
+	if f.g.armed.CompareAndSwap(true, false) {
 		f.g.entered <- struct{}{}
 		<-f.g.release
+		return f.File.Sync()
 	}
-	return f.File.Sync()
+	err := f.File.Sync()
+	select {
+	case f.g.returned <- err:
+	default:
+	}
+	return err
+}
+
+// drainReturned forgets the syncs that returned so far.
+func (g *gateFS) drainReturned() {
+	for {
+		select {
+		case <-g.returned:
+		default:
+			return
+		}
+	}
 }
 
 func mustOpenNative(t *testing.T, fsys vfs.FS, o engine.NativeOptions) *engine.Native {

@@ -166,7 +166,14 @@ type Log struct {
 	// the active one, open, uncut: roll, rollback, TruncateAfter and Close
 	// wait for it to reach zero (syncIdle) before they touch it.
 	pending  int
-	syncIdle *sync.Cond
+	syncIdle *sync.Cond // broadcast whenever a point is resolved
+	// Points are numbered by Flush (issued) and resolved strictly in that
+	// order (resolved: the last one whose SyncThrough has finished): a
+	// later point's success is published only after every earlier one's
+	// outcome. A description opened after another one saw a writeback
+	// error is not told of it, so a later fdatasync may return nil over
+	// lost pages; resolving in order lets the failure land first.
+	issued, resolved uint64
 	// syncFiles are idle handles on the active segment for SyncThrough,
 	// one per sync that ran at once. Each is its own open file
 	// description, so a writeback error is reported to every fdatasync
@@ -820,9 +827,10 @@ func (l *Log) Sync() error {
 // SyncPoint is where Flush left the log: SyncThrough(p) makes the records
 // up to it durable.
 type SyncPoint struct {
-	seg  Zxid  // first zxid of the active segment, 0 for nothing to sync
-	off  int64 // bytes of it written
-	last Zxid  // last record written
+	seg  Zxid   // first zxid of the active segment, 0 for nothing to sync
+	off  int64  // bytes of it written
+	last Zxid   // last record written
+	seq  uint64 // Flush's number for it (Log.issued)
 }
 
 // Last is the last record the point covers.
@@ -859,6 +867,8 @@ func (l *Log) Flush() (SyncPoint, error) {
 		return SyncPoint{}, nil
 	}
 	l.pending++
+	l.issued++
+	p.seq = l.issued
 	return p, nil
 }
 
@@ -867,7 +877,9 @@ func (l *Log) Flush() (SyncPoint, error) {
 // Append and Flush go on while its fdatasync runs, and several may run at
 // once, each on its own handle; a later point's success also publishes
 // every earlier one's records (the fdatasync covers every byte written
-// before it). A failure is sticky, as Sync's.
+// before it). It returns only after the SyncThrough of every earlier point
+// has: outcomes are decided in Flush order. A failure is sticky, as
+// Sync's, and fails every later point.
 func (l *Log) SyncThrough(p SyncPoint) error {
 	if p.seg == 0 {
 		return l.failure()
@@ -884,10 +896,12 @@ func (l *Log) SyncThrough(p SyncPoint) error {
 	if f != nil {
 		l.syncFiles = append(l.syncFiles, f)
 	}
-	l.pending--
-	if l.pending == 0 {
-		l.syncIdle.Broadcast()
+	for l.resolved != p.seq-1 {
+		l.syncIdle.Wait()
 	}
+	l.resolved = p.seq
+	l.pending--
+	l.syncIdle.Broadcast()
 	if err != nil {
 		if l.err == nil {
 			l.err = fmt.Errorf("%w: fsync %s through offset %d (zxid %v): %w", ErrSyncFailed, SegmentName(p.seg), p.off, p.last, err)
@@ -922,7 +936,8 @@ func (l *Log) takeSyncFile(p SyncPoint) (vfs.File, error) {
 	}
 	l.mu.Unlock()
 	name := SegmentName(p.seg)
-	f, err := l.fs.Open(l.path(name))
+	// Read-write: some systems' sync (FlushFileBuffers) needs write access.
+	f, err := l.fs.OpenReadWrite(l.path(name))
 	if err != nil {
 		return nil, fmt.Errorf("open %s to sync it: %w", name, err)
 	}

@@ -146,3 +146,71 @@ func TestSyncThroughFailureIsSticky(t *testing.T) {
 		t.Errorf("SyncedZxid = %v, want 1", got)
 	}
 }
+
+// syncedFS tells, on synced, of every Sync that returned on a handle from
+// OpenReadWrite (the handles SyncThrough opens).
+type syncedFS struct {
+	vfs.FS
+	synced chan error
+}
+
+type syncedFile struct {
+	vfs.File
+	fs *syncedFS
+}
+
+func (s *syncedFS) OpenReadWrite(name string) (vfs.File, error) {
+	f, err := s.FS.OpenReadWrite(name)
+	if err != nil {
+		return nil, err
+	}
+	return syncedFile{f, s}, nil
+}
+
+func (f syncedFile) Sync() error {
+	err := f.File.Sync()
+	f.fs.synced <- err
+	return err
+}
+
+// TestSyncThroughDecidesInOrder: the fdatasync through a later point
+// returns nil first, then the one through an earlier point fails. The
+// later one must not publish or report success: a description opened after
+// another saw a writeback error is not told of it, so its nil proves
+// nothing about the earlier pages.
+func TestSyncThroughDecidesInOrder(t *testing.T) {
+	efs := errorfs.Wrap(vfs.NewMem())
+	sfs := &syncedFS{FS: efs, synced: make(chan error, 4)}
+	l, _ := mustOpen(t, sfs, Options{})
+	defer l.Close()
+	mustAppendSync(t, l, rec(1))
+	var points []SyncPoint
+	for _, z := range []Zxid{2, 3} {
+		if err := l.Append(rec(z)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := l.Flush()
+		if err != nil {
+			t.Fatal(err)
+		}
+		points = append(points, p)
+	}
+	later := make(chan error, 1)
+	go func() { later <- l.SyncThrough(points[1]) }()
+	if err := <-sfs.synced; err != nil {
+		t.Fatalf("the fdatasync through record 3: %v", err)
+	}
+	efs.Add(errorfs.Rule{Op: errorfs.OpSync, PathContains: "log.", Nth: 1})
+	if err := l.SyncThrough(points[0]); !errors.Is(err, ErrSyncFailed) {
+		t.Fatalf("SyncThrough of record 2: got %v, want ErrSyncFailed", err)
+	}
+	if err := <-later; !errors.Is(err, ErrSyncFailed) {
+		t.Errorf("SyncThrough of record 3 after record 2's failed: got %v, want ErrSyncFailed", err)
+	}
+	if got := l.SyncedZxid(); got != 1 {
+		t.Errorf("SyncedZxid = %v, want 1", got)
+	}
+	if got, want := readAll(t, l, 0), recs(1); !cmp.Equal(got, want) {
+		t.Errorf("records (-want +got):\n%s", cmp.Diff(want, got))
+	}
+}

@@ -54,6 +54,10 @@ func startSnapEngine(t *testing.T, dir, kind string, logs *lockedBuffer) *server
 	cfg.TickTime = 200 * time.Millisecond
 	cfg.FourLetterWords = []string{"*"}
 	cfg.SnapCount = 40
+	// snapCount alone (ZooKeeper's rule): the tests count background
+	// snapshots, which the default share would space by how long each
+	// took, and so by how fast the writes came.
+	cfg.SnapSharePercent = 100
 	cfg.SnapRetainCount = 3
 	cfg.PurgeInterval = time.Hour // on: purge after every snapshot
 	cfg.LogSegmentBytes = 4 << 10
