@@ -83,8 +83,11 @@ type stagedCommit func(recs []log.Record) (sync func() (time.Duration, error), e
 // hands it to the commit function as one batch, and wakes every waiter of
 // that batch. While a commit runs, new appends queue for the next one, so
 // the number of syncs adapts to load with no timer (the shape of pebble's
-// record.LogWriter flush loop). It keeps the ordering, stickiness and
-// visibility rules of Engine.
+// record.LogWriter flush loop). A store whose commit splits into a write
+// and a sync (stagedCommit, the native log) may have SyncsInFlight batches
+// written and syncing at once; waiters are still woken in zxid order, a
+// batch only once it and every batch before it are durable. It keeps the
+// ordering, stickiness and visibility rules of Engine.
 //
 // A full disk is the one failure that is not sticky. When the commit
 // function fails a batch with an error matching log.ErrNoSpace (see
@@ -95,9 +98,9 @@ type stagedCommit func(recs []log.Record) (sync func() (time.Duration, error), e
 // zxids of failed records are never accepted again (the store sees a gap).
 //
 // Concurrency: all methods are safe for concurrent use. mu guards the queue
-// and the fields marked below; wmu serializes the commit function with
-// Exclusive and Truncate (the store's write side has one owner at a time).
-// Lock order: wmu before mu.
+// and the fields marked below; wmu serializes the commit's write with
+// Exclusive and Truncate (the store's write side has one owner at a time),
+// which also wait for the syncs in flight. Lock order: wmu before mu.
 type GroupCommitter struct {
 	write stagedCommit
 	o     GroupCommitOptions
