@@ -35,6 +35,12 @@ type GroupCommitOptions struct {
 	// sync (or a later one) returned and every earlier batch is durable.
 	// Default 1 (no overlap); stores that cannot split ignore it.
 	SyncsInFlight int
+	// OverlapMinRecords: while a sync is in flight, the next batch is
+	// written and synced beside it only once at least this many records
+	// are queued; a smaller one waits for the sync in flight (and grows
+	// meanwhile). Overlapping a sync for one or two records costs a sync's
+	// CPU and halves the next batch. Default 1 (any batch).
+	OverlapMinRecords int
 }
 
 func (o *GroupCommitOptions) fill() error {
@@ -43,6 +49,12 @@ func (o *GroupCommitOptions) fill() error {
 	}
 	if o.SyncsInFlight == 0 {
 		o.SyncsInFlight = 1
+	}
+	if o.OverlapMinRecords < 0 {
+		return fmt.Errorf("engine: negative OverlapMinRecords %d", o.OverlapMinRecords)
+	}
+	if o.OverlapMinRecords == 0 {
+		o.OverlapMinRecords = 1
 	}
 	if o.MaxBatchRecords == 0 {
 		o.MaxBatchRecords = 4096
@@ -114,6 +126,7 @@ type GroupCommitter struct {
 	// are all above durable; lastQueued is the last of them (or durable,
 	// or the last zxid of a batch that failed).
 	queue      []*pending
+	queuedRecs int // records in queue
 	lastQueued log.Zxid
 	durable    log.Zxid
 	err        error // sticky failure, wraps log.ErrSyncFailed
@@ -217,8 +230,13 @@ func (g *GroupCommitter) AppendAsync(recs []log.Record) <-chan error {
 		p.bytes += len(r.Data)
 	}
 	g.queue = append(g.queue, p)
+	g.queuedRecs += len(recs)
 	g.lastQueued = recs[len(recs)-1].Zxid
-	g.cond.Signal()
+	if g.mayTake() {
+		// Only then: waking the flusher for a batch it may not take yet
+		// costs a goroutine switch per append (all of them on one P).
+		g.cond.Signal()
+	}
 	return ch
 }
 
@@ -292,7 +310,7 @@ func (g *GroupCommitter) flushLoop() {
 	var recs []log.Record
 	for {
 		g.mu.Lock()
-		for !(len(g.queue) > 0 && len(g.syncing) < g.o.SyncsInFlight) && !(g.closing && len(g.queue) == 0) {
+		for !g.mayTake() && !(g.closing && len(g.queue) == 0) {
 			g.cond.Wait()
 		}
 		if len(g.queue) == 0 {
@@ -312,6 +330,7 @@ func (g *GroupCommitter) flushLoop() {
 		rest := copy(g.queue, g.queue[len(b.batch):])
 		clear(g.queue[rest:])
 		g.queue = g.queue[:rest]
+		g.queuedRecs -= b.nrec
 		g.writing = true
 		g.mu.Unlock()
 
@@ -343,6 +362,21 @@ func (g *GroupCommitter) flushLoop() {
 	}
 }
 
+// mayTake says whether the flusher may take a batch now: something is
+// queued, and no sync is in flight, or fewer than SyncsInFlight are and at
+// least OverlapMinRecords records are queued. Caller holds mu.
+func (g *GroupCommitter) mayTake() bool {
+	switch {
+	case len(g.queue) == 0:
+		return false
+	case len(g.syncing) == 0:
+		return true
+	case len(g.syncing) >= g.o.SyncsInFlight:
+		return false
+	}
+	return g.queuedRecs >= g.o.OverlapMinRecords
+}
+
 // writeFailed reports a batch whose write failed, after every batch before
 // it (their syncs finish on their own), and fails the queue behind it. A
 // full disk pauses the committer; anything else is sticky. Caller holds
@@ -360,7 +394,7 @@ func (g *GroupCommitter) writeFailed(b *syncBatch, err error) {
 		g.setErr(err)
 		err = g.err
 	}
-	failed, g.queue = g.queue, nil
+	failed, g.queue, g.queuedRecs = g.queue, nil, 0
 	g.mu.Unlock()
 	g.wmu.Unlock()
 	for _, p := range b.batch {
@@ -382,7 +416,7 @@ func (g *GroupCommitter) finishSync(b *syncBatch, syncFn func() (time.Duration, 
 	var failed []*pending
 	if err != nil {
 		g.setErr(err)
-		failed, g.queue = g.queue, nil
+		failed, g.queue, g.queuedRecs = g.queue, nil, 0
 	}
 	var ready []*syncBatch
 	for len(g.syncing) > 0 && g.syncing[0].done {

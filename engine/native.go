@@ -25,6 +25,10 @@ type NativeOptions struct {
 	// 2: the next batch is written and synced while the previous one's
 	// fdatasync runs (log.Log.Flush and SyncThrough).
 	SyncsInFlight int
+	// OverlapMinRecords is GroupCommitOptions.OverlapMinRecords, but
+	// defaults to 4 (measured: with 8 and 32 closed-loop sessions, 4
+	// beat 1 and 8).
+	OverlapMinRecords int
 }
 
 // fill validates o and sets defaults, the same as GroupCommitOptions.
@@ -37,11 +41,14 @@ func (o *NativeOptions) fill() error {
 	if o.SyncsInFlight == 0 {
 		o.SyncsInFlight = 2
 	}
+	if o.OverlapMinRecords == 0 {
+		o.OverlapMinRecords = 4
+	}
 	return nil
 }
 
 func (o *NativeOptions) groupCommit() GroupCommitOptions {
-	return GroupCommitOptions{MaxBatchRecords: o.MaxBatchRecords, MaxBatchBytes: o.MaxBatchBytes, Now: o.Now, OnCommit: o.OnCommit, SyncsInFlight: o.SyncsInFlight}
+	return GroupCommitOptions{MaxBatchRecords: o.MaxBatchRecords, MaxBatchBytes: o.MaxBatchBytes, Now: o.Now, OnCommit: o.OnCommit, SyncsInFlight: o.SyncsInFlight, OverlapMinRecords: o.OverlapMinRecords}
 }
 
 // Native is the engine on the native segmented log under a GroupCommitter

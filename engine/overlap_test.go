@@ -24,7 +24,7 @@ func released(ch <-chan error) bool { return len(ch) > 0 }
 func TestOverlappedSyncsReleaseInOrder(t *testing.T) {
 	mem := vfs.NewMem()
 	g := newGateFS(mem)
-	e := mustOpenNative(t, g, engine.NativeOptions{SyncsInFlight: 2})
+	e := mustOpenNative(t, g, engine.NativeOptions{SyncsInFlight: 2, OverlapMinRecords: 1})
 	defer e.Close()
 	if err := e.Append(context.Background(), enginetest.Recs(1, 1)); err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestOverlappedSyncFailure(t *testing.T) {
 	mem := vfs.NewMem()
 	efs := errorfs.Wrap(mem)
 	g := newGateFS(efs)
-	e := mustOpenNative(t, g, engine.NativeOptions{SyncsInFlight: 2})
+	e := mustOpenNative(t, g, engine.NativeOptions{SyncsInFlight: 2, OverlapMinRecords: 1})
 	if err := e.Append(context.Background(), enginetest.Recs(1, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -113,5 +113,41 @@ func TestOverlappedSyncFailure(t *testing.T) {
 	got := enginetest.ReadAll(t, e2, 0)
 	if len(got) < 2 || len(got) > 3 || !cmp.Equal(got, enginetest.Recs(1, len(got))) {
 		t.Errorf("after a crash: %v, want records 1..k for k 2 or 3", got)
+	}
+}
+
+// TestOverlapWaitsForFourRecords: with a sync in flight, the native
+// engine's default OverlapMinRecords (4) keeps records 3, 4 and 5 queued
+// until record 6 makes four; then the four are written and synced as one
+// batch beside record 2's held sync.
+func TestOverlapWaitsForFourRecords(t *testing.T) {
+	g := newGateFS(vfs.NewMem())
+	e := mustOpenNative(t, g, engine.NativeOptions{})
+	defer e.Close()
+	if err := e.Append(context.Background(), enginetest.Recs(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	g.drainReturned()
+	g.armed.Store(true)
+	dones := []<-chan error{e.AppendAsync(enginetest.Recs(2, 1))}
+	<-g.entered // record 2's fsync is held
+	for z := log.Zxid(3); z <= 6; z++ {
+		dones = append(dones, e.AppendAsync(enginetest.Recs(z, 1)))
+	}
+	err := <-g.returned // the sync of the batch 3..6
+	close(g.release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range dones {
+		if err := <-d; err != nil {
+			t.Fatalf("record %d: %v", i+2, err)
+		}
+	}
+	if st := e.Stats(); st.Fsyncs != 3 || st.Records != 6 {
+		t.Errorf("stats %+v, want 3 fsyncs (record 1, record 2, records 3..6) for 6 records", st)
+	}
+	if got, want := enginetest.ReadAll(t, e, 0), enginetest.Recs(1, 6); !cmp.Equal(got, want) {
+		t.Errorf("records (-want +got):\n%s", cmp.Diff(want, got))
 	}
 }
