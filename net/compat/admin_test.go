@@ -217,6 +217,13 @@ func TestAdminServerAgainstApacheZooKeeper(t *testing.T) {
 			t.Errorf("%s watches_by_path: %s", s.name, got)
 		}
 		exp, _ := lookup(answers["dump"][i], "expiry_time_to_session_ids").(map[string]any)
+		for at, sids := range exp {
+			// ZooKeeper keeps a bucket the session was moved out of,
+			// empty, until that bucket's time has passed.
+			if l, ok := sids.([]any); ok && len(l) == 0 {
+				delete(exp, at)
+			}
+		}
 		if len(exp) != 1 || fmt.Sprint(exp) == "" {
 			t.Errorf("%s dump: expiries %v, want the one session", s.name, exp)
 		}
