@@ -44,14 +44,11 @@ type GroupCommitOptions struct {
 }
 
 func (o *GroupCommitOptions) fill() error {
-	if o.MaxBatchRecords < 0 || o.MaxBatchBytes < 0 || o.SyncsInFlight < 0 {
+	if o.MaxBatchRecords < 0 || o.MaxBatchBytes < 0 || o.SyncsInFlight < 0 || o.OverlapMinRecords < 0 {
 		return fmt.Errorf("engine: negative batch bound in %+v", *o)
 	}
 	if o.SyncsInFlight == 0 {
 		o.SyncsInFlight = 1
-	}
-	if o.OverlapMinRecords < 0 {
-		return fmt.Errorf("engine: negative OverlapMinRecords %d", o.OverlapMinRecords)
 	}
 	if o.OverlapMinRecords == 0 {
 		o.OverlapMinRecords = 1
@@ -537,7 +534,7 @@ func (g *GroupCommitter) truncateAllowed(z log.Zxid) error {
 	case g.err != nil:
 		return g.err
 	case len(g.queue) > 0 || g.writing || len(g.syncing) > 0:
-		return fmt.Errorf("%w: truncate after %v with %d appends queued and %d batches being written or synced", ErrBusy, z, len(g.queue), len(g.syncing)+btoi(g.writing))
+		return fmt.Errorf("%w: truncate after %v with %d appends queued, %d batches syncing (writing one: %v)", ErrBusy, z, len(g.queue), len(g.syncing), g.writing)
 	}
 	return nil
 }
@@ -573,11 +570,4 @@ func (g *GroupCommitter) Close() error {
 	g.wmu.Lock()
 	g.wmu.Unlock() //nolint:staticcheck // a barrier: waits for Exclusive/Truncate in flight
 	return nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
