@@ -412,28 +412,32 @@ func (m *Member) handle(rd peer.Ready) error {
 	if serving && (!rd.Status.Serving || rd.Status.Role != prev.Role || rd.Status.Epoch != prev.Epoch || rd.Status.Leader != prev.Leader) {
 		m.stopServing(fmt.Sprintf("%v", rd.Status))
 	}
-	msgs := rd.Messages
-	if rd.Status.Role == peer.Leading && len(rd.Log) > 0 {
-		// A leader's PROPOSALs go out before its own append is durable,
-		// so its fsync and the followers' overlap (as ZooKeeper's leader
-		// does): a proposal claims nothing about the leader's disk, and
-		// the leader counts its own ack only after Advance. Everything
-		// else still waits for the log.
-		msgs = msgs[:0:0]
-		for _, msg := range rd.Messages {
-			if msg.Type == peer.Proposal {
-				m.send(msg)
-			} else {
-				msgs = append(msgs, msg)
-			}
-		}
+	// What claims nothing about this member's disk goes before its log
+	// ops (peer.Overlap): a leader's PROPOSALs, so its fsync and the
+	// followers' overlap, and while serving the commits, so the clients
+	// of the last round are answered without waiting for this round's
+	// fsync.
+	ov := rd.Overlap()
+	for _, msg := range ov.Early {
+		m.send(msg)
+	}
+	// Forwarded writes are prepared while this Ready's fsync runs, so
+	// they are proposed in the next round rather than the one after,
+	// unless the role changes here (the forwarder then answers them as
+	// the new status says).
+	handedEarly := rd.Status == prev && len(rd.Log) > 0
+	if handedEarly {
+		m.handOver(rd.Requests)
+	}
+	if ov.CommitEarly > 0 {
+		m.commit(ov.CommitEarly)
 	}
 	for _, op := range rd.Log {
 		if err := m.doLogOp(op); err != nil {
 			return err
 		}
 	}
-	for _, msg := range msgs {
+	for _, msg := range ov.Late {
 		m.send(msg)
 	}
 	m.commit(rd.CommitTo)
@@ -454,16 +458,25 @@ func (m *Member) handle(rd peer.Ready) error {
 	for _, id := range rd.Syncs {
 		m.answerSync(id)
 	}
-	if len(rd.Requests) > 0 {
-		m.fwdMu.Lock()
-		m.fwdQueue = append(m.fwdQueue, rd.Requests...)
-		m.fwdMu.Unlock()
-		select {
-		case m.fwdKick <- struct{}{}:
-		default:
-		}
+	if !handedEarly {
+		m.handOver(rd.Requests)
 	}
 	return nil
+}
+
+// handOver gives forwarded writes to the forwarder, which prepares them
+// on the leader's pipeline.
+func (m *Member) handOver(rs []peer.Request) {
+	if len(rs) == 0 {
+		return
+	}
+	m.fwdMu.Lock()
+	m.fwdQueue = append(m.fwdQueue, rs...)
+	m.fwdMu.Unlock()
+	select {
+	case m.fwdKick <- struct{}{}:
+	default:
+	}
 }
 
 func (m *Member) isServing() bool {

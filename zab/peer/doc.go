@@ -21,6 +21,12 @@
 //     answer Syncs, and hand Requests (forwarded writes) to the leader's
 //     request path.
 //
+// A driver may overlap 1 with the rest (Ready.Overlap): what claims
+// nothing about this member's disk (a leader's PROPOSALs, and while
+// serving with only appends to do, the commits and the messages that
+// carry them) goes before the log ops are durable, so one fsync does not
+// hold back the answers of the round before it.
+//
 // Protocol, as ZooKeeper 3.8 runs it (Leader, LearnerHandler, Learner):
 //
 //   - Discovery: a learner sends FOLLOWERINFO (its acceptedEpoch); once a

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"fmt"
+	"slices"
 
 	"zabd/log"
 )
@@ -130,4 +131,80 @@ func (rd *Ready) LogEnd() (log.Zxid, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Overlap is how a driver may overlap a Ready's log ops (an fsync) with
+// the rest of it. Early messages may leave, and entries that earlier
+// Readys logged up to CommitEarly may be applied, before the Log ops are
+// durable; Late messages, the rest of CommitTo and Syncs come after, in
+// the package doc's order.
+//
+// What goes early claims nothing about this member's disk:
+//   - a leader's PROPOSALs (its own ack counts only after Advance, so its
+//     fsync and its followers' run side by side, as ZooKeeper's leader's
+//     do);
+//   - while serving, when the Log ops only append: COMMIT, INFORM and
+//     SYNCREPLY from a leader, REQUEST (a forwarded write) and SYNC from a
+//     learner, and the commits themselves. What CommitTo covers was logged
+//     by an earlier Ready (a leader's own ack and a learner's entries
+//     count only once durable), or, on a learner, arrives in this one and
+//     is applied after it.
+//
+// Messages to one member keep their order: after a message that stays
+// late, every later one to the same member stays late too. A SNAP holds
+// the state at its zxid, so with one in the Ready nothing is applied
+// early.
+type Overlap struct {
+	Early, Late []Message
+	// CommitEarly: apply what earlier Readys logged up to it before the
+	// Log ops are durable (0: nothing).
+	CommitEarly log.Zxid
+}
+
+// Overlap splits rd for a driver that overlaps its log ops (see Overlap).
+func (rd *Ready) Overlap() Overlap {
+	if len(rd.Log) == 0 {
+		return Overlap{Early: rd.Messages, CommitEarly: rd.CommitTo}
+	}
+	broadcast := rd.Status.Serving && rd.onlyAppends()
+	var o Overlap
+	var held map[ID]bool
+	for _, m := range rd.Messages {
+		early := rd.Status.Role == Leading && m.Type == Proposal ||
+			broadcast && m.claimsNothingDurable(rd.Status.Role)
+		if early && !held[m.To] {
+			o.Early = append(o.Early, m)
+			continue
+		}
+		if held == nil {
+			held = map[ID]bool{}
+		}
+		held[m.To] = true
+		o.Late = append(o.Late, m)
+	}
+	if broadcast && !slices.ContainsFunc(o.Late, func(m Message) bool { return m.Type == Snap }) {
+		o.CommitEarly = rd.CommitTo
+	}
+	return o
+}
+
+func (rd *Ready) onlyAppends() bool {
+	for _, op := range rd.Log {
+		if op.Kind != OpAppend {
+			return false
+		}
+	}
+	return true
+}
+
+// claimsNothingDurable reports whether m, sent by a member in role r
+// while serving, says nothing about the sender's log.
+func (m Message) claimsNothingDurable(r Role) bool {
+	switch m.Type {
+	case Commit, Inform, SyncReply:
+		return r == Leading
+	case Forwarded, SyncReq:
+		return r == Following || r == Observing
+	}
+	return false
 }

@@ -460,6 +460,22 @@ func (s *sim) drain(n *node) {
 	}
 }
 
+// sendAll sends msgs in order, skipping members whose connection a
+// message that could not be filled closed.
+func (s *sim) sendAll(n *node, msgs []peer.Message, closed map[peer.ID]bool) {
+	for _, m := range msgs {
+		if closed[m.To] {
+			continue
+		}
+		if !s.send(n, m) {
+			// The driver could not fill a DIFF (a purge ran between the
+			// plan and now): it ends the connection instead.
+			s.trace("%d: cannot fill %v from its log (%v..%v): connection to %d closed", n.id, m, n.log.base, n.log.last(), m.To)
+			closed[m.To] = true
+		}
+	}
+}
+
 // do does one Ready; false if the member crashed doing it.
 func (s *sim) do(n *node, rd peer.Ready) bool {
 	for _, note := range rd.Notes {
@@ -491,18 +507,15 @@ func (s *sim) do(n *node, rd peer.Ready) bool {
 	if s.faulty && s.rng.Float64() < p {
 		tornAt = s.rng.IntN(len(rd.Log) + 2)
 	}
-	msgs := rd.Messages
-	if rd.Status.Role == peer.Leading && len(rd.Log) > 0 {
-		// As package member does: a leader's PROPOSALs leave before its
-		// own append is durable (a crash below may lose the append).
-		msgs = nil
-		for _, m := range rd.Messages {
-			if m.Type == peer.Proposal {
-				s.send(n, m)
-			} else {
-				msgs = append(msgs, m)
-			}
-		}
+	// As package member does (peer.Overlap): what claims nothing about
+	// this member's disk leaves, and what earlier Readys logged is
+	// applied, before the log ops are durable (a crash below may lose
+	// them).
+	ov := rd.Overlap()
+	closed := map[peer.ID]bool{}
+	s.sendAll(n, ov.Early, closed)
+	if ov.CommitEarly > 0 {
+		s.apply(n, min(ov.CommitEarly, n.log.last()))
 	}
 	for i, op := range rd.Log {
 		if i == tornAt {
@@ -560,18 +573,7 @@ func (s *sim) do(n *node, rd peer.Ready) bool {
 		return false
 	}
 	s.checkEpochs()
-	closed := map[peer.ID]bool{}
-	for _, m := range msgs {
-		if closed[m.To] {
-			continue
-		}
-		if !s.send(n, m) {
-			// The driver could not fill a DIFF (a purge ran between the
-			// plan and now): it ends the connection instead.
-			s.trace("%d: cannot fill %v from its log (%v..%v): connection to %d closed", n.id, m, n.log.base, n.log.last(), m.To)
-			closed[m.To] = true
-		}
-	}
+	s.sendAll(n, ov.Late, closed)
 	s.apply(n, rd.CommitTo)
 	for _, id := range rd.Syncs {
 		s.checkSync(n, id)
