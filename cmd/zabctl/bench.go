@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,6 +66,7 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON line (last line of stdout)"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "no live progress even on a terminal"},
 			&cli.IntSliceFlag{Name: "server-pid", Usage: "a server process on this machine (repeatable): its CPU per op (utime+stime over the measured phase / successes) and % of a core are reported"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write the generator's own CPU profile (pprof) for the whole run to this file, to see where its CPU per op goes"},
 		},
 		Before:      benchProcs,
 		Action:      benchAction,
@@ -126,6 +128,22 @@ func benchAction(c *cli.Context) error {
 	live := &benchLine{w: stderr}
 	if !c.Bool("no-progress") && benchIsTerminal(stderr) {
 		cfg.Progress = live.show
+	}
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("bench: --cpuprofile: %v", err), exitUsage)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return cli.Exit(fmt.Sprintf("bench: --cpuprofile %s: %v", path, err), exitUsage)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(stderr, "bench: --cpuprofile %s: %v\n", path, err)
+			}
+		}()
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
