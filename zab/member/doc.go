@@ -8,8 +8,15 @@
 // Ready in the order the core requires: log ops durably (engine append,
 // truncate, restore a snapshot, the epochs), then messages (a DIFF filled
 // from the log, a SNAP with the exact state at its zxid), then commits.
-// Messages that arrive together are stepped together, so one Ready (one
-// fsync) acts on all of them: the group commit of a follower.
+// Messages that arrive together are stepped together, so one Ready acts
+// on all of them. While serving, appends do not hold the loop: where the
+// engine appends asynchronously (engine.AsyncAppender; all of zabd's do)
+// the loop hands each batch to the engine's group commit and goes on,
+// and a completer goroutine reports each batch durable, in order
+// (appends.go, peer.Config.AsyncAppends): a follower ACKs what was
+// reported, a leader counts its own ack then. Appends in flight are made
+// durable before any other change to the log, or a DIFF or SNAP is
+// filled from it.
 //
 // Request paths (zab.Pipeline, one per serving period):
 //   - An established leader's pipeline stamps zxids in its epoch and

@@ -72,9 +72,12 @@ type Config struct {
 	OnStatus func(peer.Status)
 	// Fatal is told when the member's storage failed: the member has
 	// stopped and the process should exit.
-	Fatal  func(error)
-	Logger *slog.Logger
-	Now    func() time.Time
+	Fatal func(error)
+	// SyncAppends keeps every append on the loop, durable before the loop
+	// goes on, even where the engine can append asynchronously.
+	SyncAppends bool
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // ErrNotServing answers client requests while the member has no
@@ -100,6 +103,7 @@ const (
 	inForward
 	inSync
 	inLost
+	inAppended // the completer moved (appends.go)
 )
 
 // Unreachable tells the member that the connection to member id broke
@@ -167,6 +171,11 @@ type Member struct {
 	fwdQueue []peer.Request
 	fwdKick  chan struct{}
 	failedAt atomic.Pointer[error]
+
+	// appends is set when the engine can append asynchronously
+	// (appends.go): a serving member's appends are then made durable off
+	// the loop.
+	appends *appends
 
 	// swapMu is held for writing while the tree is replaced (TRUNC,
 	// SNAP) and for reading while a snapshot is saved (snapshots.go).
@@ -238,6 +247,9 @@ func New(cfg Config) (*Member, error) {
 		touched:   make(map[int64]bool),
 		stop:      make(chan struct{}),
 	}
+	if aa, ok := cfg.Engine.(engine.AsyncAppender); ok && !cfg.SyncAppends {
+		m.appends = newAppends(aa)
+	}
 	m.tracker = zab.NewSessionTracker(cfg.Tree.SessionSecret(), int64(cfg.ID), cfg.Now())
 	m.core, err = peer.New(peer.Config{
 		ID:             cfg.ID,
@@ -252,6 +264,7 @@ func New(cfg Config) (*Member, error) {
 		FinalizeTicks:  1,
 		ResendTicks:    2,
 		MaxResendTicks: 64,
+		AsyncAppends:   m.appends != nil,
 	})
 	if err != nil {
 		return nil, err
@@ -265,6 +278,13 @@ func New(cfg Config) (*Member, error) {
 	}
 	m.status = m.core.Status()
 	m.wg.Add(4)
+	if m.appends != nil {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.appends.complete(m.stop, func() { m.enqueue(input{kind: inAppended}) })
+		}()
+	}
 	go m.loop()
 	go m.forwarder()
 	go m.expiryLoop()
@@ -303,7 +323,7 @@ func (m *Member) loop() {
 	defer tick.Stop()
 	recv := m.cfg.Transport.Recv()
 	if err := m.drainReady(); err != nil {
-		m.fatal(err)
+		m.loopFailed(err)
 		return
 	}
 	for {
@@ -327,12 +347,23 @@ func (m *Member) loop() {
 			m.sendTouches()
 		case <-m.kick:
 		}
-		m.takeInputs()
+		if err := m.takeInputs(); err != nil {
+			m.loopFailed(err)
+			return
+		}
 		if err := m.drainReady(); err != nil {
-			m.fatal(err)
+			m.loopFailed(err)
 			return
 		}
 	}
+}
+
+// loopFailed ends the loop: storage failed, unless the member is closing.
+func (m *Member) loopFailed(err error) {
+	if errors.Is(err, zab.ErrStopped) {
+		return
+	}
+	m.fatal(err)
 }
 
 func (m *Member) drainReady() error {
@@ -365,7 +396,7 @@ func (m *Member) enqueue(in input) {
 	}
 }
 
-func (m *Member) takeInputs() {
+func (m *Member) takeInputs() error {
 	m.inMu.Lock()
 	ins := m.inputs
 	m.inputs = nil
@@ -393,8 +424,14 @@ func (m *Member) takeInputs() {
 			}
 		case inLost:
 			m.core.Unreachable(in.peer)
+		case inAppended:
+			if err := m.appends.failed(); err != nil {
+				return err
+			}
+			m.core.Appended(log.Zxid(m.appends.done.Load()))
 		}
 	}
+	return nil
 }
 
 // handle does one Ready in the order the core requires.
@@ -412,11 +449,20 @@ func (m *Member) handle(rd peer.Ready) error {
 	if serving && (!rd.Status.Serving || rd.Status.Role != prev.Role || rd.Status.Epoch != prev.Epoch || rd.Status.Leader != prev.Leader) {
 		m.stopServing(fmt.Sprintf("%v", rd.Status))
 	}
+	if m.appends != nil && !rd.AppendAsync && m.appends.pending() && fillsFromLog(rd) {
+		// Appends in flight are made durable (and reported) before the
+		// log is changed otherwise or read.
+		if err := m.appends.wait(m.stop); err != nil {
+			return err
+		}
+		m.core.Appended(m.appends.issued)
+	}
 	// What claims nothing about this member's disk goes before its log
 	// ops (peer.Overlap): a leader's PROPOSALs, so its fsync and the
 	// followers' overlap, and while serving the commits, so the clients
 	// of the last round are answered without waiting for this round's
-	// fsync.
+	// fsync. With asynchronous appends (rd.AppendAsync) that is all of
+	// the Ready, and its appends are only handed to the engine.
 	ov := rd.Overlap()
 	for _, msg := range ov.Early {
 		m.send(msg)
@@ -433,6 +479,10 @@ func (m *Member) handle(rd peer.Ready) error {
 		m.commit(ov.CommitEarly)
 	}
 	for _, op := range rd.Log {
+		if rd.AppendAsync {
+			m.appendAsync(op.Entries)
+			continue
+		}
 		if err := m.doLogOp(op); err != nil {
 			return err
 		}
@@ -488,11 +538,7 @@ func (m *Member) isServing() bool {
 func (m *Member) doLogOp(op peer.LogOp) error {
 	switch op.Kind {
 	case peer.OpAppend:
-		recs := make([]log.Record, len(op.Entries))
-		for i, e := range op.Entries {
-			recs[i] = log.Record{Zxid: e.Zxid, Data: e.Data}
-		}
-		if err := m.cfg.Engine.Append(context.Background(), recs); err != nil {
+		if err := m.cfg.Engine.Append(context.Background(), records(op.Entries)); err != nil {
 			return fmt.Errorf("member: appending %v: %w", op, err)
 		}
 		m.log.appended(op.Entries)
@@ -550,6 +596,23 @@ func (m *Member) doLogOp(op peer.LogOp) error {
 		m.hs = hs
 	}
 	return nil
+}
+
+func records(es []peer.Entry) []log.Record {
+	recs := make([]log.Record, len(es))
+	for i, e := range es {
+		recs[i] = log.Record{Zxid: e.Zxid, Data: e.Data}
+	}
+	return recs
+}
+
+// appendAsync hands entries to the engine without waiting (Ready.AppendAsync):
+// the log's bounds and the commit path see them at once, as the core's
+// lastLogged does; the core hears they are durable through inAppended.
+func (m *Member) appendAsync(es []peer.Entry) {
+	m.appends.issue(records(es), es[len(es)-1].Zxid)
+	m.log.appended(es)
+	m.logged = append(m.logged, es...)
 }
 
 // closePipeline drains and closes the current request path.

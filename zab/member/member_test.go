@@ -151,6 +151,11 @@ type cluster struct {
 	nodes     map[peer.ID]*testMember
 	mu        sync.Mutex
 	closed    map[peer.ID]int // OnStopServing calls
+
+	// Set before the members start (newClusterOpts):
+	syncAppends bool                                   // Config.SyncAppends
+	wrap        func(peer.ID, engine.Full) engine.Full // the engine a member is given
+	fatal       func(peer.ID, error)                   // Config.Fatal (default: the test fails)
 }
 
 func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, 0) }
@@ -162,7 +167,14 @@ func newClusterWith(t *testing.T, n, observers int) *cluster {
 
 // newClusterOn starts voters and observers as newClusterWith does, on h.
 func newClusterOn(t *testing.T, n, observers int, h *hub) *cluster {
+	return newClusterOpts(t, n, observers, h, func(*cluster) {})
+}
+
+// newClusterOpts is newClusterOn with set run on the cluster before any
+// member starts.
+func newClusterOpts(t *testing.T, n, observers int, h *hub, set func(*cluster)) *cluster {
 	c := &cluster{t: t, hub: h, dirs: map[peer.ID]string{}, nodes: map[peer.ID]*testMember{}, closed: map[peer.ID]int{}}
+	set(c)
 	for i := 1; i <= n+observers; i++ {
 		id := peer.ID(i)
 		c.ids = append(c.ids, id)
@@ -206,15 +218,23 @@ func (c *cluster) start(id peer.ID) {
 		t.Fatal(err)
 	}
 	c.hub.drain(id)
+	var given engine.Full = eng
+	if c.wrap != nil {
+		given = c.wrap(id, eng)
+	}
+	fatal := func(err error) { t.Errorf("member %d: storage failed: %v", id, err) }
+	if c.fatal != nil {
+		fatal = func(err error) { c.fatal(id, err) }
+	}
 	m, err := New(Config{
 		ID: id, Voters: c.voters, Observers: c.observers, TickTime: 100 * time.Millisecond, InitLimit: 10, SyncLimit: 5,
-		Engine: eng, Snaps: snaps, Dir: dd, Tree: rec.Tree, Transport: c.hub.port(id),
+		Engine: given, Snaps: snaps, Dir: dd, Tree: rec.Tree, Transport: c.hub.port(id), SyncAppends: c.syncAppends,
 		OnStopServing: func(string) {
 			c.mu.Lock()
 			c.closed[id]++
 			c.mu.Unlock()
 		},
-		Fatal:  func(err error) { t.Errorf("member %d: storage failed: %v", id, err) },
+		Fatal:  fatal,
 		Logger: testLogger(id),
 	})
 	if err != nil {
@@ -340,7 +360,12 @@ func read(t *testing.T, n *testMember, sid int64, path string) tree.Result {
 }
 
 func TestWritesThroughEveryMemberReachEveryMember(t *testing.T) {
-	c := newCluster(t, 3)
+	writesReachEveryMember(t, newCluster(t, 3))
+}
+
+// writesReachEveryMember writes through each member of c and reads every
+// write back on each.
+func writesReachEveryMember(t *testing.T, c *cluster) {
 	lead := c.leader()
 	sids := map[peer.ID]int64{}
 	for _, id := range c.ids {

@@ -25,7 +25,11 @@
 // nothing about this member's disk (a leader's PROPOSALs, and while
 // serving with only appends to do, the commits and the messages that
 // carry them) goes before the log ops are durable, so one fsync does not
-// hold back the answers of the round before it.
+// hold back the answers of the round before it. With Config.AsyncAppends
+// a serving member's Ready that only appends, and has nothing that must
+// wait for them, is AppendAsync: the driver calls Advance without
+// waiting for the appends and reports them durable with Appended; a
+// follower then ACKs only what was reported.
 //
 // Protocol, as ZooKeeper 3.8 runs it (Leader, LearnerHandler, Learner):
 //

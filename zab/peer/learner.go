@@ -82,6 +82,7 @@ func (p *Peer) stepLearner(m Message) {
 		}
 		p.logOps = append(p.logOps, LogOp{Kind: OpTruncate, Zxid: m.Zxid})
 		p.lastLogged = m.Zxid
+		p.forgetAbove(m.Zxid)
 		p.applied = min(p.applied, m.Zxid)
 		p.lphase = lSyncing
 
@@ -100,6 +101,7 @@ func (p *Peer) stepLearner(m Message) {
 		mc := m
 		p.logOps = append(p.logOps, LogOp{Kind: OpRestore, Zxid: m.Zxid, Message: &mc})
 		p.lastLogged, p.applied = m.Zxid, m.Zxid
+		p.forgetAbove(0)
 		p.lphase = lSyncing
 
 	case Diff:

@@ -52,6 +52,11 @@ type Config struct {
 	TooBig func(after log.Zxid) bool
 	// Election's timing, in ticks (election.Config).
 	FinalizeTicks, ResendTicks, MaxResendTicks int
+	// AsyncAppends lets the driver make a serving member's appends durable
+	// after Advance (Ready.AppendAsync), telling Appended when they are;
+	// a follower then acknowledges what Appended reported, not what it
+	// was given.
+	AsyncAppends bool
 }
 
 // learnerPhase is where a learner is with its leader.
@@ -114,10 +119,14 @@ type Peer struct {
 
 	hs         HardState
 	lastLogged log.Zxid // last zxid logged or to be logged by the pending Ready
-	durable    log.Zxid // last zxid the driver made durable (Advance)
-	base       log.Zxid
-	applied    log.Zxid // CommitTo handed out
-	commit     log.Zxid // committed, as this member knows
+	durable    log.Zxid // last zxid the driver made durable (Advance, Appended)
+	// asyncTo: the last zxid handed out in an AppendAsync Ready that an
+	// Appended report may still cover; lowered when the log is cut, so a
+	// late report of the old history's entries never counts for the new.
+	asyncTo log.Zxid
+	base    log.Zxid
+	applied log.Zxid // CommitTo handed out
+	commit  log.Zxid // committed, as this member knows
 
 	role    Role
 	leader  ID
@@ -424,14 +433,23 @@ func (p *Peer) HasReady() bool {
 func (p *Peer) commitTo() log.Zxid { return min(p.commit, p.lastLogged) }
 
 func (p *Peer) ackDue() bool {
-	return p.role == Following && p.lphase >= lNewLeaderAck && p.lastLogged > p.ackedSent
+	return p.role == Following && p.lphase >= lNewLeaderAck && p.ackable() > p.ackedSent
+}
+
+// ackable is what a follower may acknowledge: what it logged, or with
+// asynchronous appends what the driver reported durable.
+func (p *Peer) ackable() log.Zxid {
+	if p.cfg.AsyncAppends {
+		return p.durable
+	}
+	return p.lastLogged
 }
 
 // Ready returns what to do now and forgets it; call Advance when done.
 func (p *Peer) Ready() Ready {
 	if p.ackDue() {
-		p.ackedSent = p.lastLogged
-		p.send(Message{Type: Ack, To: p.leader, Conn: p.conn, Zxid: p.lastLogged})
+		p.ackedSent = p.ackable()
+		p.send(Message{Type: Ack, To: p.leader, Conn: p.conn, Zxid: p.ackedSent})
 	}
 	if p.role == Leading {
 		p.sendCommits()
@@ -443,6 +461,10 @@ func (p *Peer) Ready() Ready {
 		p.applied = ct
 	}
 	rd.CommitTo = p.applied
+	rd.AppendAsync = p.cfg.AsyncAppends && rd.asyncable()
+	if rd.AppendAsync {
+		p.asyncTo, _ = rd.LogEnd()
+	}
 	p.last = rd.Status
 	p.logOps, p.msgs, p.doneSync, p.requests, p.notes = nil, nil, nil, nil, nil
 	clear(p.lastMsg)
@@ -452,12 +474,35 @@ func (p *Peer) Ready() Ready {
 // Advance tells the core the Ready was done: its log ops and hard state
 // are durable, its messages sent, its commits applied.
 func (p *Peer) Advance(rd Ready) {
-	if z, ok := rd.LogEnd(); ok {
+	if z, ok := rd.LogEnd(); ok && !rd.AppendAsync {
 		p.durable = z
 	}
 	if p.role == Leading {
 		p.advanceCommit()
 	}
+}
+
+// Appended tells the core that the driver made its log durable through z
+// (Ready.AppendAsync): a leader counts its own ack, a follower's ACK is
+// due. Reports at or below what is known durable, or beyond what was
+// logged, change nothing.
+func (p *Peer) Appended(z log.Zxid) {
+	z = min(z, p.asyncTo)
+	if z <= p.durable || z > p.lastLogged {
+		return
+	}
+	p.durable = z
+	if p.role == Leading {
+		p.advanceCommit()
+	}
+}
+
+// forgetAbove is a cut of the log queued at z (a TRUNC, or a SNAP that
+// replaces it: 0): what was durable above z, or may be reported so,
+// belongs to a history the log no longer holds.
+func (p *Peer) forgetAbove(z log.Zxid) {
+	p.durable = min(p.durable, z)
+	p.asyncTo = min(p.asyncTo, z)
 }
 
 // ---- sending ----

@@ -117,6 +117,14 @@ type Ready struct {
 	// Notes say in words what the member decided and why (a leader's
 	// sync plan, a learner giving up on its leader), for the log.
 	Notes []string
+	// AppendAsync (Config.AsyncAppends): the Log ops are appends the
+	// driver may make durable after Advance, in order, calling Appended
+	// as they become durable; everything else of the Ready is done as
+	// Overlap allows, and nothing of it waits for the appends. A driver
+	// with appends in flight makes them durable (and says so) before it
+	// does any Ready that is not AppendAsync and has Log ops or fills
+	// messages from its log (DIFF, SNAP).
+	AppendAsync bool
 }
 
 // LogEnd returns where the log ends once the Ready's Log ops are done,
@@ -145,10 +153,13 @@ func (rd *Ready) LogEnd() (log.Zxid, bool) {
 //     do);
 //   - while serving, when the Log ops only append: COMMIT, INFORM and
 //     SYNCREPLY from a leader, REQUEST (a forwarded write) and SYNC from a
-//     learner, and the commits themselves. What CommitTo covers was logged
+//     learner, PING either way, and the commits themselves. What CommitTo covers was logged
 //     by an earlier Ready (a leader's own ack and a learner's entries
 //     count only once durable), or, on a learner, arrives in this one and
-//     is applied after it.
+//     is applied after it;
+//   - while serving, when the Log ops only append: a follower's ACK of
+//     what was durable before them (with Config.AsyncAppends, an ACK
+//     never covers the entries of the Ready it is in).
 //
 // Messages to one member keep their order: after a message that stays
 // late, every later one to the same member stays late too. A SNAP holds
@@ -167,11 +178,13 @@ func (rd *Ready) Overlap() Overlap {
 		return Overlap{Early: rd.Messages, CommitEarly: rd.CommitTo}
 	}
 	broadcast := rd.Status.Serving && rd.onlyAppends()
+	first := rd.Log[0].Entries
 	var o Overlap
 	var held map[ID]bool
 	for _, m := range rd.Messages {
 		early := rd.Status.Role == Leading && m.Type == Proposal ||
-			broadcast && m.claimsNothingDurable(rd.Status.Role)
+			broadcast && m.claimsNothingDurable(rd.Status.Role) ||
+			broadcast && m.Type == Ack && !m.NewLeaderAck && m.Zxid < first[0].Zxid
 		if early && !held[m.To] {
 			o.Early = append(o.Early, m)
 			continue
@@ -188,6 +201,17 @@ func (rd *Ready) Overlap() Overlap {
 	return o
 }
 
+// asyncable reports whether a serving member may leave rd's appends to
+// become durable after Advance: it only appends, and every message and
+// commit of it may go before the appends are durable.
+func (rd *Ready) asyncable() bool {
+	if !rd.Status.Serving || len(rd.Log) == 0 || !rd.onlyAppends() {
+		return false
+	}
+	o := rd.Overlap()
+	return len(o.Late) == 0 && o.CommitEarly == rd.CommitTo
+}
+
 func (rd *Ready) onlyAppends() bool {
 	for _, op := range rd.Log {
 		if op.Kind != OpAppend {
@@ -201,6 +225,8 @@ func (rd *Ready) onlyAppends() bool {
 // while serving, says nothing about the sender's log.
 func (m Message) claimsNothingDurable(r Role) bool {
 	switch m.Type {
+	case Ping:
+		return true
 	case Commit, Inform, SyncReply:
 		return r == Leading
 	case Forwarded, SyncReq:

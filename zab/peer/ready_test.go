@@ -62,11 +62,25 @@ func TestOverlap(t *testing.T) {
 			late:  []string{"COMMIT→2"},
 		},
 		{
-			name: "a follower's ACK waits for its log; forwarded writes and syncs do not",
+			name: "a follower's ACK of the entries it appends waits for its log; forwarded writes and syncs do not",
 			rd: Ready{Status: follower, Log: appendOp, CommitTo: 8, Messages: []Message{
-				{Type: Forwarded, To: 1}, {Type: Ack, To: 1}, {Type: SyncReq, To: 1}}},
+				{Type: Forwarded, To: 1}, {Type: Ack, To: 1, Zxid: log.MakeZxid(1, 9)}, {Type: SyncReq, To: 1}}},
 			early:       []string{"REQUEST→1"},
 			late:        []string{"ACK→1", "SYNC→1"},
+			commitEarly: 8,
+		},
+		{
+			name: "a follower's ACK of what was durable before the Ready goes early",
+			rd: Ready{Status: follower, Log: appendOp, CommitTo: 8, Messages: []Message{
+				{Type: Ack, To: 1, Zxid: log.MakeZxid(1, 8)}, {Type: Forwarded, To: 1}}},
+			early:       []string{"ACK→1", "REQUEST→1"},
+			commitEarly: 8,
+		},
+		{
+			name: "a NEWLEADER ack always waits",
+			rd: Ready{Status: follower, Log: appendOp, CommitTo: 8, Messages: []Message{
+				{Type: Ack, To: 1, NewLeaderAck: true}}},
+			late:        []string{"ACK→1"},
 			commitEarly: 8,
 		},
 		{
