@@ -340,3 +340,16 @@ func TestConfigText(t *testing.T) {
 		})
 	}
 }
+
+// A member keeps one fdatasync in flight, a standalone server the native
+// engine's default (two), and both preallocate their segments.
+func TestNativeOptionsByMode(t *testing.T) {
+	standalone := Config{LogSegmentBytes: 1 << 20}
+	if o := standalone.nativeOptions(); o.SyncsInFlight != 0 || !o.Log.Preallocate || o.Log.SegmentBytes != 1<<20 {
+		t.Errorf("standalone: %+v, want the engine's default syncs in flight, preallocated 1 MiB segments", o)
+	}
+	member := Config{LogSegmentBytes: 1 << 20, Quorum: &QuorumConfig{MyID: 1}}
+	if o := member.nativeOptions(); o.SyncsInFlight != 1 || !o.Log.Preallocate {
+		t.Errorf("member: %+v, want one sync in flight, preallocated segments", o)
+	}
+}
