@@ -77,7 +77,8 @@ type Stats struct {
 	Fsyncs  uint64 // group commits (native: log fsyncs issued by the loop)
 	Records uint64 // records made durable
 	Bytes   uint64 // bytes of record Data made durable
-	// FsyncLatency is the time each group commit spent in log.Sync.
+	// FsyncLatency is the time each group commit spent syncing (on the
+	// native log, the fdatasync alone).
 	FsyncLatency Latency
 }
 

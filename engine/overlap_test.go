@@ -3,7 +3,9 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -149,5 +151,47 @@ func TestOverlapWaitsForFourRecords(t *testing.T) {
 	}
 	if got, want := enginetest.ReadAll(t, e, 0), enginetest.Recs(1, 6); !cmp.Equal(got, want) {
 		t.Errorf("records (-want +got):\n%s", cmp.Diff(want, got))
+	}
+}
+
+// stepClock is a clock that moves only when told; safe for concurrent use.
+type stepClock struct{ ns atomic.Int64 }
+
+func (c *stepClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *stepClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// TestFsyncLatencyIsTheFdatasyncAlone: with record 2's fsync held for a
+// second of the clock, record 3's fdatasync (which returned at once) is
+// timed as that, not as the wait for record 2's outcome after it.
+func TestFsyncLatencyIsTheFdatasyncAlone(t *testing.T) {
+	clock := &stepClock{}
+	g := newGateFS(vfs.NewMem())
+	e := mustOpenNative(t, g, engine.NativeOptions{SyncsInFlight: 2, OverlapMinRecords: 1, Now: clock.now})
+	defer e.Close()
+	if err := e.Append(context.Background(), enginetest.Recs(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	g.drainReturned()
+	before := e.Stats().FsyncLatency
+	g.armed.Store(true)
+	second := e.AppendAsync(enginetest.Recs(2, 1))
+	<-g.entered // record 2's fsync is held
+	third := e.AppendAsync(enginetest.Recs(3, 1))
+	if err := <-g.returned; err != nil { // record 3's fdatasync
+		t.Fatal(err)
+	}
+	clock.advance(time.Second)
+	close(g.release)
+	for _, ch := range []<-chan error{second, third} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	lat := e.Stats().FsyncLatency
+	if got := lat.Total - before.Total; got != time.Second {
+		t.Errorf("fsync time of records 2 and 3 = %v, want 1s (record 2's held fdatasync; record 3's took none)", got)
+	}
+	if lat.Max != time.Second {
+		t.Errorf("longest fsync = %v, want 1s", lat.Max)
 	}
 }

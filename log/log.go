@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"zabd/log/vfs"
 )
@@ -881,16 +882,41 @@ func (l *Log) Flush() (SyncPoint, error) {
 // has: outcomes are decided in Flush order. A failure is sticky, as
 // Sync's, and fails every later point.
 func (l *Log) SyncThrough(p SyncPoint) error {
+	_, err := l.SyncThroughTimed(p, nil)
+	return err
+}
+
+// SyncThroughTimed is SyncThrough, and also says how long its fdatasync
+// took by now (the fsync latency a metric wants), without the wait for
+// earlier points' outcomes that follows it; 0 if there was none to do or
+// now is nil.
+func (l *Log) SyncThroughTimed(p SyncPoint, now func() time.Time) (time.Duration, error) {
 	if p.seg == 0 {
-		return l.failure()
+		return 0, l.failure()
 	}
+	var took time.Duration
 	f, err := l.takeSyncFile(p)
 	if err == nil {
-		if err = f.Sync(); err != nil {
+		var start time.Time
+		if now != nil {
+			start = now()
+		}
+		err = f.Sync()
+		if now != nil {
+			took = now().Sub(start)
+		}
+		if err != nil {
 			f.Close() // this description has reported its error; never reuse it
 			f = nil
 		}
 	}
+	return took, l.decide(p, f, err)
+}
+
+// decide records the outcome of p's fdatasync once every earlier point's
+// is decided, gives its handle back to the pool (nil: it reported an
+// error), and publishes what it made durable.
+func (l *Log) decide(p SyncPoint, f vfs.File, err error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if f != nil {
