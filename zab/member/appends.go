@@ -8,7 +8,6 @@ import (
 	"zabd/engine"
 	"zabd/log"
 	"zabd/zab"
-	"zabd/zab/peer"
 )
 
 // appends makes a serving member's appends durable off the loop
@@ -121,19 +120,4 @@ func (a *appends) wait(stop <-chan struct{}) error {
 		}
 	}
 	return a.failed()
-}
-
-// fillsFromLog reports whether a driver must have its appends durable
-// before doing rd: it changes the log otherwise, or fills messages from
-// it.
-func fillsFromLog(rd peer.Ready) bool {
-	if len(rd.Log) > 0 {
-		return true
-	}
-	for _, msg := range rd.Messages {
-		if msg.Type == peer.Diff || msg.Type == peer.Snap {
-			return true
-		}
-	}
-	return false
 }

@@ -449,7 +449,7 @@ func (m *Member) handle(rd peer.Ready) error {
 	if serving && (!rd.Status.Serving || rd.Status.Role != prev.Role || rd.Status.Epoch != prev.Epoch || rd.Status.Leader != prev.Leader) {
 		m.stopServing(fmt.Sprintf("%v", rd.Status))
 	}
-	if m.appends != nil && !rd.AppendAsync && m.appends.pending() && fillsFromLog(rd) {
+	if m.appends != nil && m.appends.pending() && rd.NeedsAppendsDurable() {
 		// Appends in flight are made durable (and reported) before the
 		// log is changed otherwise or read.
 		if err := m.appends.wait(m.stop); err != nil {

@@ -178,14 +178,10 @@ func (rd *Ready) Overlap() Overlap {
 		return Overlap{Early: rd.Messages, CommitEarly: rd.CommitTo}
 	}
 	broadcast := rd.Status.Serving && rd.onlyAppends()
-	first := rd.Log[0].Entries
 	var o Overlap
 	var held map[ID]bool
 	for _, m := range rd.Messages {
-		early := rd.Status.Role == Leading && m.Type == Proposal ||
-			broadcast && m.claimsNothingDurable(rd.Status.Role) ||
-			broadcast && m.Type == Ack && !m.NewLeaderAck && m.Zxid < first[0].Zxid
-		if early && !held[m.To] {
+		if rd.mayGoEarly(m, broadcast) && !held[m.To] {
 			o.Early = append(o.Early, m)
 			continue
 		}
@@ -201,15 +197,43 @@ func (rd *Ready) Overlap() Overlap {
 	return o
 }
 
+// mayGoEarly reports whether m, by itself, may leave before rd's log ops
+// are durable (Overlap); broadcast: rd is a serving member's and only
+// appends. Caller checks rd has log ops.
+func (rd *Ready) mayGoEarly(m Message, broadcast bool) bool {
+	return rd.Status.Role == Leading && m.Type == Proposal ||
+		broadcast && m.claimsNothingDurable(rd.Status.Role) ||
+		broadcast && m.Type == Ack && !m.NewLeaderAck && m.Zxid < rd.Log[0].Entries[0].Zxid
+}
+
 // asyncable reports whether a serving member may leave rd's appends to
 // become durable after Advance: it only appends, and every message and
-// commit of it may go before the appends are durable.
+// commit of it may go before the appends are durable (with every message
+// early, nothing is held and no SNAP is late, so all of CommitTo is
+// early too).
 func (rd *Ready) asyncable() bool {
 	if !rd.Status.Serving || len(rd.Log) == 0 || !rd.onlyAppends() {
 		return false
 	}
-	o := rd.Overlap()
-	return len(o.Late) == 0 && o.CommitEarly == rd.CommitTo
+	for _, m := range rd.Messages {
+		if !rd.mayGoEarly(m, true) {
+			return false
+		}
+	}
+	return true
+}
+
+// NeedsAppendsDurable reports whether a driver that has AppendAsync
+// appends in flight must make them durable, and say so with Appended,
+// before it does rd: rd is not AppendAsync and changes the log, or holds
+// a message the driver fills from its log (DIFF, SNAP).
+func (rd *Ready) NeedsAppendsDurable() bool {
+	if rd.AppendAsync {
+		return false
+	}
+	return len(rd.Log) > 0 || slices.ContainsFunc(rd.Messages, func(m Message) bool {
+		return m.Type == Diff || m.Type == Snap
+	})
 }
 
 func (rd *Ready) onlyAppends() bool {

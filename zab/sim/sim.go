@@ -577,9 +577,7 @@ func (s *sim) do(n *node, rd peer.Ready) bool {
 	if rd.AppendAsync {
 		return s.doAsync(n, rd)
 	}
-	if len(n.pending) > 0 && (len(rd.Log) > 0 || slices.ContainsFunc(rd.Messages, func(m peer.Message) bool {
-		return m.Type == peer.Diff || m.Type == peer.Snap
-	})) {
+	if len(n.pending) > 0 && rd.NeedsAppendsDurable() {
 		// A driver makes its appends in flight durable before a Ready
 		// that changes the log otherwise or reads it.
 		s.persist(n, len(n.pending))
