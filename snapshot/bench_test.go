@@ -37,19 +37,20 @@ func benchTree(b *testing.B, n, size int) *tree.Tree {
 }
 
 // BenchmarkSnapshotWrite and BenchmarkSnapshotRead: 100k znodes with
-// 100-byte values; bytes/s are of the decompressed content.
+// 100-byte values, with each codec; bytes/s are of the decompressed
+// content.
 //
 //	go test ./snapshot -run XXX -bench Snapshot -benchtime 10x
 func BenchmarkSnapshotWrite(b *testing.B) {
-	for _, n := range []int{100_000} {
-		b.Run(fmt.Sprint("nodes=", n), func(b *testing.B) {
-			tr := benchTree(b, n, 100)
+	for _, c := range []Codec{CodecS2, CodecZstd, CodecNone} {
+		b.Run(fmt.Sprintf("nodes=100000/codec=%v", c), func(b *testing.B) {
+			tr := benchTree(b, 100_000, 100)
 			var m Meta
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				var err error
-				if m, err = Write(io.Discard, Still(tr), Options{}); err != nil {
+				if m, err = Write(io.Discard, Still(tr), Options{Codec: c}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -60,11 +61,11 @@ func BenchmarkSnapshotWrite(b *testing.B) {
 }
 
 func BenchmarkSnapshotRead(b *testing.B) {
-	for _, n := range []int{100_000} {
-		b.Run(fmt.Sprint("nodes=", n), func(b *testing.B) {
-			tr := benchTree(b, n, 100)
+	for _, c := range []Codec{CodecS2, CodecZstd, CodecNone} {
+		b.Run(fmt.Sprintf("nodes=100000/codec=%v", c), func(b *testing.B) {
+			tr := benchTree(b, 100_000, 100)
 			var buf bytes.Buffer
-			m, err := Write(&buf, Still(tr), Options{})
+			m, err := Write(&buf, Still(tr), Options{Codec: c})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -11,8 +11,8 @@ import (
 	"zabd/log"
 )
 
-// Format constants. Frozen: the magic, version 1's and version 2's layouts
-// (see the package doc).
+// Format constants. Frozen: the magic, every version's layout and the
+// codec numbers (see the package doc).
 const (
 	Magic = "ZBDS"
 	// Version1 files have no trailer: they do not record where the walk
@@ -20,12 +20,19 @@ const (
 	Version1 = 1
 	// Version2 adds the trailer after the body: the walk's end zxid.
 	Version2 = 2
+	// Version3 adds the codec byte after the header: the body may be
+	// stored with s2, zstd or no compression (Codec).
+	Version3 = 3
 	// Version is what Write writes.
-	Version = Version2
+	Version = Version3
 	// HeaderBytes is the size of the uncompressed header.
 	HeaderBytes = 32
 	// TrailerBytes is the size of the uncompressed trailer (version 2 on).
 	TrailerBytes = 16
+	// s2BlockBytes is the largest s2 block Write makes and Read accepts:
+	// it bounds what one block of a (possibly hostile) file can make the
+	// reader allocate.
+	s2BlockBytes = 1 << 20
 	// MaxFieldBytes bounds every length a reader accepts (path, data,
 	// scheme, id): no txn can carry more (log.MaxRecordBytes).
 	MaxFieldBytes = log.MaxRecordBytes
@@ -38,6 +45,48 @@ const (
 	tagSessionSecret = 4
 )
 
+// Codec is how a snapshot's body is stored: the byte after a version 3
+// header. Versions 1 and 2 are always CodecZstd. In Options the zero
+// value means the default, CodecS2; in a file 0 is not a codec.
+type Codec uint8
+
+// The codecs. Frozen numbers.
+const (
+	// CodecNone stores the body as it is: the most disk, the least CPU.
+	CodecNone Codec = 1
+	// CodecZstd is one zstd stream (klauspost/compress, SpeedFastest by
+	// default): the smallest files, about three times s2's CPU to write
+	// and four times to read.
+	CodecZstd Codec = 2
+	// CodecS2 is one s2 stream (klauspost/compress's framed format,
+	// blocks of at most 1 MiB, each with a CRC): the default.
+	CodecS2 Codec = 3
+)
+
+// ParseCodec reads a codec's name: "s2", "zstd" or "none".
+func ParseCodec(name string) (Codec, error) {
+	for _, c := range []Codec{CodecNone, CodecZstd, CodecS2} {
+		if c.String() == name {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("snapshot: unknown codec %q (s2, zstd or none)", name)
+}
+
+func (c Codec) String() string {
+	switch c {
+	case CodecNone:
+		return "none"
+	case CodecZstd:
+		return "zstd"
+	case CodecS2:
+		return "s2"
+	}
+	return fmt.Sprintf("codec(%d)", uint8(c))
+}
+
+func (c Codec) valid() bool { return c >= CodecNone && c <= CodecS2 }
+
 // Meta describes one snapshot.
 //
 // Invariant (checked by every reader): StartZxid <= EndZxid when the end
@@ -46,6 +95,8 @@ type Meta struct {
 	// Version is the format version of the stream: Version for one just
 	// written; Version1 for an old one, whose EndZxid is unknown.
 	Version int
+	// Codec is how the body is stored (CodecZstd before version 3).
+	Codec Codec
 	// StartZxid is the tree's LastZxid when the walk began: replaying the
 	// log from StartZxid+1 over the restored tree makes it exact.
 	StartZxid log.Zxid
@@ -147,11 +198,12 @@ func decodeHeader(b []byte) (Meta, error) {
 		return Meta{}, &CorruptError{InHeader: true, Offset: 24, Reason: fmt.Sprintf("header checksum %#016x does not match", sum)}
 	}
 	v := binary.BigEndian.Uint32(b[4:8])
-	if v != Version1 && v != Version2 {
+	if v < Version1 || v > Version3 {
 		return Meta{}, &CorruptError{InHeader: true, Offset: 4, Reason: fmt.Sprintf("unknown version %d", v)}
 	}
 	return Meta{
 		Version:   int(v),
+		Codec:     CodecZstd, // set from the codec byte from version 3 on
 		StartZxid: log.Zxid(binary.BigEndian.Uint64(b[8:16])),
 		Time:      time.UnixMilli(int64(binary.BigEndian.Uint64(b[16:24]))),
 	}, nil

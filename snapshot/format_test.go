@@ -15,7 +15,7 @@ import (
 	"zabd/tree"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/format/v2 (the current version) and the current version's fuzz seeds")
+var update = flag.Bool("update", false, "rewrite testdata/format/v3 (the current version) and the current version's fuzz seeds")
 
 // goldenDir holds one golden snapshot of a format version ever written,
 // with a readable dump of what it reads as. Only the current version's is
@@ -65,7 +65,7 @@ func describe(tr *tree.Tree, m Meta) string {
 // trailer must equal the golden file's byte for byte (the compressed bytes
 // may change with the zstd library; the rest may not).
 func TestGolden(t *testing.T) {
-	for _, version := range []int{Version1, Version2} {
+	for _, version := range []int{Version1, Version2, Version3} {
 		t.Run(fmt.Sprint("v", version), func(t *testing.T) {
 			dir := goldenDir(version)
 			descName := filepath.Join(dir, "describe.txt")
@@ -121,7 +121,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ReadMeta %s: %v", name, err)
 			}
-			if want := (Meta{Version: gm.Version, StartZxid: gm.StartZxid, EndZxid: gm.EndZxid, Time: gm.Time, Bytes: gm.Bytes}); !cmp.Equal(want, rm) {
+			if want := (Meta{Version: gm.Version, Codec: gm.Codec, StartZxid: gm.StartZxid, EndZxid: gm.EndZxid, Time: gm.Time, Bytes: gm.Bytes}); !cmp.Equal(want, rm) {
 				t.Errorf("ReadMeta %s (-from Read +ReadMeta):\n%s", name, cmp.Diff(want, rm))
 			}
 			gh, graw := decompressed(t, golden)
@@ -134,9 +134,14 @@ func TestGolden(t *testing.T) {
 				return
 			}
 			// An older version: its body is laid out as the current
-			// version's; only the checksum, which covers the header,
-			// differs.
-			file, _ := writeBytes(t, everyKind(t), Options{ChunkNodes: 3, Now: goldenTime})
+			// version's; only the checksum, which covers the header
+			// (and from version 3 on the codec byte), differs. Version
+			// 1's golden file was written before the golden walk took
+			// txns between its chunks.
+			file, _ := goldenSnapshot(t)
+			if version == Version1 {
+				file, _ = writeBytes(t, everyKind(t), Options{ChunkNodes: 3, Now: goldenTime})
+			}
 			_, wraw := decompressed(t, file)
 			if !bytes.Equal(graw[:len(graw)-8], wraw[:len(wraw)-8]) {
 				t.Errorf("the body of %s and the current writer's for the same tree differ before the checksum (%d vs %d bytes)", name, len(graw), len(wraw))
@@ -146,9 +151,10 @@ func TestGolden(t *testing.T) {
 }
 
 // fuzzSeeds are the current version's committed seed corpus of
-// FuzzSnapshotRead, named "v2-...". The unprefixed seeds in the corpus
-// are version 1 files written before version 2 existed; they stay, frozen,
-// so that the fuzzer keeps starting from both layouts.
+// FuzzSnapshotRead, named "v3-...". The "v2-..." seeds in the corpus were
+// written before version 3 existed and the unprefixed ones before version
+// 2; they stay, frozen, so that the fuzzer keeps starting from every
+// layout.
 func fuzzSeeds(t testing.TB) map[string][]byte {
 	good, _ := goldenSnapshot(t)
 	hdr, raw := decompressed(t, good)
@@ -159,6 +165,11 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 	}
 	small, _ := writeBytes(t, tree.New(tree.Config{}), Options{Now: func() time.Time { return time.UnixMilli(0) }})
 	otherHdr := appendHeader(nil, 7, 0)
+	withCodec := func(c Codec) []byte {
+		p := bytes.Clone(hdr)
+		p[HeaderBytes] = byte(c)
+		return assemble(t, p, seal(p, raw[:len(raw)-8]))
+	}
 	seeds := map[string][]byte{
 		"golden":               good,
 		"empty-tree":           small,
@@ -173,8 +184,11 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"flip-trailer-end":     flip(good, len(good)-TrailerBytes+7),
 		"flip-trailer-sum":     flip(good, len(good)-1),
 		"other-header-trailer": withTrailer(good, appendTrailer(nil, otherHdr, 9)),
-		"end-before-start":     withTrailer(good, appendTrailer(nil, hdr, 1)),
+		"end-before-start":     withTrailer(good, appendTrailer(nil, hdr[:HeaderBytes], 1)),
 		"raw-uncompressed":     append(bytes.Clone(hdr), raw...),
+		"codec-none":           withCodec(CodecNone),
+		"codec-zstd":           withCodec(CodecZstd),
+		"codec-unknown":        flip(good, HeaderBytes),
 		"trailing-garbage":     append(bytes.Clone(good), 1, 2, 3),
 		"zero-tail":            append(bytes.Clone(good), make([]byte, 32)...),
 		"body-without-end":     assemble(t, hdr, raw[:len(raw)-20]),

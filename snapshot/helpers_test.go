@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"zabd/log"
@@ -195,42 +197,88 @@ func writeBytes(t testing.TB, tr *tree.Tree, o Options) ([]byte, Meta) {
 // fileVersion is the version a snapshot's header claims.
 func fileVersion(file []byte) uint32 { return binary.BigEndian.Uint32(file[4:8]) }
 
-// decompressed returns the header and decompressed body of a snapshot of
-// either version (the trailer of a version 2 one is left out: trailer()).
-func decompressed(t testing.TB, file []byte) (hdr, raw []byte) {
-	t.Helper()
-	dec, err := zstd.NewReader(nil)
-	if err != nil {
-		t.Fatal(err)
+// prefixBytes is the size of a snapshot's uncompressed prefix: the
+// header, and from version 3 on the codec byte.
+func prefixBytes(file []byte) int {
+	if fileVersion(file) >= Version3 {
+		return HeaderBytes + 1
 	}
-	defer dec.Close()
-	body := file[HeaderBytes:]
+	return HeaderBytes
+}
+
+// fileCodec is the codec a snapshot's prefix names.
+func fileCodec(file []byte) Codec {
+	if fileVersion(file) >= Version3 {
+		return Codec(file[HeaderBytes])
+	}
+	return CodecZstd
+}
+
+// decompressed returns the prefix (the header, and the codec byte from
+// version 3 on: what the body's checksum covers before the body) and the
+// decompressed body of a snapshot of any version (the trailer of a
+// version 2 or later one is left out: trailer()).
+func decompressed(t testing.TB, file []byte) (prefix, raw []byte) {
+	t.Helper()
+	n := prefixBytes(file)
+	body := file[n:]
 	if fileVersion(file) >= Version2 {
 		body = body[:len(body)-TrailerBytes]
 	}
-	raw, err = dec.DecodeAll(body, nil)
+	var err error
+	switch c := fileCodec(file); c {
+	case CodecZstd:
+		var dec *zstd.Decoder
+		if dec, err = zstd.NewReader(nil); err != nil {
+			t.Fatal(err)
+		}
+		defer dec.Close()
+		raw, err = dec.DecodeAll(body, nil)
+	case CodecS2:
+		raw, err = io.ReadAll(s2.NewReader(bytes.NewReader(body)))
+	case CodecNone:
+		raw = bytes.Clone(body)
+	default:
+		t.Fatalf("codec %v", c)
+	}
 	if err != nil {
 		t.Fatalf("decompress: %v", err)
 	}
-	return file[:HeaderBytes], raw
+	return file[:n], raw
 }
 
-// trailer returns the trailer of a version 2 snapshot.
+// trailer returns the trailer of a version 2 or later snapshot.
 func trailer(file []byte) []byte { return file[len(file)-TrailerBytes:] }
 
-// assemble builds a snapshot file from a header and a decompressed body,
-// with a valid trailer (end zxid = start zxid) if the header is version 2
-// on.
-func assemble(t testing.TB, hdr, raw []byte) []byte {
+// assemble builds a snapshot file from a prefix (decompressed's) and a
+// decompressed body, stored with the codec the prefix names, with a valid
+// trailer (end zxid = start zxid) from version 2 on.
+func assemble(t testing.TB, prefix, raw []byte) []byte {
 	t.Helper()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		t.Fatal(err)
+	file := bytes.Clone(prefix)
+	switch c := fileCodec(prefix); c {
+	case CodecZstd:
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer enc.Close()
+		file = enc.EncodeAll(raw, file)
+	case CodecS2:
+		var buf bytes.Buffer
+		w := s2.NewWriter(&buf, s2.WriterConcurrency(1))
+		if _, err := w.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		file = append(file, buf.Bytes()...)
+	default:
+		file = append(file, raw...)
 	}
-	defer enc.Close()
-	file := enc.EncodeAll(raw, append([]byte(nil), hdr...))
-	if fileVersion(hdr) >= Version2 {
-		file = appendTrailer(file, hdr, log.Zxid(binary.BigEndian.Uint64(hdr[8:16])))
+	if fileVersion(prefix) >= Version2 {
+		file = appendTrailer(file, prefix[:HeaderBytes], log.Zxid(binary.BigEndian.Uint64(prefix[8:16])))
 	}
 	return file
 }

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"zabd/tree"
@@ -26,9 +27,10 @@ func ReadHeader(r io.Reader) (Meta, error) {
 }
 
 // ReadMeta reads what a snapshot of size bytes says about itself without
-// reading its body: the header and, from version 2 on, the trailer, so
-// Version, StartZxid, EndZxid, Time and Bytes (= size); the counts stay
-// zero. Two small reads, whatever the size: cheap enough for every
+// reading its body: the header, from version 2 on the trailer, and from
+// version 3 on the codec byte, so Version, Codec, StartZxid, EndZxid, Time
+// and Bytes (= size); the counts stay zero. Three small reads at most,
+// whatever the size: cheap enough for every
 // snapshot of a store. The body is not verified, so a snapshot ReadMeta
 // accepts may still fail Read. Damage in the header or trailer is a
 // *CorruptError with a file offset.
@@ -48,9 +50,25 @@ func ReadMeta(r io.ReaderAt, size int64) (Meta, error) {
 	if !m.EndKnown() {
 		return m, nil
 	}
+	prefix := int64(HeaderBytes)
+	if m.Version >= Version3 {
+		prefix++ // the codec byte
+	}
 	at := size - TrailerBytes
-	if at <= HeaderBytes {
-		return Meta{}, &CorruptError{InTrailer: true, Offset: size, Reason: fmt.Sprintf("no room for a body and the trailer: %d bytes in all, a version %d snapshot has more than %d", size, m.Version, HeaderBytes+TrailerBytes)}
+	if at <= prefix {
+		return Meta{}, &CorruptError{InTrailer: true, Offset: size, Reason: fmt.Sprintf("no room for a body and the trailer: %d bytes in all, a version %d snapshot has more than %d", size, m.Version, prefix+TrailerBytes)}
+	}
+	if m.Version >= Version3 {
+		c := make([]byte, 1)
+		if n, err := r.ReadAt(c, HeaderBytes); n < 1 {
+			if err == nil || errors.Is(err, io.EOF) {
+				return Meta{}, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: "truncated: no codec byte after the header"}
+			}
+			return Meta{}, fmt.Errorf("snapshot: reading the codec byte: %w", err)
+		}
+		if m.Codec = Codec(c[0]); !m.Codec.valid() {
+			return Meta{}, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: fmt.Sprintf("unknown codec %d", c[0])}
+		}
 	}
 	tr := make([]byte, TrailerBytes)
 	if n, err := r.ReadAt(tr, at); n < TrailerBytes {
@@ -100,26 +118,40 @@ func read(r io.Reader, cfg tree.Config, build bool) (*tree.Tree, Meta, error) {
 	if err != nil {
 		return nil, Meta{}, err
 	}
+	h := xxhash.New()
+	h.Write(hdr)
+	if meta.Version >= Version3 {
+		c := []byte{0}
+		if _, err := io.ReadFull(cr, c); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, Meta{}, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: "truncated: no codec byte after the header"}
+			}
+			return nil, Meta{}, fmt.Errorf("snapshot: reading the codec byte: %w", err)
+		}
+		if meta.Codec = Codec(c[0]); !meta.Codec.valid() {
+			return nil, Meta{}, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: fmt.Sprintf("unknown codec %d", c[0])}
+		}
+		h.Write(c)
+	}
 	var src io.Reader = cr
 	var tail *tailReader
 	if meta.EndKnown() {
-		// The trailer follows the zstd stream: keep it from the decoder.
+		// The trailer follows the body: keep it from the decoder.
 		tail = &tailReader{r: cr, keep: TrailerBytes}
 		src = tail
 	}
-	dec, err := zstd.NewReader(src, zstd.WithDecoderMaxWindow(maxDecoderWindow), zstd.WithDecoderConcurrency(1))
+	dec, err := newDecoder(src, meta.Codec)
 	if err != nil {
-		return nil, Meta{}, fmt.Errorf("snapshot: zstd: %w", err)
+		return nil, Meta{}, err
 	}
 	defer dec.Close()
-	b := &body{src: dec, buf: make([]byte, 64<<10), h: xxhash.New()}
-	b.h.Write(hdr)
+	b := &body{src: dec, buf: make([]byte, 64<<10), h: h}
 	t, err := b.readTree(cfg, &meta, build)
 	if err != nil {
 		return nil, Meta{}, err
 	}
 	if tail != nil {
-		// The body ended where the zstd stream did, and the decoder read
+		// The body ended where its stream did, and the decoder read
 		// its source to the end to know that: what tail holds is the last
 		// bytes of the file.
 		tr, err := tail.tail()
@@ -137,6 +169,32 @@ func read(r io.Reader, cfg tree.Config, build bool) (*tree.Tree, Meta, error) {
 	meta.Bytes = cr.n
 	return t, meta, nil
 }
+
+// decoder reads a body's decompressed content.
+type decoder interface {
+	io.Reader
+	Close()
+}
+
+// newDecoder returns the reader of a body stored with codec c.
+func newDecoder(src io.Reader, c Codec) (decoder, error) {
+	switch c {
+	case CodecZstd:
+		dec, err := zstd.NewReader(src, zstd.WithDecoderMaxWindow(maxDecoderWindow), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: zstd: %w", err)
+		}
+		return dec, nil
+	case CodecS2:
+		return nopDecoder{s2.NewReader(src, s2.ReaderMaxBlockSize(s2BlockBytes))}, nil
+	default:
+		return nopDecoder{src}, nil
+	}
+}
+
+type nopDecoder struct{ io.Reader }
+
+func (nopDecoder) Close() {}
 
 // readTree decodes the body records into a new tree. Decompression and
 // parsing run on a second goroutine (parse), which hands batches of

@@ -21,9 +21,22 @@ import (
 func TestRoundTripEveryKind(t *testing.T) {
 	live := everyKind(t)
 	want := live.DescribeTree()
-	for _, chunk := range []int{1, 2, 3, 1000} {
-		t.Run(fmt.Sprint("chunk=", chunk), func(t *testing.T) {
-			file, wm := writeBytes(t, live, Options{ChunkNodes: chunk, Now: func() time.Time { return time.UnixMilli(1234) }})
+	type run struct {
+		chunk int
+		codec Codec // 0: the default
+	}
+	runs := []run{{1, 0}, {2, 0}, {3, 0}, {1000, 0}, {3, CodecS2}, {3, CodecZstd}, {3, CodecNone}, {1000, CodecZstd}, {1000, CodecNone}}
+	for _, r := range runs {
+		chunk := r.chunk
+		t.Run(fmt.Sprintf("chunk=%d/codec=%v", chunk, r.codec), func(t *testing.T) {
+			file, wm := writeBytes(t, live, Options{ChunkNodes: chunk, Codec: r.codec, Now: func() time.Time { return time.UnixMilli(1234) }})
+			wantCodec := r.codec
+			if wantCodec == 0 {
+				wantCodec = CodecS2
+			}
+			if got := fileCodec(file); got != wantCodec {
+				t.Errorf("codec byte %v, want %v", got, wantCodec)
+			}
 			got, rm, err := Read(bytes.NewReader(file), live.Config())
 			if err != nil {
 				t.Fatalf("Read: %v", err)
@@ -34,7 +47,7 @@ func TestRoundTripEveryKind(t *testing.T) {
 			if diff := cmp.Diff(wm, rm); diff != "" {
 				t.Errorf("Read's Meta differs from Write's (-write +read):\n%s", diff)
 			}
-			wantMeta := Meta{Version: Version, StartZxid: log.Zxid(live.LastZxid()), EndZxid: log.Zxid(live.LastZxid()), Time: time.UnixMilli(1234),
+			wantMeta := Meta{Version: Version, Codec: wantCodec, StartZxid: log.Zxid(live.LastZxid()), EndZxid: log.Zxid(live.LastZxid()), Time: time.UnixMilli(1234),
 				Nodes: int64(live.NodeCount()), Sessions: 2, RawBytes: wm.RawBytes, Bytes: int64(len(file))}
 			if diff := cmp.Diff(wantMeta, wm); diff != "" {
 				t.Errorf("Meta (-want +got):\n%s", diff)
@@ -58,7 +71,7 @@ func TestRoundTripEveryKind(t *testing.T) {
 				t.Errorf("ReadHeader: %+v %v", m, err)
 			}
 			m, err = ReadMeta(bytes.NewReader(file), int64(len(file)))
-			if want := (Meta{Version: Version, StartZxid: wm.StartZxid, EndZxid: wm.EndZxid, Time: wm.Time, Bytes: wm.Bytes}); err != nil || !cmp.Equal(want, m) {
+			if want := (Meta{Version: Version, Codec: wantCodec, StartZxid: wm.StartZxid, EndZxid: wm.EndZxid, Time: wm.Time, Bytes: wm.Bytes}); err != nil || !cmp.Equal(want, m) {
 				t.Errorf("ReadMeta: got %+v %v, want %+v", m, err, want)
 			}
 		})
@@ -96,17 +109,19 @@ func TestReadCorrupt(t *testing.T) {
 		f(b)
 		return b
 	}
-	hdrV3 := mutate(hdr, func(b []byte) {
-		binary.BigEndian.PutUint32(b[4:], 3)
+	hdrV4 := mutate(hdr[:HeaderBytes], func(b []byte) {
+		binary.BigEndian.PutUint32(b[4:], 4)
 		binary.BigEndian.PutUint64(b[24:], xxhash.Sum64(b[:24]))
 	})
 	// The same file labelled version 1 (header and body checksums
 	// recomputed), so the trailer is where version 1 allows nothing.
-	hdrV1 := mutate(hdr, func(b []byte) {
+	hdrV1 := mutate(hdr[:HeaderBytes], func(b []byte) {
 		binary.BigEndian.PutUint32(b[4:], Version1)
 		binary.BigEndian.PutUint64(b[24:], xxhash.Sum64(b[:24]))
 	})
 	v1WithTrailer := append(assemble(t, hdrV1, seal(hdrV1, raw[:len(raw)-8])), trailer(good)...)
+	// The same prefix naming no compression.
+	prefixNone := mutate(hdr, func(b []byte) { b[HeaderBytes] = byte(CodecNone) })
 	trailerAt := int64(len(good) - TrailerBytes)
 	rows := []struct {
 		name       string
@@ -119,8 +134,13 @@ func TestReadCorrupt(t *testing.T) {
 		{"truncated header", good[:20], true, 20, "truncated header"},
 		{"bad magic", mutate(good, func(b []byte) { b[0] = 'X' }), true, 0, "bad magic"},
 		{"flipped header byte", mutate(good, func(b []byte) { b[12] ^= 1 }), true, 24, "header checksum"},
-		{"unknown version", append(hdrV3, good[HeaderBytes:]...), true, 4, "unknown version 3"},
-		{"header only", good[:HeaderBytes], false, 0, "truncated"},
+		{"unknown version", append(hdrV4, good[HeaderBytes:]...), true, 4, "unknown version 4"},
+		{"header only", good[:HeaderBytes], true, HeaderBytes, "no codec byte"},
+		{"codec byte changed, body checksummed under the old one", assemble(t, prefixNone, seal(hdr, raw[:len(raw)-8])), false, int64(len(raw) - 8), "checksum"},
+		{"body stored with another codec than its byte names", append(append(bytes.Clone(prefixNone), good[HeaderBytes+1:len(good)-TrailerBytes]...), trailer(good)...), false, -1, ""},
+		{"unknown codec", mutate(good, func(b []byte) { b[HeaderBytes] = 9 }), true, HeaderBytes, "unknown codec 9"},
+		{"no codec", mutate(good, func(b []byte) { b[HeaderBytes] = 0 }), true, HeaderBytes, "unknown codec 0"},
+		{"header and codec byte only", good[:HeaderBytes+1], false, 0, "truncated"},
 		{"truncated compressed body", good[:len(good)-5], false, -1, ""},
 		{"garbage after the zstd stream", append(bytes.Clone(good), "garbage!"...), false, -1, ""},
 		{"zero-filled tail", append(bytes.Clone(good), make([]byte, 64)...), false, -1, ""},
@@ -145,11 +165,11 @@ func TestReadCorrupt(t *testing.T) {
 		{"flipped end zxid byte", mutate(good, func(b []byte) { b[trailerAt+7] ^= 0x01 }), false, trailerAt + 8, "trailer checksum"},
 		{"flipped trailer checksum byte", mutate(good, func(b []byte) { b[len(b)-1] ^= 0x80 }), false, trailerAt + 8, "trailer checksum"},
 		{"trailer of another header", withTrailer(good, appendTrailer(nil, appendHeader(nil, 7, 0), 9)), false, trailerAt + 8, "trailer checksum"},
-		{"end zxid before start zxid", withTrailer(good, appendTrailer(nil, hdr, 0x100000001)), false, trailerAt, "end zxid 0x100000001 is before start zxid"},
+		{"end zxid before start zxid", withTrailer(good, appendTrailer(nil, hdr[:HeaderBytes], 0x100000001)), false, trailerAt, "end zxid 0x100000001 is before start zxid"},
 		{"trailer missing", good[:len(good)-TrailerBytes], false, -1, ""},
 		{"trailer torn", good[:len(good)-3], false, -1, ""},
 		{"zero trailer", withTrailer(good, make([]byte, TrailerBytes)), false, trailerAt + 8, "trailer checksum"},
-		{"data after the trailer", append(bytes.Clone(good), 0), false, trailerAt + 1 + 8, "trailer checksum"},
+		{"data after the trailer", append(bytes.Clone(good), 0), false, -1, ""},
 		{"data between the body and the trailer", append(append(bytes.Clone(good[:trailerAt]), "garbage!"...), trailer(good)...), false, int64(len(raw)), "after the checksum"},
 		{"version 1 file with a trailer", v1WithTrailer, false, -1, ""},
 	}
@@ -181,11 +201,17 @@ func TestReadCorrupt(t *testing.T) {
 // TestReadEveryTruncationAndFlip cuts a snapshot at every offset and flips
 // every byte: Read must fail (a *CorruptError) or, where a flip only
 // touched compression metadata that does not change the content, restore
-// exactly the original tree. Never a panic, never a different tree.
+// exactly the original tree; with every codec. Never a panic, never a different tree.
 func TestReadEveryTruncationAndFlip(t *testing.T) {
+	for _, c := range []Codec{CodecS2, CodecZstd, CodecNone} {
+		t.Run(c.String(), func(t *testing.T) { readEveryTruncationAndFlip(t, c) })
+	}
+}
+
+func readEveryTruncationAndFlip(t *testing.T, c Codec) {
 	live := everyKind(t)
 	want := live.DescribeTree()
-	file, _ := writeBytes(t, live, Options{ChunkNodes: 4})
+	file, _ := writeBytes(t, live, Options{ChunkNodes: 4, Codec: c})
 	for n := 0; n < len(file); n++ {
 		if _, _, err := Read(bytes.NewReader(file[:n]), live.Config()); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("cut at %d of %d: got %v, want a corruption error", n, len(file), err)
@@ -207,7 +233,7 @@ func TestReadEveryTruncationAndFlip(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d bytes, %d of %d flips harmless (zstd frame metadata)", len(file), benign, 2*len(file))
+	t.Logf("%d bytes, %d of %d flips harmless (compression metadata)", len(file), benign, 2*len(file))
 }
 
 // TestWriteConcurrentWithApply takes a snapshot through a Source guarded by

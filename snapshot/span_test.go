@@ -115,8 +115,8 @@ func TestWriteEndZxid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rm.EndZxid != meta.EndZxid || rm.Version != Version2 {
-				t.Errorf("Read: got version %d end %v, want version %d end %v", rm.Version, rm.EndZxid, Version2, meta.EndZxid)
+			if rm.EndZxid != meta.EndZxid || rm.Version != Version {
+				t.Errorf("Read: got version %d end %v, want version %d end %v", rm.Version, rm.EndZxid, Version, meta.EndZxid)
 			}
 			mm, err := ReadMeta(bytes.NewReader(file), int64(len(file)))
 			if err != nil || mm.EndZxid != meta.EndZxid || mm.StartZxid != meta.StartZxid {
@@ -257,7 +257,7 @@ func TestReadMetaCorrupt(t *testing.T) {
 		{"flipped end zxid byte", mutate(good, func(b []byte) { b[trailerAt] ^= 0x40 }), false, true, trailerAt + 8, "trailer checksum"},
 		{"flipped trailer checksum byte", mutate(good, func(b []byte) { b[len(b)-2] ^= 1 }), false, true, trailerAt + 8, "trailer checksum"},
 		{"trailer of another header", withTrailer(good, appendTrailer(nil, appendHeader(nil, 5, 0), 9)), false, true, trailerAt + 8, "trailer checksum"},
-		{"end zxid before start zxid", withTrailer(good, appendTrailer(nil, hdr, gm.StartZxid-1)), false, true, trailerAt, "is before start zxid"},
+		{"end zxid before start zxid", withTrailer(good, appendTrailer(nil, hdr[:HeaderBytes], gm.StartZxid-1)), false, true, trailerAt, "is before start zxid"},
 	}
 	for _, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {

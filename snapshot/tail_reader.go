@@ -9,7 +9,7 @@ import (
 // byte only once at least keep more have been read behind it. After r's
 // end, tail returns the bytes held back (fewer than keep if r was
 // shorter). Read streams a version 2 snapshot through one, so that the
-// zstd decoder sees the compressed body and not the trailer after it.
+// body's decoder sees the compressed body and not the trailer after it.
 //
 // Single owner.
 //
@@ -24,7 +24,7 @@ type tailReader struct {
 
 // Read hands out bytes known not to be among the last keep. A read bigger
 // than what is held goes straight into p, behind the held bytes, so the
-// zstd decoder's big reads cost no extra copy of the stream.
+// decoder's big reads cost no extra copy of the stream.
 func (t *tailReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -75,7 +75,7 @@ func (t *tailReader) Read(p []byte) (int, error) {
 // errTailUnread is returned by tail when bytes before the held ones were
 // never read: the consumer stopped before the end of the stream it was
 // given.
-var errTailUnread = errors.New("data after the zstd stream")
+var errTailUnread = errors.New("data after the body's stream")
 
 // tail reads r to its end and returns the bytes held back: the last keep
 // bytes of r, or all of them if r was shorter.

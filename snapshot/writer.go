@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"zabd/log"
@@ -34,7 +35,10 @@ type Options struct {
 	ChunkBytes int
 	// Now stamps Meta.Time; default time.Now.
 	Now func() time.Time
-	// Level is the zstd level; default zstd.SpeedFastest.
+	// Codec stores the body; default CodecS2.
+	Codec Codec
+	// Level is the zstd level when Codec is CodecZstd; default
+	// zstd.SpeedFastest.
 	Level zstd.EncoderLevel
 	// Stop, if set and closed, makes Write give up between chunks with
 	// ErrStopped (e.g. at shutdown).
@@ -82,6 +86,9 @@ func (o *Options) fill() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Codec == 0 {
+		o.Codec = CodecS2
+	}
 	if o.Level == 0 {
 		o.Level = zstd.SpeedFastest
 	}
@@ -100,16 +107,20 @@ type entry struct {
 	node tree.Node
 }
 
-// Write streams a snapshot of the tree behind src to w: the header, then
-// one zstd stream holding the sessions, the nodes in path order and the
-// checksum, then the trailer with the end zxid. The walk is fuzzy (see the
+// Write streams a snapshot of the tree behind src to w: the header and
+// the codec byte, then the body (the sessions, the nodes in path order and
+// the checksum) stored with Options.Codec, then the trailer with the end
+// zxid. The walk is fuzzy (see the
 // package doc): it copies at most one chunk of nodes at a time, under one
 // call of src. w is written only between calls of src. The returned Meta
 // is complete (start and end zxids, counts and sizes).
 func Write(w io.Writer, src Source, o Options) (Meta, error) {
 	o.fill()
+	if !o.Codec.valid() {
+		return Meta{}, fmt.Errorf("snapshot: unknown codec %d", o.Codec)
+	}
 	cw := &countWriter{w: w}
-	meta := Meta{Version: Version, Time: time.UnixMilli(o.Now().UnixMilli())}
+	meta := Meta{Version: Version, Codec: o.Codec, Time: time.UnixMilli(o.Now().UnixMilli())}
 	var (
 		chunk    []entry
 		sessions map[int64]int32
@@ -149,15 +160,16 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 
 	began := o.Now()
 	src(take)
-	hdr := appendHeader(make([]byte, 0, HeaderBytes), meta.StartZxid, meta.Time.UnixMilli())
-	if _, err := cw.Write(hdr); err != nil {
+	hdr := appendHeader(make([]byte, 0, HeaderBytes+1), meta.StartZxid, meta.Time.UnixMilli())
+	prefix := append(hdr, byte(o.Codec)) // hdr keeps its length: the trailer's checksum covers the header alone
+	if _, err := cw.Write(prefix); err != nil {
 		return Meta{}, fmt.Errorf("snapshot: writing header: %w", err)
 	}
 	h := xxhash.New()
-	h.Write(hdr)
-	enc, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(1))
+	h.Write(prefix)
+	enc, err := newEncoder(cw, &o)
 	if err != nil {
-		return Meta{}, fmt.Errorf("snapshot: zstd: %w", err)
+		return Meta{}, err
 	}
 	defer enc.Close()
 	var buf []byte
@@ -229,7 +241,7 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 		return Meta{}, fmt.Errorf("snapshot: writing the end record: %w", err)
 	}
 	if err := enc.Close(); err != nil {
-		return Meta{}, fmt.Errorf("snapshot: finishing the zstd stream: %w", err)
+		return Meta{}, fmt.Errorf("snapshot: finishing the %v body: %w", o.Codec, err)
 	}
 	if meta.EndZxid < meta.StartZxid {
 		return Meta{}, fmt.Errorf("snapshot: the tree's last zxid went back during the walk, from %v at its start to %v at its end", meta.StartZxid, meta.EndZxid)
@@ -240,6 +252,43 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 	meta.Bytes = cw.n
 	return meta, nil
 }
+
+// newEncoder returns the writer that stores the body with o.Codec. Its
+// Close ends the stream (and is safe to call again).
+func newEncoder(w io.Writer, o *Options) (io.WriteCloser, error) {
+	switch o.Codec {
+	case CodecZstd:
+		enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(o.Level), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: zstd: %w", err)
+		}
+		return enc, nil
+	case CodecS2:
+		return &s2Encoder{w: s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(s2BlockBytes))}, nil
+	default:
+		return nopCloser{w}, nil
+	}
+}
+
+// s2Encoder makes a second Close harmless, as zstd's is.
+type s2Encoder struct {
+	w      *s2.Writer
+	closed bool
+}
+
+func (e *s2Encoder) Write(p []byte) (int, error) { return e.w.Write(p) }
+
+func (e *s2Encoder) Close() error {
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	return e.w.Close()
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 // appendNode encodes one node record.
 func appendNode(b []byte, path string, n *tree.Node) []byte {

@@ -11,8 +11,9 @@ import (
 	"zabd/tree"
 )
 
-// TestVersion1 re-encodes a fuzzy version 2 snapshot: the result reads as
-// version 1 (end unknown) with the same tree, start zxid and time.
+// TestVersion1 re-encodes a fuzzy snapshot of each codec: the result
+// reads as version 1 (end unknown) with the same tree, start zxid and
+// time.
 func TestVersion1(t *testing.T) {
 	tr := tree.New(tree.Config{})
 	for _, p := range []string{"/a", "/b", "/c"} {
@@ -29,8 +30,18 @@ func TestVersion1(t *testing.T) {
 		}
 		fn(tr)
 	}
+	for _, codec := range []snapshot.Codec{snapshot.CodecS2, snapshot.CodecZstd, snapshot.CodecNone} {
+		t.Run(codec.String(), func(t *testing.T) {
+			calls = 0
+			tr.SetLastZxid(0x100000005)
+			testVersion1(t, src, codec)
+		})
+	}
+}
+
+func testVersion1(t *testing.T, src snapshot.Source, codec snapshot.Codec) {
 	var buf bytes.Buffer
-	wm, err := snapshot.Write(&buf, src, snapshot.Options{ChunkNodes: 1, Now: func() time.Time { return time.UnixMilli(77) }})
+	wm, err := snapshot.Write(&buf, src, snapshot.Options{ChunkNodes: 1, Codec: codec, Now: func() time.Time { return time.UnixMilli(77) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +58,7 @@ func TestVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want.DescribeTree(), got.DescribeTree()); diff != "" {
-		t.Errorf("tree differs (-version 2 +version 1):\n%s", diff)
+		t.Errorf("tree differs (-version 3 +version 1):\n%s", diff)
 	}
 	if m.Version != snapshot.Version1 || m.EndKnown() || m.StartZxid != wm.StartZxid || !m.Time.Equal(wm.Time) {
 		t.Errorf("got %+v, want version 1, end unknown, start %v, time %v", m, wm.StartZxid, wm.Time)

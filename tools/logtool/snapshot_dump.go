@@ -24,6 +24,7 @@ type SnapshotHeaderJSON struct {
 	Record    string `json:"record"` // "header"
 	File      string `json:"file"`
 	Version   int    `json:"version"`
+	Codec     string `json:"codec"` // s2, zstd or none
 	StartZxid string `json:"start_zxid"`
 	// EndZxid is empty for a version 1 snapshot, which does not record it.
 	EndZxid  string `json:"end_zxid"`
@@ -77,7 +78,7 @@ func DumpSnapshot(w io.Writer, path string, o SnapshotDumpOptions) (snapshot.Met
 	ids := slices.Sorted(maps.Keys(sessions))
 	if o.JSON {
 		enc := json.NewEncoder(bw)
-		enc.Encode(SnapshotHeaderJSON{Record: "header", File: path, Version: m.Version, StartZxid: m.StartZxid.String(),
+		enc.Encode(SnapshotHeaderJSON{Record: "header", File: path, Version: m.Version, Codec: m.Codec.String(), StartZxid: m.StartZxid.String(),
 			EndZxid: end, Time: FormatTime(m.Time.UnixMilli()), Nodes: m.Nodes, Sessions: m.Sessions, Bytes: m.Bytes})
 		for _, id := range ids {
 			enc.Encode(SessionJSON{Record: "session", Session: FormatSession(id), TimeoutMs: sessions[id]})
@@ -98,8 +99,8 @@ func DumpSnapshot(w io.Writer, path string, o SnapshotDumpOptions) (snapshot.Met
 	} else {
 		end = FormatZxid(m.EndZxid)
 	}
-	fmt.Fprintf(bw, "snapshot %s: format version %d, start zxid %s, end zxid %s, taken %s, %d nodes, %d sessions, %d bytes\n",
-		path, m.Version, FormatZxid(m.StartZxid), end, FormatTime(m.Time.UnixMilli()), m.Nodes, m.Sessions, m.Bytes)
+	fmt.Fprintf(bw, "snapshot %s: format version %d (%s), start zxid %s, end zxid %s, taken %s, %d nodes, %d sessions, %d bytes\n",
+		path, m.Version, m.Codec, FormatZxid(m.StartZxid), end, FormatTime(m.Time.UnixMilli()), m.Nodes, m.Sessions, m.Bytes)
 	for _, id := range ids {
 		fmt.Fprintf(bw, "session %s timeout=%dms\n", FormatSession(id), sessions[id])
 	}
