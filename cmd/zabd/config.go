@@ -20,6 +20,7 @@ import (
 	"zabd/net"
 	"zabd/net/metrics"
 	"zabd/net/secure"
+	"zabd/snapshot"
 	"zabd/zab"
 )
 
@@ -47,6 +48,10 @@ type Config struct {
 	// time background snapshots taken one after another may fill
 	// (zab.SnapshotterConfig.Share); 100 is snapCount alone, as ZooKeeper.
 	SnapSharePercent int
+	// SnapshotCodec is snapshotCodec (zabd's): how snapshots are stored,
+	// s2 (default), zstd or none. Snapshots of every codec are read
+	// whatever it says.
+	SnapshotCodec snapshot.Codec
 	// SnapRetainCount and PurgeInterval are autopurge.snapRetainCount
 	// (at least 3) and autopurge.purgeInterval (zoo.cfg in hours; 0 turns
 	// purging of snapshots and log off, as ZooKeeper).
@@ -287,6 +292,7 @@ var knownKeys = map[string]bool{
 	"znode.container.checkIntervalMs":                    true,
 	"snapCount":                                          true,
 	"snapSharePercent":                                   true,
+	"snapshotCodec":                                      true,
 	"autopurge.snapRetainCount":                          true,
 	"autopurge.purgeInterval":                            true,
 	// accepted, used by later issues (replication, snapshots, retention)
@@ -307,6 +313,7 @@ func defaultConfig() Config {
 		ContainerCheckInterval: time.Minute,
 		SnapCount:              100000,
 		SnapSharePercent:       zab.DefaultSnapshotShare,
+		SnapshotCodec:          snapshot.CodecS2,
 		SnapRetainCount:        3,
 		StandaloneEnabled:      true,
 		Admin:                  AdminConfig{Address: "0.0.0.0", Port: "8080", URL: "/commands", IdleTimeout: 30 * time.Second},
@@ -449,6 +456,8 @@ func parseZooCfg(r io.Reader, name string, c *Config, logger *slog.Logger) error
 			c.SnapCount, err = wholeNumber(v)
 		case "snapSharePercent":
 			c.SnapSharePercent, err = wholeNumber(v)
+		case "snapshotCodec":
+			c.SnapshotCodec, err = snapshot.ParseCodec(v)
 		case "autopurge.snapRetainCount":
 			c.SnapRetainCount, err = wholeNumber(v)
 			if err == nil && c.SnapRetainCount < 3 {
@@ -687,7 +696,7 @@ func (c *Config) logAttrs() []any {
 		"client_addr", c.ClientAddr, "data_dir", c.DataDir, "data_log_dir", c.DataLogDir, "engine", c.Engine,
 		"tick_time", c.TickTime, "session_timeout_min", c.MinSessionTimeout, "session_timeout_max", c.MaxSessionTimeout,
 		"4lw_whitelist", strings.Join(c.FourLetterWords, ","), "snap_count", c.SnapCount,
-		"snap_share_percent", c.SnapSharePercent,
+		"snap_share_percent", c.SnapSharePercent, "snapshot_codec", c.SnapshotCodec.String(),
 		"autopurge_snap_retain_count", c.SnapRetainCount, "autopurge_interval", c.PurgeInterval,
 		"max_client_cnxns", c.MaxClientCnxns, "jute_maxbuffer", c.MaxBuffer,
 		"global_outstanding_limit", orDefault(int64(c.GlobalOutstandingLimit), net.DefaultGlobalOutstandingLimit),

@@ -742,6 +742,7 @@ func (c Config) snapshotterConfig(store zab.SnapshotStore, log zab.LogPurger, lo
 		Log:           log,
 		SnapCount:     c.SnapCount,
 		Share:         c.SnapSharePercent,
+		Snapshot:      snapshot.Options{Codec: c.SnapshotCodec},
 		RetainCount:   c.SnapRetainCount,
 		PurgeInterval: c.PurgeInterval,
 		Logger:        logger,

@@ -17,6 +17,7 @@ import (
 
 	"zabd/engine"
 	"zabd/log/vfs"
+	"zabd/snapshot"
 	"zabd/tree"
 )
 
@@ -47,6 +48,13 @@ func startSnapTest(t *testing.T, dir string, logs *lockedBuffer) *server {
 
 func startSnapEngine(t *testing.T, dir, kind string, logs *lockedBuffer) *server {
 	t.Helper()
+	return startSnapConfig(t, dir, kind, logs, nil)
+}
+
+// startSnapConfig is startSnapEngine with the configuration changed by
+// modify (when not nil) before it is validated.
+func startSnapConfig(t *testing.T, dir, kind string, logs *lockedBuffer, modify func(*Config)) *server {
+	t.Helper()
 	cfg := defaultConfig()
 	cfg.Engine = kind
 	cfg.ClientAddr = "127.0.0.1:0"
@@ -61,6 +69,9 @@ func startSnapEngine(t *testing.T, dir, kind string, logs *lockedBuffer) *server
 	cfg.SnapRetainCount = 3
 	cfg.PurgeInterval = time.Hour // on: purge after every snapshot
 	cfg.LogSegmentBytes = 4 << 10
+	if modify != nil {
+		modify(&cfg)
+	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +305,106 @@ func TestSnapshotRecoveryEachEngine(t *testing.T) {
 	}
 }
 
+// snapshotCodecs maps each snapshot file in dir to the codec its header
+// names.
+func snapshotCodecs(t *testing.T, dir string) map[string]snapshot.Codec {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dir, engine.SnapshotDirName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]snapshot.Codec{}
+	for _, e := range ents {
+		f, err := os.Open(filepath.Join(dir, engine.SnapshotDirName, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := snapshot.ReadMeta(f, fi.Size())
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		out[e.Name()] = m.Codec
+	}
+	return out
+}
+
+// TestSnapshotCodecChange: snapshotCodec says how new snapshots are
+// stored; a server started with another codec restores the snapshots
+// already there and writes its own with the codec it was given, so the
+// codec can be changed across a restart with nothing else to do.
+func TestSnapshotCodecChange(t *testing.T) {
+	dir := t.TempDir()
+	withCodec := func(codec snapshot.Codec) func(*Config) {
+		return func(c *Config) { c.SnapshotCodec = codec }
+	}
+	s := startSnapConfig(t, dir, "native", &lockedBuffer{}, withCodec(snapshot.CodecZstd))
+	c, _ := connect(t, s.Addr)
+	for i := 0; i < 120; i++ {
+		if _, err := c.Create(fmt.Sprintf("/z%03d", i), bytes.Repeat([]byte{byte(i)}, i), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.snap.TakeSnapshot(s.svc.WithTree); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := describeServer(s)
+	zstdFiles := snapshotCodecs(t, dir)
+	if len(zstdFiles) == 0 {
+		t.Fatal("no snapshot written")
+	}
+	for name, codec := range zstdFiles {
+		if codec != snapshot.CodecZstd {
+			t.Errorf("%s stored with %v, want zstd", name, codec)
+		}
+	}
+
+	for _, codec := range []snapshot.Codec{snapshot.CodecS2, snapshot.CodecNone} {
+		logs := &lockedBuffer{}
+		s = startSnapConfig(t, dir, "native", logs, withCodec(codec))
+		if diff := cmp.Diff(want, describeServer(s)); diff != "" {
+			t.Fatalf("tree restored under %v differs (-before +after):\n%s", codec, diff)
+		}
+		if !strings.Contains(logs.String(), "restored snapshot") {
+			t.Errorf("no snapshot restored under %v:\n%s", codec, logs)
+		}
+		// A write first, so the new snapshot starts at a zxid of its own.
+		c, _ := connect(t, s.Addr)
+		if _, err := c.Create("/after-"+codec.String(), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		info, err := s.snap.TakeSnapshot(s.svc.WithTree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want = describeServer(s)
+		got := snapshotCodecs(t, dir)
+		name := filepath.Base(info.Path)
+		if got[name] != codec {
+			t.Errorf("snapshot %s taken under %v stored with %v", name, codec, got[name])
+		}
+	}
+	// The newest snapshot is now uncompressed; the tree restores from it.
+	logs := &lockedBuffer{}
+	s = startSnapConfig(t, dir, "native", logs, nil)
+	defer s.Close()
+	if diff := cmp.Diff(want, describeServer(s)); diff != "" {
+		t.Fatalf("tree restored from the uncompressed snapshot differs (-before +after):\n%s", diff)
+	}
+}
+
 func firstLine(s, substr string) string {
 	for _, l := range strings.Split(s, "\n") {
 		if strings.Contains(l, substr) {
@@ -306,17 +417,20 @@ func firstLine(s, substr string) string {
 func TestSnapshotConfigKeys(t *testing.T) {
 	rows := []struct {
 		name, cfg string
-		want      [4]any // SnapCount, SnapRetainCount, PurgeInterval, SnapSharePercent
+		want      [5]any // SnapCount, SnapRetainCount, PurgeInterval, SnapSharePercent, SnapshotCodec
 		wantErr   string
 	}{
-		{"defaults", "", [4]any{100000, 3, time.Duration(0), 25}, ""},
-		{"set", "snapCount=5000\nautopurge.snapRetainCount=5\nautopurge.purgeInterval=24\nsnapSharePercent=100\n", [4]any{5000, 5, 24 * time.Hour, 100}, ""},
-		{"retain below the minimum is raised to 3", "autopurge.snapRetainCount=1\n", [4]any{100000, 3, time.Duration(0), 25}, ""},
-		{"negative interval is off", "autopurge.purgeInterval=-1\n", [4]any{100000, 3, time.Duration(0), 25}, ""},
-		{"bad snapCount", "snapCount=x\n", [4]any{}, "snapCount"},
-		{"snapCount too small", "snapCount=1\n", [4]any{}, "at least 2"},
-		{"share of 0", "snapSharePercent=0\n", [4]any{}, "snapSharePercent must be in [1, 100]"},
-		{"share above 100", "snapSharePercent=101\n", [4]any{}, "snapSharePercent must be in [1, 100]"},
+		{"defaults", "", [5]any{100000, 3, time.Duration(0), 25, snapshot.CodecS2}, ""},
+		{"set", "snapCount=5000\nautopurge.snapRetainCount=5\nautopurge.purgeInterval=24\nsnapSharePercent=100\nsnapshotCodec=zstd\n", [5]any{5000, 5, 24 * time.Hour, 100, snapshot.CodecZstd}, ""},
+		{"uncompressed snapshots", "snapshotCodec=none\n", [5]any{100000, 3, time.Duration(0), 25, snapshot.CodecNone}, ""},
+		{"unknown codec", "snapshotCodec=lz4\n", [5]any{}, `unknown codec "lz4"`},
+		{"codec names are lower case", "snapshotCodec=S2\n", [5]any{}, `unknown codec "S2"`},
+		{"retain below the minimum is raised to 3", "autopurge.snapRetainCount=1\n", [5]any{100000, 3, time.Duration(0), 25, snapshot.CodecS2}, ""},
+		{"negative interval is off", "autopurge.purgeInterval=-1\n", [5]any{100000, 3, time.Duration(0), 25, snapshot.CodecS2}, ""},
+		{"bad snapCount", "snapCount=x\n", [5]any{}, "snapCount"},
+		{"snapCount too small", "snapCount=1\n", [5]any{}, "at least 2"},
+		{"share of 0", "snapSharePercent=0\n", [5]any{}, "snapSharePercent must be in [1, 100]"},
+		{"share above 100", "snapSharePercent=101\n", [5]any{}, "snapSharePercent must be in [1, 100]"},
 	}
 	for _, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,7 +448,7 @@ func TestSnapshotConfigKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := [4]any{c.SnapCount, c.SnapRetainCount, c.PurgeInterval, c.SnapSharePercent}; got != tc.want {
+			if got := [5]any{c.SnapCount, c.SnapRetainCount, c.PurgeInterval, c.SnapSharePercent, c.SnapshotCodec}; got != tc.want {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
