@@ -156,7 +156,17 @@ type GroupCommitter struct {
 type pending struct {
 	recs  []log.Record
 	bytes int
-	done  chan error // buffered 1; receives exactly one value
+	done  chan<- error // buffered 1; receives exactly one value
+}
+
+// pendings recycles pending records: one per append otherwise.
+var pendings = sync.Pool{New: func() any { return new(pending) }}
+
+// answer sends p's outcome and recycles p, which nothing reads after.
+func (p *pending) answer(err error) {
+	p.done <- err
+	*p = pending{}
+	pendings.Put(p)
 }
 
 // syncBatch is a batch written to the store and waiting for its sync.
@@ -212,17 +222,27 @@ func (g *GroupCommitter) Append(ctx context.Context, recs []log.Record) error {
 // AppendAsync implements AsyncAppender.
 func (g *GroupCommitter) AppendAsync(recs []log.Record) <-chan error {
 	ch := make(chan error, 1)
+	g.AppendAsyncInto(recs, ch)
+	return ch
+}
+
+// AppendAsyncInto is AppendAsync answering on done, a channel the caller
+// owns and reuses: it must have room for the one value (buffered, and
+// emptied since its last use). A pipeline appending one txn at a time is
+// spared a channel per append.
+func (g *GroupCommitter) AppendAsyncInto(recs []log.Record, done chan<- error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if err := g.admit(recs); err != nil {
-		ch <- err
-		return ch
+		done <- err
+		return
 	}
 	if len(recs) == 0 {
-		ch <- nil
-		return ch
+		done <- nil
+		return
 	}
-	p := &pending{recs: recs, done: ch}
+	p := pendings.Get().(*pending)
+	p.recs, p.done = recs, done
 	for _, r := range recs {
 		p.bytes += len(r.Data)
 	}
@@ -234,7 +254,6 @@ func (g *GroupCommitter) AppendAsync(recs []log.Record) <-chan error {
 		// costs a goroutine switch per append (all of them on one P).
 		g.cond.Signal()
 	}
-	return ch
 }
 
 // admit checks that recs may be enqueued. Caller holds mu.
@@ -395,10 +414,10 @@ func (g *GroupCommitter) writeFailed(b *syncBatch, err error) {
 	g.mu.Unlock()
 	g.wmu.Unlock()
 	for _, p := range b.batch {
-		p.done <- err
+		p.answer(err)
 	}
 	for _, p := range failed {
-		p.done <- err
+		p.answer(err)
 	}
 }
 
@@ -443,7 +462,7 @@ func (g *GroupCommitter) finishSync(b *syncBatch, syncFn func() (time.Duration, 
 	// batches out of order (the sends never block: buffered 1).
 	for _, r := range ready {
 		for _, p := range r.batch {
-			p.done <- r.err
+			p.answer(r.err)
 		}
 		clear(r.batch)
 		if r.err == nil && g.o.OnCommit != nil {
@@ -451,7 +470,7 @@ func (g *GroupCommitter) finishSync(b *syncBatch, syncFn func() (time.Duration, 
 		}
 	}
 	for _, p := range failed {
-		p.done <- g.err
+		p.answer(g.err)
 	}
 	g.mu.Unlock()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -378,5 +379,83 @@ func TestGroupCommitterTruncateWithBatchInFlight(t *testing.T) {
 	}
 	if got := e.LastZxid(); got != 11 {
 		t.Fatalf("LastZxid = %v, want 11", got)
+	}
+}
+
+// TestGroupCommitterAppendIntoOwnChannels: callers that each reuse one
+// channel for every append (AppendAsyncInto) get exactly one answer per
+// append on it, in batches of every size, the records land in zxid order,
+// and refusals (out of order, a failed commit) arrive on the same channel.
+func TestGroupCommitterAppendIntoOwnChannels(t *testing.T) {
+	e := newGCEngine(t, engine.GroupCommitOptions{MaxBatchRecords: 5, MaxBatchBytes: 1 << 20})
+	defer e.Close()
+	const callers, each = 8, 200
+	var (
+		order sync.Mutex // zxids are taken and enqueued in one step, as a pipeline does
+		next  log.Zxid
+		wg    sync.WaitGroup
+	)
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			own := make(chan error, 1)
+			for range each {
+				order.Lock()
+				next++
+				e.AppendAsyncInto(enginetest.Recs(next, 1), own)
+				order.Unlock()
+				select {
+				case err := <-own:
+					if err != nil {
+						errs <- err
+						return
+					}
+				case <-time.After(10 * time.Second):
+					errs <- errors.New("an append was not answered")
+					return
+				}
+				select {
+				case err := <-own:
+					errs <- fmt.Errorf("a second answer for one append: %v", err)
+					return
+				default:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	n := len(e.recs)
+	for i, r := range e.recs {
+		if r.Zxid != log.Zxid(i+1) {
+			t.Fatalf("record %d has zxid %v", i, r.Zxid)
+		}
+	}
+	e.mu.Unlock()
+	if n != callers*each {
+		t.Fatalf("%d records committed, want %d", n, callers*each)
+	}
+
+	own := make(chan error, 1)
+	e.AppendAsyncInto(enginetest.Recs(next, 1), own) // not after the last
+	if err := <-own; !errors.Is(err, log.ErrOutOfOrder) {
+		t.Fatalf("append out of order: %v, want ErrOutOfOrder", err)
+	}
+	e.mu.Lock()
+	e.fail = errors.New("injected commit failure")
+	e.mu.Unlock()
+	e.AppendAsyncInto(enginetest.Recs(next+1, 1), own)
+	if err := <-own; err == nil || !strings.Contains(err.Error(), "injected commit failure") {
+		t.Fatalf("append whose commit failed: %v, want the failure", err)
+	}
+	e.AppendAsyncInto(enginetest.Recs(next+2, 1), own)
+	if err := <-own; err == nil {
+		t.Fatal("append after a failed commit: answered nil, want the sticky failure")
 	}
 }

@@ -61,6 +61,10 @@ func (m *Memory) AppendAsync(recs []log.Record) <-chan error {
 	return ch
 }
 
+// AppendAsyncInto is AppendAsync answering on a channel the caller owns
+// (GroupCommitter.AppendAsyncInto).
+func (m *Memory) AppendAsyncInto(recs []log.Record, done chan<- error) { done <- m.append(recs) }
+
 func (m *Memory) append(recs []log.Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

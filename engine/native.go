@@ -128,6 +128,12 @@ func (n *Native) Append(ctx context.Context, recs []log.Record) error { return n
 // AppendAsync implements AsyncAppender.
 func (n *Native) AppendAsync(recs []log.Record) <-chan error { return n.g.AppendAsync(recs) }
 
+// AppendAsyncInto is AppendAsync answering on a channel the caller owns
+// (GroupCommitter.AppendAsyncInto).
+func (n *Native) AppendAsyncInto(recs []log.Record, done chan<- error) {
+	n.g.AppendAsyncInto(recs, done)
+}
+
 // Resume lets appends in again after a failure for a full disk (see
 // GroupCommitter.Resume); it returns the sticky failure, if any.
 func (n *Native) Resume() error { return n.g.Resume() }

@@ -24,6 +24,14 @@ type Storage interface {
 	LastZxid() log.Zxid
 }
 
+// appenderInto is Storage that answers into a channel the caller owns and
+// reuses (engine.GroupCommitter.AppendAsyncInto): the pipeline's entries,
+// recycled, then cost no channel per txn, and each keeps its txn's
+// encoding buffer, which such storage no longer reads once it answered.
+type appenderInto interface {
+	AppendAsyncInto(recs []log.Record, done chan<- error)
+}
+
 // ErrStopped is returned for requests submitted after Close.
 var ErrStopped = errors.New("zab: pipeline stopped")
 
@@ -143,6 +151,37 @@ type entry struct {
 	sync    bool  // a sync: answered in its place even after a storage failure
 	done    Done
 	barrier chan struct{} // if set, the entry only marks a place: closed when the applier reaches it
+	// own and buf stay with the entry when it is recycled: the channel
+	// appenderInto storage answers on (empty whenever the entry is not
+	// in flight), and the buffer the txn was encoded into.
+	own chan error
+	buf []byte
+}
+
+// entries recycles entries once answered: the applier is the last to
+// read one, and nothing keeps it after done.
+var entries = sync.Pool{New: func() any { return &entry{own: make(chan error, 1)} }}
+
+func newEntry() *entry {
+	e := entries.Get().(*entry)
+	if e.own == nil { // one made as a literal (a barrier, a sync's place)
+		e.own = make(chan error, 1)
+	}
+	return e
+}
+
+// maxKeptBuf bounds the encoding buffer a recycled entry keeps.
+const maxKeptBuf = 64 << 10
+
+// answer calls e.done and recycles e.
+func (e *entry) answer(res tree.Result, err error) {
+	e.done(res, err)
+	own, buf := e.own, e.buf[:0]
+	if cap(buf) > maxKeptBuf {
+		buf = nil
+	}
+	*e = entry{own: own, buf: buf}
+	entries.Put(e)
 }
 
 // Pipeline is the standalone write path. Submit, Read and the tree
@@ -152,7 +191,8 @@ type entry struct {
 // and statsMu are leaves. The applier never takes prepMu (Submit may hold
 // it while waiting for room in the queue the applier drains).
 type Pipeline struct {
-	cfg PipelineConfig
+	cfg  PipelineConfig
+	into appenderInto // cfg.Storage, when it answers into the entry's channel
 
 	prepMu  sync.Mutex // guards epoch, counter, closed, sessions, and the order of enqueues (engine and queue)
 	epoch   uint32
@@ -218,6 +258,7 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if p.treeMu == nil {
 		p.treeMu = new(sync.RWMutex)
 	}
+	p.into, _ = cfg.Storage.(appenderInto)
 	p.treeMu.RLock()
 	for sid := range cfg.Tree.Sessions() {
 		p.sessions[sid] = true
@@ -272,7 +313,8 @@ func (p *Pipeline) submit(sid int64, req tree.Request, refuse tree.Code, done Do
 		done(tree.Result{}, ErrStopped)
 		return
 	}
-	e := &entry{sid: sid, done: done, sync: req.Op == tree.OpSync}
+	e := newEntry()
+	e.sid, e.done, e.sync = sid, done, req.Op == tree.OpSync
 	if !e.sync {
 		// Failures answer in their place in the order too, so a reply
 		// never overtakes an earlier one of the same session.
@@ -355,8 +397,17 @@ func (p *Pipeline) submit(sid int64, req tree.Request, refuse tree.Code, done Do
 	p.counter++
 	e.zxid = zxid
 	e.txn = txn
-	e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}
-	e.durable = p.cfg.Storage.AppendAsync(e.rec[:])
+	if p.into != nil {
+		e.buf = tree.AppendTxn(e.buf[:0], txn)
+		e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: e.buf}
+		p.into.AppendAsyncInto(e.rec[:], e.own)
+		e.durable = e.own
+	} else {
+		// Other storage may keep the record's data (a leader's
+		// replicator sends it to followers): a buffer of its own.
+		e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}
+		e.durable = p.cfg.Storage.AppendAsync(e.rec[:])
+	}
 	p.queue <- e
 }
 
@@ -378,7 +429,8 @@ func (p *Pipeline) ApplyCommitted(txn tree.Txn, done Done) {
 		done(tree.Result{}, ErrStopped)
 		return
 	}
-	e := &entry{sid: txn.Session, zxid: txn.Zxid, txn: txn, durable: committed, done: done}
+	e := newEntry()
+	e.sid, e.zxid, e.txn, e.durable, e.done = txn.Session, txn.Zxid, txn, committed, done
 	p.queue <- e
 }
 
@@ -538,18 +590,18 @@ func (p *Pipeline) applyLoop() {
 			continue
 		}
 		if e.err != nil {
-			e.done(tree.Result{}, e.err)
+			e.answer(tree.Result{}, e.err)
 			continue
 		}
 		if e.zxid == 0 {
 			if poisoned != nil && !e.sync {
-				e.done(tree.Result{}, poisoned)
+				e.answer(tree.Result{}, poisoned)
 				continue
 			}
 			p.treeMu.RLock()
 			e.res.Zxid = p.tree.LastZxid()
 			p.treeMu.RUnlock()
-			e.done(e.res, nil)
+			e.answer(e.res, nil)
 			continue
 		}
 		var err error
@@ -571,7 +623,7 @@ func (p *Pipeline) applyLoop() {
 			} else {
 				poisoned = p.fail(err)
 			}
-			e.done(tree.Result{}, poisoned)
+			e.answer(tree.Result{}, poisoned)
 			continue
 		}
 		if p.diskFull.Load() {
@@ -589,8 +641,8 @@ func (p *Pipeline) applyLoop() {
 			}
 		}
 		p.treeMu.Unlock()
-		e.done(res, nil)
-		last = e.zxid
+		last = e.zxid // before answer recycles e
+		e.answer(res, nil)
 		applied++
 		if applied >= p.cfg.MaxBatchTxns {
 			p.endBatch(last, applied)

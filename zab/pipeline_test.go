@@ -2,9 +2,12 @@ package zab
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"zabd/engine"
+	"zabd/log"
 	"zabd/tree"
 )
 
@@ -146,3 +149,77 @@ func TestReadAnswerHoldsTheTree(t *testing.T) {
 		t.Fatal("ReadAnswer returned without answering")
 	}
 }
+
+// TestAnswersAndOverlayWithRecycledEntries: many creates in flight at
+// once (so entries are recycled while others are queued) each get their
+// own answer, in zxid order per submitter, and once they are applied the
+// pending overlay Prep checks against is empty again: an applied txn's
+// paths leave it, or it would grow with every write.
+func TestAnswersAndOverlayWithRecycledEntries(t *testing.T) {
+	for _, eng := range []struct {
+		name string
+		s    Storage
+	}{{"answers into the entry's channel", engine.NewMemory()}, {"a channel per append", channelPerAppend{engine.NewMemory()}}} {
+		t.Run(eng.name, func(t *testing.T) {
+			p := newTestPipeline(t, eng.s)
+			const submitters, each = 8, 100
+			type answer struct {
+				path string
+				res  tree.Result
+				err  error
+			}
+			answers := make([]chan answer, submitters)
+			for g := range submitters {
+				answers[g] = make(chan answer, each)
+				go func() {
+					for i := range each {
+						path := fmt.Sprintf("/g%d-%03d", g, i)
+						p.Submit(0, createReq(path, path), func(res tree.Result, err error) {
+							answers[g] <- answer{path, res, err}
+						})
+					}
+				}()
+			}
+			for g := range submitters {
+				var last int64
+				for i := range each {
+					var a answer
+					select {
+					case a = <-answers[g]:
+					case <-time.After(10 * time.Second):
+						t.Fatalf("submitter %d: create %d not answered", g, i)
+					}
+					if want := fmt.Sprintf("/g%d-%03d", g, i); a.err != nil || a.res.Err != tree.CodeOK || a.path != want || a.res.Path != want {
+						t.Fatalf("submitter %d, create %d: answer for %s: path %q, %v, %v; want %s created", g, i, a.path, a.res.Path, a.res.Err, a.err, want)
+					}
+					if a.res.Zxid <= last {
+						t.Fatalf("submitter %d: zxid %#x after %#x", g, a.res.Zxid, last)
+					}
+					last = a.res.Zxid
+				}
+			}
+			// Everything is answered; a barrier returns once the applier
+			// has done its bookkeeping for all of it.
+			b := make(chan struct{})
+			p.queue <- &entry{barrier: b}
+			<-b
+			p.pendingMu.Lock()
+			n := p.pending.Len()
+			p.pendingMu.Unlock()
+			if n != 0 {
+				t.Errorf("pending overlay holds %d paths after every txn was applied, want 0", n)
+			}
+			p.WithTree(func(tr *tree.Tree) {
+				if got := tr.NodeCount(); got != submitters*each+4 {
+					t.Errorf("tree holds %d nodes, want %d", got, submitters*each+4)
+				}
+			})
+		})
+	}
+}
+
+// channelPerAppend is storage without AppendAsyncInto.
+type channelPerAppend struct{ m *engine.Memory }
+
+func (c channelPerAppend) AppendAsync(recs []log.Record) <-chan error { return c.m.AppendAsync(recs) }
+func (c channelPerAppend) LastZxid() log.Zxid                         { return c.m.LastZxid() }

@@ -345,6 +345,12 @@ func (e *Engine) Append(ctx context.Context, recs []log.Record) error { return e
 // AppendAsync implements engine.AsyncAppender.
 func (e *Engine) AppendAsync(recs []log.Record) <-chan error { return e.g.AppendAsync(recs) }
 
+// AppendAsyncInto is AppendAsync answering on a channel the caller owns
+// (engine.GroupCommitter.AppendAsyncInto).
+func (e *Engine) AppendAsyncInto(recs []log.Record, done chan<- error) {
+	e.g.AppendAsyncInto(recs, done)
+}
+
 // LastZxid implements engine.Engine.
 func (e *Engine) LastZxid() log.Zxid { return e.g.LastZxid() }
 
