@@ -571,12 +571,13 @@ func (v *view) prepCloseSession(hdr TxnHeader) (Txn, error) {
 // sequentialName is prefix followed by n as ZooKeeper formats a sequence
 // number ("%010d": at least ten characters, zero-padded after any sign).
 func sequentialName(prefix string, n int32) string {
-	b := make([]byte, 0, len(prefix)+11)
-	b = append(b, prefix...)
+	var b strings.Builder // one allocation: the name itself
+	b.Grow(len(prefix) + 11)
+	b.WriteString(prefix)
 	v := int64(n)
 	width := 10
 	if v < 0 {
-		b = append(b, '-')
+		b.WriteByte('-')
 		v = -v
 		width--
 	}
@@ -588,7 +589,8 @@ func sequentialName(prefix string, n int32) string {
 		v /= 10
 	}
 	for pad := width - (len(digits) - i); pad > 0; pad-- {
-		b = append(b, '0')
+		b.WriteByte('0')
 	}
-	return string(append(b, digits[i:]...))
+	b.Write(digits[i:])
+	return b.String()
 }

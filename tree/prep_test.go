@@ -280,4 +280,7 @@ func TestSequentialNameMatchesZooKeeperFormat(t *testing.T) {
 			t.Errorf("sequentialName(%d) = %q, want %q", n, got, want)
 		}
 	}
+	if n := testing.AllocsPerRun(100, func() { sequentialName("/a/seq-", 42) }); n != 1 {
+		t.Errorf("sequentialName allocates %v times, want once (the name)", n)
+	}
 }
