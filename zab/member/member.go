@@ -153,6 +153,10 @@ type Member struct {
 	inMu   sync.Mutex
 	inputs []input
 	kick   chan struct{}
+	// spareInputs is the loop's: the array takeInputs emptied last,
+	// handed back to enqueue at the next take, so the two alternate
+	// instead of inputs growing from nothing for every batch.
+	spareInputs []input
 
 	// The loop's.
 	hs        peer.HardState
@@ -399,8 +403,12 @@ func (m *Member) enqueue(in input) {
 func (m *Member) takeInputs() error {
 	m.inMu.Lock()
 	ins := m.inputs
-	m.inputs = nil
+	m.inputs = m.spareInputs[:0]
 	m.inMu.Unlock()
+	defer func() {
+		clear(ins) // drop the data and channels
+		m.spareInputs = ins[:0]
+	}()
 	for _, in := range ins {
 		switch in.kind {
 		case inPropose:
