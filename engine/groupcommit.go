@@ -231,6 +231,10 @@ func (g *GroupCommitter) AppendAsync(recs []log.Record) <-chan error {
 // emptied since its last use). A pipeline appending one txn at a time is
 // spared a channel per append.
 func (g *GroupCommitter) AppendAsyncInto(recs []log.Record, done chan<- error) {
+	if cap(done) == 0 {
+		// The answer is sent holding mu: it must never block.
+		panic("engine: AppendAsyncInto needs a buffered channel")
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if err := g.admit(recs); err != nil {

@@ -27,7 +27,10 @@ type Storage interface {
 // appenderInto is Storage that answers into a channel the caller owns and
 // reuses (engine.GroupCommitter.AppendAsyncInto): the pipeline's entries,
 // recycled, then cost no channel per txn, and each keeps its txn's
-// encoding buffer, which such storage no longer reads once it answered.
+// encoding buffer, which such storage must no longer read once it
+// answered. The pipeline uses it whenever the storage has the method: a
+// wrapper that embeds an engine and changes AppendAsync must change
+// AppendAsyncInto too, or the embedded one bypasses it.
 type appenderInto interface {
 	AppendAsyncInto(recs []log.Record, done chan<- error)
 }
@@ -171,7 +174,7 @@ func newEntry() *entry {
 }
 
 // maxKeptBuf bounds the encoding buffer a recycled entry keeps.
-const maxKeptBuf = 64 << 10
+const maxKeptBuf = 16 << 10
 
 // answer calls e.done and recycles e.
 func (e *entry) answer(res tree.Result, err error) {

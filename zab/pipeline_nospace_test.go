@@ -81,6 +81,24 @@ func (g *gatedStorage) AppendAsync(recs []log.Record) <-chan error {
 	return out
 }
 
+// AppendAsyncInto holds outcomes as AppendAsync does (the pipeline takes
+// this path when the storage has it; without it the embedded engine's
+// would answer at once and bypass the gate).
+func (g *gatedStorage) AppendAsyncInto(recs []log.Record, done chan<- error) {
+	g.mu.Lock()
+	hold := g.hold
+	g.mu.Unlock()
+	if hold == nil {
+		g.Native.AppendAsyncInto(recs, done)
+		return
+	}
+	inner := g.Native.AppendAsync(recs)
+	go func() {
+		<-hold
+		done <- <-inner
+	}()
+}
+
 // describeReplayed replays the engine's log into a fresh tree and
 // describes it, to compare with the live tree.
 func describeReplayed(t *testing.T, eng engine.Engine) string {
