@@ -46,9 +46,12 @@
 //     its position is written, and a node created behind the walk is
 //     written with none of its descendants;
 //   - the end record's counts equal the records before it;
-//   - the checksum covers the header and every decompressed byte before it;
+//   - the checksum covers the header, the codec byte (version 3) and every
+//     decompressed byte before it;
 //   - start zxid <= end zxid; the trailer's checksum covers the header and
-//     the end zxid, so a trailer belongs to its header.
+//     the end zxid, so a trailer belongs to its header (not the codec
+//     byte: ReadMeta may report a flipped codec byte that names another
+//     valid codec; Read finds it, by the body's checksum).
 //
 // # Format, version 3
 //
@@ -118,6 +121,10 @@
 //
 // Version 3 without the codec byte: the body is always one zstd stream,
 // and the checksum covers the header and the content (no codec byte).
+// Write still writes it for CodecZstd, so that a server from before
+// version 3 reads what this one writes when snapshotCodec says zstd: the
+// way to downgrade, and the codec for an ensemble being upgraded one
+// member at a time (a leader's SNAP is written with its codec too).
 //
 // # Format, version 1
 //

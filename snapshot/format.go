@@ -180,9 +180,9 @@ func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 func (e *CorruptError) Unwrap() error { return e.Err }
 
 // appendHeader encodes a header of the current version.
-func appendHeader(dst []byte, start log.Zxid, timeMs int64) []byte {
+func appendHeader(dst []byte, version uint32, start log.Zxid, timeMs int64) []byte {
 	dst = append(dst, Magic...)
-	dst = binary.BigEndian.AppendUint32(dst, Version)
+	dst = binary.BigEndian.AppendUint32(dst, version)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(start))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(timeMs))
 	return binary.BigEndian.AppendUint64(dst, xxhash.Sum64(dst[len(dst)-24:]))
@@ -201,12 +201,15 @@ func decodeHeader(b []byte) (Meta, error) {
 	if v < Version1 || v > Version3 {
 		return Meta{}, &CorruptError{InHeader: true, Offset: 4, Reason: fmt.Sprintf("unknown version %d", v)}
 	}
-	return Meta{
+	m := Meta{
 		Version:   int(v),
-		Codec:     CodecZstd, // set from the codec byte from version 3 on
 		StartZxid: log.Zxid(binary.BigEndian.Uint64(b[8:16])),
 		Time:      time.UnixMilli(int64(binary.BigEndian.Uint64(b[16:24]))),
-	}, nil
+	}
+	if v < Version3 {
+		m.Codec = CodecZstd // from version 3 on, the codec byte says
+	}
+	return m, nil
 }
 
 // appendTrailer encodes the trailer that follows the body of a snapshot

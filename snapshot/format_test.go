@@ -164,7 +164,7 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		return b
 	}
 	small, _ := writeBytes(t, tree.New(tree.Config{}), Options{Now: func() time.Time { return time.UnixMilli(0) }})
-	otherHdr := appendHeader(nil, 7, 0)
+	otherHdr := appendHeader(nil, Version, 7, 0)
 	withCodec := func(c Codec) []byte {
 		p := bytes.Clone(hdr)
 		p[HeaderBytes] = byte(c)

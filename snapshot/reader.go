@@ -18,12 +18,35 @@ import (
 // can make the decoder reserve; the writer's levels use at most 8 MiB.
 const maxDecoderWindow = 64 << 20
 
-// ReadHeader reads and checks only the header: Version, StartZxid and
-// Time. EndZxid stays zero even in a version 2 snapshot: it is in the
-// trailer (ReadMeta reads both).
+// ReadHeader reads and checks only the header, and from version 3 on the
+// codec byte after it: Version, Codec, StartZxid and Time. EndZxid stays
+// zero from version 2 on: it is in the trailer (ReadMeta reads both).
 func ReadHeader(r io.Reader) (Meta, error) {
 	_, m, err := readHeader(r)
+	if err == nil {
+		_, err = readCodec(r, &m)
+	}
 	return m, err
+}
+
+// readCodec reads the codec byte that follows a version 3 header into
+// m.Codec and returns it (for the body's checksum); before version 3 there
+// is none, and it returns nil.
+func readCodec(r io.Reader, m *Meta) ([]byte, error) {
+	if m.Version < Version3 {
+		return nil, nil
+	}
+	c := []byte{0}
+	if _, err := io.ReadFull(r, c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: "truncated: no codec byte after the header"}
+		}
+		return nil, fmt.Errorf("snapshot: reading the codec byte: %w", err)
+	}
+	if m.Codec = Codec(c[0]); !m.Codec.valid() {
+		return nil, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: fmt.Sprintf("unknown codec %d", c[0])}
+	}
+	return c, nil
 }
 
 // ReadMeta reads what a snapshot of size bytes says about itself without
@@ -120,19 +143,11 @@ func read(r io.Reader, cfg tree.Config, build bool) (*tree.Tree, Meta, error) {
 	}
 	h := xxhash.New()
 	h.Write(hdr)
-	if meta.Version >= Version3 {
-		c := []byte{0}
-		if _, err := io.ReadFull(cr, c); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, Meta{}, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: "truncated: no codec byte after the header"}
-			}
-			return nil, Meta{}, fmt.Errorf("snapshot: reading the codec byte: %w", err)
-		}
-		if meta.Codec = Codec(c[0]); !meta.Codec.valid() {
-			return nil, Meta{}, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: fmt.Sprintf("unknown codec %d", c[0])}
-		}
-		h.Write(c)
+	c, err := readCodec(cr, &meta)
+	if err != nil {
+		return nil, Meta{}, err
 	}
+	h.Write(c)
 	var src io.Reader = cr
 	var tail *tailReader
 	if meta.EndKnown() {

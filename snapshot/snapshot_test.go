@@ -34,8 +34,16 @@ func TestRoundTripEveryKind(t *testing.T) {
 			if wantCodec == 0 {
 				wantCodec = CodecS2
 			}
+			// zstd is written as version 2, which has no codec byte.
+			wantVersion := Version
+			if wantCodec == CodecZstd {
+				wantVersion = Version2
+			}
+			if got := fileVersion(file); got != uint32(wantVersion) {
+				t.Errorf("format version %d, want %d", got, wantVersion)
+			}
 			if got := fileCodec(file); got != wantCodec {
-				t.Errorf("codec byte %v, want %v", got, wantCodec)
+				t.Errorf("codec %v, want %v", got, wantCodec)
 			}
 			got, rm, err := Read(bytes.NewReader(file), live.Config())
 			if err != nil {
@@ -47,7 +55,7 @@ func TestRoundTripEveryKind(t *testing.T) {
 			if diff := cmp.Diff(wm, rm); diff != "" {
 				t.Errorf("Read's Meta differs from Write's (-write +read):\n%s", diff)
 			}
-			wantMeta := Meta{Version: Version, Codec: wantCodec, StartZxid: log.Zxid(live.LastZxid()), EndZxid: log.Zxid(live.LastZxid()), Time: time.UnixMilli(1234),
+			wantMeta := Meta{Version: wantVersion, Codec: wantCodec, StartZxid: log.Zxid(live.LastZxid()), EndZxid: log.Zxid(live.LastZxid()), Time: time.UnixMilli(1234),
 				Nodes: int64(live.NodeCount()), Sessions: 2, RawBytes: wm.RawBytes, Bytes: int64(len(file))}
 			if diff := cmp.Diff(wantMeta, wm); diff != "" {
 				t.Errorf("Meta (-want +got):\n%s", diff)
@@ -67,11 +75,11 @@ func TestRoundTripEveryKind(t *testing.T) {
 				t.Errorf("/a/empty data: got %#v, want empty non-nil", n.Data)
 			}
 			m, err := ReadHeader(bytes.NewReader(file))
-			if err != nil || m.StartZxid != wm.StartZxid || !m.Time.Equal(wm.Time) || m.Version != Version || m.EndZxid != 0 {
-				t.Errorf("ReadHeader: %+v %v", m, err)
+			if err != nil || m.StartZxid != wm.StartZxid || !m.Time.Equal(wm.Time) || m.Version != wantVersion || m.Codec != wantCodec || m.EndZxid != 0 {
+				t.Errorf("ReadHeader: %+v %v, want codec %v", m, err, wantCodec)
 			}
 			m, err = ReadMeta(bytes.NewReader(file), int64(len(file)))
-			if want := (Meta{Version: Version, Codec: wantCodec, StartZxid: wm.StartZxid, EndZxid: wm.EndZxid, Time: wm.Time, Bytes: wm.Bytes}); err != nil || !cmp.Equal(want, m) {
+			if want := (Meta{Version: wantVersion, Codec: wantCodec, StartZxid: wm.StartZxid, EndZxid: wm.EndZxid, Time: wm.Time, Bytes: wm.Bytes}); err != nil || !cmp.Equal(want, m) {
 				t.Errorf("ReadMeta: got %+v %v, want %+v", m, err, want)
 			}
 		})
@@ -164,7 +172,7 @@ func TestReadCorrupt(t *testing.T) {
 			binary.AppendUvarint(nil, MaxFieldBytes))), false, 0, "truncated"},
 		{"flipped end zxid byte", mutate(good, func(b []byte) { b[trailerAt+7] ^= 0x01 }), false, trailerAt + 8, "trailer checksum"},
 		{"flipped trailer checksum byte", mutate(good, func(b []byte) { b[len(b)-1] ^= 0x80 }), false, trailerAt + 8, "trailer checksum"},
-		{"trailer of another header", withTrailer(good, appendTrailer(nil, appendHeader(nil, 7, 0), 9)), false, trailerAt + 8, "trailer checksum"},
+		{"trailer of another header", withTrailer(good, appendTrailer(nil, appendHeader(nil, Version, 7, 0), 9)), false, trailerAt + 8, "trailer checksum"},
 		{"end zxid before start zxid", withTrailer(good, appendTrailer(nil, hdr[:HeaderBytes], 0x100000001)), false, trailerAt, "end zxid 0x100000001 is before start zxid"},
 		{"trailer missing", good[:len(good)-TrailerBytes], false, -1, ""},
 		{"trailer torn", good[:len(good)-3], false, -1, ""},

@@ -256,7 +256,7 @@ func TestReadMetaCorrupt(t *testing.T) {
 		{"torn trailer", good[:len(good)-3], false, true, trailerAt - 3 + 8, "trailer checksum"},
 		{"flipped end zxid byte", mutate(good, func(b []byte) { b[trailerAt] ^= 0x40 }), false, true, trailerAt + 8, "trailer checksum"},
 		{"flipped trailer checksum byte", mutate(good, func(b []byte) { b[len(b)-2] ^= 1 }), false, true, trailerAt + 8, "trailer checksum"},
-		{"trailer of another header", withTrailer(good, appendTrailer(nil, appendHeader(nil, 5, 0), 9)), false, true, trailerAt + 8, "trailer checksum"},
+		{"trailer of another header", withTrailer(good, appendTrailer(nil, appendHeader(nil, Version, 5, 0), 9)), false, true, trailerAt + 8, "trailer checksum"},
 		{"end zxid before start zxid", withTrailer(good, appendTrailer(nil, hdr[:HeaderBytes], gm.StartZxid-1)), false, true, trailerAt, "is before start zxid"},
 	}
 	for _, tc := range rows {

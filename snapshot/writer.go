@@ -110,7 +110,8 @@ type entry struct {
 // Write streams a snapshot of the tree behind src to w: the header and
 // the codec byte, then the body (the sessions, the nodes in path order and
 // the checksum) stored with Options.Codec, then the trailer with the end
-// zxid. The walk is fuzzy (see the
+// zxid. A zstd snapshot is written as version 2 (no codec byte), which
+// servers from before version 3 read too. The walk is fuzzy (see the
 // package doc): it copies at most one chunk of nodes at a time, under one
 // call of src. w is written only between calls of src. The returned Meta
 // is complete (start and end zxids, counts and sizes).
@@ -121,6 +122,12 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 	}
 	cw := &countWriter{w: w}
 	meta := Meta{Version: Version, Codec: o.Codec, Time: time.UnixMilli(o.Now().UnixMilli())}
+	if o.Codec == CodecZstd {
+		// Version 2 says zstd without a codec byte, and a server from
+		// before version 3 reads it: the way back, and the codec for an
+		// ensemble whose members are not all upgraded yet.
+		meta.Version = Version2
+	}
 	var (
 		chunk    []entry
 		sessions map[int64]int32
@@ -160,8 +167,11 @@ func Write(w io.Writer, src Source, o Options) (Meta, error) {
 
 	began := o.Now()
 	src(take)
-	hdr := appendHeader(make([]byte, 0, HeaderBytes+1), meta.StartZxid, meta.Time.UnixMilli())
-	prefix := append(hdr, byte(o.Codec)) // hdr keeps its length: the trailer's checksum covers the header alone
+	hdr := appendHeader(make([]byte, 0, HeaderBytes+1), uint32(meta.Version), meta.StartZxid, meta.Time.UnixMilli())
+	prefix := hdr
+	if meta.Version >= Version3 {
+		prefix = append(hdr, byte(o.Codec)) // hdr keeps its length: the trailer's checksum covers the header alone
+	}
 	if _, err := cw.Write(prefix); err != nil {
 		return Meta{}, fmt.Errorf("snapshot: writing header: %w", err)
 	}

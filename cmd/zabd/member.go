@@ -87,7 +87,7 @@ func (s *server) startMember(cfg Config, logger *slog.Logger, t *tree.Tree, snap
 	s.member, err = member.New(member.Config{
 		ID: q.MyID, Voters: voters, Observers: observers,
 		TickTime: cfg.TickTime, InitLimit: q.InitLimit, SyncLimit: q.SyncLimit,
-		Engine: s.eng, Snaps: snaps, Dir: dd, Tree: t, Transport: tr,
+		Engine: s.eng, Snaps: snaps, Dir: dd, SnapshotCodec: cfg.SnapshotCodec, Tree: t, Transport: tr,
 		PrepareTree: func(t *tree.Tree) {
 			t.SetConfigNode([]byte(configText), 0, time.Now().UnixMilli())
 		},

@@ -43,6 +43,9 @@ type Config struct {
 	Engine Engine
 	Snaps  *engine.SnapshotStore
 	Dir    datadir.Dir
+	// SnapshotCodec stores the snapshot a SNAP carries to a learner, who
+	// saves it as it is (snapshotCodec; 0: snapshot's default).
+	SnapshotCodec snapshot.Codec
 	// Tree is the recovered state: every txn of the log applied.
 	Tree *tree.Tree
 	// PrepareTree, if set, is called with each tree the member installs
@@ -746,7 +749,7 @@ func (m *Member) snapshotAt(z log.Zxid) ([]byte, error) {
 		m.withTree(func(t *tree.Tree) {
 			at = t.LastZxid()
 			if at == int64(z) {
-				b, err = snapshotBytes(t)
+				b, err = snapshotBytes(t, m.cfg.SnapshotCodec)
 			}
 		})
 		if at == int64(z) {

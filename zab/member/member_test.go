@@ -15,6 +15,7 @@ import (
 	"zabd/engine/datadir"
 	"zabd/log"
 	"zabd/log/vfs"
+	"zabd/snapshot"
 	"zabd/tree"
 	"zabd/zab"
 	"zabd/zab/peer"
@@ -154,6 +155,7 @@ type cluster struct {
 
 	// Set before the members start (newClusterOpts):
 	syncAppends bool                                   // Config.SyncAppends
+	snapCodec   snapshot.Codec                         // Config.SnapshotCodec
 	wrap        func(peer.ID, engine.Full) engine.Full // the engine a member is given
 	fatal       func(peer.ID, error)                   // Config.Fatal (default: the test fails)
 }
@@ -228,7 +230,7 @@ func (c *cluster) start(id peer.ID) {
 	}
 	m, err := New(Config{
 		ID: id, Voters: c.voters, Observers: c.observers, TickTime: 100 * time.Millisecond, InitLimit: 10, SyncLimit: 5,
-		Engine: given, Snaps: snaps, Dir: dd, Tree: rec.Tree, Transport: c.hub.port(id), SyncAppends: c.syncAppends,
+		Engine: given, Snaps: snaps, Dir: dd, Tree: rec.Tree, Transport: c.hub.port(id), SyncAppends: c.syncAppends, SnapshotCodec: c.snapCodec,
 		OnStopServing: func(string) {
 			c.mu.Lock()
 			c.closed[id]++
@@ -550,7 +552,25 @@ func TestUncommittedTxnOfAnOldEpochIsTruncated(t *testing.T) {
 // A learner behind the leader's purged log gets the leader's snapshot
 // (SNAP), and restarts from it.
 func TestFarBehindLearnerGetsASnapshot(t *testing.T) {
-	c := newCluster(t, 3)
+	for _, tc := range []struct {
+		codec       snapshot.Codec
+		wantVersion int
+		wantCodec   snapshot.Codec
+	}{
+		{0, snapshot.Version, snapshot.CodecS2},
+		{snapshot.CodecZstd, snapshot.Version2, snapshot.CodecZstd}, // what members before format 3 read
+		{snapshot.CodecNone, snapshot.Version, snapshot.CodecNone},
+	} {
+		t.Run(fmt.Sprintf("codec=%v", tc.wantCodec), func(t *testing.T) {
+			c := newClusterOpts(t, 3, 0, newHub(), func(c *cluster) { c.snapCodec = tc.codec })
+			farBehindLearnerGetsASnapshot(t, c, tc.wantVersion, tc.wantCodec)
+		})
+	}
+}
+
+// farBehindLearnerGetsASnapshot: the SNAP a learner is sent, and saves
+// as it is, is written in the leader's snapshotCodec (format wantVersion).
+func farBehindLearnerGetsASnapshot(t *testing.T, c *cluster, wantVersion int, wantCodec snapshot.Codec) {
 	lead := c.leader()
 	f := c.follower()
 	sid := session(t, lead)
@@ -591,8 +611,18 @@ func TestFarBehindLearnerGetsASnapshot(t *testing.T) {
 		}
 	}
 	check()
-	if infos, _ := c.nodes[behind].snaps.List(); len(infos) == 0 {
+	infos, _ := c.nodes[behind].snaps.List()
+	if len(infos) == 0 {
 		t.Fatal("the learner has no snapshot: it was not sent one")
+	}
+	for _, info := range infos {
+		m, err := c.nodes[behind].snaps.ReadMeta(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Version != wantVersion || m.Codec != wantCodec {
+			t.Errorf("the learner's snapshot %s: format %d, codec %v; want format %d, codec %v", info.Path, m.Version, m.Codec, wantVersion, wantCodec)
+		}
 	}
 	// It restarts from the snapshot it was sent and the log after it.
 	c.stop(behind)

@@ -318,10 +318,11 @@ func rebuild(eng Engine, snaps *engine.SnapshotStore, dir datadir.Dir, cfg tree.
 	return t, nil
 }
 
-// snapshotBytes writes the exact state of t (held still by the caller).
-func snapshotBytes(t *tree.Tree) ([]byte, error) {
+// snapshotBytes writes the exact state of t (held still by the caller)
+// with codec.
+func snapshotBytes(t *tree.Tree, codec snapshot.Codec) ([]byte, error) {
 	var buf bytes.Buffer
-	if _, err := snapshot.Write(&buf, snapshot.Still(t), snapshot.Options{}); err != nil {
+	if _, err := snapshot.Write(&buf, snapshot.Still(t), snapshot.Options{Codec: codec}); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
