@@ -81,17 +81,8 @@ func ReadMeta(r io.ReaderAt, size int64) (Meta, error) {
 	if at <= prefix {
 		return Meta{}, &CorruptError{InTrailer: true, Offset: size, Reason: fmt.Sprintf("no room for a body and the trailer: %d bytes in all, a version %d snapshot has more than %d", size, m.Version, prefix+TrailerBytes)}
 	}
-	if m.Version >= Version3 {
-		c := make([]byte, 1)
-		if n, err := r.ReadAt(c, HeaderBytes); n < 1 {
-			if err == nil || errors.Is(err, io.EOF) {
-				return Meta{}, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: "truncated: no codec byte after the header"}
-			}
-			return Meta{}, fmt.Errorf("snapshot: reading the codec byte: %w", err)
-		}
-		if m.Codec = Codec(c[0]); !m.Codec.valid() {
-			return Meta{}, &CorruptError{InHeader: true, Offset: HeaderBytes, Reason: fmt.Sprintf("unknown codec %d", c[0])}
-		}
+	if _, err := readCodec(io.NewSectionReader(r, HeaderBytes, 1), &m); err != nil {
+		return Meta{}, err
 	}
 	tr := make([]byte, TrailerBytes)
 	if n, err := r.ReadAt(tr, at); n < TrailerBytes {

@@ -162,16 +162,11 @@ type entry struct {
 }
 
 // entries recycles entries once answered: the applier is the last to
-// read one, and nothing keeps it after done.
+// read one, and nothing keeps it after done. Every answered entry comes
+// from newEntry (a barrier is never answered).
 var entries = sync.Pool{New: func() any { return &entry{own: make(chan error, 1)} }}
 
-func newEntry() *entry {
-	e := entries.Get().(*entry)
-	if e.own == nil { // one made as a literal (a barrier, a sync's place)
-		e.own = make(chan error, 1)
-	}
-	return e
-}
+func newEntry() *entry { return entries.Get().(*entry) }
 
 // maxKeptBuf bounds the encoding buffer a recycled entry keeps.
 const maxKeptBuf = 16 << 10
@@ -446,7 +441,9 @@ func (p *Pipeline) AnswerInOrder(path string, done Done) {
 		done(tree.Result{}, ErrStopped)
 		return
 	}
-	p.queue <- &entry{res: tree.Result{Path: path}, sync: true, done: done}
+	e := newEntry()
+	e.res, e.sync, e.done = tree.Result{Path: path}, true, done
+	p.queue <- e
 }
 
 // chooseEpoch tries again to choose (and record) the epoch that could not
