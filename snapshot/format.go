@@ -93,7 +93,8 @@ func (c Codec) valid() bool { return c >= CodecNone && c <= CodecS2 }
 // is known (Version >= Version2).
 type Meta struct {
 	// Version is the format version of the stream: Version for one just
-	// written; Version1 for an old one, whose EndZxid is unknown.
+	// written (Version2 for zstd); Version1 for an old one, whose EndZxid
+	// is unknown.
 	Version int
 	// Codec is how the body is stored (CodecZstd before version 3).
 	Codec Codec
@@ -179,7 +180,7 @@ func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
 
-// appendHeader encodes a header of the current version.
+// appendHeader encodes a header of the given version.
 func appendHeader(dst []byte, version uint32, start log.Zxid, timeMs int64) []byte {
 	dst = append(dst, Magic...)
 	dst = binary.BigEndian.AppendUint32(dst, version)
