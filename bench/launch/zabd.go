@@ -35,21 +35,23 @@ func StartZabd(ctx context.Context, bin string, o ZabdOptions) (*Process, error)
 	if st, err := os.Stat(bin); err != nil || st.IsDir() {
 		return nil, fmt.Errorf("launch: zabd binary %q: %w", bin, ErrNotInstalled)
 	}
-	p, err := prepare("zabd", o.Dir, o.DataDir, o.Port, o.StartTimeout, o.StopTimeout)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeCfg(p, MergeCfg(BaseZooCfg(p.Port, p.DataDir, o.ForceSync), o.ExtraCfg)); err != nil {
-		return nil, err
-	}
-	if p.argv, err = zabdArgv(bin, p, o); err != nil {
-		return nil, err
-	}
-	p.env = append(os.Environ(), o.Env...)
-	if err := p.start(ctx); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return onFreePort(o.Port, func() (*Process, error) {
+		p, err := prepare("zabd", o.Dir, o.DataDir, o.Port, o.StartTimeout, o.StopTimeout)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeCfg(p, MergeCfg(BaseZooCfg(p.Port, p.DataDir, o.ForceSync), o.ExtraCfg)); err != nil {
+			return nil, err
+		}
+		if p.argv, err = zabdArgv(bin, p, o); err != nil {
+			return nil, err
+		}
+		p.env = append(os.Environ(), o.Env...)
+		if err := p.start(ctx); err != nil {
+			return nil, err
+		}
+		return p, nil
+	})
 }
 
 // zabdArgv is the command line of zabd server p: the flags repeat what its

@@ -122,21 +122,23 @@ func StartApacheZK(ctx context.Context, o ZKOptions) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := prepare("zookeeper", o.Dir, o.DataDir, o.Port, o.StartTimeout, o.StopTimeout)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeCfg(p, MergeCfg(BaseZooCfg(p.Port, p.DataDir, o.ForceSync), o.ExtraCfg)); err != nil {
-		return nil, err
-	}
-	if p.argv, err = zkArgv(java, cp, ZooKeeperMainClass, p, o); err != nil {
-		return nil, err
-	}
-	p.env = os.Environ()
-	if err := p.start(ctx); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return onFreePort(o.Port, func() (*Process, error) {
+		p, err := prepare("zookeeper", o.Dir, o.DataDir, o.Port, o.StartTimeout, o.StopTimeout)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeCfg(p, MergeCfg(BaseZooCfg(p.Port, p.DataDir, o.ForceSync), o.ExtraCfg)); err != nil {
+			return nil, err
+		}
+		if p.argv, err = zkArgv(java, cp, ZooKeeperMainClass, p, o); err != nil {
+			return nil, err
+		}
+		p.env = os.Environ()
+		if err := p.start(ctx); err != nil {
+			return nil, err
+		}
+		return p, nil
+	})
 }
 
 // zkArgv is the command line of a ZooKeeper server p running mainClass
