@@ -65,17 +65,11 @@ func StartZKEnsemble(ctx context.Context, n int, o ZKOptions) (*Ensemble, error)
 	if o.Port != 0 || o.DataDir != "" {
 		return nil, fmt.Errorf("launch: zookeeper ensemble: Port and DataDir are per member; leave them unset")
 	}
-	e, err := layoutEnsemble("zookeeper", o.Dir, n, o.ForceSync, o.ExtraCfg, o.StartTimeout, o.StopTimeout)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range e.Members {
-		if p.argv, err = zkArgv(java, cp, ZooKeeperQuorumMainClass, p, o); err != nil {
-			return nil, err
-		}
+	return startEnsemble(ctx, "zookeeper", n, o.Dir, o.ForceSync, o.ExtraCfg, o.StartTimeout, o.StopTimeout, func(p *Process) (err error) {
+		p.argv, err = zkArgv(java, cp, ZooKeeperQuorumMainClass, p, o)
 		p.env = os.Environ()
-	}
-	return e, e.startAll(ctx)
+		return err
+	})
 }
 
 // StartZabdEnsemble starts an ensemble of n zabd servers (binary bin) and
@@ -88,17 +82,45 @@ func StartZabdEnsemble(ctx context.Context, bin string, n int, o ZabdOptions) (*
 	if o.Port != 0 || o.DataDir != "" {
 		return nil, fmt.Errorf("launch: zabd ensemble: Port and DataDir are per member; leave them unset")
 	}
-	e, err := layoutEnsemble("zabd", o.Dir, n, o.ForceSync, o.ExtraCfg, o.StartTimeout, o.StopTimeout)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range e.Members {
-		if p.argv, err = zabdArgv(bin, p, o); err != nil {
+	return startEnsemble(ctx, "zabd", n, o.Dir, o.ForceSync, o.ExtraCfg, o.StartTimeout, o.StopTimeout, func(p *Process) (err error) {
+		p.argv, err = zabdArgv(bin, p, o)
+		p.env = append(os.Environ(), o.Env...)
+		return err
+	})
+}
+
+// startEnsemble lays out an ensemble of n members in dir, gives each its
+// command line through command, and starts them all (see startAll). The
+// 3n ports are picked free, so another process can take one before its
+// member binds it (on a busy machine, another test binary picking at the
+// same moment); the member then exits, and the whole ensemble is laid out
+// afresh on new ports, its members' directories emptied, up to portTries
+// times. It returns the ensemble only when it serves.
+func startEnsemble(ctx context.Context, name string, n int, dir string, forceSync bool, extra map[string]string,
+	startTimeout, stopTimeout time.Duration, command func(*Process) error) (*Ensemble, error) {
+	for try := 1; ; try++ {
+		e, err := layoutEnsemble(name, dir, n, forceSync, extra, startTimeout, stopTimeout)
+		if err != nil {
 			return nil, err
 		}
-		p.env = append(os.Environ(), o.Env...)
+		for _, p := range e.Members {
+			if err := command(p); err != nil {
+				return nil, err
+			}
+		}
+		err = e.startAll(ctx)
+		if err == nil {
+			return e, nil
+		}
+		if try == portTries || !portTaken(err) {
+			return nil, err
+		}
+		for _, p := range e.Members {
+			if err := os.RemoveAll(p.Dir); err != nil {
+				return nil, fmt.Errorf("launch: %s ensemble: empty %s for another try on new ports: %w", name, p.Dir, err)
+			}
+		}
 	}
-	return e, e.startAll(ctx)
 }
 
 // layoutEnsemble picks the ports, creates each member's directory, data
@@ -114,7 +136,7 @@ func layoutEnsemble(name, dir string, n int, forceSync bool, extra map[string]st
 	if err != nil {
 		return nil, fmt.Errorf("launch: %s ensemble: %w", name, err)
 	}
-	ports, err := FreePorts(3 * n)
+	ports, err := pickPorts(3 * n)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +173,10 @@ func layoutEnsemble(name, dir string, n int, forceSync bool, extra map[string]st
 }
 
 // startAll spawns every member, then waits (bounded by the members' start
-// timeout) until all serve; on failure it kills them all.
+// timeout) until every one of them serves with one leader. A member that
+// exits meanwhile fails the start at once: unlike WaitServing, which
+// leaves out members stopped on purpose, a start is not done with a
+// member missing. On failure it kills them all.
 func (e *Ensemble) startAll(ctx context.Context) error {
 	for _, p := range e.Members {
 		if _, err := p.spawn(); err != nil {
@@ -161,7 +186,7 @@ func (e *Ensemble) startAll(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.Members[0].startTimeout)
 	defer cancel()
-	if _, err := e.WaitServing(ctx); err != nil {
+	if _, err := e.waitServing(ctx, true); err != nil {
 		e.Kill()
 		return err
 	}
@@ -218,12 +243,21 @@ func (e *Ensemble) Followers() []int {
 // for; at least one must run. It fails when ctx ends first, with each
 // member's last answer and log tail.
 func (e *Ensemble) WaitServing(ctx context.Context) (int, error) {
+	return e.waitServing(ctx, false)
+}
+
+// waitServing is WaitServing; with everyone set, a member that does not
+// run fails the wait at once, with its exit and what its log says.
+func (e *Ensemble) waitServing(ctx context.Context, everyone bool) (int, error) {
 	t := time.NewTicker(memberPollInterval)
 	defer t.Stop()
 	for {
 		leader, leaders, serving, running := 0, 0, 0, 0
 		last := make([]string, len(e.Members))
 		for i, p := range e.Members {
+			if !p.Running() && everyone {
+				return 0, p.exitedError(e.Name)
+			}
 			if !p.Running() {
 				last[i] = "not running"
 				continue
@@ -355,6 +389,10 @@ func probeMember(addr string) error {
 	}
 	return nil
 }
+
+// pickPorts picks an ensemble's ports: FreePorts, but for tests that
+// hand out a taken port.
+var pickPorts = FreePorts
 
 // FreePorts returns n distinct TCP ports on 127.0.0.1 that were free when
 // asked: all n are held open together, so none repeats, then closed for

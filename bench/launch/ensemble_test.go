@@ -255,7 +255,9 @@ func TestMemberRestartWaitsForItsRole(t *testing.T) {
 
 // TestZKEnsemble runs a real Apache ZooKeeper ensemble when it is
 // installed: it serves with one leader, survives its leader's kill, and
-// the killed member rejoins.
+// the killed member rejoins. Its first pick of ports gives member 2 a port
+// that is taken, so it also shows that ZooKeeper's exit on a taken port
+// (a BindException) is recognized and the ensemble started again.
 func TestZKEnsemble(t *testing.T) {
 	if err := ZooKeeperInstalled(); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -265,11 +267,15 @@ func TestZKEnsemble(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	held, picks := takePortOnFirstPick(t)
 	e, err := StartZKEnsemble(ctx, 3, ZKOptions{Dir: t.TempDir(), ExtraCfg: map[string]string{"tickTime": "200"}, StartTimeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Kill()
+	if *picks != 2 || e.Member(2).Port == held {
+		t.Errorf("ports picked %d times, member 2 on %d (held %d); want a second pick after member 2 found its port taken", *picks, e.Member(2).Port, held)
+	}
 	leader := e.Leader()
 	if leader == 0 || len(e.Followers()) != 2 {
 		t.Fatalf("leader %d followers %v", leader, e.Followers())

@@ -190,6 +190,31 @@ func probeReady(addr string) error {
 	return nil
 }
 
+// exitedError says that member p of ensemble name exited while it was
+// being started: its exit status, the last line of its log that says its
+// port was taken (when one does: a JVM's stack trace can push that line
+// out of the tail), and its log's tail.
+func (p *Process) exitedError(name string) error {
+	taken := ""
+	if line := p.lastLogLine("address already in use"); line != "" {
+		taken = "; its log says: " + line
+	}
+	return fmt.Errorf("launch: %s ensemble: %s at %s exited during start (%v)%s: %w\n%s",
+		name, p.Name, p.Addr, p.exitErr(), taken, ErrNotReady, p.LogTail(40))
+}
+
+// lastLogLine is the last line of the log's last 64 KiB that contains
+// substr, compared without case, or "" when none does.
+func (p *Process) lastLogLine(substr string) string {
+	lines := strings.Split(p.LogTail(1<<30), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(strings.ToLower(lines[i]), strings.ToLower(substr)) {
+			return strings.TrimSpace(lines[i])
+		}
+	}
+	return ""
+}
+
 func (p *Process) exitErr() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
