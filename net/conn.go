@@ -63,7 +63,14 @@ type conn struct {
 	out      [][]byte   // framed bytes to send, in order
 	outBytes int
 	writing  bool // someone (writeLoop or an inline attempt) is writing to the socket
-	inflight int  // writes submitted and not yet answered
+	// spareOut and joined are flushOut's, kept between flushes so that
+	// answering a batch allocates neither: spareOut is the emptied array
+	// of a queue flushOut wrote (the next queue's, once out is empty);
+	// joined is the buffer it joins several frames into, owned by
+	// whoever is writing and given up when the socket takes only part.
+	spareOut [][]byte
+	joined   []byte
+	inflight int // writes submitted and not yet answered
 	// inflightBytes is the request frame bytes of those writes.
 	inflightBytes int64
 	closing       bool

@@ -68,6 +68,9 @@ func (c *conn) enqueueReply(frame []byte) {
 		k.mu.Unlock()
 		return
 	}
+	if c.out == nil && c.spareOut != nil {
+		c.out, c.spareOut = c.spareOut, nil
+	}
 	c.out = append(c.out, frame)
 	c.outBytes += len(frame)
 	c.checkOutbound()
@@ -78,6 +81,14 @@ func (c *conn) enqueueReply(frame []byte) {
 	}
 	k.mu.Unlock()
 }
+
+// maxJoined and maxSpareOut bound what a connection keeps between flushes
+// (see conn.joined and conn.spareOut): a burst of big replies is left to
+// the collector rather than held by an idle connection.
+const (
+	maxJoined   = 16 << 10
+	maxSpareOut = 256
+)
 
 // flushOut writes what the out queue holds with one non-blocking write
 // when nobody is writing; what the socket does not take, or a queue with
@@ -105,15 +116,8 @@ func (c *conn) flushOut() {
 	c.mu.Unlock()
 	buf := batch[0]
 	if len(batch) > 1 {
-		size := 0
-		for _, b := range batch {
-			size += len(b)
-		}
-		if size <= frameBufSize {
-			buf = newFrameBuf()
-		} else {
-			buf = make([]byte, 0, size)
-		}
+		// c.joined is ours while c.writing is set.
+		buf = c.joined[:0]
 		for _, b := range batch {
 			buf = append(buf, b...)
 		}
@@ -130,21 +134,40 @@ func (c *conn) flushOut() {
 	for left := n; whole < len(batch) && len(batch[whole]) <= left; whole++ {
 		left -= len(batch[whole])
 	}
+	// What the socket did not take is queued frame by frame (the first
+	// perhaps in part), slices of buf, so that each is counted once sent.
+	var rest [][]byte
+	if n < len(buf) {
+		off := 0
+		for _, b := range batch {
+			if end := off + len(b); end > n {
+				rest = append(rest, buf[max(off, n):end:end])
+			}
+			off += len(b)
+		}
+	}
 	if len(batch) > 1 {
-		// The frames were copied into buf: theirs are free now.
+		// The frames were copied into buf: theirs are free now, and buf
+		// is kept for the next join unless the queue holds part of it.
 		for _, b := range batch {
 			recycleFrame(b)
 		}
-	}
-	if n == len(buf) {
+		c.joined = nil
+		if n == len(buf) && cap(buf) <= maxJoined {
+			c.joined = buf[:0]
+		}
+	} else if n == len(buf) {
 		recycleFrame(buf)
+	}
+	clear(batch)
+	if c.spareOut == nil && cap(batch) <= maxSpareOut {
+		c.spareOut = batch[:0]
 	}
 	c.sent += uint64(whole)
 	if n < len(buf) {
 		// The rest goes first, before anything queued meanwhile.
-		rest := buf[n:]
-		c.out = append([][]byte{rest}, c.out...)
-		c.outBytes += len(rest)
+		c.out = append(rest, c.out...)
+		c.outBytes += len(buf) - n
 		c.checkOutbound()
 		c.wcond.Broadcast()
 	} else if len(c.out) > 0 {
