@@ -36,11 +36,18 @@ func (t *Tree) Apply(txn Txn) []WatchEvent {
 //
 // Apply panics only on broken internal invariants, never on txn contents.
 func (t *Tree) ApplyResult(txn Txn) (Result, []WatchEvent) {
+	return t.ApplyAppend(txn, nil)
+}
+
+// ApplyAppend is ApplyResult, appending the txn's watch events to evs: a
+// caller that applies txns one after another and is done with their
+// events before the next can hand the same slice back each time (as
+// evs[:0]), so applying allocates none.
+func (t *Tree) ApplyAppend(txn Txn, evs []WatchEvent) (Result, []WatchEvent) {
 	t.reap()
 	if txn.Zxid <= t.lastZxid {
-		return Result{Zxid: txn.Zxid, Path: txn.Path}, nil
+		return Result{Zxid: txn.Zxid, Path: txn.Path}, evs
 	}
-	var evs []WatchEvent
 	var res Result
 	switch txn.Type {
 	case OpMulti:

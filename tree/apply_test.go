@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -284,5 +285,33 @@ func TestApplyIdempotent(t *testing.T) {
 	}
 	if diff := cmp.Diff(h.tr.DescribeTree(), fresh.DescribeTree()); diff != "" {
 		t.Errorf("re-replay over the final tree differs (-live +replay):\n%s", diff)
+	}
+}
+
+// ApplyAppend appends a txn's events to the slice it is given, so one
+// array serves txn after txn; a txn already applied leaves it as it is.
+func TestApplyAppendReusesTheEventSlice(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.must(0, create("/p", "", ModePersistent))
+	buf := make([]WatchEvent, 0, 8)
+	var first Txn
+	for i, name := range []string{"/p/a", "/p/b"} {
+		txn, err := h.prep(0, create(name, "v", ModePersistent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = txn
+		}
+		res, evs := h.tr.ApplyAppend(txn, buf[:0])
+		h.p.Applied(txn.Zxid)
+		want := []WatchEvent{{Type: EventNodeCreated, Path: name}, {Type: EventNodeChildrenChanged, Path: "/p"}}
+		if res.Err != CodeOK || !slices.Equal(evs, want) || &evs[0] != &buf[:1][0] {
+			t.Fatalf("create %s: %+v, events %+v (in the given array: %v); want %+v in it", name, res, evs, &evs[0] == &buf[:1][0], want)
+		}
+	}
+	kept := append(buf[:0], WatchEvent{Type: EventNodeDeleted, Path: "/x"})
+	if res, evs := h.tr.ApplyAppend(first, kept); res.Zxid != first.Zxid || len(evs) != 1 || evs[0].Path != "/x" {
+		t.Errorf("replaying an applied txn: %+v, %+v; want no change and the events given", res, evs)
 	}
 }

@@ -171,6 +171,10 @@ func newEntry() *entry { return entries.Get().(*entry) }
 // maxKeptBuf bounds the encoding buffer a recycled entry keeps.
 const maxKeptBuf = 16 << 10
 
+// maxKeptEvents bounds the event array applyLoop keeps between txns: a big
+// multi's events are left to the collector.
+const maxKeptEvents = 64
+
 // answer calls e.done and recycles e.
 func (e *entry) answer(res tree.Result, err error) {
 	e.done(res, err)
@@ -217,11 +221,14 @@ type Pipeline struct {
 	diskFull    atomic.Bool
 	diskFullErr error // the refusal that began it; guarded by failMu
 
-	treeMu  *sync.RWMutex // guards tree (Apply holds it exclusively); shared with pipelines handing the tree on
-	tree    *tree.Tree
-	watchMu sync.Mutex // guards watches
-	watches *tree.Watches
-	deliver Deliverer
+	// applyEvents is applyLoop's: the array the last txn's watch events
+	// were appended to, handed to the next (see tree.ApplyAppend).
+	applyEvents []tree.WatchEvent
+	treeMu      *sync.RWMutex // guards tree (Apply holds it exclusively); shared with pipelines handing the tree on
+	tree        *tree.Tree
+	watchMu     sync.Mutex // guards watches
+	watches     *tree.Watches
+	deliver     Deliverer
 
 	queue   chan *entry // in zxid order; the applier drains it
 	wg      sync.WaitGroup
@@ -631,7 +638,7 @@ func (p *Pipeline) applyLoop() {
 			p.cfg.Logger.Info("writes resumed: a write is durable again after the disk was full", "zxid", log.Zxid(e.zxid).String())
 		}
 		p.treeMu.Lock()
-		res, evs := p.tree.ApplyResult(e.txn)
+		res, evs := p.tree.ApplyAppend(e.txn, p.applyEvents[:0])
 		if len(evs) > 0 {
 			p.watchMu.Lock()
 			ds := p.watches.TriggerAll(evs)
@@ -639,6 +646,9 @@ func (p *Pipeline) applyLoop() {
 			if len(ds) > 0 {
 				p.deliver(ds)
 			}
+		}
+		if cap(evs) <= maxKeptEvents { // TriggerAll copied what it delivers
+			p.applyEvents = evs
 		}
 		p.treeMu.Unlock()
 		last = e.zxid // before answer recycles e
