@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Pending is the overlay of txns that Prep has produced but Apply has not
@@ -358,8 +359,9 @@ func (v *view) prepCreate(req Request, hdr TxnHeader) (Txn, error) {
 	if err := checkACL(parent.acl, PermCreate, req.Auth); err != nil {
 		return Txn{}, err
 	}
+	data := req.Data
 	if sequential {
-		path = sequentialName(path, parent.cversion)
+		path, data = sequentialNameData(path, parent.cversion, data)
 	}
 	if !validPath(path) {
 		return Txn{}, CodeBadArguments
@@ -383,7 +385,7 @@ func (v *view) prepCreate(req Request, hdr TxnHeader) (Txn, error) {
 	case ephemeral:
 		kind = KindEphemeral
 	}
-	txn := Txn{TxnHeader: hdr, Path: path, Data: req.Data, ACL: acl, Kind: kind, ParentCversion: newCversion, Sequential: sequential}
+	txn := Txn{TxnHeader: hdr, Path: path, Data: data, ACL: acl, Kind: kind, ParentCversion: newCversion, Sequential: sequential}
 	var owner int64
 	switch kind {
 	case KindTTL:
@@ -571,13 +573,40 @@ func (v *view) prepCloseSession(hdr TxnHeader) (Txn, error) {
 // sequentialName is prefix followed by n as ZooKeeper formats a sequence
 // number ("%010d": at least ten characters, zero-padded after any sign).
 func sequentialName(prefix string, n int32) string {
+	suffix, l := sequentialSuffix(n)
 	var b strings.Builder // one allocation: the name itself
-	b.Grow(len(prefix) + 11)
+	b.Grow(len(prefix) + l)
 	b.WriteString(prefix)
+	b.Write(suffix[:l])
+	return b.String()
+}
+
+// sequentialNameData is sequentialName with data copied right behind the
+// name, in the same allocation, which is how the tree keeps a znode's
+// path and value (packPathData): a sequential create's name is new, so
+// building it with its data saves copying both again when it is applied.
+// Empty data is returned as it is.
+func sequentialNameData(prefix string, n int32, data []byte) (string, []byte) {
+	if len(data) == 0 {
+		return sequentialName(prefix, n), data
+	}
+	suffix, l := sequentialSuffix(n)
+	name := len(prefix) + l
+	buf := make([]byte, name+len(data))
+	copy(buf, prefix)
+	copy(buf[len(prefix):], suffix[:l])
+	copy(buf[name:], data)
+	return unsafe.String(unsafe.SliceData(buf), name), buf[name:len(buf):len(buf)]
+}
+
+// sequentialSuffix is n as ZooKeeper's "%010d" writes it (a negative n,
+// after the counter wraps, as '-' and nine digits), in suffix[:l].
+func sequentialSuffix(n int32) (suffix [11]byte, l int) {
 	v := int64(n)
 	width := 10
 	if v < 0 {
-		b.WriteByte('-')
+		suffix[l] = '-'
+		l++
 		v = -v
 		width--
 	}
@@ -589,8 +618,9 @@ func sequentialName(prefix string, n int32) string {
 		v /= 10
 	}
 	for pad := width - (len(digits) - i); pad > 0; pad-- {
-		b.WriteByte('0')
+		suffix[l] = '0'
+		l++
 	}
-	b.Write(digits[i:])
-	return b.String()
+	l += copy(suffix[l:], digits[i:])
+	return suffix, l
 }

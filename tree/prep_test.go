@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -282,5 +283,30 @@ func TestSequentialNameMatchesZooKeeperFormat(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { sequentialName("/a/seq-", 42) }); n != 1 {
 		t.Errorf("sequentialName allocates %v times, want once (the name)", n)
+	}
+}
+
+// sequentialNameData names as sequentialName does and puts the data right
+// behind the name, so packing them for the tree copies nothing: one
+// allocation for both.
+func TestSequentialNameDataIsPacked(t *testing.T) {
+	data := []byte("value")
+	for _, n := range []int32{0, 42, math.MaxInt32, math.MinInt32} {
+		name, d := sequentialNameData("/a/seq-", n, data)
+		if name != sequentialName("/a/seq-", n) || string(d) != "value" || cap(d) != len(d) {
+			t.Errorf("sequentialNameData(%d) = %q, %q (cap %d)", n, name, d, cap(d))
+		}
+		if p, pd := packPathData(name, d); unsafe.StringData(p) != unsafe.StringData(name) || &pd[0] != &d[0] {
+			t.Errorf("sequentialNameData(%d): packPathData copied the name and data", n)
+		}
+	}
+	if name, d := sequentialNameData("/a/seq-", 7, nil); name != "/a/seq-0000000007" || d != nil {
+		t.Errorf("no data: %q %v", name, d)
+	}
+	if name, d := sequentialNameData("/a/seq-", 7, []byte{}); name != "/a/seq-0000000007" || d == nil || len(d) != 0 {
+		t.Errorf("empty data: %q %v", name, d)
+	}
+	if n := testing.AllocsPerRun(100, func() { sequentialNameData("/a/seq-", 42, data) }); n != 1 {
+		t.Errorf("sequentialNameData allocates %v times, want once", n)
 	}
 }

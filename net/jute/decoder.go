@@ -3,6 +3,7 @@ package jute
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"zabd/tree"
 )
@@ -140,6 +141,35 @@ func (d *Decoder) Buffer() []byte {
 	return out
 }
 
+// StringAndBuffer reads a ustring then a buffer (String, then Buffer)
+// into one allocation, the buffer's bytes right behind the string's, as
+// a create's path and data come: the tree keeps a znode's path and value
+// in one such allocation (it checks that they touch), so they are not
+// copied again, and the request costs one object instead of two. A null
+// buffer reads as nil, an empty one as empty, as Buffer reads them.
+func (d *Decoder) StringAndBuffer() (string, []byte) {
+	n := d.length("ustring")
+	if n < 0 {
+		return "", d.Buffer()
+	}
+	s := d.take(n, "ustring")
+	m := d.length("buffer")
+	if m <= 0 {
+		if m == 0 {
+			return string(s), []byte{}
+		}
+		return string(s), nil
+	}
+	b := d.take(m, "buffer")
+	if d.err != nil {
+		return "", nil
+	}
+	joined := make([]byte, n+m)
+	copy(joined, s)
+	copy(joined[n:], b)
+	return unsafe.String(unsafe.SliceData(joined), n), joined[n : n+m : n+m]
+}
+
 // String reads a jute ustring: an int length then UTF-8 bytes. Null (-1)
 // reads as "". Invalid UTF-8 is passed through unchanged (Java would
 // substitute U+FFFD; a Go string keeps the bytes).
@@ -221,21 +251,51 @@ func (d *Decoder) Strings() []string {
 
 // ACLs reads a vector<data.ACL> (perms int, then Id{scheme, id}). Null (-1)
 // yields nil; a zero count yields a non-nil empty slice.
+//
+// The list nearly every create brings, world:anyone with every
+// permission (ZooKeeper's OPEN_ACL_UNSAFE), is returned as one shared
+// slice: callers must not change a decoded list in place (the tree never
+// does: its ACL lists are immutable).
 func (d *Decoder) ACLs() []tree.ACL {
 	n := d.count("vector<ACL>", minACLBytes)
 	if n < 0 {
 		return nil
 	}
+	var first tree.ACL
+	if n > 0 {
+		first = d.acl()
+		if d.err != nil {
+			return nil
+		}
+		if n == 1 && first == openACL[0] {
+			return openACL
+		}
+	}
 	out := make([]tree.ACL, n)
 	for i := range out {
-		out[i].Perms = d.Int()
-		out[i].ID.Scheme = d.aclString()
-		out[i].ID.ID = d.aclString()
+		if i == 0 {
+			out[0] = first
+			continue
+		}
+		out[i] = d.acl()
 		if d.err != nil {
 			return nil
 		}
 	}
 	return out
+}
+
+// openACL is world:anyone with every permission; len == cap, so an append
+// to it copies.
+var openACL = []tree.ACL{{Perms: tree.PermAll, ID: tree.Id{Scheme: "world", ID: "anyone"}}}[:1:1]
+
+// acl reads one data.ACL.
+func (d *Decoder) acl() tree.ACL {
+	var a tree.ACL
+	a.Perms = d.Int()
+	a.ID.Scheme = d.aclString()
+	a.ID.ID = d.aclString()
+	return a
 }
 
 // Stat reads a data.Stat (68 bytes, fields in tree.Stat order).

@@ -158,8 +158,7 @@ func decodeRequestBody(d *Decoder, req *tree.Request) bool {
 }
 
 func decodeCreate(d *Decoder, req *tree.Request, ttl bool) {
-	req.Path = d.String()
-	req.Data = d.Buffer()
+	req.Path, req.Data = d.StringAndBuffer()
 	req.ACL = d.ACLs()
 	req.Mode = tree.CreateMode(d.Int())
 	if ttl {

@@ -1,9 +1,12 @@
 package jute
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"zabd/tree"
 )
@@ -573,8 +576,11 @@ func TestDecodeRequestDoesNotAlias(t *testing.T) {
 	}
 }
 
-// Decoding a create with the open ACL allocates its path, its data and the
-// ACL's slice, and no string for "world" or "anyone".
+// Decoding a create with the open ACL allocates once: its path and data
+// together, the data right behind the path (as the tree keeps a znode,
+// so applying it copies neither again), and no ACL slice or string for
+// "world" or "anyone" (the open ACL is one shared list). Before, it was
+// three allocations: the path, the data, the ACL's slice.
 func TestCreateDecodeAllocations(t *testing.T) {
 	body := AppendRequest(nil, RequestHeader{Xid: 1, Op: tree.OpCreate},
 		tree.Request{Path: "/bench/key-0000001", Data: make([]byte, 100), ACL: tree.OpenACLUnsafe})
@@ -582,7 +588,54 @@ func TestCreateDecodeAllocations(t *testing.T) {
 	if err != nil || len(req.ACL) != 1 || req.ACL[0] != tree.OpenACLUnsafe[0] {
 		t.Fatalf("DecodeRequest = %+v, %v", req, err)
 	}
-	if allocs := testing.AllocsPerRun(100, func() { DecodeRequest(body) }); allocs > 3 {
-		t.Errorf("decoding a create allocated %.0f times, want at most 3 (path, data, ACL slice)", allocs)
+	if pathEnd := unsafe.Add(unsafe.Pointer(unsafe.StringData(req.Path)), len(req.Path)); pathEnd != unsafe.Pointer(unsafe.SliceData(req.Data)) {
+		t.Errorf("the data does not follow the path in memory")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { DecodeRequest(body) }); allocs > 1 {
+		t.Errorf("decoding a create allocated %.0f times, want at most 1 (path and data)", allocs)
+	}
+	// The shared open ACL cannot be changed through an append.
+	_, again, _ := DecodeRequest(body)
+	grown := append(again.ACL, tree.ACL{Perms: tree.PermRead, ID: tree.Id{Scheme: "ip", ID: "127.0.0.1"}})
+	grown[0].Perms = tree.PermRead
+	if _, req, _ := DecodeRequest(body); len(req.ACL) != 1 || req.ACL[0] != tree.OpenACLUnsafe[0] {
+		t.Errorf("an append to a decoded open ACL changed the next one: %+v", req.ACL)
+	}
+}
+
+// A create's path and data decode as String and Buffer decode them,
+// whatever their lengths (null and empty data stay apart), and a list
+// other than the open ACL is each request's own.
+func TestCreatePathAndDataDecode(t *testing.T) {
+	mine := []tree.ACL{{Perms: tree.PermRead, ID: tree.Id{Scheme: "world", ID: "anyone"}}}
+	for _, tc := range []struct {
+		name string
+		path string
+		data []byte
+		acl  []tree.ACL
+	}{
+		{"data", "/a", []byte("hello"), tree.OpenACLUnsafe},
+		{"empty data", "/a", []byte{}, tree.OpenACLUnsafe},
+		{"null data", "/a", nil, tree.OpenACLUnsafe},
+		{"empty path", "", []byte("x"), mine},
+		{"no ACL", "/a/b", []byte("x"), []tree.ACL{}},
+		{"null ACL", "/a/b", []byte("x"), nil},
+		{"two ACLs", "/a/b", []byte("x"), append([]tree.ACL{tree.OpenACLUnsafe[0]}, mine...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := AppendRequest(nil, RequestHeader{Xid: 1, Op: tree.OpCreate2}, tree.Request{Path: tc.path, Data: tc.data, ACL: tc.acl, Mode: tree.ModeEphemeral})
+			_, req, err := DecodeRequest(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.Path != tc.path || !bytes.Equal(req.Data, tc.data) || (req.Data == nil) != (tc.data == nil) ||
+				!slices.Equal(req.ACL, tc.acl) || (req.ACL == nil) != (tc.acl == nil) || req.Mode != tree.ModeEphemeral {
+				t.Errorf("decoded %q %q (nil %v) %+v mode %d; want %q %q (nil %v) %+v", req.Path, req.Data, req.Data == nil, req.ACL, req.Mode,
+					tc.path, tc.data, tc.data == nil, tc.acl)
+			}
+			if _, again, _ := DecodeRequest(body); len(req.ACL) > 0 && &again.ACL[0] == &req.ACL[0] && req.ACL[0] != tree.OpenACLUnsafe[0] {
+				t.Errorf("two decodes of a list other than the open ACL share it")
+			}
+		})
 	}
 }
