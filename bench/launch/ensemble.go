@@ -52,7 +52,7 @@ type Ensemble struct {
 // StartZKEnsemble starts an ensemble of n Apache ZooKeeper servers
 // (QuorumPeerMain) and waits until every member serves with one leader.
 // o applies to every member: o.Dir is the ensemble's directory (member i
-// gets Dir/i), o.Port and o.DataDir must be unset (each member gets its
+// gets Dir/i, emptied if the start is tried again on new ports), o.Port and o.DataDir must be unset (each member gets its
 // own), ExtraCfg is laid over each member's zoo.cfg (BaseZooCfg, the
 // default quorum timing, the server lines), o.CPUs pins every member to
 // the same CPU list. StartTimeout bounds the whole start; on failure
@@ -94,8 +94,10 @@ func StartZabdEnsemble(ctx context.Context, bin string, n int, o ZabdOptions) (*
 // 3n ports are picked free, so another process can take one before its
 // member binds it (on a busy machine, another test binary picking at the
 // same moment); the member then exits, and the whole ensemble is laid out
-// afresh on new ports, its members' directories emptied, up to portTries
-// times. It returns the ensemble only when it serves.
+// afresh on new ports, up to portTries times while ctx lasts. Before such
+// a try the members' directories (dir/1 ... dir/n, which the first try
+// made or found) are removed with all they hold: an ensemble's Dir is
+// meant to be a fresh one. It returns the ensemble only when it serves.
 func startEnsemble(ctx context.Context, name string, n int, dir string, forceSync bool, extra map[string]string,
 	startTimeout, stopTimeout time.Duration, command func(*Process) error) (*Ensemble, error) {
 	for try := 1; ; try++ {
@@ -112,7 +114,7 @@ func startEnsemble(ctx context.Context, name string, n int, dir string, forceSyn
 		if err == nil {
 			return e, nil
 		}
-		if try == portTries || !portTaken(err) {
+		if try == portTries || !portTaken(err) || ctx.Err() != nil {
 			return nil, err
 		}
 		for _, p := range e.Members {

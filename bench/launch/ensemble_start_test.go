@@ -54,7 +54,11 @@ func runFakeMember(addr, mode string) int {
 
 // fakeMemberCommand runs this test binary as member p: member 1 leads,
 // the others follow, and a member whose id is in exiting exits once bound.
-func fakeMemberCommand(exiting ...int) func(p *Process) error {
+func fakeMemberCommand(t *testing.T, exiting ...int) func(p *Process) error {
+	self, err := os.Executable() // absolute: members run in their own directories
+	if err != nil {
+		t.Fatal(err)
+	}
 	return func(p *Process) error {
 		mode := "follower"
 		if p.ID == 1 {
@@ -65,7 +69,7 @@ func fakeMemberCommand(exiting ...int) func(p *Process) error {
 				mode = "exit"
 			}
 		}
-		p.argv = []string{os.Args[0], "-test.run=^$"}
+		p.argv = []string{self, "-test.run=^$"}
 		p.env = append(os.Environ(), fakeMemberEnv+"="+p.Addr, fakeMemberModeEnv+"="+mode)
 		return nil
 	}
@@ -101,13 +105,13 @@ func takePortOnFirstPick(t *testing.T) (held int, picks *int) {
 func TestEnsembleStartsAgainOnNewPorts(t *testing.T) {
 	held, picks := takePortOnFirstPick(t)
 	dir := t.TempDir()
-	e, err := startEnsemble(context.Background(), "fake", 3, dir, false, nil, time.Minute, 5*time.Second, fakeMemberCommand())
+	e, err := startEnsemble(context.Background(), "fake", 3, dir, false, nil, time.Minute, 5*time.Second, fakeMemberCommand(t))
 	if err != nil {
 		t.Fatalf("startEnsemble: %v", err)
 	}
 	defer e.Kill()
-	if *picks != 2 {
-		t.Errorf("ports picked %d times, want 2 (the first pick's member 2 could not bind)", *picks)
+	if *picks < 2 {
+		t.Errorf("ports picked %d times, want a second pick (the first pick's member 2 could not bind)", *picks)
 	}
 	for _, p := range e.Members {
 		if !p.Running() || p.Port == held {
@@ -138,7 +142,7 @@ func TestEnsembleStartFailsWhenAMemberExits(t *testing.T) {
 	picks := 0
 	pickPorts = func(n int) ([]int, error) { picks++; return FreePorts(n) }
 	t.Cleanup(func() { pickPorts = FreePorts })
-	_, err := startEnsemble(context.Background(), "fake", 3, t.TempDir(), false, nil, time.Minute, 5*time.Second, fakeMemberCommand(3))
+	_, err := startEnsemble(context.Background(), "fake", 3, t.TempDir(), false, nil, time.Minute, 5*time.Second, fakeMemberCommand(t, 3))
 	if err == nil {
 		t.Fatal("startEnsemble succeeded with member 3 exiting")
 	}

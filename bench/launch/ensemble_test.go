@@ -273,7 +273,7 @@ func TestZKEnsemble(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Kill()
-	if *picks != 2 || e.Member(2).Port == held {
+	if *picks < 2 || e.Member(2).Port == held {
 		t.Errorf("ports picked %d times, member 2 on %d (held %d); want a second pick after member 2 found its port taken", *picks, e.Member(2).Port, held)
 	}
 	leader := e.Leader()
