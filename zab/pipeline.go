@@ -648,6 +648,7 @@ func (p *Pipeline) applyLoop() {
 			}
 		}
 		if cap(evs) <= maxKeptEvents { // TriggerAll copied what it delivers
+			clear(evs) // the paths hold their znodes' values: keep none alive
 			p.applyEvents = evs
 		}
 		p.treeMu.Unlock()
