@@ -105,9 +105,13 @@ func TestJoinedRepliesReuseTheirBuffers(t *testing.T) {
 		srv.Batching(false)
 	}
 	batch("a1;", "a2;")
-	kept := c.joined
-	if cap(kept) == 0 || c.spareOut == nil {
-		t.Fatalf("after a flush: joined cap %d, spare queue %v; want both kept", cap(kept), c.spareOut)
+	kept, keptQueue := c.joined, c.spareOut
+	if cap(kept) == 0 || cap(keptQueue) == 0 {
+		t.Fatalf("after a flush: joined cap %d, spare queue cap %d; want both kept", cap(kept), cap(keptQueue))
+	}
+	batch("a3;", "a4;")
+	if &c.joined[:1][0] != &kept[:1][0] || &c.spareOut[:1][0] != &keptQueue[:1][0] {
+		t.Fatalf("the second flush did not join into the kept buffer and queue the kept array")
 	}
 	take = 2 // the socket takes "b1" only
 	batch("b1;", "b2;")
@@ -115,11 +119,11 @@ func TestJoinedRepliesReuseTheirBuffers(t *testing.T) {
 		t.Fatalf("after a short write: joined %q kept, queue %q; want the buffer given up and its rest queued frame by frame", c.joined, c.out)
 	}
 	batch("c1;", "c2;") // joins the rest of b with c, in a new buffer
-	if want := "a1;a2;b1;b2;c1;c2;"; string(got) != want {
+	if want := "a1;a2;a3;a4;b1;b2;c1;c2;"; string(got) != want {
 		t.Fatalf("written %q, want %q", got, want)
 	}
-	if c.sent != 6 {
-		t.Errorf("sent counter %d, want 6", c.sent)
+	if c.sent != 8 {
+		t.Errorf("sent counter %d, want 8", c.sent)
 	}
 	// Steady state: nothing allocated but what the race detector's pool
 	// drops (a quarter of the frame buffers put back); before, two per flush.
