@@ -392,8 +392,8 @@ func probeMember(addr string) error {
 	return nil
 }
 
-// pickPorts picks an ensemble's ports: FreePorts, but for tests that
-// hand out a taken port.
+// pickPorts picks an ensemble's ports and a zabd's PortKeys: FreePorts,
+// but for tests that hand out a taken port.
 var pickPorts = FreePorts
 
 // FreePorts returns n distinct TCP ports on 127.0.0.1 that were free when

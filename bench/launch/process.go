@@ -45,10 +45,11 @@ type Process struct {
 	ID         int    // the N of this server's server.N line in an ensemble; 0 for a standalone server
 	Addr       string // client address, 127.0.0.1:Port
 	Port       int
-	Dir        string // working directory holding the config and the log
-	DataDir    string // where the server keeps its state
-	ConfigPath string // the zoo.cfg written for it
-	LogPath    string // stdout and stderr of every run, appended
+	Dir        string         // working directory holding the config and the log
+	DataDir    string         // where the server keeps its state
+	ConfigPath string         // the zoo.cfg written for it
+	LogPath    string         // stdout and stderr of every run, appended
+	Ports      map[string]int // the port each of ZabdOptions.PortKeys got; nil without any
 
 	argv         []string
 	env          []string

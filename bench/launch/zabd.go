@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -16,9 +17,16 @@ type ZabdOptions struct {
 	Engine    string            // --engine; default "native"
 	ForceSync bool              // forceSync in zoo.cfg
 	ExtraCfg  map[string]string // laid over BaseZooCfg; "" removes a key
-	ExtraArgs []string          // appended to the command line
-	Env       []string          // appended to the environment
-	CPUs      string            // run under taskset -c CPUs (e.g. "0"); empty: anywhere
+	// PortKeys are zoo.cfg keys that name a port of their own
+	// (secureClientPort, admin.serverPort, metricsProvider.httpPort):
+	// each gets a free port, picked afresh on every try as the client
+	// port is, so a port taken between the pick and zabd's bind (zabd
+	// exits then) is replaced rather than failing the start. They are
+	// laid over ExtraCfg; Process.Ports says what each got.
+	PortKeys  []string
+	ExtraArgs []string // appended to the command line
+	Env       []string // appended to the environment
+	CPUs      string   // run under taskset -c CPUs (e.g. "0"); empty: anywhere
 
 	StartTimeout time.Duration // default DefaultStartTimeout
 	StopTimeout  time.Duration // default DefaultStopTimeout
@@ -40,7 +48,23 @@ func StartZabd(ctx context.Context, bin string, o ZabdOptions) (*Process, error)
 		if err != nil {
 			return nil, err
 		}
-		if err := writeCfg(p, MergeCfg(BaseZooCfg(p.Port, p.DataDir, o.ForceSync), o.ExtraCfg)); err != nil {
+		cfg := MergeCfg(BaseZooCfg(p.Port, p.DataDir, o.ForceSync), o.ExtraCfg)
+		if len(o.PortKeys) > 0 {
+			ports, err := pickPorts(len(o.PortKeys) + 1) // held together, so none is the client port
+			if err != nil {
+				return nil, err
+			}
+			p.Ports = map[string]int{}
+			for _, port := range ports {
+				if port == p.Port || len(p.Ports) == len(o.PortKeys) {
+					continue
+				}
+				key := o.PortKeys[len(p.Ports)]
+				p.Ports[key] = port
+				cfg[key] = strconv.Itoa(port)
+			}
+		}
+		if err := writeCfg(p, cfg); err != nil {
 			return nil, err
 		}
 		if p.argv, err = zabdArgv(bin, p, o); err != nil {

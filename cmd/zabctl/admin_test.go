@@ -22,15 +22,11 @@ import (
 // purge keeping two refused; then the server restarts from what is left
 // with every acknowledged write, and the log verifies.
 func TestAdminSnapshotAndPurge(t *testing.T) {
-	port, err := launch.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminAddr := "127.0.0.1:" + strconv.Itoa(port)
 	p := zktest.StartZabd(t, launch.ZabdOptions{ExtraCfg: map[string]string{
-		"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1", "admin.serverPort": strconv.Itoa(port),
+		"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1",
 		"preAllocSize": "64", // 64 KiB segments: the purge has segments to remove
-	}})
+	}, PortKeys: []string{"admin.serverPort"}})
+	adminAddr := "127.0.0.1:" + strconv.Itoa(p.Ports["admin.serverPort"])
 	c := zktest.Connect(t, p.Addr)
 	var written []string
 	admin := func(args ...string) (result, map[string]any) {

@@ -73,7 +73,7 @@ func TestAdminServerAgainstApacheZooKeeper(t *testing.T) {
 	}
 	cp, err := launch.ZooKeeperClassPath()
 	zktest.RequireInstalled(t, "zookeeper", err)
-	ports, err := launch.FreePorts(2)
+	ports, err := launch.FreePorts(1) // ZooKeeper's; zabd's is picked with its start (PortKeys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +82,8 @@ func TestAdminServerAgainstApacheZooKeeper(t *testing.T) {
 		"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1", "admin.serverPort": strconv.Itoa(ports[0]),
 	}})
 	zbp := zktest.StartZabd(t, launch.ZabdOptions{ExtraCfg: map[string]string{
-		"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1", "admin.serverPort": strconv.Itoa(ports[1]),
-	}})
+		"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1",
+	}, PortKeys: []string{"admin.serverPort"}})
 	type side struct {
 		name, base string
 		addr       string
@@ -91,7 +91,7 @@ func TestAdminServerAgainstApacheZooKeeper(t *testing.T) {
 	}
 	sides := []*side{
 		{name: "zookeeper", base: fmt.Sprintf("http://127.0.0.1:%d/commands", ports[0]), addr: zkp.Addr},
-		{name: "zabd", base: fmt.Sprintf("http://127.0.0.1:%d/commands", ports[1]), addr: zbp.Addr},
+		{name: "zabd", base: fmt.Sprintf("http://127.0.0.1:%d/commands", zbp.Ports["admin.serverPort"]), addr: zbp.Addr},
 	}
 	for _, s := range sides {
 		c := zktest.Connect(t, s.addr)

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,16 +43,11 @@ func TestPrometheusScrapesZabd(t *testing.T) {
 	if err != nil {
 		zktest.RequireInstalled(t, "prometheus", fmt.Errorf("%w: %v", launch.ErrNotInstalled, err))
 	}
-	ports, err := launch.FreePorts(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	p := zktest.StartZabd(t, launch.ZabdOptions{ExtraCfg: map[string]string{
 		"metricsProvider.className": "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
 		"metricsProvider.httpHost":  "127.0.0.1",
-		"metricsProvider.httpPort":  strconv.Itoa(ports[0]),
-	}})
+	}, PortKeys: []string{"metricsProvider.httpPort"}})
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", p.Ports["metricsProvider.httpPort"])
 	c := zktest.Connect(t, p.Addr)
 	for i := range 25 {
 		if _, err := c.Create(fmt.Sprintf("/m%02d", i), []byte("v"), 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -116,7 +110,11 @@ func TestPrometheusScrapesZabd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	promPort, err := launch.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	promAddr := fmt.Sprintf("127.0.0.1:%d", promPort)
 	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
 	if err != nil {
 		t.Fatal(err)

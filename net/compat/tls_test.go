@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,12 +56,7 @@ func tlsConnect(t *testing.T, addr string, cfg *tls.Config) (*zk.Conn, error) {
 func TestTLSClients(t *testing.T) {
 	dir := t.TempDir()
 	certs := securetest.Write(t, dir)
-	port, err := launch.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := zktest.StartZabd(t, launch.ZabdOptions{ExtraCfg: map[string]string{
-		"secureClientPort":        strconv.Itoa(port),
+	p := zktest.StartZabd(t, launch.ZabdOptions{PortKeys: []string{"secureClientPort"}, ExtraCfg: map[string]string{
 		"secureClientPortAddress": "127.0.0.1",
 		"serverCnxnFactory":       "org.apache.zookeeper.server.NettyServerCnxnFactory",
 		"ssl.keyStore.location":   certs.ServerPEM,
@@ -71,7 +65,7 @@ func TestTLSClients(t *testing.T) {
 		"authProvider.x509":       "org.apache.zookeeper.server.auth.X509AuthenticationProvider",
 		"client.portUnification":  "true",
 	}})
-	secureAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	secureAddr := fmt.Sprintf("127.0.0.1:%d", p.Ports["secureClientPort"])
 	subject := securetest.ClientSubject
 
 	c, err := tlsConnect(t, secureAddr, certs.ClientConfig(&certs.Client))
