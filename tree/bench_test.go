@@ -133,3 +133,37 @@ func BenchmarkTreeMemory(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkSequentialCreates preps and applies sequential creates under a
+// parent with a long path, as the load generator makes them, into a tree
+// that already holds siblings: each create searches and inserts among
+// keys whose parent part is equal and 45 bytes long.
+func BenchmarkSequentialCreates(b *testing.B) {
+	const parent = "/zabbench/create-4224442131750465-94a3362c"
+	for _, siblings := range []int{1000, 200000} {
+		b.Run(fmt.Sprintf("siblings=%d", siblings), func(b *testing.B) {
+			tr := New(Config{})
+			p := NewPending()
+			zxid := int64(0)
+			do := func(req Request) {
+				zxid++
+				txn, err := tr.Prep(p, req, TxnHeader{Session: 1, Zxid: zxid, Time: zxid})
+				if err != nil {
+					b.Fatal(err)
+				}
+				tr.Apply(txn)
+				p.Applied(zxid)
+			}
+			do(Request{Op: OpCreate, ACL: OpenACLUnsafe, Mode: ModePersistent, Path: "/zabbench"})
+			do(Request{Op: OpCreate, ACL: OpenACLUnsafe, Mode: ModePersistent, Path: parent})
+			req := Request{Op: OpCreate, ACL: OpenACLUnsafe, Mode: ModePersistentSequential, Path: parent + "/n-", Data: make([]byte, 100)}
+			for range siblings {
+				do(req)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				do(req)
+			}
+		})
+	}
+}
