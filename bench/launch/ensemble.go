@@ -100,7 +100,15 @@ func StartZabdEnsemble(ctx context.Context, bin string, n int, o ZabdOptions) (*
 // meant to be a fresh one. It returns the ensemble only when it serves.
 func startEnsemble(ctx context.Context, name string, n int, dir string, forceSync bool, extra map[string]string,
 	startTimeout, stopTimeout time.Duration, command func(*Process) error) (*Ensemble, error) {
-	for try := 1; ; try++ {
+	var tried *Ensemble // the last try's, whose members' directories go first
+	return onFreePort(ctx, false, func() (*Ensemble, error) {
+		if tried != nil {
+			for _, p := range tried.Members {
+				if err := os.RemoveAll(p.Dir); err != nil {
+					return nil, fmt.Errorf("launch: %s ensemble: empty %s for another try on new ports: %w", name, p.Dir, err)
+				}
+			}
+		}
 		e, err := layoutEnsemble(name, dir, n, forceSync, extra, startTimeout, stopTimeout)
 		if err != nil {
 			return nil, err
@@ -110,19 +118,12 @@ func startEnsemble(ctx context.Context, name string, n int, dir string, forceSyn
 				return nil, err
 			}
 		}
-		err = e.startAll(ctx)
-		if err == nil {
-			return e, nil
-		}
-		if try == portTries || !portTaken(err) || ctx.Err() != nil {
+		tried = e
+		if err := e.startAll(ctx); err != nil {
 			return nil, err
 		}
-		for _, p := range e.Members {
-			if err := os.RemoveAll(p.Dir); err != nil {
-				return nil, fmt.Errorf("launch: %s ensemble: empty %s for another try on new ports: %w", name, p.Dir, err)
-			}
-		}
-	}
+		return e, nil
+	})
 }
 
 // layoutEnsemble picks the ports, creates each member's directory, data

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"context"
 	"fmt"
 	stdnet "net"
 	"strings"
@@ -18,25 +19,30 @@ func FreePort() (int, error) {
 	return l.Addr().(*stdnet.TCPAddr).Port, nil
 }
 
-// portTries is how many ports onFreePort tries.
+// portTries is how many sets of ports onFreePort tries.
 const portTries = 3
 
-// onFreePort runs start, which starts a server on port, or on one FreePort
-// picks when port is 0. A picked port can be taken by another process
-// between the pick and the server's bind (on a busy machine, another test
-// binary picking at the same time): then start is run again, picking
-// another, up to portTries times. A port the caller named is tried once.
-func onFreePort(port int, start func() (*Process, error)) (*Process, error) {
+// onFreePort runs start, which starts a server (or an ensemble) on ports
+// it picks, or on ports the caller named when named is set. A picked port
+// can be taken by another process between the pick and the server's bind
+// (on a busy machine, another test binary picking at the same time): then
+// start is run again, picking others, up to portTries times while ctx
+// lasts. Named ports are tried once.
+func onFreePort[T any](ctx context.Context, named bool, start func() (T, error)) (T, error) {
 	for try := 1; ; try++ {
-		p, err := start()
-		if err == nil || port != 0 || try == portTries || !portTaken(err) {
-			return p, err
+		v, err := start()
+		if err == nil || named || try == portTries || !portTaken(err) || ctx.Err() != nil {
+			return v, err
 		}
 	}
 }
 
+// portTakenWords is what a server says when its port is in use: the JVM's
+// BindException and Go's bind error both, in some case.
+const portTakenWords = "address already in use"
+
 // portTaken says whether a server failed to start because its port was in
-// use (the JVM's BindException and Go's bind error both say so).
+// use.
 func portTaken(err error) bool {
-	return strings.Contains(strings.ToLower(err.Error()), "address already in use")
+	return strings.Contains(strings.ToLower(err.Error()), portTakenWords)
 }

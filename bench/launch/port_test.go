@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	stdnet "net"
@@ -52,7 +53,7 @@ func TestOnFreePortRetriesATakenPort(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			p, err := onFreePort(tc.port, func() (*Process, error) {
+			p, err := onFreePort(context.Background(), tc.port != 0, func() (*Process, error) {
 				calls++
 				if calls <= len(tc.errs) {
 					return nil, tc.errs[calls-1]

@@ -197,7 +197,7 @@ func probeReady(addr string) error {
 // out of the tail), and its log's tail.
 func (p *Process) exitedError(name string) error {
 	taken := ""
-	if line := p.lastLogLine("address already in use"); line != "" {
+	if line := p.lastLogLine(portTakenWords); line != "" {
 		taken = "; its log says: " + line
 	}
 	return fmt.Errorf("launch: %s ensemble: %s at %s exited during start (%v)%s: %w\n%s",

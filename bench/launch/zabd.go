@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -43,7 +44,7 @@ func StartZabd(ctx context.Context, bin string, o ZabdOptions) (*Process, error)
 	if st, err := os.Stat(bin); err != nil || st.IsDir() {
 		return nil, fmt.Errorf("launch: zabd binary %q: %w", bin, ErrNotInstalled)
 	}
-	return onFreePort(o.Port, func() (*Process, error) {
+	return onFreePort(ctx, o.Port != 0, func() (*Process, error) {
 		p, err := prepare("zabd", o.Dir, o.DataDir, o.Port, o.StartTimeout, o.StopTimeout)
 		if err != nil {
 			return nil, err
@@ -54,14 +55,11 @@ func StartZabd(ctx context.Context, bin string, o ZabdOptions) (*Process, error)
 			if err != nil {
 				return nil, err
 			}
+			ports = slices.DeleteFunc(ports, func(port int) bool { return port == p.Port })
 			p.Ports = map[string]int{}
-			for _, port := range ports {
-				if port == p.Port || len(p.Ports) == len(o.PortKeys) {
-					continue
-				}
-				key := o.PortKeys[len(p.Ports)]
-				p.Ports[key] = port
-				cfg[key] = strconv.Itoa(port)
+			for i, key := range o.PortKeys {
+				p.Ports[key] = ports[i]
+				cfg[key] = strconv.Itoa(ports[i])
 			}
 		}
 		if err := writeCfg(p, cfg); err != nil {

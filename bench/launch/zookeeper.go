@@ -122,7 +122,7 @@ func StartApacheZK(ctx context.Context, o ZKOptions) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	return onFreePort(o.Port, func() (*Process, error) {
+	return onFreePort(ctx, o.Port != 0, func() (*Process, error) {
 		p, err := prepare("zookeeper", o.Dir, o.DataDir, o.Port, o.StartTimeout, o.StopTimeout)
 		if err != nil {
 			return nil, err

@@ -272,13 +272,11 @@ func (d *Decoder) ACLs() []tree.ACL {
 		}
 	}
 	out := make([]tree.ACL, n)
-	for i := range out {
-		if i == 0 {
-			out[0] = first
-			continue
-		}
-		out[i] = d.acl()
-		if d.err != nil {
+	if n > 0 {
+		out[0] = first
+	}
+	for i := 1; i < n; i++ {
+		if out[i] = d.acl(); d.err != nil {
 			return nil
 		}
 	}
