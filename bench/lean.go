@@ -165,7 +165,8 @@ type leanSession struct {
 }
 
 // runClosed is the closed loop on one goroutine: fill the window, send it
-// in one write, take every reply already read, refill, and so on.
+// in one write and wait for a reply (wire.Conn.FlushAndWait: two system
+// calls a round trip), take every reply already read, refill, and so on.
 func (s *leanSession) runClosed(ctx context.Context) {
 	clock := s.e.clock
 	q := newRing(s.inFlight)
@@ -183,7 +184,7 @@ func (s *leanSession) runClosed(ctx context.Context) {
 		if q.size == 0 {
 			return
 		}
-		if err := s.conn.Flush(); err != nil {
+		if err := s.conn.FlushAndWait(); err != nil {
 			s.failAll(q, s.e.lostErr())
 			return
 		}

@@ -14,10 +14,16 @@
 //   - one goroutine at a time appends and flushes (QueueBody, Ping, Flush), and
 //     one at a time reads (ReadReply); the two may be different goroutines.
 //     The write side is guarded by a mutex, so a writer and Close can meet.
+//     FlushAndWait writes and reads, so its goroutine is the only reader and
+//     the only flusher while it runs;
+//   - FlushAndWait waits for the reply without the read that would find
+//     nothing (see round.go): the socket is read only after the poller says
+//     data arrived since the write, and waited on again only after a read
+//     that came back short (the socket was empty then, so whatever arrives
+//     later raises a new edge).
 package wire
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -25,6 +31,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"zabd/net/jute"
@@ -49,7 +56,7 @@ var ErrOutOfOrder = errors.New("wire: reply out of order")
 type Conn struct {
 	nc        net.Conn
 	addr      string
-	br        *bufio.Reader
+	rnd       *round // FlushAndWait's system calls; nil where the socket has no raw access
 	sessionID int64
 	timeout   time.Duration // negotiated session timeout
 
@@ -58,9 +65,15 @@ type Conn struct {
 	nextXid int32 // xid of the next request queued
 	closed  bool
 
-	readXid int32  // xid expected next by ReadReply (the reader's)
-	rbuf    []byte // the last reply's frame, reused
+	readXid int32 // xid expected next by ReadReply (the reader's)
+	// in[r:w] is read from the socket and not yet parsed (the reader's).
+	// A frame ReadReply returns points into in: valid until the next read.
+	in   []byte
+	r, w int
 }
+
+// readBufSize is the read buffer's size; a larger reply grows it.
+const readBufSize = 64 << 10
 
 // Reply is one answer. Body is valid until the next ReadReply.
 type Reply struct {
@@ -82,7 +95,12 @@ func Dial(ctx context.Context, addr string, sessionTimeout time.Duration) (*Conn
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	}
-	c := &Conn{nc: nc, addr: addr, br: bufio.NewReaderSize(nc, 64<<10), nextXid: 1, readXid: 1}
+	c := &Conn{nc: nc, addr: addr, in: make([]byte, readBufSize), nextXid: 1, readXid: 1}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.rnd = newRound(c, raw)
+		}
+	}
 	req := jute.AppendConnectRequest(nil, jute.ConnectRequest{
 		TimeOut: int32(sessionTimeout / time.Millisecond), Passwd: make([]byte, 16),
 	})
@@ -90,7 +108,7 @@ func Dial(ctx context.Context, addr string, sessionTimeout time.Duration) (*Conn
 		nc.Close()
 		return nil, fmt.Errorf("wire: sending connect request to %s: %w", addr, err)
 	}
-	frame, err := jute.ReadFrame(c.br, maxReply, nil)
+	frame, err := c.readFrame()
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("wire: reading connect response from %s: %w", addr, err)
@@ -144,6 +162,11 @@ func (c *Conn) Ping() {
 func (c *Conn) Flush() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.flushLocked()
+}
+
+// flushLocked is Flush with wmu held.
+func (c *Conn) flushLocked() error {
 	if len(c.wbuf) == 0 {
 		return nil
 	}
@@ -200,37 +223,78 @@ func (c *Conn) parse(frame []byte) (r Reply, skip bool, err error) {
 	return r, false, nil
 }
 
-// readFrame reads one length-prefixed frame into c.rbuf (no allocation
-// once c.rbuf has grown to the largest reply).
+// readFrame returns the next length-prefixed frame, reading from the
+// socket only while no whole frame is buffered.
 func (c *Conn) readFrame() ([]byte, error) {
-	hdr, err := c.br.Peek(4)
-	if err != nil {
-		return nil, err
+	for {
+		frame, ok, err := c.frame()
+		if ok || err != nil {
+			return frame, err
+		}
+		n, err := c.nc.Read(c.room())
+		c.w += n
+		if n == 0 && err != nil {
+			return nil, err
+		}
 	}
-	n := int32(binary.BigEndian.Uint32(hdr))
-	if n < 0 || n > maxReply {
-		return nil, fmt.Errorf("%w: reply frame length %d out of [0, %d]", jute.ErrTooLarge, n, maxReply)
+}
+
+// frame takes the next whole frame out of the buffer; false when there is
+// none yet.
+func (c *Conn) frame() ([]byte, bool, error) {
+	n, whole, err := c.peekFrame()
+	if !whole {
+		return nil, false, err
 	}
-	_, _ = c.br.Discard(4)
-	if cap(c.rbuf) < int(n) {
-		c.rbuf = make([]byte, n)
+	b := c.in[c.r+4 : c.r+4+n : c.r+4+n]
+	c.r += 4 + n
+	return b, true, nil
+}
+
+// peekFrame says how long the next frame is and whether all of it is
+// buffered; an error for a length no reply may have. n is -1 while fewer
+// than 4 bytes are buffered.
+func (c *Conn) peekFrame() (n int, whole bool, err error) {
+	b := c.in[c.r:c.w]
+	if len(b) < 4 {
+		return -1, false, nil
 	}
-	frame := c.rbuf[:n]
-	if _, err := io.ReadFull(c.br, frame); err != nil {
-		return nil, err
+	l := int32(binary.BigEndian.Uint32(b))
+	if l < 0 || l > maxReply {
+		return -1, false, fmt.Errorf("%w: reply frame length %d out of [0, %d]", jute.ErrTooLarge, l, maxReply)
 	}
-	return frame, nil
+	return int(l), len(b) >= 4+int(l), nil
+}
+
+// room returns the free space after the buffered bytes, never empty: the
+// unparsed bytes are moved to the front when the frame they begin would
+// not fit behind them, and the buffer grows for a frame larger than it.
+func (c *Conn) room() []byte {
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	}
+	need := 4
+	if n, _, err := c.peekFrame(); n >= 0 && err == nil {
+		need = 4 + n
+	}
+	if c.r+need > len(c.in) || c.w == len(c.in) {
+		if need > len(c.in) {
+			grown := make([]byte, need)
+			c.w = copy(grown, c.in[c.r:c.w])
+			c.in, c.r = grown, 0
+		} else {
+			c.w = copy(c.in, c.in[c.r:c.w])
+			c.r = 0
+		}
+	}
+	return c.in[c.w:]
 }
 
 // Buffered reports whether a whole reply frame is already read from the
 // socket, so ReadReply will not block.
 func (c *Conn) Buffered() bool {
-	n := c.br.Buffered()
-	if n < 4 {
-		return false
-	}
-	hdr, _ := c.br.Peek(4)
-	return n >= 4+int(binary.BigEndian.Uint32(hdr))
+	_, whole, _ := c.peekFrame()
+	return whole
 }
 
 // Close ends the session: it sends closeSession and, when no reader is

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func accept(t *testing.T, r *bufio.Reader, w net.Conn, sessionID int64) bool {
 }
 
 // reply writes a reply header and body.
-func reply(w net.Conn, xid int32, zxid int64, code tree.Code, body []byte) {
+func reply(w io.Writer, xid int32, zxid int64, code tree.Code, body []byte) {
 	b := jute.AppendReplyHeader(nil, jute.ReplyHeader{Xid: xid, Zxid: zxid, Err: code})
 	_, _ = w.Write(jute.AppendFrame(nil, append(b, body...)))
 }

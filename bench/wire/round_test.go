@@ -1,0 +1,184 @@
+//go:build unix
+
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"net"
+	"testing"
+	"time"
+
+	"zabd/net/jute"
+	"zabd/tree"
+)
+
+// TestFlushAndWaitRoundTrips drives closed-loop rounds through
+// FlushAndWait against a server that answers in the ways that take its
+// different paths: at once, in two writes with the frame split (the
+// second read after a wait), with a notification the client had not read
+// before the round began, with a reply larger than the read buffer, and
+// with two replies in one write.
+func TestFlushAndWaitRoundTrips(t *testing.T) {
+	big := bytes.Repeat([]byte("z"), 3*readBufSize+17)
+	notified := make(chan struct{})
+	addr := fakeServer(t, func(r *bufio.Reader, w net.Conn) {
+		if !accept(t, r, w, 0x55) {
+			return
+		}
+		for i := int32(1); i <= 50; i++ { // one request a round, answered at once
+			if xid, _, _ := request(t, r); xid != i {
+				t.Errorf("server: xid %d, want %d", xid, i)
+				return
+			}
+			reply(w, i, int64(i), tree.CodeOK, []byte("at once"))
+		}
+		// Round 51: the reply in two writes, split inside its header.
+		request(t, r)
+		var b bytes.Buffer
+		reply(&b, 51, 51, tree.CodeOK, []byte("split"))
+		w.Write(b.Bytes()[:9])
+		time.Sleep(5 * time.Millisecond) // lets the client read the first part alone, most of the time
+		w.Write(b.Bytes()[9:])
+		// Round 52: a notification is sent before the request, and the
+		// client starts the round without having read it.
+		reply(w, -1, -1, tree.CodeOK, []byte("event"))
+		close(notified)
+		request(t, r)
+		reply(w, 52, 52, tree.CodeOK, []byte("after the event"))
+		// Round 53: a reply larger than the read buffer.
+		request(t, r)
+		reply(w, 53, 53, tree.CodeOK, big)
+		// Round 54: two requests, both replies in one write.
+		request(t, r)
+		request(t, r)
+		b.Reset()
+		reply(&b, 54, 54, tree.CodeOK, []byte("first"))
+		reply(&b, 55, 55, tree.CodeNoNode, nil)
+		w.Write(b.Bytes())
+		request(t, r) // closeSession
+		reply(w, 56, 56, tree.CodeOK, nil)
+	})
+	c := dial(t, addr)
+	round := func(want ...Reply) {
+		t.Helper()
+		for range want {
+			c.QueueBody(tree.OpGetData, []byte("/n"))
+		}
+		if err := c.FlushAndWait(); err != nil {
+			t.Fatalf("FlushAndWait: %v", err)
+		}
+		if !c.Buffered() {
+			t.Fatal("FlushAndWait returned without a whole reply buffered")
+		}
+		for _, w := range want {
+			r, err := c.ReadReply()
+			if err != nil {
+				t.Fatalf("ReadReply: %v", err)
+			}
+			if r.Xid != w.Xid || r.Zxid != w.Zxid || r.Err != w.Err || !bytes.Equal(r.Body, w.Body) {
+				t.Fatalf("reply xid %d zxid %d err %v body %d bytes, want xid %d zxid %d err %v body %d bytes",
+					r.Xid, r.Zxid, r.Err, len(r.Body), w.Xid, w.Zxid, w.Err, len(w.Body))
+			}
+		}
+	}
+	for i := int32(1); i <= 50; i++ {
+		round(Reply{i, int64(i), tree.CodeOK, []byte("at once")})
+	}
+	round(Reply{51, 51, tree.CodeOK, []byte("split")})
+	<-notified
+	round(Reply{52, 52, tree.CodeOK, []byte("after the event")})
+	round(Reply{53, 53, tree.CodeOK, big})
+	round(Reply{54, 54, tree.CodeOK, []byte("first")}, Reply{55, 55, tree.CodeNoNode, nil})
+	if err := c.Close(false); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestFlushAndWaitEndsWithTheConnection: a round waiting for a reply that
+// never comes ends with an error when Close runs on another goroutine, and
+// when the server hangs up.
+func TestFlushAndWaitEndsWithTheConnection(t *testing.T) {
+	got := make(chan struct{})
+	release := make(chan struct{})
+	addr := fakeServer(t, func(r *bufio.Reader, w net.Conn) {
+		if !accept(t, r, w, 0x56) {
+			return
+		}
+		request(t, r)
+		close(got)
+		<-release
+	})
+	c := dial(t, addr)
+	c.QueueBody(tree.OpGetData, nil)
+	done := make(chan error, 1)
+	go func() { done <- c.FlushAndWait() }()
+	<-got // the request was written: the round is in (or near) its wait
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(true) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("FlushAndWait succeeded on a connection closed under it")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("FlushAndWait still waiting 10 s after Close")
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	close(release)
+
+	addr = fakeServer(t, func(r *bufio.Reader, w net.Conn) {
+		accept(t, r, w, 0x57)
+		request(t, r)
+	}) // and hangs up
+	c = dial(t, addr)
+	defer c.Close(true)
+	c.QueueBody(tree.OpGetData, nil)
+	if err := c.FlushAndWait(); err == nil {
+		t.Fatal("FlushAndWait succeeded on a connection the server closed")
+	}
+}
+
+// TestRoundAllocatesNothing: a closed-loop round (queue, FlushAndWait,
+// ReadReply) allocates nothing once its buffers have grown.
+func TestRoundAllocatesNothing(t *testing.T) {
+	addr := fakeServer(t, func(r *bufio.Reader, w net.Conn) {
+		if !accept(t, r, w, 0x58) {
+			return
+		}
+		// Alloc-free itself (AllocsPerRun counts every goroutine): one
+		// read buffer, one reply frame with its xid patched in.
+		in := make([]byte, 0, 256)
+		var out bytes.Buffer
+		reply(&out, 0, 1, tree.CodeOK, []byte("value"))
+		for {
+			frame, err := jute.ReadFrame(r, 1<<20, in[:0])
+			if err != nil || len(frame) < 8 {
+				return // the client closed
+			}
+			binary.BigEndian.PutUint32(out.Bytes()[4:], binary.BigEndian.Uint32(frame))
+			if _, err := w.Write(out.Bytes()); err != nil {
+				return
+			}
+		}
+	})
+	c := dial(t, addr)
+	defer c.Close(true)
+	body := []byte("/some/path\x00")
+	roundTrip := func() {
+		c.QueueBody(tree.OpGetData, body)
+		if err := c.FlushAndWait(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ReadReply(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roundTrip()
+	if n := testing.AllocsPerRun(200, roundTrip); n != 0 {
+		t.Errorf("a round allocates %.1f times", n)
+	}
+}
