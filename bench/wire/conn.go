@@ -64,10 +64,17 @@ type Conn struct {
 	wbuf    []byte
 	nextXid int32 // xid of the next request queued
 	closed  bool
+	// sentXid is nextXid and sentPings the pings queued, both as of the
+	// last write: every request and ping before them went to the kernel.
+	sentXid   int32
+	pings     int64
+	sentPings int64
 
-	readXid int32 // xid expected next by ReadReply (the reader's)
+	readXid   int32 // xid expected next by ReadReply (the reader's)
+	pingsRead int64 // ping replies consumed (the reader's)
 	// in[r:w] is read from the socket and not yet parsed (the reader's).
-	// A frame ReadReply returns points into in: valid until the next read.
+	// A frame ReadReply returns points into in: valid until the next
+	// ReadReply or FlushAndWait.
 	in   []byte
 	r, w int
 }
@@ -75,7 +82,8 @@ type Conn struct {
 // readBufSize is the read buffer's size; a larger reply grows it.
 const readBufSize = 64 << 10
 
-// Reply is one answer. Body is valid until the next ReadReply.
+// Reply is one answer. Body is valid until the next ReadReply or
+// FlushAndWait.
 type Reply struct {
 	Xid  int32
 	Zxid int64
@@ -155,6 +163,7 @@ func (c *Conn) Ping() {
 	c.wbuf = jute.AppendInt(c.wbuf, 8)
 	c.wbuf = jute.AppendInt(c.wbuf, pingXid)
 	c.wbuf = jute.AppendInt(c.wbuf, int32(tree.OpPing))
+	c.pings++
 	c.wmu.Unlock()
 }
 
@@ -173,12 +182,19 @@ func (c *Conn) flushLocked() error {
 	if c.closed {
 		return fmt.Errorf("wire: session 0x%x with %s: %w", c.sessionID, c.addr, net.ErrClosed)
 	}
+	c.markSent()
 	_, err := c.nc.Write(c.wbuf)
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		return fmt.Errorf("wire: writing to %s (session 0x%x): %w", c.addr, c.sessionID, err)
 	}
 	return nil
+}
+
+// markSent records that everything queued goes to the kernel now. wmu is
+// held.
+func (c *Conn) markSent() {
+	c.sentXid, c.sentPings = c.nextXid, c.pings
 }
 
 // ReadReply blocks for the next reply to a queued request. Ping replies
@@ -212,7 +228,11 @@ func (c *Conn) parse(frame []byte) (r Reply, skip bool, err error) {
 		Err:  tree.Code(int32(binary.BigEndian.Uint32(frame[12:]))),
 		Body: frame[16:],
 	}
-	if r.Xid == pingXid || r.Xid == notificationXid {
+	if r.Xid == pingXid {
+		c.pingsRead++
+		return Reply{}, true, nil
+	}
+	if r.Xid == notificationXid {
 		return Reply{}, true, nil
 	}
 	want := c.readXid
