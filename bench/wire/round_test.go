@@ -147,26 +147,7 @@ func TestFlushAndWaitEndsWithTheConnection(t *testing.T) {
 // TestRoundAllocatesNothing: a closed-loop round (queue, FlushAndWait,
 // ReadReply) allocates nothing once its buffers have grown.
 func TestRoundAllocatesNothing(t *testing.T) {
-	addr := fakeServer(t, func(r *bufio.Reader, w net.Conn) {
-		if !accept(t, r, w, 0x58) {
-			return
-		}
-		// Alloc-free itself (AllocsPerRun counts every goroutine): one
-		// read buffer, one reply frame with its xid patched in.
-		in := make([]byte, 0, 256)
-		var out bytes.Buffer
-		reply(&out, 0, 1, tree.CodeOK, []byte("value"))
-		for {
-			frame, err := jute.ReadFrame(r, 1<<20, in[:0])
-			if err != nil || len(frame) < 8 {
-				return // the client closed
-			}
-			binary.BigEndian.PutUint32(out.Bytes()[4:], binary.BigEndian.Uint32(frame))
-			if _, err := w.Write(out.Bytes()); err != nil {
-				return
-			}
-		}
-	})
+	addr := answeringServer(t, 0x58, []byte("value"))
 	c := dial(t, addr)
 	defer c.Close(true)
 	body := []byte("/some/path\x00")
@@ -255,18 +236,7 @@ func TestFlushAndWaitFindsRepliesThatArrivedBefore(t *testing.T) {
 func TestFlushAndWaitWithAWindow(t *testing.T) {
 	const total, window = 3000, 64
 	body := bytes.Repeat([]byte("r"), 4096)
-	addr := fakeServer(t, func(r *bufio.Reader, w net.Conn) {
-		if !accept(t, r, w, 0x5a) {
-			return
-		}
-		for {
-			frame, err := jute.ReadFrame(r, 1<<20, nil)
-			if err != nil || len(frame) < 8 {
-				return
-			}
-			reply(w, int32(binary.BigEndian.Uint32(frame)), 1, tree.CodeOK, body)
-		}
-	})
+	addr := answeringServer(t, 0x5a, body)
 	c := dial(t, addr)
 	defer c.Close(true)
 	done := make(chan error, 1)
@@ -307,4 +277,29 @@ func TestFlushAndWaitWithAWindow(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the closed loop stalled: a round is waiting with replies unread")
 	}
+}
+
+// answeringServer grants session sid and answers every request with an
+// OK reply carrying body, allocating nothing per request (AllocsPerRun
+// counts every goroutine): one read buffer, one reply frame with each
+// request's xid patched in.
+func answeringServer(t *testing.T, sid int64, body []byte) string {
+	return fakeServer(t, func(r *bufio.Reader, w net.Conn) {
+		if !accept(t, r, w, sid) {
+			return
+		}
+		in := make([]byte, 0, 256)
+		var out bytes.Buffer
+		reply(&out, 0, 1, tree.CodeOK, body)
+		for {
+			frame, err := jute.ReadFrame(r, 1<<20, in[:0])
+			if err != nil || len(frame) < 8 {
+				return // the client closed
+			}
+			binary.BigEndian.PutUint32(out.Bytes()[4:], binary.BigEndian.Uint32(frame))
+			if _, err := w.Write(out.Bytes()); err != nil {
+				return
+			}
+		}
+	})
 }
