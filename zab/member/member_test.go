@@ -143,7 +143,7 @@ func testLogger(id peer.ID) *slog.Logger {
 }
 
 type cluster struct {
-	t         *testing.T
+	t         testing.TB
 	hub       *hub
 	ids       []peer.ID
 	voters    []peer.ID
@@ -160,21 +160,21 @@ type cluster struct {
 	fatal       func(peer.ID, error)                   // Config.Fatal (default: the test fails)
 }
 
-func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, 0) }
+func newCluster(t testing.TB, n int) *cluster { return newClusterWith(t, n, 0) }
 
 // newClusterWith starts voters 1..n and observers n+1..n+observers.
-func newClusterWith(t *testing.T, n, observers int) *cluster {
+func newClusterWith(t testing.TB, n, observers int) *cluster {
 	return newClusterOn(t, n, observers, newHub())
 }
 
 // newClusterOn starts voters and observers as newClusterWith does, on h.
-func newClusterOn(t *testing.T, n, observers int, h *hub) *cluster {
+func newClusterOn(t testing.TB, n, observers int, h *hub) *cluster {
 	return newClusterOpts(t, n, observers, h, func(*cluster) {})
 }
 
 // newClusterOpts is newClusterOn with set run on the cluster before any
 // member starts.
-func newClusterOpts(t *testing.T, n, observers int, h *hub, set func(*cluster)) *cluster {
+func newClusterOpts(t testing.TB, n, observers int, h *hub, set func(*cluster)) *cluster {
 	c := &cluster{t: t, hub: h, dirs: map[peer.ID]string{}, nodes: map[peer.ID]*testMember{}, closed: map[peer.ID]int{}}
 	set(c)
 	for i := 1; i <= n+observers; i++ {
@@ -295,7 +295,7 @@ func (c *cluster) follower() *testMember {
 	return nil
 }
 
-func wait[T any](t *testing.T, f func(done func(T))) T {
+func wait[T any](t testing.TB, f func(done func(T))) T {
 	t.Helper()
 	ch := make(chan T, 1)
 	f(func(v T) { ch <- v })
@@ -314,7 +314,7 @@ type answer struct {
 	err error
 }
 
-func submit(t *testing.T, n *testMember, sid int64, req tree.Request) tree.Result {
+func submit(t testing.TB, n *testMember, sid int64, req tree.Request) tree.Result {
 	t.Helper()
 	a := wait(t, func(done func(answer)) {
 		n.Submit(sid, req, func(res tree.Result, err error) { done(answer{res, err}) })
@@ -325,7 +325,7 @@ func submit(t *testing.T, n *testMember, sid int64, req tree.Request) tree.Resul
 	return a.res
 }
 
-func session(t *testing.T, n *testMember) int64 {
+func session(t testing.TB, n *testMember) int64 {
 	t.Helper()
 	type created struct {
 		sid int64
@@ -355,7 +355,7 @@ func create(path string, data string) tree.Request {
 }
 
 // read syncs member n, then reads path.
-func read(t *testing.T, n *testMember, sid int64, path string) tree.Result {
+func read(t testing.TB, n *testMember, sid int64, path string) tree.Result {
 	t.Helper()
 	submit(t, n, sid, tree.Request{Op: tree.OpSync, Path: path})
 	return n.Read(sid, 0, tree.Request{Op: tree.OpGetData, Path: path})
