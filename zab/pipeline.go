@@ -35,6 +35,14 @@ type appenderInto interface {
 	AppendAsyncInto(recs []log.Record, done chan<- error)
 }
 
+// dataKeeper is appenderInto storage that keeps a record's data after it
+// answered (a ZAB leader's replication hands it to followers and to its
+// log): the pipeline then encodes each txn into a buffer of its own, and
+// only the channel is the entry's.
+type dataKeeper interface {
+	KeepsRecordData() bool
+}
+
 // ErrStopped is returned for requests submitted after Close.
 var ErrStopped = errors.New("zab: pipeline stopped")
 
@@ -195,6 +203,9 @@ func (e *entry) answer(res tree.Result, err error) {
 type Pipeline struct {
 	cfg  PipelineConfig
 	into appenderInto // cfg.Storage, when it answers into the entry's channel
+	// keeps: into keeps the records' data (dataKeeper), so no txn is
+	// encoded into an entry's recycled buffer.
+	keeps bool
 
 	prepMu  sync.Mutex // guards epoch, counter, closed, sessions, and the order of enqueues (engine and queue)
 	epoch   uint32
@@ -264,6 +275,9 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		p.treeMu = new(sync.RWMutex)
 	}
 	p.into, _ = cfg.Storage.(appenderInto)
+	if k, ok := cfg.Storage.(dataKeeper); ok && p.into != nil {
+		p.keeps = k.KeepsRecordData()
+	}
 	p.treeMu.RLock()
 	for sid := range cfg.Tree.Sessions() {
 		p.sessions[sid] = true
@@ -402,12 +416,17 @@ func (p *Pipeline) submit(sid int64, req tree.Request, refuse tree.Code, done Do
 	p.counter++
 	e.zxid = zxid
 	e.txn = txn
-	if p.into != nil {
+	switch {
+	case p.into != nil && p.keeps:
+		e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}
+		p.into.AppendAsyncInto(e.rec[:], e.own)
+		e.durable = e.own
+	case p.into != nil:
 		e.buf = tree.AppendTxn(e.buf[:0], txn)
 		e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: e.buf}
 		p.into.AppendAsyncInto(e.rec[:], e.own)
 		e.durable = e.own
-	} else {
+	default:
 		// Other storage may keep the record's data (a leader's
 		// replicator sends it to followers): a buffer of its own.
 		e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}

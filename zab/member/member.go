@@ -95,7 +95,7 @@ type input struct {
 	kind   uint8 // inPropose, inForward, inSync
 	zxid   log.Zxid
 	data   []byte
-	result chan error // inPropose
+	result chan<- error // inPropose: the pipeline entry's, answered exactly once
 	syncID uint64
 	failed func()  // inForward, inSync: it could not be sent
 	peer   peer.ID // inLost
@@ -118,8 +118,8 @@ func (m *Member) Unreachable(id peer.ID) {
 
 type promise struct {
 	zxid     log.Zxid
-	result   chan error
-	proposed time.Time // for the quorum ack latency
+	result   chan<- error // the pipeline entry's: one value, then forgotten
+	proposed time.Time    // for the quorum ack latency
 }
 
 // waiter is a forwarded request of this member's client, answered when
@@ -693,13 +693,24 @@ type replicator struct {
 
 func (r replicator) AppendAsync(recs []log.Record) <-chan error {
 	c := make(chan error, 1)
-	if len(recs) != 1 {
-		c <- fmt.Errorf("member: %d records in one proposal", len(recs))
-		return c
-	}
-	r.m.enqueue(input{kind: inPropose, zxid: recs[0].Zxid, data: recs[0].Data, result: c})
+	r.AppendAsyncInto(recs, c)
 	return c
 }
+
+// AppendAsyncInto is AppendAsync answering on done, the pipeline entry's
+// own channel (one value per proposal: its commit, its failure, or the
+// end of the epoch), so a proposal costs no channel of its own.
+func (r replicator) AppendAsyncInto(recs []log.Record, done chan<- error) {
+	if len(recs) != 1 {
+		done <- fmt.Errorf("member: %d records in one proposal", len(recs))
+		return
+	}
+	r.m.enqueue(input{kind: inPropose, zxid: recs[0].Zxid, data: recs[0].Data, result: done})
+}
+
+// KeepsRecordData: a proposal's data goes on to the followers and the
+// log after it is committed.
+func (r replicator) KeepsRecordData() bool { return true }
 
 func (r replicator) LastZxid() log.Zxid { return r.start }
 

@@ -11,7 +11,7 @@ func (p *Peer) lead() {
 	p.leader = p.cfg.ID
 	p.lphaseL = pDiscovery
 	p.since = p.tick
-	p.handlers = map[ID]*handler{}
+	p.handlers, p.handlerOrder = map[ID]*handler{}, nil
 	p.accepted = map[ID]uint32{p.cfg.ID: p.hs.AcceptedEpoch}
 	p.epochAcks = map[ID]bool{p.cfg.ID: true}
 	p.startEpoch, p.startLast = p.hs.CurrentEpoch, p.lastLogged
@@ -219,6 +219,7 @@ func (p *Peer) stepFollowerInfo(m Message) {
 	}
 	h := &handler{id: m.From, conn: m.Conn, observer: p.observers[m.From], heard: p.tick}
 	p.handlers[m.From] = h
+	p.handlerOrder = nil
 	if p.lphaseL == pDiscovery {
 		p.accepted[m.From] = m.Epoch
 		p.maybeChooseEpoch()
@@ -331,6 +332,7 @@ func (p *Peer) tickLeader() {
 		if p.tick-h.heard > limit {
 			p.note("learner %d silent for %d ticks: dropped", id, p.tick-h.heard)
 			delete(p.handlers, id)
+			p.handlerOrder = nil
 			continue
 		}
 		p.send(Message{Type: Ping, To: id, Conn: h.conn})

@@ -143,17 +143,21 @@ type Peer struct {
 	syncSeq   uint64
 
 	// leader
-	lphaseL     leaderPhase
-	since       int // tick it started leading or following
-	handlers    map[ID]*handler
-	accepted    map[ID]uint32 // acceptedEpochs heard in discovery (self included)
-	epochAcks   map[ID]bool
-	initialLast log.Zxid
-	startEpoch  uint32   // currentEpoch when it started leading
-	startLast   log.Zxid // last logged when it started leading
-	outstanding []Entry  // proposed, not yet committed and informed
-	counter     uint32
-	syncs       []pendingSync
+	lphaseL  leaderPhase
+	since    int // tick it started leading or following
+	handlers map[ID]*handler
+	// handlerOrder is handlers' ids sorted (handlerIDs), nil once
+	// handlers changed; a rebuild makes a new slice, so one being
+	// iterated stays as it was.
+	handlerOrder []ID
+	accepted     map[ID]uint32 // acceptedEpochs heard in discovery (self included)
+	epochAcks    map[ID]bool
+	initialLast  log.Zxid
+	startEpoch   uint32   // currentEpoch when it started leading
+	startLast    log.Zxid // last logged when it started leading
+	outstanding  []Entry  // proposed, not yet committed and informed
+	counter      uint32
+	syncs        []pendingSync
 
 	// the pending Ready
 	logOps   []LogOp
@@ -163,6 +167,12 @@ type Peer struct {
 	requests []Request
 	notes    []string
 	last     Status
+	// The arrays the last Ready handed out: the next call of Ready
+	// empties them for the pending Ready to fill (Ready's doc), so a
+	// steady broadcast does not grow new ones for every Ready.
+	spareLogOps   []LogOp
+	spareMsgs     []Message
+	spareRequests []Request
 }
 
 // New makes a member; it starts looking for a leader at once.
@@ -249,7 +259,7 @@ func (p *Peer) lookForLeader() {
 	p.leader = 0
 	p.epoch = 0
 	p.serving = false
-	p.handlers = nil
+	p.handlers, p.handlerOrder = nil, nil
 	p.accepted = nil
 	p.epochAcks = nil
 	p.outstanding = nil
@@ -368,6 +378,7 @@ func (p *Peer) Unreachable(id ID) {
 	case p.role == Leading && p.handlers[id] != nil:
 		p.note("learner %d: the connection to it broke: dropped", id)
 		delete(p.handlers, id)
+		p.handlerOrder = nil
 	}
 }
 
@@ -446,6 +457,10 @@ func (p *Peer) ackable() log.Zxid {
 }
 
 // Ready returns what to do now and forgets it; call Advance when done.
+// The Ready's slices are the core's again at the next call of Ready (the
+// core alternates two sets of arrays, filling one while the driver holds
+// the other): a driver must be done with a Ready, as Advance says it is,
+// before it asks for the next one.
 func (p *Peer) Ready() Ready {
 	if p.ackDue() {
 		p.ackedSent = p.ackable()
@@ -455,8 +470,8 @@ func (p *Peer) Ready() Ready {
 		p.sendCommits()
 		p.answerSyncs()
 	}
-	rd := Ready{Status: p.Status(), Log: p.logOps,
-		Messages: p.msgs, Syncs: p.doneSync, Requests: p.requests, Notes: p.notes}
+	rd := Ready{Status: p.Status(), Log: orNil(p.logOps),
+		Messages: orNil(p.msgs), Syncs: p.doneSync, Requests: orNil(p.requests), Notes: p.notes}
 	if ct := p.commitTo(); ct > p.applied {
 		p.applied = ct
 	}
@@ -466,7 +481,10 @@ func (p *Peer) Ready() Ready {
 		p.asyncTo, _ = rd.LogEnd()
 	}
 	p.last = rd.Status
-	p.logOps, p.msgs, p.doneSync, p.requests, p.notes = nil, nil, nil, nil, nil
+	p.logOps, p.spareLogOps = reuse(p.spareLogOps), p.logOps
+	p.msgs, p.spareMsgs = reuse(p.spareMsgs), p.msgs
+	p.requests, p.spareRequests = reuse(p.spareRequests), p.requests
+	p.doneSync, p.notes = nil, nil
 	clear(p.lastMsg)
 	return rd
 }
@@ -553,11 +571,32 @@ func (p *Peer) note(format string, args ...any) {
 	p.notes = append(p.notes, fmt.Sprintf(format, args...))
 }
 
-func (p *Peer) handlerIDs() []ID {
-	ids := make([]ID, 0, len(p.handlers))
-	for id := range p.handlers {
-		ids = append(ids, id)
+// orNil is s, or nil when s is empty (a Ready's empty fields are nil).
+func orNil[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
 	}
-	slices.Sort(ids)
-	return ids
+	return s
+}
+
+// reuse empties an array the last Ready handed out, dropping what it
+// referenced, for the pending Ready to fill.
+func reuse[T any](s []T) []T {
+	clear(s)
+	return s[:0]
+}
+
+// handlerIDs returns the ids of the leader's learner handlers, sorted (so
+// a Ready does not depend on map order). The slice is shared until the
+// handlers change: callers must not modify it.
+func (p *Peer) handlerIDs() []ID {
+	if p.handlerOrder == nil || len(p.handlerOrder) != len(p.handlers) {
+		ids := make([]ID, 0, len(p.handlers))
+		for id := range p.handlers {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		p.handlerOrder = ids
+	}
+	return p.handlerOrder
 }

@@ -178,6 +178,15 @@ func (rd *Ready) Overlap() Overlap {
 		return Overlap{Early: rd.Messages, CommitEarly: rd.CommitTo}
 	}
 	broadcast := rd.Status.Serving && rd.onlyAppends()
+	if !slices.ContainsFunc(rd.Messages, func(m Message) bool { return !rd.mayGoEarly(m, broadcast) }) {
+		// Every message goes early (a steady broadcast's Ready): Early
+		// is Messages itself, and nothing is held, so no SNAP is late.
+		o := Overlap{Early: rd.Messages}
+		if broadcast {
+			o.CommitEarly = rd.CommitTo
+		}
+		return o
+	}
 	var o Overlap
 	var held map[ID]bool
 	for _, m := range rd.Messages {

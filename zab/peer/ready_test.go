@@ -102,6 +102,13 @@ func TestOverlap(t *testing.T) {
 			if o.CommitEarly != tc.commitEarly {
 				t.Errorf("CommitEarly = %v, want %v", o.CommitEarly, tc.commitEarly)
 			}
+			if len(tc.late) == 0 {
+				// Every message early (a steady broadcast): Early is
+				// Messages itself, nothing built per Ready.
+				if n := testing.AllocsPerRun(100, func() { tc.rd.Overlap() }); n != 0 {
+					t.Errorf("Overlap allocated %v times with every message early", n)
+				}
+			}
 		})
 	}
 }
