@@ -65,6 +65,12 @@ type resumer interface{ Resume() error }
 // applier goroutine, and must not block.
 type Done func(res tree.Result, err error)
 
+// Applied receives the outcome of a txn another member committed
+// (ApplyCommitted) with the txn itself, so one function serves every txn
+// instead of a closure per txn. It is called as Done is and must not
+// keep txn.
+type Applied func(txn *tree.Txn, res tree.Result, err error)
+
 // Deliverer hands watch deliveries to the connections. It is called on the
 // applier goroutine, under the tree lock, and must not block.
 type Deliverer func(ds []tree.Delivery)
@@ -161,6 +167,7 @@ type entry struct {
 	err     error // an answer known at Submit: the request could not be ordered
 	sync    bool  // a sync: answered in its place even after a storage failure
 	done    Done
+	applied Applied       // instead of done, for a txn another member committed
 	barrier chan struct{} // if set, the entry only marks a place: closed when the applier reaches it
 	// own and buf stay with the entry when it is recycled: the channel
 	// appenderInto storage answers on (empty whenever the entry is not
@@ -183,9 +190,13 @@ const maxKeptBuf = 16 << 10
 // multi's events are left to the collector.
 const maxKeptEvents = 64
 
-// answer calls e.done and recycles e.
+// answer calls e.done (or e.applied) and recycles e.
 func (e *entry) answer(res tree.Result, err error) {
-	e.done(res, err)
+	if e.applied != nil {
+		e.applied(&e.txn, res, err)
+	} else {
+		e.done(res, err)
+	}
 	own, buf := e.own, e.buf[:0]
 	if cap(buf) > maxKeptBuf {
 		buf = nil
@@ -440,21 +451,22 @@ var committed = func() chan error { c := make(chan error); close(c); return c }(
 
 // ApplyCommitted queues a txn another member committed (a ZAB follower's
 // or observer's: package member), to be applied in its place after
-// everything queued before it, its watches delivered, and done (if not
-// nil) called with its result. Its zxid must be above every txn queued
-// before it.
-func (p *Pipeline) ApplyCommitted(txn tree.Txn, done Done) {
-	if done == nil {
-		done = func(tree.Result, error) {}
+// everything queued before it, its watches delivered, and applied (if
+// not nil) called with it and its result. Its zxid must be above every
+// txn queued before it.
+func (p *Pipeline) ApplyCommitted(txn tree.Txn, applied Applied) {
+	if applied == nil {
+		applied = func(*tree.Txn, tree.Result, error) {}
 	}
 	p.prepMu.Lock()
 	defer p.prepMu.Unlock()
 	if p.closed {
-		done(tree.Result{}, ErrStopped)
+		t := txn // only a refused txn's copy escapes
+		applied(&t, tree.Result{}, ErrStopped)
 		return
 	}
 	e := newEntry()
-	e.sid, e.zxid, e.txn, e.durable, e.done = txn.Session, txn.Zxid, txn, committed, done
+	e.sid, e.zxid, e.txn, e.durable, e.applied = txn.Session, txn.Zxid, txn, committed, applied
 	p.queue <- e
 }
 

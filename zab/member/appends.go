@@ -8,6 +8,7 @@ import (
 	"zabd/engine"
 	"zabd/log"
 	"zabd/zab"
+	"zabd/zab/peer"
 )
 
 // appends makes a serving member's appends durable off the loop
@@ -25,9 +26,15 @@ import (
 // failed synchronous append does.
 type appends struct {
 	eng engine.AsyncAppender
+	// into is eng when it answers into a channel the caller owns
+	// (engine.GroupCommitter.AppendAsyncInto): a batch's channel and
+	// records array are then reused once the completer took its answer.
+	into appenderInto
 
 	mu     sync.Mutex
 	queued []inflight    // handed to the engine, not yet taken by the completer
+	spare  []inflight    // the array the completer emptied last, for queued to reuse
+	free   []inflight    // answered batches whose channel and array issue reuses
 	signal chan struct{} // cap 1: queued grew
 	issued log.Zxid      // the loop's: last zxid handed to the engine
 	done   atomic.Uint64 // durable through (a log.Zxid)
@@ -35,27 +42,73 @@ type appends struct {
 	moved  chan struct{} // cap 1: done or err changed
 }
 
+// appenderInto is an engine whose appends answer on a channel the caller
+// owns (engine.GroupCommitter.AppendAsyncInto).
+type appenderInto interface {
+	AppendAsyncInto(recs []log.Record, done chan<- error)
+}
+
 type inflight struct {
 	last log.Zxid
 	ch   <-chan error
+	// own and recs are reused when into is set: the channel the engine
+	// answers on, and the records it reads until it answers.
+	own  chan error
+	recs []log.Record
 }
 
 func newAppends(eng engine.AsyncAppender) *appends {
-	return &appends{eng: eng, signal: make(chan struct{}, 1), moved: make(chan struct{}, 1)}
+	a := &appends{eng: eng, signal: make(chan struct{}, 1), moved: make(chan struct{}, 1)}
+	a.into, _ = eng.(appenderInto)
+	return a
 }
 
-// issue hands recs (ending at last) to the engine. The loop's only.
-func (a *appends) issue(recs []log.Record, last log.Zxid) {
-	ch := a.eng.AppendAsync(recs)
-	a.issued = last
+// issue hands es to the engine. The loop's only.
+func (a *appends) issue(es []peer.Entry) {
+	var f inflight
 	a.mu.Lock()
-	a.queued = append(a.queued, inflight{last: last, ch: ch})
+	if n := len(a.free); n > 0 {
+		f = a.free[n-1]
+		a.free = a.free[:n-1]
+	}
+	a.mu.Unlock()
+	for _, e := range es {
+		f.recs = append(f.recs, log.Record{Zxid: e.Zxid, Data: e.Data})
+	}
+	f.last = es[len(es)-1].Zxid
+	if a.into != nil {
+		if f.own == nil {
+			f.own = make(chan error, 1)
+		}
+		a.into.AppendAsyncInto(f.recs, f.own)
+		f.ch = f.own
+	} else {
+		f.ch = a.eng.AppendAsync(f.recs)
+	}
+	a.issued = f.last
+	a.mu.Lock()
+	a.queued = append(a.queued, f)
 	a.mu.Unlock()
 	select {
 	case a.signal <- struct{}{}:
 	default:
 	}
 }
+
+// recycle keeps an answered batch's channel and records array for issue.
+// The engine no longer reads the records once it answered.
+func (a *appends) recycle(f inflight) {
+	if f.own == nil || cap(f.recs) > maxKeptRecords {
+		return
+	}
+	clear(f.recs) // drop the txns' data
+	a.mu.Lock()
+	a.free = append(a.free, inflight{own: f.own, recs: f.recs[:0]})
+	a.mu.Unlock()
+}
+
+// maxKeptRecords bounds the records array a recycled batch keeps.
+const maxKeptRecords = 1024
 
 // pending reports whether an issued batch is not yet known durable.
 func (a *appends) pending() bool { return log.Zxid(a.done.Load()) < a.issued }
@@ -71,7 +124,8 @@ func (a *appends) complete(stop <-chan struct{}, report func()) {
 		}
 		a.mu.Lock()
 		batch := a.queued
-		a.queued = nil
+		a.queued = a.spare[:0]
+		a.spare = nil
 		a.mu.Unlock()
 		for _, f := range batch {
 			var err error
@@ -81,10 +135,11 @@ func (a *appends) complete(stop <-chan struct{}, report func()) {
 			case err = <-f.ch:
 			}
 			if err != nil {
-				err = fmt.Errorf("member: appending through %v: %w", f.last, err)
-				a.err.Store(&err)
+				failed := fmt.Errorf("member: appending through %v: %w", f.last, err)
+				a.err.Store(&failed) // only a failure's error escapes
 			} else {
 				a.done.Store(uint64(f.last))
+				a.recycle(f)
 			}
 			select {
 			case a.moved <- struct{}{}:
@@ -95,6 +150,10 @@ func (a *appends) complete(stop <-chan struct{}, report func()) {
 				return
 			}
 		}
+		clear(batch)
+		a.mu.Lock()
+		a.spare = batch[:0]
+		a.mu.Unlock()
 	}
 }
 

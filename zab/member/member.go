@@ -188,6 +188,10 @@ type Member struct {
 	// SNAP) and for reading while a snapshot is saved (snapshots.go).
 	swapMu sync.RWMutex
 
+	// applied is appliedHere as a value, made once: every committed txn
+	// handed to the tree is answered through it (zab.Applied).
+	applied zab.Applied
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -254,6 +258,7 @@ func New(cfg Config) (*Member, error) {
 		touched:   make(map[int64]bool),
 		stop:      make(chan struct{}),
 	}
+	m.applied = m.appliedHere
 	if aa, ok := cfg.Engine.(engine.AsyncAppender); ok && !cfg.SyncAppends {
 		m.appends = newAppends(aa)
 	}
@@ -621,7 +626,7 @@ func records(es []peer.Entry) []log.Record {
 // the log's bounds and the commit path see them at once, as the core's
 // lastLogged does; the core hears they are durable through inAppended.
 func (m *Member) appendAsync(es []peer.Entry) {
-	m.appends.issue(records(es), es[len(es)-1].Zxid)
+	m.appends.issue(es)
 	m.log.appended(es)
 	m.logged = append(m.logged, es...)
 }
@@ -779,8 +784,6 @@ func (m *Member) commit(z log.Zxid) {
 	for k < len(m.logged) && m.logged[k].Zxid <= z {
 		k++
 	}
-	batch := m.logged[:k]
-	m.logged = m.logged[k:]
 	if m.leading {
 		// The leader's pipeline applies its own txns once told they are
 		// committed.
@@ -794,14 +797,15 @@ func (m *Member) commit(z log.Zxid) {
 			m.promises[i].result <- nil
 			i++
 		}
-		m.promises = m.promises[i:]
+		m.promises = dropFront(m.promises, i)
 		m.handedOut = max(m.handedOut, z)
+		m.logged = dropFront(m.logged, k)
 		return
 	}
 	m.mu.RLock()
 	pl := m.pl
 	m.mu.RUnlock()
-	for _, e := range batch {
+	for _, e := range m.logged[:k] {
 		if e.Zxid <= m.handedOut {
 			continue // in the snapshot restored already
 		}
@@ -810,43 +814,54 @@ func (m *Member) commit(z log.Zxid) {
 			// The log's checksums passed: a bug, never skipped.
 			panic(fmt.Sprintf("member: committed txn %v does not decode: %v", e.Zxid, err))
 		}
-		pl.ApplyCommitted(txn, m.appliedHere(txn))
+		pl.ApplyCommitted(txn, m.applied)
 		m.handedOut = e.Zxid
 	}
+	m.logged = dropFront(m.logged, k)
+}
+
+// dropFront removes the first k elements of a queue kept in one array:
+// the rest move to its front, so the appends that follow reuse the array
+// instead of growing a new one every time the front is cut.
+func dropFront[T any](q []T, k int) []T {
+	if k == 0 {
+		return q
+	}
+	n := copy(q, q[k:])
+	clear(q[n:])
+	return q[:n]
 }
 
 // appliedHere answers the client of this member whose forwarded request
 // txn is, or closes the connection of a session the leader expired.
-func (m *Member) appliedHere(txn tree.Txn) zab.Done {
+func (m *Member) appliedHere(txn *tree.Txn, res tree.Result, err error) {
 	sid, cxid, op := txn.Session, txn.Cxid, txn.Type
-	return func(res tree.Result, err error) {
-		if sid == 0 {
-			return
+	if sid == 0 {
+		return
+	}
+	m.waitMu.Lock()
+	q := m.waiters[sid]
+	var w *waiter
+	// The txn's type is the request's op, or OpError for a failure.
+	if len(q) > 0 && q[0].cxid == cxid && (q[0].op == op || op == tree.OpError) {
+		w = q[0]
+		if len(q) == 1 {
+			delete(m.waiters, sid)
+		} else {
+			m.waiters[sid] = q[1:]
 		}
-		m.waitMu.Lock()
-		q := m.waiters[sid]
-		var w *waiter
-		// The txn's type is the request's op, or OpError for a failure.
-		if len(q) > 0 && q[0].cxid == cxid && (q[0].op == op || op == tree.OpError) {
-			w = q[0]
-			if len(q) == 1 {
-				delete(m.waiters, sid)
-			} else {
-				m.waiters[sid] = q[1:]
-			}
-		}
-		m.waitMu.Unlock()
-		if w != nil {
-			res.Zxid = txn.Zxid
-			w.done(res, err)
-			return
-		}
-		if op == tree.OpCloseSession {
-			m.cfg.OnExpire(sid)
-		}
-		if op == tree.OpCreateSession {
-			m.currentTracker().Track(sid, time.Duration(txn.Timeout)*time.Millisecond, m.cfg.Now())
-		}
+	}
+	m.waitMu.Unlock()
+	if w != nil {
+		res.Zxid = txn.Zxid
+		w.done(res, err)
+		return
+	}
+	if op == tree.OpCloseSession {
+		m.cfg.OnExpire(sid)
+	}
+	if op == tree.OpCreateSession {
+		m.currentTracker().Track(sid, time.Duration(txn.Timeout)*time.Millisecond, m.cfg.Now())
 	}
 }
 
