@@ -272,10 +272,12 @@ func (s *Server) accept(nc stdnet.Conn, tc *tls.Config, unified bool) {
 				delete(s.perIP, ip)
 			}
 			s.mu.Unlock()
-			nc.Close()
+			// Logged before the close, so a client that sees the
+			// connection end can find why in the log already.
 			if err != nil {
 				s.refused.log(s.cfg.Logger, s.cfg.Now(), "connection refused", "remote", nc.RemoteAddr().String(), "reason", err.Error())
 			}
+			nc.Close()
 			return
 		}
 		c := newConn(s, conn, tree.WatcherID(s.nextID.Add(1)), ip)
