@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	stdnet "net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,13 @@ type conn struct {
 	// tryWrite makes one non-blocking write to the socket and says how
 	// much it took; nil: every write goes through writeLoop.
 	tryWrite func([]byte) (int, error)
+	// rawRead, when set (a plain TCP connection), is the socket the
+	// request loop reads inside RawConn.Read's callback (readRaw): then
+	// abort shuts the socket down instead of closing it, and serve
+	// closes it once the reader has left.
+	rawRead syscall.RawConn
+	// rawReads counts readRaw's read(2) calls (tests).
+	rawReads atomic.Uint64
 	id       tree.WatcherID
 	ip       string
 
@@ -127,9 +135,14 @@ func newConn(s *Server, nc stdnet.Conn, id tree.WatcherID, ip string) *conn {
 	c.wcond = sync.NewCond(&c.mu)
 	c.icond = sync.NewCond(&c.mu)
 	c.auth = []tree.Id{{Scheme: "ip", ID: ip}}
-	if sc, ok := nc.(syscall.Conn); ok && inlineWrites {
+	if sc, ok := nc.(syscall.Conn); ok && (inlineWrites || inlineReads) {
 		if raw, err := sc.SyscallConn(); err == nil {
-			c.tryWrite = newRawWriter(raw).Write
+			if inlineWrites {
+				c.tryWrite = newRawWriter(raw).Write
+			}
+			if inlineReads {
+				c.rawRead = raw
+			}
 		}
 	}
 	return c
@@ -154,6 +167,21 @@ func (c *conn) closeWith(reason string) {
 	c.icond.Broadcast()
 	c.mu.Unlock()
 	c.srv.budget.wake() // a reader waiting for the server's budget gives up
+	c.abort()
+}
+
+// abort ends the connection's reads and writes at once: both sides get
+// EOF or an error. On a connection read inside RawConn.Read's callback
+// the socket is shut down (shutdown(2)), not closed: Close waits until
+// that callback returns, and the caller may be the reader itself, or
+// what it waits for. serve closes it once the reader has left.
+func (c *conn) abort() {
+	if c.rawRead != nil {
+		var err error
+		if cerr := c.rawRead.Control(func(fd uintptr) { err = shutdownBoth(fd) }); cerr == nil && err == nil {
+			return
+		}
+	}
 	c.nc.Close()
 }
 
@@ -222,7 +250,7 @@ func (c *conn) checkOutbound() {
 	if c.outBytes > c.srv.cfg.MaxOutboundBytes && !c.closing {
 		c.closing = true
 		c.reason = "client is not reading its replies and events (outbound queue full)"
-		go c.nc.Close()
+		go c.abort()
 	}
 }
 
@@ -328,6 +356,7 @@ func (c *conn) serve() {
 		<-wdone
 	}
 	c.closeWith(reason)
+	c.nc.Close() // the reader and the writer have left (abort only shut it down)
 	c.srv.proc.Watches(func(_ *tree.Tree, w *tree.Watches) []tree.Delivery {
 		w.DropWatcher(c.id)
 		return nil
@@ -417,6 +446,12 @@ func (c *conn) readLoop() error {
 	if !c.handshake(frame) {
 		return nil
 	}
+	if c.rawRead != nil {
+		// What the handshake's reads buffered beyond its frame is the
+		// start of the requests.
+		pending, _ := br.Peek(br.Buffered())
+		return c.readRaw(pending)
+	}
 	for {
 		frame, err := jute.ReadFrame(br, maxBuf, buf[:0])
 		if err != nil {
@@ -425,45 +460,52 @@ func (c *conn) readLoop() error {
 			}
 			return c.protocolError("reading request", err)
 		}
-		c.srv.stats.recv()
-		hdr, req, err := jute.DecodeRequest(frame)
-		switch {
-		case err == nil:
-		case errors.Is(err, jute.ErrUnknownOp):
-			c.waitWrites()
-			// ZooKeeper answers an unknown op with Unimplemented, then
-			// drops the connection.
-			c.srv.cfg.Logger.Warn("closing connection: unknown op code",
-				"remote", c.nc.RemoteAddr().String(), "session", sidString(c.session()), "op", int32(hdr.Op))
-			c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeUnimplemented})
-			c.closeAfterFlush("unknown op code " + hdr.Op.String())
-			return nil
-		case errors.Is(err, jute.ErrMalformed) && len(frame) >= 8:
-			c.waitWrites() // answered in its place: after earlier writes
-			// The header decoded but the record did not: ZooKeeper
-			// answers MarshallingError to that xid and goes on.
-			c.srv.cfg.Logger.Warn("malformed request", "remote", c.nc.RemoteAddr().String(),
-				"session", sidString(c.session()), "op", hdr.Op.String(), "err", err)
-			body := jute.AppendReply(nil, hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeMarshallingError})
-			if hdr.Op == tree.OpMultiRead {
-				// 3.8 follows the header with an empty MultiResponse
-				// (just the done marker) for a multiRead.
-				body = jute.AppendInt(body, -1)
-				body = jute.AppendBool(body, true)
-				body = jute.AppendInt(body, -1)
-			}
-			c.enqueue(jute.AppendFrame(nil, body))
-			continue
-		default:
-			return c.protocolError("decoding "+hdr.Op.String()+" request", err)
-		}
-		if !c.handle(hdr, req, int64(len(frame))) {
-			return nil
+		if stop, err := c.request(frame); stop || err != nil {
+			return err
 		}
 		if len(frame) > 4096 {
 			buf = make([]byte, 0, 4096) // do not pin a large frame's buffer
 		}
 	}
+}
+
+// request decodes and handles one request frame; stop: the connection
+// reads no more (closing, or a reply that ends it is queued), err: the
+// protocol error that ends it. frame is the reader's and is reused after.
+func (c *conn) request(frame []byte) (stop bool, err error) {
+	c.srv.stats.recv()
+	hdr, req, err := jute.DecodeRequest(frame)
+	switch {
+	case err == nil:
+	case errors.Is(err, jute.ErrUnknownOp):
+		c.waitWrites()
+		// ZooKeeper answers an unknown op with Unimplemented, then
+		// drops the connection.
+		c.srv.cfg.Logger.Warn("closing connection: unknown op code",
+			"remote", c.nc.RemoteAddr().String(), "session", sidString(c.session()), "op", int32(hdr.Op))
+		c.sendReply(hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeUnimplemented})
+		c.closeAfterFlush("unknown op code " + hdr.Op.String())
+		return true, nil
+	case errors.Is(err, jute.ErrMalformed) && len(frame) >= 8:
+		c.waitWrites() // answered in its place: after earlier writes
+		// The header decoded but the record did not: ZooKeeper
+		// answers MarshallingError to that xid and goes on.
+		c.srv.cfg.Logger.Warn("malformed request", "remote", c.nc.RemoteAddr().String(),
+			"session", sidString(c.session()), "op", hdr.Op.String(), "err", err)
+		body := jute.AppendReply(nil, hdr.Xid, c.lastZxidNow(), hdr.Op, tree.Result{Err: tree.CodeMarshallingError})
+		if hdr.Op == tree.OpMultiRead {
+			// 3.8 follows the header with an empty MultiResponse
+			// (just the done marker) for a multiRead.
+			body = jute.AppendInt(body, -1)
+			body = jute.AppendBool(body, true)
+			body = jute.AppendInt(body, -1)
+		}
+		c.enqueue(jute.AppendFrame(nil, body))
+		return false, nil
+	default:
+		return true, c.protocolError("decoding "+hdr.Op.String()+" request", err)
+	}
+	return !c.handle(hdr, req, int64(len(frame))), nil
 }
 
 func (c *conn) isReadOnly() bool {

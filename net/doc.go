@@ -4,7 +4,12 @@
 // write does: reads and writes go to a Processor (zab's, wired by cmd).
 //
 // Per connection, a reader goroutine decodes requests in arrival order and
-// a writer goroutine flushes one ordered outbound queue. Invariants:
+// a writer goroutine flushes one ordered outbound queue. On a plain TCP
+// connection the reader handles requests inside the socket's
+// RawConn.Read callback (read_unix.go): one read(2) per request for a
+// client with one outstanding, not two. It holds the descriptor's read
+// lock meanwhile, so a connection is ended by shutdown(2) (conn.abort),
+// and closed only by serve, once its reader has left. Invariants:
 //   - Replies leave in request order (ZooKeeper's per-session FIFO): a read
 //     waits until every earlier write of its connection has been applied,
 //     so it both sees them and is answered after them.
