@@ -172,15 +172,16 @@ func (c *conn) closeWith(reason string) {
 
 // abort ends the connection's reads and writes at once: both sides get
 // EOF or an error. On a connection read inside RawConn.Read's callback
-// the socket is shut down (shutdown(2)), not closed: Close waits until
-// that callback returns, and the caller may be the reader itself, or
-// what it waits for. serve closes it once the reader has left.
+// the socket is shut down (shutdown(2)), never closed here: Close waits
+// until that callback returns, and the caller may be the reader itself,
+// or hold what the reader waits for (the tree's lock, while a watch event
+// is delivered). A shutdown that fails (ENOTCONN: the client reset the
+// connection) needs nothing more, as the reader and the writer then fail
+// on their own; serve closes the socket once both have left.
 func (c *conn) abort() {
 	if c.rawRead != nil {
-		var err error
-		if cerr := c.rawRead.Control(func(fd uintptr) { err = shutdownBoth(fd) }); cerr == nil && err == nil {
-			return
-		}
+		c.rawRead.Control(func(fd uintptr) { shutdownBoth(fd) })
+		return
 	}
 	c.nc.Close()
 }

@@ -66,6 +66,12 @@ func (c *conn) readRaw(pending []byte) error {
 				}
 				frame := buf[r+4 : end]
 				r = end
+				if c.isClosing() {
+					// Shut down: what the kernel still holds is
+					// not handled (SHUT_RD keeps it readable).
+					ended = true
+					return true
+				}
 				if stop, _ := c.request(frame); stop {
 					ended = true
 					return true

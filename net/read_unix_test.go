@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	stdnet "net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,3 +171,43 @@ type expiringProc struct {
 }
 
 func (p *expiringProc) Touch(SessionID) bool { return !p.expired.Load() }
+
+// abort on a socket the client reset, called from inside the read
+// callback (the reader answering a request whose reply write failed):
+// shutdown(2) fails there (ENOTCONN), and a Close in its place would wait
+// for the read lock the caller holds, for ever.
+func TestAbortInsideTheReadCallbackOfAResetSocket(t *testing.T) {
+	server, client := tcpPair(t)
+	c := newConn(quietServer(1<<20), server, 1, "127.0.0.1")
+	if c.rawRead == nil {
+		t.Fatal("a plain TCP connection is not read raw")
+	}
+	client.(*stdnet.TCPConn).SetLinger(0)
+	client.Close() // a reset
+	// Wait until the reset has reached the server's socket.
+	var readErr error
+	buf := make([]byte, 64)
+	c.rawRead.Read(func(fd uintptr) bool {
+		_, readErr = syscall.Read(int(fd), buf)
+		return readErr != syscall.EAGAIN
+	})
+	var shutErr error
+	c.rawRead.Control(func(fd uintptr) { shutErr = shutdownBoth(fd) })
+	t.Logf("read after the reset: %v; shutdown: %v", readErr, shutErr)
+	if shutErr == nil {
+		t.Fatal("shutdown of a reset socket succeeded: this test no longer covers a failing one")
+	}
+	done := make(chan struct{})
+	go func() {
+		c.rawRead.Read(func(uintptr) bool {
+			c.abort()
+			return true
+		})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("abort inside the read callback did not return")
+	}
+}
