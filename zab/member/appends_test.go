@@ -190,3 +190,37 @@ func TestAsyncAppendFailureStopsTheMember(t *testing.T) {
 		t.Fatalf("member %d did not stop on its failed append within 20s", victim)
 	}
 }
+
+// A proposal queued for the loop and not yet taken when the epoch ends is
+// answered by endProposals (the leader's pipeline waits for every answer
+// before it closes); one submitted after is answered at once; other
+// inputs stay queued.
+func TestProposalsQueuedWhenTheEpochEndsAreAnswered(t *testing.T) {
+	m := &Member{kick: make(chan struct{}, 1)}
+	gate := &proposalGate{}
+	m.gate = gate
+	r := replicator{m: m, gate: gate}
+	queued := make(chan error, 1)
+	r.AppendAsyncInto([]log.Record{{Zxid: log.MakeZxid(2, 1), Data: []byte("x")}}, queued)
+	m.enqueue(input{kind: inLost, peer: 3})
+	select {
+	case err := <-queued:
+		t.Fatalf("answered before the epoch ended: %v", err)
+	default:
+	}
+	m.endProposals(errEpochEnded)
+	if err := <-queued; !errors.Is(err, errEpochEnded) {
+		t.Errorf("queued proposal: %v, want %v", err, errEpochEnded)
+	}
+	if len(m.inputs) != 1 || m.inputs[0].kind != inLost {
+		t.Errorf("inputs left: %+v, want the inLost alone", m.inputs)
+	}
+	late := make(chan error, 1)
+	r.AppendAsyncInto([]log.Record{{Zxid: log.MakeZxid(2, 2), Data: []byte("y")}}, late)
+	if err := <-late; !errors.Is(err, errEpochEnded) {
+		t.Errorf("proposal after the end: %v, want %v", err, errEpochEnded)
+	}
+	if len(m.inputs) != 1 {
+		t.Errorf("a proposal after the end was queued: %+v", m.inputs)
+	}
+}

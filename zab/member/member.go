@@ -155,6 +155,7 @@ type Member struct {
 
 	inMu   sync.Mutex
 	inputs []input
+	gate   *proposalGate // the led epoch's, while one is led (inMu)
 	kick   chan struct{}
 	// spareInputs is the loop's: the array takeInputs emptied last,
 	// handed back to enqueue at the next take, so the two alternate
@@ -320,6 +321,7 @@ func (m *Member) Close() {
 	close(m.stop)
 	m.wg.Wait()
 	m.failPromises(zab.ErrStopped)
+	m.endProposals(zab.ErrStopped)
 	m.failWaiters(zab.ErrStopped)
 	m.mu.Lock()
 	pl := m.pl
@@ -402,6 +404,10 @@ func (m *Member) enqueue(in input) {
 	m.inMu.Lock()
 	m.inputs = append(m.inputs, in)
 	m.inMu.Unlock()
+	m.kickLoop()
+}
+
+func (m *Member) kickLoop() {
 	select {
 	case m.kick <- struct{}{}:
 	default:
@@ -694,7 +700,15 @@ func (m *Member) afterApply(last int64, n int) {
 type replicator struct {
 	m     *Member
 	start log.Zxid
+	gate  *proposalGate
 }
+
+// proposalGate admits one epoch's proposals to the loop's inputs until
+// the epoch ends (endProposals); after that it answers them itself. So
+// a proposal queued but not yet taken by the loop when the leader stops
+// is answered too: the pipeline's applier waits for every proposal's
+// answer before its Close returns. closed is guarded by inMu.
+type proposalGate struct{ closed bool }
 
 func (r replicator) AppendAsync(recs []log.Record) <-chan error {
 	c := make(chan error, 1)
@@ -710,7 +724,41 @@ func (r replicator) AppendAsyncInto(recs []log.Record, done chan<- error) {
 		done <- fmt.Errorf("member: %d records in one proposal", len(recs))
 		return
 	}
-	r.m.enqueue(input{kind: inPropose, zxid: recs[0].Zxid, data: recs[0].Data, result: done})
+	in := input{kind: inPropose, zxid: recs[0].Zxid, data: recs[0].Data, result: done}
+	r.m.inMu.Lock()
+	if r.gate.closed {
+		r.m.inMu.Unlock()
+		done <- errEpochEnded
+		return
+	}
+	r.m.inputs = append(r.m.inputs, in)
+	r.m.inMu.Unlock()
+	r.m.kickLoop()
+}
+
+// endProposals closes the gate of the epoch being led and answers err
+// to the proposals queued for the loop and not yet taken.
+func (m *Member) endProposals(err error) {
+	m.inMu.Lock()
+	if m.gate != nil {
+		m.gate.closed = true
+		m.gate = nil
+	}
+	kept := m.inputs[:0]
+	var ended []input
+	for _, in := range m.inputs {
+		if in.kind == inPropose {
+			ended = append(ended, in)
+			continue
+		}
+		kept = append(kept, in)
+	}
+	clear(m.inputs[len(kept):])
+	m.inputs = kept
+	m.inMu.Unlock()
+	for _, in := range ended {
+		in.result <- err
+	}
 }
 
 // KeepsRecordData: a proposal's data goes on to the followers and the
@@ -891,8 +939,12 @@ func (m *Member) startServing(st peer.Status) error {
 		pl.Close() // drained: the tree holds the whole history
 		t := m.treeOf(pl)
 		start, _ := m.core.EpochStart()
+		gate := &proposalGate{}
+		m.inMu.Lock()
+		m.gate = gate
+		m.inMu.Unlock()
 		lp, err := zab.NewPipeline(zab.PipelineConfig{
-			Tree: t, TreeLock: pl.TreeLock(), Storage: replicator{m: m, start: start}, Epoch: st.Epoch, Quorum: true,
+			Tree: t, TreeLock: pl.TreeLock(), Storage: replicator{m: m, start: start, gate: gate}, Epoch: st.Epoch, Quorum: true,
 			Logger: m.cfg.Logger, Now: m.cfg.Now, AfterApply: m.afterApply, OnBatch: m.cfg.OnBatch,
 		})
 		if err != nil {
@@ -962,6 +1014,7 @@ func (m *Member) stopServing(why string) {
 	m.failWaiters(ErrNotServing)
 	if m.leading {
 		m.failPromises(errEpochEnded)
+		m.endProposals(errEpochEnded)
 		m.leading = false
 		pl.Close()
 		// What the leader logged and did not see committed stays in
