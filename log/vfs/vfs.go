@@ -131,6 +131,20 @@ func preallocateZeros(f *os.File, size int64) error {
 			return err
 		}
 		off += n
+		// Each MiB made durable before the next is written: with ext4's
+		// data=ordered, the log's own fdatasyncs meanwhile commit the
+		// journal, and a commit waits for the data of blocks allocated
+		// in it, so 64 MiB of zeros flushed at once stalled them (and
+		// every write waiting on them). Durable a MiB at a time, a
+		// commit waits for a MiB at most. zabctl bench suite
+		// --no-zookeeper --large-tree 1000000 --large-tree-runs 3, two
+		// pairs: creates with 8 outstanding on the tree, p99.9
+		// 22.9-26.8 -> 17.9-22.6 ms, p99 8.0-9.6 -> 6.6-8.1 ms, CPU per
+		// create unchanged; with segments too large to roll over in
+		// the run, p99.9 was 16.0-16.8 ms.
+		if err := datasync(f); err != nil {
+			return err
+		}
 	}
 	return nil
 }
