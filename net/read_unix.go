@@ -50,9 +50,9 @@ func (c *conn) readRaw(pending []byte) error {
 			// Handle every whole frame buffered.
 			for w-r >= 4 {
 				n := int32(binary.BigEndian.Uint32(buf[r:]))
-				if n < 0 || int64(n) > int64(maxBuf) {
+				if err := jute.CheckFrameLength(n, maxBuf); err != nil {
 					ended = true
-					c.protocolError("reading request", tooLarge(n, maxBuf))
+					c.protocolError("reading request", err)
 					return true
 				}
 				end := r + 4 + int(n)
@@ -121,13 +121,4 @@ func (c *conn) readRaw(pending []byte) error {
 		return nil
 	}
 	return c.protocolError("reading request", err)
-}
-
-// tooLarge is the error for a frame length readRaw refuses, as
-// jute.ReadFrame words it.
-func tooLarge(n int32, maxLen int) error {
-	if n < 0 {
-		return fmt.Errorf("%w: frame length %d is negative", jute.ErrTooLarge, n)
-	}
-	return fmt.Errorf("%w: frame length %d exceeds limit %d", jute.ErrTooLarge, n, maxLen)
 }

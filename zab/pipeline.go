@@ -427,20 +427,18 @@ func (p *Pipeline) submit(sid int64, req tree.Request, refuse tree.Code, done Do
 	p.counter++
 	e.zxid = zxid
 	e.txn = txn
-	switch {
-	case p.into != nil && p.keeps:
-		e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}
-		p.into.AppendAsyncInto(e.rec[:], e.own)
-		e.durable = e.own
-	case p.into != nil:
+	if p.into != nil && !p.keeps {
 		e.buf = tree.AppendTxn(e.buf[:0], txn)
 		e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: e.buf}
-		p.into.AppendAsyncInto(e.rec[:], e.own)
-		e.durable = e.own
-	default:
+	} else {
 		// Other storage may keep the record's data (a leader's
 		// replicator sends it to followers): a buffer of its own.
 		e.rec[0] = log.Record{Zxid: log.Zxid(zxid), Data: tree.AppendTxn(nil, txn)}
+	}
+	if p.into != nil {
+		p.into.AppendAsyncInto(e.rec[:], e.own)
+		e.durable = e.own
+	} else {
 		e.durable = p.cfg.Storage.AppendAsync(e.rec[:])
 	}
 	p.queue <- e

@@ -51,13 +51,23 @@ func ReadFirstFrame(r io.Reader, maxLen int, buf []byte) (frame []byte, fourLett
 	return frame, "", err
 }
 
-func readBody(r io.Reader, hdr []byte, maxLen int, buf []byte) ([]byte, error) {
-	n := int32(binary.BigEndian.Uint32(hdr))
+// CheckFrameLength refuses a frame length prefix n that is negative or
+// above maxLen, with an error matching ErrTooLarge (ReadFrame's check,
+// for a reader that frames its own buffer).
+func CheckFrameLength(n int32, maxLen int) error {
 	if n < 0 {
-		return nil, fmt.Errorf("%w: frame length %d is negative", ErrTooLarge, n)
+		return fmt.Errorf("%w: frame length %d is negative", ErrTooLarge, n)
 	}
 	if int64(n) > int64(maxLen) {
-		return nil, fmt.Errorf("%w: frame length %d exceeds limit %d", ErrTooLarge, n, maxLen)
+		return fmt.Errorf("%w: frame length %d exceeds limit %d", ErrTooLarge, n, maxLen)
+	}
+	return nil
+}
+
+func readBody(r io.Reader, hdr []byte, maxLen int, buf []byte) ([]byte, error) {
+	n := int32(binary.BigEndian.Uint32(hdr))
+	if err := CheckFrameLength(n, maxLen); err != nil {
+		return nil, err
 	}
 	if cap(buf) >= int(n) {
 		buf = buf[:n]
