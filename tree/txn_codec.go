@@ -288,13 +288,16 @@ func (d *decoder) varint(what string) int64 {
 	return v
 }
 
-func (d *decoder) uvarint(what string) uint64 {
+// uvarint reads a uvarint; what and then suffix name it in an error
+// (joined only then: a string built on every call would cost an
+// allocation per field decoded).
+func (d *decoder) uvarint(what, suffix string) uint64 {
 	if d.err != nil {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b[d.off:])
 	if n <= 0 || (n > 1 && d.b[d.off+n-1] == 0) { // overflow or not minimal
-		d.fail(d.off, "bad uvarint "+what)
+		d.fail(d.off, "bad uvarint "+what+suffix)
 		return 0
 	}
 	d.off += n
@@ -321,19 +324,20 @@ func (d *decoder) op() Op {
 	return Op(v)
 }
 
-// count reads a length and checks that at least n*minSize bytes remain.
-func (d *decoder) count(what string, minSize int) int {
+// count reads a length and checks that at least n*minSize bytes remain;
+// what and suffix name it as uvarint's do.
+func (d *decoder) count(what, suffix string, minSize int) int {
 	start := d.off
-	v := d.uvarint(what)
+	v := d.uvarint(what, suffix)
 	if d.err == nil && v > uint64(len(d.b)-d.off)/uint64(minSize) {
-		d.fail(start, fmt.Sprintf("%s %d exceeds the remaining %d bytes", what, v, len(d.b)-d.off))
+		d.fail(start, fmt.Sprintf("%s%s %d exceeds the remaining %d bytes", what, suffix, v, len(d.b)-d.off))
 		return 0
 	}
 	return int(v)
 }
 
 func (d *decoder) str(what string) string {
-	n := d.count(what+" length", 1)
+	n := d.count(what, " length", 1)
 	if d.err != nil {
 		return ""
 	}
@@ -348,7 +352,7 @@ var common = []string{SchemeWorld, "anyone", SchemeDigest, SchemeIP, "auth", "x5
 // internStr is str for strings that repeat (ACL schemes and ids).
 func (d *decoder) internStr(what string) string {
 	start := d.off
-	n := d.count(what+" length", 1)
+	n := d.count(what, " length", 1)
 	if d.err != nil {
 		return ""
 	}
@@ -365,7 +369,7 @@ func (d *decoder) internStr(what string) string {
 
 func (d *decoder) buf(what string) []byte {
 	start := d.off
-	v := d.uvarint(what + " length")
+	v := d.uvarint(what, " length")
 	if d.err != nil || v == 0 {
 		return nil
 	}
@@ -393,7 +397,7 @@ func (d *decoder) acl() []ACL {
 		d.off += len(openACLBytes)
 		return decodedOpenACL[:1:1]
 	}
-	n := d.count("acl count", 3)
+	n := d.count("acl count", "", 3)
 	if d.err != nil {
 		return nil
 	}
@@ -476,7 +480,7 @@ func (d *decoder) body(t *Txn, sub bool) {
 			d.fail(d.off, "auth inside a multi")
 			return
 		}
-		n := d.count("identity count", 2)
+		n := d.count("identity count", "", 2)
 		if d.err != nil {
 			return
 		}
@@ -494,7 +498,7 @@ func (d *decoder) body(t *Txn, sub bool) {
 			d.fail(d.off, "nested multi")
 			return
 		}
-		n := d.count("multi op count", 2)
+		n := d.count("multi op count", "", 2)
 		if d.err != nil {
 			return
 		}
