@@ -77,15 +77,27 @@ func (o *GroupCommitOptions) fill() error {
 // promise that must not return such an error (any other error is sticky).
 type CommitFunc func(recs []log.Record) error
 
-// stagedCommit is a commit split in two: it writes recs (in slice order,
-// after every earlier batch) and returns the sync that makes them durable,
-// which reports how long it took (the FsyncLatency sample). The write runs
-// with the write side held; the sync does not, and up to SyncsInFlight
-// syncs run at once, each started after its batch's write returned. A
-// sync that returns nil promises its batch durable. Errors follow
-// CommitFunc's rules; a write that fails for a full disk must leave every
-// earlier batch's sync able to finish.
-type stagedCommit func(recs []log.Record) (sync func() (time.Duration, error), err error)
+// stagedCommit is a commit split in two: write writes recs (in slice
+// order, after every earlier batch) and returns the point sync then makes
+// durable; sync reports how long it took (the FsyncLatency sample). The
+// write runs with the write side held; the sync does not, and up to
+// SyncsInFlight syncs run at once, each started after its batch's write
+// returned. A sync that returns nil promises its batch durable. Errors
+// follow CommitFunc's rules; a write that fails for a full disk must leave
+// every earlier batch's sync able to finish. Two functions and a value
+// passed between them, not a sync closure per batch: a group commit then
+// allocates nothing.
+type stagedCommit struct {
+	write func(recs []log.Record) (syncPoint, error)
+	sync  func(syncPoint) (time.Duration, error)
+}
+
+// syncPoint is what a staged write hands its sync: the native log's
+// point to make durable, or the time a one-call commit took.
+type syncPoint struct {
+	log  log.SyncPoint
+	took time.Duration
+}
 
 // GroupCommitter is the group-commit loop of every engine: callers enqueue,
 // one flusher goroutine takes everything queued (up to the batch bounds),
@@ -150,8 +162,18 @@ type GroupCommitter struct {
 	truncating bool
 	closing    bool
 	stats      Stats
-	done       chan struct{} // closed when the flusher exits
+	// spareBatches are reported batches kept for the flusher's next
+	// ones (with their arrays), so a group commit allocates nothing.
+	spareBatches []*syncBatch
+	done         chan struct{} // closed when the flusher exits
 }
+
+// maxSpareBatches bounds spareBatches (SyncsInFlight is small) and
+// maxKeptPendings the array a kept batch keeps.
+const (
+	maxSpareBatches = 4
+	maxKeptPendings = 1024
+)
 
 type pending struct {
 	recs  []log.Record
@@ -189,13 +211,15 @@ func NewGroupCommitter(last log.Zxid, o GroupCommitOptions, commit CommitFunc) (
 	}
 	o.SyncsInFlight = 1 // the commit is one call: nothing to overlap
 	now := o.Now
-	return newGroupCommitter(last, o, func(recs []log.Record) (func() (time.Duration, error), error) {
-		start := now()
-		if err := commit(recs); err != nil {
-			return nil, err
-		}
-		took := now().Sub(start)
-		return func() (time.Duration, error) { return took, nil }, nil
+	return newGroupCommitter(last, o, stagedCommit{
+		write: func(recs []log.Record) (syncPoint, error) {
+			start := now()
+			if err := commit(recs); err != nil {
+				return syncPoint{}, err
+			}
+			return syncPoint{took: now().Sub(start)}, nil
+		},
+		sync: func(p syncPoint) (time.Duration, error) { return p.took, nil },
 	}), nil
 }
 
@@ -338,7 +362,14 @@ func (g *GroupCommitter) flushLoop() {
 			g.mu.Unlock()
 			return
 		}
-		b := &syncBatch{}
+		var b *syncBatch
+		if n := len(g.spareBatches); n > 0 {
+			b = g.spareBatches[n-1]
+			g.spareBatches[n-1] = nil
+			g.spareBatches = g.spareBatches[:n-1]
+		} else {
+			b = &syncBatch{}
+		}
 		for _, p := range g.queue {
 			if len(b.batch) > 0 && (b.nrec+len(p.recs) > g.o.MaxBatchRecords || b.nbytes+p.bytes > g.o.MaxBatchBytes) {
 				break
@@ -360,7 +391,7 @@ func (g *GroupCommitter) flushLoop() {
 		}
 		b.last = recs[len(recs)-1].Zxid
 		g.wmu.Lock()
-		syncFn, err := g.write(recs)
+		at, err := g.write.write(recs)
 		clear(recs) // drop references to callers' data
 		if err != nil {
 			g.writeFailed(b, err)
@@ -373,12 +404,12 @@ func (g *GroupCommitter) flushLoop() {
 		if g.o.SyncsInFlight == 1 {
 			// Still holding wmu, so a Truncate or Exclusive waiting for
 			// this commit sees its outcome.
-			g.finishSync(b, syncFn)
+			g.finishSync(b, at)
 			g.wmu.Unlock()
 			continue
 		}
 		g.wmu.Unlock()
-		go g.finishSync(b, syncFn)
+		go g.finishSync(b, at)
 	}
 }
 
@@ -429,8 +460,8 @@ func (g *GroupCommitter) writeFailed(b *syncBatch, err error) {
 // front of syncing whose sync is done, in order: the callers of a batch
 // are released only when it and every batch before it are durable. A
 // failed sync is sticky and fails the queue.
-func (g *GroupCommitter) finishSync(b *syncBatch, syncFn func() (time.Duration, error)) {
-	lat, err := syncFn()
+func (g *GroupCommitter) finishSync(b *syncBatch, at syncPoint) {
+	lat, err := g.write.sync(at)
 	g.mu.Lock()
 	b.done, b.lat, b.err = true, lat, err
 	var failed []*pending
@@ -438,11 +469,15 @@ func (g *GroupCommitter) finishSync(b *syncBatch, syncFn func() (time.Duration, 
 		g.setErr(err)
 		failed, g.queue, g.queuedRecs = g.queue, nil, 0
 	}
-	var ready []*syncBatch
+	var readyBuf [maxSpareBatches]*syncBatch
+	ready := readyBuf[:0]
 	for len(g.syncing) > 0 && g.syncing[0].done {
 		r := g.syncing[0]
-		g.syncing[0] = nil
-		g.syncing = g.syncing[1:]
+		// Shifted down, not resliced: the array stays for the next
+		// batches (at most SyncsInFlight long).
+		n := copy(g.syncing, g.syncing[1:])
+		g.syncing[n] = nil
+		g.syncing = g.syncing[:n]
 		if r.err != nil || g.syncFailed {
 			g.syncFailed = true
 			r.err = g.err
@@ -458,7 +493,6 @@ func (g *GroupCommitter) finishSync(b *syncBatch, syncFn func() (time.Duration, 
 	if len(ready) > 0 {
 		g.cond.Signal() // a slot for the flusher
 		if len(g.syncing) == 0 {
-			g.syncing = nil
 			g.drained.Broadcast()
 		}
 	}
@@ -471,6 +505,10 @@ func (g *GroupCommitter) finishSync(b *syncBatch, syncFn func() (time.Duration, 
 		clear(r.batch)
 		if r.err == nil && g.o.OnCommit != nil {
 			g.o.OnCommit(r.nrec, r.nbytes, r.lat)
+		}
+		if len(g.spareBatches) < maxSpareBatches && cap(r.batch) <= maxKeptPendings {
+			*r = syncBatch{batch: r.batch[:0]}
+			g.spareBatches = append(g.spareBatches, r)
 		}
 	}
 	for _, p := range failed {

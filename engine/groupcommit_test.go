@@ -459,3 +459,31 @@ func TestGroupCommitterAppendIntoOwnChannels(t *testing.T) {
 		t.Fatal("append after a failed commit: answered nil, want the sticky failure")
 	}
 }
+
+// A steady append through the group committer, one at a time on a
+// channel the caller reuses, allocates nothing: the pending record, the
+// batch and its arrays are all reused.
+func TestGroupCommitterSteadyAppendAllocatesNothing(t *testing.T) {
+	g, err := engine.NewGroupCommitter(0, engine.GroupCommitOptions{}, func([]log.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	own := make(chan error, 1)
+	recs := []log.Record{{Data: []byte("txn")}}
+	next := log.Zxid(0)
+	appendOne := func() {
+		next++
+		recs[0].Zxid = next
+		g.AppendAsyncInto(recs, own)
+		if err := <-own; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 10 { // warm the pools and the arrays
+		appendOne()
+	}
+	if n := testing.AllocsPerRun(500, appendOne); n != 0 {
+		t.Fatalf("%v allocations per append, want 0", n)
+	}
+}

@@ -95,7 +95,7 @@ func OpenNative(fsys vfs.FS, dir string, o NativeOptions) (*Native, error) {
 		return nil, err
 	}
 	n := &Native{log: l, report: rep, o: o}
-	n.g = newGroupCommitter(l.LastZxid(), o.groupCommit(), n.write)
+	n.g = newGroupCommitter(l.LastZxid(), o.groupCommit(), stagedCommit{write: n.write, sync: n.sync})
 	return n, nil
 }
 
@@ -103,19 +103,21 @@ func OpenNative(fsys vfs.FS, dir string, o NativeOptions) (*Native, error) {
 // and written, and the sync through it. The log's errors pass through
 // unchanged (log.ErrNoSpace after its rollback, which first waits for the
 // syncs in flight, pauses the committer; anything else is sticky).
-func (n *Native) write(recs []log.Record) (func() (time.Duration, error), error) {
+func (n *Native) write(recs []log.Record) (syncPoint, error) {
 	if err := n.log.Append(recs...); err != nil {
-		return nil, err
+		return syncPoint{}, err
 	}
 	p, err := n.log.Flush()
 	if err != nil {
-		return nil, err
+		return syncPoint{}, err
 	}
-	return func() (time.Duration, error) {
-		// The fdatasync alone: with two in flight, not the wait for the
-		// earlier one's outcome after it.
-		return n.log.SyncThroughTimed(p, n.o.Now)
-	}, nil
+	return syncPoint{log: p}, nil
+}
+
+// sync makes what write flushed durable, timing the fdatasync alone: with
+// two in flight, not the wait for the earlier one's outcome after it.
+func (n *Native) sync(p syncPoint) (time.Duration, error) {
+	return n.log.SyncThroughTimed(p.log, n.o.Now)
 }
 
 // OpenReport returns what opening the log found (segments, records, a cut
