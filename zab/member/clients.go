@@ -122,7 +122,7 @@ func (m *Member) ResumeSession(sid int64, passwd []byte, timeout time.Duration) 
 	// the client sends here (the claim leaves first on the same link), so
 	// a write still coming through the member the client left is refused
 	// SessionMoved, as ZooKeeper's leader refuses it after a REVALIDATE.
-	m.enqueue(input{kind: inForward, data: encodeEnvelope(envelope{Kind: kindClaim, Session: sid}), failed: func() {}})
+	m.enqueue(input{kind: inForward, data: encodeEnvelope(envelope{Kind: kindClaim, Session: sid})})
 	return true, nil
 }
 
@@ -207,36 +207,35 @@ func (m *Member) Submit(sid int64, req tree.Request, done zab.Done) {
 		}})
 		m.waitMu.Unlock()
 	default:
-		w := &waiter{cxid: req.Cxid, op: req.Op, done: done}
+		data := encodeEnvelope(envelope{Kind: kindWrite, Session: sid, Req: req})
 		m.waitMu.Lock()
-		m.waiters[sid] = append(m.waiters[sid], w)
+		m.waitSeq++
+		seq := m.waitSeq
+		m.waiters[sid] = append(m.waiters[sid], waiter{seq: seq, cxid: req.Cxid, op: req.Op, done: done})
 		// Under waitMu: forwards leave in the order their waiters queue.
-		m.enqueue(input{kind: inForward, data: encodeEnvelope(envelope{Kind: kindWrite, Session: sid, Req: req}),
-			failed: func() { m.dropWaiter(sid, w) }})
+		m.enqueue(input{kind: inForward, data: data, session: sid, seq: seq})
 		m.waitMu.Unlock()
 	}
 }
 
-// dropWaiter fails a forwarded request that could not be sent.
-func (m *Member) dropWaiter(sid int64, w *waiter) {
+// dropWaiter fails the forwarded request seq of session sid, which could
+// not be sent.
+func (m *Member) dropWaiter(sid int64, seq uint64) {
 	m.waitMu.Lock()
 	q := m.waiters[sid]
-	found := false
-	for i, x := range q {
-		if x == w {
-			q = append(q[:i:i], q[i+1:]...)
-			found = true
+	var done zab.Done
+	for i := range q {
+		if q[i].seq == seq {
+			done = q[i].done
+			copy(q[i:], q[i+1:])
+			q[len(q)-1] = waiter{}
+			m.waiters[sid] = q[:len(q)-1]
 			break
 		}
 	}
-	if len(q) == 0 {
-		delete(m.waiters, sid)
-	} else {
-		m.waiters[sid] = q
-	}
 	m.waitMu.Unlock()
-	if found {
-		w.done(tree.Result{}, ErrNotServing)
+	if done != nil {
+		done(tree.Result{}, ErrNotServing)
 	}
 }
 

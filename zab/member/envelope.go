@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"zabd/tree"
 )
@@ -127,9 +128,12 @@ func appendBytes(b, p []byte) []byte {
 func decodeEnvelope(b []byte) (envelope, error) {
 	var e envelope
 	if len(b) > 0 && b[0] == '{' {
-		if err := json.Unmarshal(b, &e); err != nil {
+		// A pointer of its own: &e would put every envelope on the heap.
+		j := new(envelope)
+		if err := json.Unmarshal(b, j); err != nil {
 			return e, fmt.Errorf("member: a forwarded request that does not decode: %w", err)
 		}
+		e = *j
 	} else {
 		d := envDecoder{b: b}
 		v := d.byte()
@@ -241,23 +245,41 @@ func (d *envDecoder) string() string {
 	return s
 }
 
-func (d *envDecoder) bytes() []byte {
-	n, isNil := d.nilOrCount(1)
-	if isNil || d.err != nil {
-		return nil
+// pathAndData reads a string then bytes (string, bytes) into one
+// allocation, the string first: the tree keeps a znode's path and value
+// that way (a create's or a set's apply then copies neither again), and
+// a write costs one allocation for both instead of two.
+func (d *envDecoder) pathAndData() (string, []byte) {
+	n, ok := binary.Uvarint(d.b)
+	if ok <= 0 || n > uint64(len(d.b)-ok) {
+		d.fail(errEnvelopeShort)
+		return "", nil
 	}
-	p := make([]byte, n)
-	copy(p, d.b)
-	d.b = d.b[n:]
-	return p
+	path := d.b[ok : ok+int(n)]
+	d.b = d.b[ok+int(n):]
+	m, isNil := d.nilOrCount(1)
+	if d.err != nil {
+		return "", nil
+	}
+	if isNil || m == 0 {
+		var data []byte
+		if !isNil {
+			data = []byte{}
+		}
+		return string(path), data
+	}
+	joined := make([]byte, len(path)+m)
+	copy(joined, path)
+	copy(joined[len(path):], d.b[:m])
+	d.b = d.b[m:]
+	return unsafe.String(unsafe.SliceData(joined), len(path)), joined[len(path):len(joined):len(joined)]
 }
 
 func (d *envDecoder) request(depth int) tree.Request {
 	var r tree.Request
 	r.Op = tree.Op(d.int32())
 	r.Cxid = d.int32()
-	r.Path = d.string()
-	r.Data = d.bytes()
+	r.Path, r.Data = d.pathAndData()
 	if n, isNil := d.nilOrCount(3); !isNil {
 		r.ACL = make([]tree.ACL, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {

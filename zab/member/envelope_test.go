@@ -2,6 +2,7 @@ package member
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -51,6 +52,39 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		if (e.Req.Data == nil) != (got.Req.Data == nil) {
 			t.Fatalf("%s: nil data %v became %v", e.Req.Path, e.Req.Data == nil, got.Req.Data == nil)
 		}
+	}
+}
+
+// A decoded write's path and data are one allocation, the data right
+// behind the path (as the tree keeps them, so applying it copies
+// neither again), and they are copies: the frame they came in may be
+// changed afterwards without changing them.
+func TestEnvelopeWritePathAndDataPacked(t *testing.T) {
+	e := sampleEnvelopes()[0]
+	b := encodeEnvelope(e)
+	got, err := decodeEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, data := got.Req.Path, got.Req.Data
+	if uintptr(unsafe.Pointer(unsafe.StringData(path)))+uintptr(len(path)) != uintptr(unsafe.Pointer(unsafe.SliceData(data))) {
+		t.Fatalf("path %q and data %q are not one allocation", path, data)
+	}
+	if cap(data) != len(data) {
+		t.Fatalf("data has room behind it (cap %d, len %d): an append would write past it", cap(data), len(data))
+	}
+	clear(b)
+	if path != e.Req.Path || string(data) != string(e.Req.Data) {
+		t.Fatalf("decoded request changed with its frame: %q %q", path, data)
+	}
+	set := envelope{Kind: kindWrite, Session: 1, Req: tree.Request{Op: tree.OpSetData, Path: "/x", Data: []byte("v"), Version: -1}}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := decodeEnvelope(encodeEnvelope(set)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 2 { // the encoding, then path and data together
+		t.Fatalf("a set round trip costs %v allocations, want 2", allocs)
 	}
 }
 

@@ -97,8 +97,12 @@ type input struct {
 	data   []byte
 	result chan<- error // inPropose: the pipeline entry's, answered exactly once
 	syncID uint64
-	failed func()  // inForward, inSync: it could not be sent
-	peer   peer.ID // inLost
+	// A forwarded write's waiter (session and seq), dropped with
+	// ErrNotServing if the write cannot be sent.
+	session int64
+	seq     uint64
+	failed  func()  // inSync, or an inForward without a waiter: it could not be sent (nil: nothing to do)
+	peer    peer.ID // inLost
 }
 
 const (
@@ -125,6 +129,7 @@ type promise struct {
 // waiter is a forwarded request of this member's client, answered when
 // its txn (matched by session and cxid) is applied here.
 type waiter struct {
+	seq  uint64 // the member's count of forwarded writes: how dropWaiter finds it
 	cxid int32
 	op   tree.Op
 	done zab.Done
@@ -169,8 +174,14 @@ type Member struct {
 	promises  []promise    // an established leader's proposals awaiting commit
 	leading   bool         // pl is an established leader's
 
-	waitMu  sync.Mutex
-	waiters map[int64][]*waiter
+	waitMu sync.Mutex
+	// waiters are each session's forwarded writes, oldest first. A
+	// session's array stays in the map, emptied, while the session
+	// lives, so queueing a write allocates nothing; the entry goes when
+	// the session's closeSession is applied here with nothing queued,
+	// or at failWaiters.
+	waiters map[int64][]waiter
+	waitSeq uint64
 	syncs   map[uint64]pendingSync
 	syncSeq uint64
 	touched map[int64]bool
@@ -254,7 +265,7 @@ func New(cfg Config) (*Member, error) {
 		handedOut: log.Zxid(cfg.Tree.LastZxid()),
 		kick:      make(chan struct{}, 1),
 		fwdKick:   make(chan struct{}, 1),
-		waiters:   make(map[int64][]*waiter),
+		waiters:   make(map[int64][]waiter),
 		syncs:     make(map[uint64]pendingSync),
 		touched:   make(map[int64]bool),
 		stop:      make(chan struct{}),
@@ -438,7 +449,12 @@ func (m *Member) takeInputs() error {
 			m.loopProposals.proposed(len(in.data))
 		case inForward:
 			if err := m.core.Forward(in.data); err != nil {
-				in.failed()
+				switch {
+				case in.seq != 0:
+					m.dropWaiter(in.session, in.seq)
+				case in.failed != nil:
+					in.failed()
+				}
 			}
 		case inSync:
 			if err := m.core.Sync(in.syncID); err != nil {
@@ -888,21 +904,21 @@ func (m *Member) appliedHere(txn *tree.Txn, res tree.Result, err error) {
 		return
 	}
 	m.waitMu.Lock()
-	q := m.waiters[sid]
-	var w *waiter
+	q, known := m.waiters[sid]
+	var done zab.Done
 	// The txn's type is the request's op, or OpError for a failure.
 	if len(q) > 0 && q[0].cxid == cxid && (q[0].op == op || op == tree.OpError) {
-		w = q[0]
-		if len(q) == 1 {
-			delete(m.waiters, sid)
-		} else {
-			m.waiters[sid] = q[1:]
-		}
+		done = q[0].done
+		q = dropFront(q, 1)
+		m.waiters[sid] = q
+	}
+	if known && len(q) == 0 && op == tree.OpCloseSession {
+		delete(m.waiters, sid)
 	}
 	m.waitMu.Unlock()
-	if w != nil {
+	if done != nil {
 		res.Zxid = txn.Zxid
-		w.done(res, err)
+		done(res, err)
 		return
 	}
 	if op == tree.OpCloseSession {
@@ -1036,7 +1052,7 @@ func (m *Member) failWaiters(err error) {
 	m.waitMu.Lock()
 	ws := m.waiters
 	ss := m.syncs
-	m.waiters = make(map[int64][]*waiter)
+	m.waiters = make(map[int64][]waiter)
 	m.syncs = make(map[uint64]pendingSync)
 	m.waitMu.Unlock()
 	for _, q := range ws {
@@ -1115,17 +1131,27 @@ func (m *Member) forwarded(r peer.Request) {
 			tr.Remove(sid)
 		} else if req.Op != tree.OpCreateSession && !tr.CheckOwner(sid, r.From) {
 			// The session re-attached to another member since.
-			pl.SubmitRefused(sid, req, tree.CodeSessionMoved, func(tree.Result, error) {})
+			pl.SubmitRefused(sid, req, tree.CodeSessionMoved, ignoreOutcome)
+			return
+		}
+		if req.Op != tree.OpCreateSession {
+			// The learner's member answers its client from its log: the
+			// leader has nothing to do with the outcome.
+			pl.Submit(sid, req, ignoreOutcome)
 			return
 		}
 		pl.Submit(sid, req, func(res tree.Result, err error) {
-			if err == nil && res.Err == tree.CodeOK && req.Op == tree.OpCreateSession {
+			if err == nil && res.Err == tree.CodeOK {
 				tr.Track(sid, time.Duration(req.SessionTimeout)*time.Millisecond, m.cfg.Now())
 				tr.SetOwner(sid, r.From)
 			}
 		})
 	}
 }
+
+// ignoreOutcome is the Done of a forwarded write the leader submits for
+// a learner, which answers its client itself.
+func ignoreOutcome(tree.Result, error) {}
 
 // sendTouches forwards the sessions this learner's clients kept alive.
 func (m *Member) sendTouches() {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -957,5 +958,61 @@ func TestCreateSessionBeforeTheSecret(t *testing.T) {
 	}
 	if r := <-res; r.err != nil || r.sid == 0 {
 		t.Fatalf("createSession on the follower: %x %v", r.sid, r.err)
+	}
+}
+
+// A follower keeps each session's queue of forwarded writes while the
+// session lives (emptied, so the next write queues without allocating)
+// and forgets it when the session's closeSession is applied.
+func TestForwardedWaitersEndWithTheirSession(t *testing.T) {
+	c := newCluster(t, 3)
+	session(t, c.leader()) // the session secret is logged before the first session
+	f := c.follower()
+	sid := session(t, f)
+	submit(t, f, sid, create("/w", ""))
+	for i := range 3 {
+		submit(t, f, sid, create(fmt.Sprintf("/w/%d", i), "v"))
+	}
+	f.waitMu.Lock()
+	q, ok := f.waiters[sid]
+	f.waitMu.Unlock()
+	if !ok || len(q) != 0 || cap(q) == 0 {
+		t.Fatalf("after answered writes the session's queue is %v (present %v, cap %d), want empty and kept", q, ok, cap(q))
+	}
+	a := wait(t, func(done func(answer)) {
+		f.CloseSession(sid, func(res tree.Result, err error) { done(answer{res, err}) })
+	})
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	f.waitMu.Lock()
+	_, ok = f.waiters[sid]
+	f.waitMu.Unlock()
+	if ok {
+		t.Fatal("the closed session's queue is still kept")
+	}
+}
+
+// dropWaiter fails exactly the write that could not be sent, and the
+// session's other writes stay queued in order.
+func TestDropWaiterFailsOnlyItsWrite(t *testing.T) {
+	m := &Member{waiters: make(map[int64][]waiter)}
+	var got []string
+	answer := func(name string) zab.Done {
+		return func(_ tree.Result, err error) { got = append(got, fmt.Sprintf("%s: %v", name, err)) }
+	}
+	m.waiters[7] = []waiter{{seq: 1, cxid: 1, done: answer("a")}, {seq: 2, cxid: 2, done: answer("b")}, {seq: 3, cxid: 3, done: answer("c")}}
+	m.dropWaiter(7, 2)
+	m.dropWaiter(7, 9) // unknown: nothing
+	m.dropWaiter(8, 1) // another session: nothing
+	if want := []string{"b: " + ErrNotServing.Error()}; !slices.Equal(got, want) {
+		t.Fatalf("answered %q, want %q", got, want)
+	}
+	q := m.waiters[7]
+	if len(q) != 2 || q[0].seq != 1 || q[1].seq != 3 {
+		t.Fatalf("left %+v, want seqs 1 and 3", q)
+	}
+	if full := q[:3]; full[2].done != nil {
+		t.Fatal("the dropped slot still holds a callback")
 	}
 }
