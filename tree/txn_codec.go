@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // TxnFormatV1 is the first byte of every encoded txn. The layout below is
@@ -346,6 +347,30 @@ func (d *decoder) str(what string) string {
 	return s
 }
 
+// pathAndData reads a create's path and data into one allocation, the
+// data right behind the path, as the tree keeps a znode's (packPathData):
+// applying the txn then copies neither again. Data that is empty or nil
+// is returned as buf returns it.
+func (d *decoder) pathAndData() (string, []byte) {
+	n := d.count("path", " length", 1)
+	if d.err != nil {
+		return "", nil
+	}
+	path := d.b[d.off : d.off+n]
+	d.off += n
+	data := d.buf("data")
+	if d.err != nil {
+		return "", nil
+	}
+	if len(data) == 0 {
+		return string(path), data
+	}
+	joined := make([]byte, len(path)+len(data))
+	copy(joined, path)
+	copy(joined[len(path):], data)
+	return unsafe.String(unsafe.SliceData(joined), len(path)), joined[len(path):len(joined):len(joined)]
+}
+
 // common are strings an ACL holds often, returned without allocating.
 var common = []string{SchemeWorld, "anyone", SchemeDigest, SchemeIP, "auth", "x509", "sasl", "super"}
 
@@ -420,8 +445,7 @@ func (d *decoder) body(t *Txn, sub bool) {
 	}
 	switch t.Type {
 	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL:
-		t.Path = d.str("path")
-		t.Data = d.buf("data")
+		t.Path, t.Data = d.pathAndData()
 		t.ACL = d.acl()
 		start := d.off
 		t.Kind = NodeKind(d.byte("kind"))

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -84,6 +85,31 @@ func TestTxnRoundTrip(t *testing.T) {
 		if !bytes.Equal(pre[:3], []byte("xyz")) || !bytes.Equal(pre[3:], b) {
 			t.Errorf("txn %d: AppendTxn with a prefix", i)
 		}
+	}
+}
+
+// A decoded create's path and data are one allocation, the data right
+// behind the path (how the tree keeps a znode's, so applying it copies
+// neither again), and copies: the record may be reused after.
+func TestDecodedCreatePacksPathAndData(t *testing.T) {
+	txn := Txn{TxnHeader: TxnHeader{Session: 1, Cxid: 2, Zxid: 3, Time: 4, Type: OpCreate}, Path: "/a/b", Data: []byte("value"), ACL: OpenACLUnsafe, Kind: KindPersistent}
+	b := AppendTxn(nil, txn)
+	got, err := DecodeTxn(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path, data := packPathData(got.Path, got.Data); unsafe.StringData(path) != unsafe.StringData(got.Path) || &data[0] != &got.Data[0] {
+		t.Fatalf("decoded path %q and data %q are apart: packing them copies", got.Path, got.Data)
+	}
+	if cap(got.Data) != len(got.Data) {
+		t.Fatalf("data has room behind it (cap %d, len %d)", cap(got.Data), len(got.Data))
+	}
+	clear(b)
+	if got.Path != "/a/b" || string(got.Data) != "value" {
+		t.Fatalf("the decoded txn changed with its record: %q %q", got.Path, got.Data)
+	}
+	if n := testing.AllocsPerRun(100, func() { DecodeTxn(AppendTxn(b[:0], txn)) }); n != 1 {
+		t.Fatalf("decoding a create costs %v allocations, want 1 (path and data)", n)
 	}
 }
 
