@@ -1,6 +1,8 @@
 package tree
 
 import (
+	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -313,5 +315,53 @@ func TestApplyAppendReusesTheEventSlice(t *testing.T) {
 	kept := append(buf[:0], WatchEvent{Type: EventNodeDeleted, Path: "/x"})
 	if res, evs := h.tr.ApplyAppend(first, kept); res.Zxid != first.Zxid || len(evs) != 1 || evs[0].Path != "/x" {
 		t.Errorf("replaying an applied txn: %+v, %+v; want no change and the events given", res, evs)
+	}
+}
+
+// Replay leaves a tree exactly as Apply does, txn after txn, for every
+// kind of txn the pipeline logs (failed multis and error txns too), and
+// a replayed multi costs no results or events array once Replay has one.
+func TestReplayIsApplyWithoutResults(t *testing.T) {
+	txns := sampleTxns(t)
+	applied, replayed := New(Config{ExtendedTypesEnabled: true}), New(Config{ExtendedTypesEnabled: true})
+	multis := 0
+	for i, txn := range txns {
+		applied.Apply(txn)
+		replayed.Replay(txn)
+		if a, r := applied.DescribeTree(), replayed.DescribeTree(); a != r {
+			t.Fatalf("after txn %d (%v) the trees differ (-applied +replayed):\n%s", i, txn.Type, cmp.Diff(a, r))
+		}
+		if txn.Type == OpMulti {
+			multis++
+		}
+	}
+	if multis == 0 {
+		t.Fatal("no multi among the sample txns")
+	}
+
+	// A multi of creates under one parent, replayed again and again at
+	// rising zxids with fresh names.
+	tr := New(Config{})
+	tr.Replay(Txn{TxnHeader: TxnHeader{Zxid: 1, Type: OpCreate}, Path: "/p", ACL: OpenACLUnsafe, Kind: KindPersistent})
+	zxid := int64(1)
+	multi := func() Txn {
+		zxid++
+		m := Txn{TxnHeader: TxnHeader{Zxid: zxid, Type: OpMulti}}
+		for i := range 100 {
+			m.Txns = append(m.Txns, Txn{TxnHeader: TxnHeader{Type: OpCreate}, Path: fmt.Sprintf("/p/%d-%d", zxid, i), ACL: OpenACLUnsafe, Kind: KindPersistent})
+		}
+		return m
+	}
+	tr.Replay(multi())
+	next := multi()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	tr.Replay(next)
+	runtime.ReadMemStats(&after)
+	// The znodes themselves allocate (slab chunks, B-tree nodes); the
+	// results (100 of them) and events (200) would be two more arrays of
+	// some 20 KB between them.
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<10 {
+		t.Fatalf("replaying a multi of 100 creates allocated %d bytes", grew)
 	}
 }

@@ -53,6 +53,10 @@ type Tree struct {
 	// Invariant: lastZxid is the largest zxid applied (0 for a new tree).
 	lastZxid int64
 
+	// Replay's arrays, emptied, kept for the next txn it replays.
+	replayEvents  []WatchEvent
+	replayResults []Result
+
 	sessions map[int64]int32 // session id → timeout ms
 	// sessionSecret keys session passwords (OpSessionSecret); nil until
 	// the first such txn.

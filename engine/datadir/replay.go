@@ -73,7 +73,7 @@ func Replay(t *tree.Tree, it RecordIterator) (int, error) {
 	n := 0
 	for d := range out {
 		for _, txn := range d.txns {
-			t.Apply(txn)
+			t.Replay(txn)
 			n++
 		}
 		if d.err != nil {

@@ -116,7 +116,7 @@ func Replay(d *logread.DataDir, o ReplayOptions) (*tree.Tree, ReplayResult, erro
 		if err != nil {
 			return fmt.Errorf("logtool: replay: txn at zxid %v (%s offset %d) does not decode: %w", r.Zxid, r.File, r.Offset, err)
 		}
-		t.Apply(txn)
+		t.Replay(txn)
 		res.Replayed++
 		res.Time = time.UnixMilli(txn.Time)
 		return nil
