@@ -526,19 +526,20 @@ func (d *decoder) body(t *Txn, sub bool) {
 		if d.err != nil {
 			return
 		}
-		t.Txns = make([]Txn, 0, n)
-		for range n {
+		// Decoded in place: a sub-txn of its own, then copied in, would
+		// be a heap object per sub-txn (body keeps what it is given).
+		t.Txns = make([]Txn, n)
+		for i := range t.Txns {
 			start := d.off
-			var s Txn
+			s := &t.Txns[i]
 			s.Type = d.op()
 			if d.err == nil && !subTxnType(s.Type) {
 				d.fail(start, fmt.Sprintf("%v txn inside a multi", s.Type))
 			}
-			d.body(&s, true)
+			d.body(s, true)
 			if d.err != nil {
 				return
 			}
-			t.Txns = append(t.Txns, s)
 		}
 	default:
 		d.fail(d.off, fmt.Sprintf("%v is not a txn type", t.Type))
