@@ -163,7 +163,7 @@ func Load(dataDir, logDir string, cfg tree.Config, fn func(tree.Txn) error) (*tr
 			}
 			last = z
 			fixParentCversion(t, &txn)
-			t.ApplyResult(txn)
+			t.Replay(txn)
 			res.Txns++
 			if fn != nil {
 				return fn(txn)
