@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -362,13 +363,15 @@ func (d *decoder) pathAndData() (string, []byte) {
 	if d.err != nil {
 		return "", nil
 	}
-	if len(data) == 0 {
+	switch {
+	case len(data) == 0:
 		return string(path), data
+	case len(path) == 0:
+		return "", slices.Clip(slices.Clone(data)) // never logged: prep refuses an empty path
 	}
-	joined := make([]byte, len(path)+len(data))
-	copy(joined, path)
-	copy(joined[len(path):], data)
-	return unsafe.String(unsafe.SliceData(joined), len(path)), joined[len(path):len(joined):len(joined)]
+	// Both still point into the record: packPathData copies them, since
+	// the data's length sits between them there.
+	return packPathData(unsafe.String(unsafe.SliceData(path), len(path)), data)
 }
 
 // common are strings an ACL holds often, returned without allocating.
