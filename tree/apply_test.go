@@ -2,6 +2,7 @@ package tree
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"testing"
@@ -353,15 +354,20 @@ func TestReplayIsApplyWithoutResults(t *testing.T) {
 		return m
 	}
 	tr.Replay(multi())
-	next := multi()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	tr.Replay(next)
-	runtime.ReadMemStats(&after)
 	// The znodes themselves allocate (slab chunks, B-tree nodes); the
 	// results (100 of them) and events (200) would be two more arrays of
-	// some 20 KB between them.
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<10 {
-		t.Fatalf("replaying a multi of 100 creates allocated %d bytes", grew)
+	// some 20 KB between them. The least of three tries, so a runtime
+	// allocation in the middle of one does not count.
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		next := multi()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		tr.Replay(next)
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	if least > 8<<10 {
+		t.Fatalf("replaying a multi of 100 creates allocated %d bytes", least)
 	}
 }
